@@ -1,0 +1,1 @@
+"""Figures: one module per stage (``states``, ``fixed_points``), shared look in ``style``."""

@@ -1,0 +1,52 @@
+"""The look shared by every figure: label colours, sizes, and saving PNG with a vector copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..storage import atomic_path  # noqa: E402
+
+# One colour per label, in every figure.
+LABEL_COLOURS = {0: "#d62728", 1: "#1f77b4"}
+LABEL_NAMES = {0: "negative", 1: "positive"}
+TRAINED_COLOUR = "#1f77b4"
+UNTRAINED_COLOUR = "#7f7f7f"
+FIXED_POINT_COLOUR = "black"
+PANEL_SIZE = (4.0, 3.6)
+
+plt.rcParams.update(
+    {
+        "figure.dpi": 110,
+        "savefig.dpi": 150,
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+    }
+)
+
+
+def panels(n: int, title: str, square: bool = False):
+    """A figure with ``n`` panels side by side and a suptitle naming model (and what is shown)."""
+    width, height = PANEL_SIZE
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained")
+    fig.suptitle(title)
+    if square:
+        for ax in axes[0]:
+            ax.set_aspect("equal", adjustable="datalim")
+    return fig, list(axes[0])
+
+
+def save(fig, path: str | Path) -> None:
+    """Save ``fig`` as PNG at ``path`` and as a PDF beside it, both atomically, then close it."""
+    path = Path(path)
+    for target in (path, path.with_suffix(".pdf")):
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=target.suffix.lstrip("."))
+    plt.close(fig)

@@ -1,0 +1,90 @@
+# Input functions and target lists. Logic beyond path bookkeeping lives in src/rnn_dynamics/.
+from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_]+",
+    model=MODEL_ID_PATTERN,
+    source="glove|kumo|random",
+    dim="[0-9]+",
+    split="train|valid|test",
+    system="layer[0-9]+|stack",
+
+
+MODELS = model_grid(config["models"])
+SPLITS = ["train", "valid", "test"]
+
+
+def dataset_spec(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def raw_input(wildcards):
+    """What `prepare` reads: the dataset's archive, or the user's table files."""
+    spec = dataset_spec(wildcards)
+    if spec["kind"] == "aclimdb":
+        return f"resources/{wildcards.dataset}/aclImdb.tar.gz"
+    if spec["kind"] == "synthetic":
+        return f"resources/{wildcards.dataset}/synthetic.tar.gz"
+    return [spec["path"]] if "path" in spec else [spec["train"], spec["test"]]
+
+
+def glove_input(wildcards):
+    """The GloVe file the `embeddings` rule reads (nothing for other sources)."""
+    if wildcards.source != "glove":
+        return []
+    glove = config["embeddings"].get("glove", {})
+    return glove.get("local_file") or "resources/glove/glove.6B.zip"
+
+
+def embeddings_for(wildcards):
+    spec = ModelSpec.parse(wildcards.model)
+    source = config["embeddings"]["source"]
+    return f"results/{wildcards.dataset}/embeddings/{source}-{spec.embedding}.npy"
+
+
+def systems(wildcards):
+    return ModelSpec.parse(wildcards.model).systems(config["fixed_points"]["mode"])
+
+
+def analysis_tables(dataset, model_id):
+    """The fixed-point and linearization tables of one model, one per analysed system."""
+    return expand(
+        "results/{dataset}/{kind}/{model}/{system}.parquet",
+        dataset=dataset,
+        model=model_id,
+        kind=["fixed_points", "linearization"],
+        system=ModelSpec.parse(model_id).systems(config["fixed_points"]["mode"]),
+    )
+
+
+def fixed_point_tables(wildcards):
+    return analysis_tables(wildcards.dataset, wildcards.model)
+
+
+def all_fixed_point_tables(wildcards):
+    return [path for m in MODELS for path in analysis_tables(wildcards.dataset, m.id)]
+
+
+def per_model(pattern):
+    """An input function: ``pattern`` for every model of the grid, for one dataset."""
+
+    def inputs(wildcards):
+        return [pattern.format(dataset=wildcards.dataset, model=m.id) for m in MODELS]
+
+    return inputs
+
+
+def all_targets():
+    targets = []
+    for dataset in config["datasets"]:
+        targets += [
+            f"results/{dataset}/tables/{name}.csv"
+            for name in ("accuracy", "explained_variance", "fixed_points")
+        ]
+        for m in MODELS:
+            targets += [
+                f"results/{dataset}/figures/{m.id}/{name}.png"
+                for name in ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues")
+            ]
+    return targets

@@ -1,0 +1,70 @@
+rule download:
+    output:
+        "resources/{dataset}/aclImdb.tar.gz",
+    params:
+        spec=dataset_spec,
+    log:
+        "logs/{dataset}/download.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/download.py"
+
+
+rule synthesize:
+    output:
+        "resources/{dataset}/synthetic.tar.gz",
+    params:
+        spec=dataset_spec,
+    log:
+        "logs/{dataset}/synthesize.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/synthesize.py"
+
+
+rule prepare:
+    input:
+        raw_input,
+    output:
+        **{split: f"results/{{dataset}}/data/{split}.parquet" for split in SPLITS},
+        vocab="results/{dataset}/data/vocab.parquet",
+    params:
+        spec=dataset_spec,
+        settings=config["prepare"],
+    log:
+        "logs/{dataset}/prepare.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/prepare.py"
+
+
+rule download_glove:
+    output:
+        "resources/glove/glove.6B.zip",
+    params:
+        glove=config["embeddings"].get("glove", {}),
+    log:
+        "logs/download_glove.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/download_glove.py"
+
+
+rule embeddings:
+    input:
+        vocab="results/{dataset}/data/vocab.parquet",
+        glove=glove_input,
+    output:
+        "results/{dataset}/embeddings/{source}-{dim}.npy",
+    params:
+        seed=config["embeddings"]["seed"],
+    log:
+        "logs/{dataset}/embeddings/{source}-{dim}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/embeddings.py"

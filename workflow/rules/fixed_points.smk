@@ -1,0 +1,50 @@
+scattergather:
+    fixed_point_shards=config["fixed_points"]["shards"],
+
+
+rule fixed_point_shard:
+    input:
+        states="results/{dataset}/states/{model}",
+        model="results/{dataset}/models/{model}/model.pt",
+    output:
+        "results/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.parquet",
+    params:
+        settings=config["fixed_points"],
+    threads: 1
+    log:
+        "logs/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/fixed_point_shard.py"
+
+
+rule gather_fixed_points:
+    input:
+        gather.fixed_point_shards(
+            "results/{{dataset}}/fixed_points/{{model}}/{{system}}/shard-{scatteritem}.parquet"
+        ),
+    output:
+        "results/{dataset}/fixed_points/{model}/{system}.parquet",
+    params:
+        settings=config["fixed_points"],
+    log:
+        "logs/{dataset}/fixed_points/{model}/{system}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/gather_fixed_points.py"
+
+
+rule linearize:
+    input:
+        fixed_points="results/{dataset}/fixed_points/{model}/{system}.parquet",
+        model="results/{dataset}/models/{model}/model.pt",
+    output:
+        "results/{dataset}/linearization/{model}/{system}.parquet",
+    log:
+        "logs/{dataset}/linearization/{model}/{system}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/linearize.py"

@@ -1,0 +1,23 @@
+rule hidden_states:
+    input:
+        data=lambda wc: f"results/{wc.dataset}/data/{config['states']['split']}.parquet",
+        vocab="results/{dataset}/data/vocab.parquet",
+        initial="results/{dataset}/models/{model}/initial.pt",
+        final="results/{dataset}/models/{model}/model.pt",
+    output:
+        # layer{n}.parquet for every layer: how many depends on the model id.
+        states=directory("results/{dataset}/states/{model}"),
+        pca="results/{dataset}/pca/{model}.parquet",
+        examples="results/{dataset}/examples/{model}.parquet",
+    params:
+        settings=config["states"],
+        prepare=config["prepare"],
+    threads: config["training"]["threads"]
+    log:
+        "logs/{dataset}/hidden_states/{model}.log",
+    benchmark:
+        "benchmarks/{dataset}/hidden_states/{model}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/hidden_states.py"

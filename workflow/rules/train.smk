@@ -1,0 +1,37 @@
+rule train:
+    input:
+        **{split: f"results/{{dataset}}/data/{split}.parquet" for split in SPLITS},
+        embeddings=embeddings_for,
+    output:
+        initial="results/{dataset}/models/{model}/initial.pt",
+        final="results/{dataset}/models/{model}/model.pt",
+        history="results/{dataset}/models/{model}/history.parquet",
+        metrics="results/{dataset}/models/{model}/metrics.json",
+    params:
+        # Not an output: it must survive a failed job so that a rerun resumes from it.
+        checkpoint="results/{dataset}/models/{model}/checkpoint.pt",
+        settings=config["training"],
+    threads: config["training"]["threads"]
+    resources:
+        gpu=0 if config["training"]["device"] == "cpu" else 1,
+    log:
+        "logs/{dataset}/train/{model}.log",
+    benchmark:
+        "benchmarks/{dataset}/train/{model}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/train.py"
+
+
+rule accuracy_table:
+    input:
+        per_model("results/{dataset}/models/{model}/metrics.json"),
+    output:
+        "results/{dataset}/tables/accuracy.csv",
+    log:
+        "logs/{dataset}/tables/accuracy.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/accuracy_table.py"

@@ -1,10 +1,16 @@
 # Reverse-engineering recurrent sentiment classifiers: see README.md.
 from snakemake.utils import min_version, validate
 
+from rnn_dynamics.config import coerce_scalars
+
 min_version("9.0")
 
 
 configfile: "config.yaml"
+
+
+# Nested `--config` overrides arrive as strings; read numbers as numbers before validating.
+config.update(coerce_scalars(config))
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

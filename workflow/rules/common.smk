@@ -12,6 +12,12 @@ wildcard_constraints:
 
 
 MODELS = model_grid(config["models"])
+for name in config["run_datasets"]:
+    if name not in config["datasets"]:
+        raise ValueError(
+            f"config key run_datasets names {name!r}, which is not among the configured "
+            f"datasets {sorted(config['datasets'])}"
+        )
 SPLITS = ["train", "valid", "test"]
 
 
@@ -77,7 +83,7 @@ def per_model(pattern):
 
 def all_targets():
     targets = []
-    for dataset in config["datasets"]:
+    for dataset in config["run_datasets"]:
         targets += [
             f"results/{dataset}/tables/{name}.csv"
             for name in ("accuracy", "explained_variance", "fixed_points")

@@ -1,0 +1,7 @@
+"""Rule download_glove: the official glove.6B.zip, checksum-verified."""
+
+from rnn_dynamics import download, logs
+
+with logs.to_file(snakemake.log[0]):
+    glove = snakemake.params.glove
+    download.fetch(glove["url"], snakemake.output[0], glove["sha256"], local_key="embeddings.glove.local_file")

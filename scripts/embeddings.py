@@ -1,0 +1,10 @@
+"""Rule embeddings: vectors aligned to the vocabulary, {source}-{dim}.npy."""
+
+from rnn_dynamics import embeddings, logs, storage, text
+
+with logs.to_file(snakemake.log[0]):
+    source, dim = snakemake.wildcards.source, int(snakemake.wildcards.dim)
+    vocab = storage.read_table(snakemake.input.vocab, text.VOCAB_SCHEMA)
+    glove = str(snakemake.input.glove) if source == "glove" else None
+    matrix = embeddings.build(vocab, source, dim, seed=snakemake.params.seed, glove_path=glove)
+    embeddings.save(matrix, snakemake.output[0])

@@ -1,0 +1,8 @@
+"""Rule prepare: token tables and vocabulary of a dataset's archive or table files."""
+
+from rnn_dynamics import datasets, logs
+
+with logs.to_file(snakemake.log[0]):
+    settings = snakemake.params.settings
+    reviews = datasets.read_reviews(snakemake.params.spec, list(snakemake.input), seed=settings.get("split_seed", 0))
+    datasets.prepare(reviews, dict(snakemake.output.items()), **settings)

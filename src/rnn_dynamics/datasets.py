@@ -1,0 +1,309 @@
+"""Reading each dataset's raw format into one review table, and preparing the token tables.
+
+The review table has one row per review: ``id`` (string, e.g. ``train/pos/123_9``),
+``split`` (``train`` or ``test``), ``label`` (int8, 0 negative / 1 positive) and
+``text``. :func:`prepare` turns it into the data contract of DESIGN.md:
+``{train,valid,test}.parquet`` (id, label, length, tokens) and ``vocab.parquet``.
+"""
+
+from __future__ import annotations
+
+import array
+import itertools
+import logging
+import os
+import re
+import tarfile
+import zlib
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from rnn_dynamics import storage
+from rnn_dynamics.text import UNK_INDEX, Vocabulary, tokenize
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+LABELS = {"neg": 0, "pos": 1}
+REVIEW_MEMBER = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/([^/]+)\.txt$")
+
+REVIEWS_SCHEMA = pa.schema(
+    [("id", pa.string()), ("split", pa.string()), ("label", pa.int8()), ("text", pa.string())]
+)
+TOKENS_SCHEMA = pa.schema(
+    [("id", pa.string()), ("label", pa.int8()), ("length", pa.int32()), ("tokens", pa.list_(pa.int32()))]
+)
+
+
+class LayoutError(ValueError):
+    """An archive does not have the aclImdb layout."""
+
+
+class LabelError(ValueError):
+    """A label column does not hold exactly two classes."""
+
+
+# ---------------------------------------------------------------------------- aclImdb archives
+
+
+def _review_members(path: str | os.PathLike, read_text: bool):
+    """Yield (split, label, name, text or None) for each review in the archive, streaming."""
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                match = REVIEW_MEMBER.match(member.name)
+                if match is None or not member.isfile():
+                    continue
+                split, label, name = match.groups()
+                text = tar.extractfile(member).read().decode("utf-8") if read_text else None
+                yield split, label, name, text
+    except FileNotFoundError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:  # gzip's errors are OSErrors
+        raise LayoutError(f"{path}: not a readable tar.gz archive ({exc})") from exc
+
+
+def _check_counts(path, counts: Mapping[tuple[str, str], int]) -> None:
+    missing = [f"aclImdb/{s}/{l}/" for s in SPLITS for l in LABELS if counts.get((s, l), 0) == 0]
+    if missing:
+        found = ", ".join(f"{s}/{l}: {n}" for (s, l), n in sorted(counts.items())) or "no reviews at all"
+        raise LayoutError(
+            f"{path}: not an aclImdb archive: no reviews (*.txt) under {', '.join(missing)} (found {found})"
+        )
+
+
+def check_archive_layout(path: str | os.PathLike) -> dict[str, int]:
+    """Check that the archive holds reviews for both splits and both labels; return the counts."""
+    counts = Counter((split, label) for split, label, _, _ in _review_members(path, read_text=False))
+    _check_counts(path, counts)
+    return {f"{split}/{label}": n for (split, label), n in sorted(counts.items())}
+
+
+def read_archive(path: str | os.PathLike) -> pa.Table:
+    """Read an aclImdb ``tar.gz`` in place (no extraction) into a review table sorted by id."""
+    ids, splits, labels, texts = [], [], [], []
+    counts = Counter()
+    members = _review_members(path, read_text=True)
+    for split, label, name, text in tqdm(members, desc=f"reading {Path(path).name}", unit=" reviews", mininterval=5):
+        ids.append(f"{split}/{label}/{name}")
+        splits.append(split)
+        labels.append(LABELS[label])
+        texts.append(text)
+        counts[split, label] += 1
+    _check_counts(path, counts)
+    table = pa.table(
+        [ids, splits, pa.array(labels, pa.int8()), pa.array(texts, pa.string())], schema=REVIEWS_SCHEMA
+    )
+    # Sorted, so that the output does not depend on the order the archive was packed in.
+    return table.take(pc.sort_indices(table, [("id", "ascending")]))
+
+
+# ---------------------------------------------------------------------------- users' table files
+
+
+def _read_file(path: str | os.PathLike) -> pa.Table:
+    name = Path(path).name.lower()
+    for suffix in (".gz", ".bz2", ".zst"):  # pyarrow.csv decompresses these by extension
+        name = name.removesuffix(suffix)
+    if name.endswith((".parquet", ".pq")):
+        return pq.read_table(path)
+    if name.endswith(".csv"):
+        return pacsv.read_csv(path)
+    if name.endswith((".tsv", ".tab")):
+        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter="\t"))
+    raise ValueError(f"{path}: unknown table format; use .csv, .tsv or .parquet")
+
+
+def label_mapping(values: Sequence, source: str) -> dict:
+    """Map the two label values found to 0/1: 0/1, neg/pos, negative/positive, else sorted order."""
+    distinct = sorted(set(values), key=str)
+    if len(distinct) != 2:
+        raise LabelError(f"{source}: labels must be exactly two classes, found {len(distinct)}: {distinct[:20]}")
+    for negative, positive in ((0, 1), ("0", "1"), ("neg", "pos"), ("negative", "positive")):
+        by_name = {str(v).lower(): v for v in distinct}
+        if set(by_name) == {str(negative), str(positive)}:
+            return {by_name[str(negative)]: 0, by_name[str(positive)]: 1}
+    distinct = sorted(distinct)
+    log.warning("%s: labels %r mapped to 0 and %r to 1 (sorted order)", source, distinct[0], distinct[1])
+    return {distinct[0]: 0, distinct[1]: 1}
+
+
+def read_table_files(
+    paths: Sequence[str | os.PathLike],
+    text_column: str,
+    label_column: str,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> pa.Table:
+    """Read users' CSV/TSV/Parquet files into a review table.
+
+    One path: split into train and test by ``test_fraction`` (stratified, ``seed``).
+    Two paths: the train file and the test file. Labels must be two classes over all
+    files; null texts or labels are rejected.
+    """
+    if len(paths) not in (1, 2):
+        raise ValueError(f"expected one file or a train and a test file, got {list(paths)}")
+    tables = []
+    for path in paths:
+        table = _read_file(path)
+        for column in (text_column, label_column):
+            if column not in table.column_names:
+                raise ValueError(f"{path}: no column {column!r} (has {table.column_names})")
+            nulls = table.column(column).null_count
+            if nulls:
+                raise ValueError(f"{path}: column {column!r} has {nulls} empty values")
+        tables.append(table)
+    values = [v for t in tables for v in t.column(label_column).to_pylist()]
+    sources = " and ".join(str(p) for p in paths)
+    mapping = label_mapping(values, f"{sources}, column {label_column!r}")
+
+    def reviews(table, path, splits):
+        labels = [mapping[v] for v in table.column(label_column).to_pylist()]
+        return pa.table(
+            [
+                [f"{Path(path).name}:{row}" for row in range(table.num_rows)],
+                splits,
+                pa.array(labels, pa.int8()),
+                table.column(text_column).cast(pa.string()),
+            ],
+            schema=REVIEWS_SCHEMA,
+        )
+
+    if len(paths) == 2:
+        return pa.concat_tables(
+            [reviews(table, path, [split] * table.num_rows) for table, path, split in zip(tables, paths, SPLITS)]
+        )
+    table = tables[0]
+    labels = np.array([mapping[v] for v in table.column(label_column).to_pylist()])
+    is_test = stratified_holdout(labels, test_fraction, seed)
+    return reviews(table, paths[0], np.where(is_test, "test", "train").tolist())
+
+
+def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = 0) -> pa.Table:
+    """The review table of a configured dataset (``spec`` is its entry under ``datasets``)."""
+    if spec["kind"] in ("aclimdb", "synthetic"):
+        (path,) = paths
+        return read_archive(path)
+    if spec["kind"] == "table":
+        return read_table_files(
+            paths, spec["text_column"], spec["label_column"], spec.get("test_fraction", 0.2), seed
+        )
+    raise ValueError(f"unknown dataset kind {spec['kind']!r}")
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A boolean mask choosing ``round(fraction * n)`` of the rows of each label, at random."""
+    rng = np.random.default_rng(seed)
+    held_out = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        held_out[rng.permutation(rows)[: round(fraction * len(rows))]] = True
+    return held_out
+
+
+def _tokenize_all(texts: pa.ChunkedArray, max_length: int | None):
+    """Tokenize every review once into provisional word ids (first-seen order).
+
+    Returns (ids int32 array of all tokens, lengths, words by provisional id). Keeping
+    ids rather than millions of token strings keeps memory small; the vocabulary,
+    built later from the training rows only, remaps them.
+    """
+    words = defaultdict(itertools.count().__next__)
+    word_id = words.__getitem__
+    ids = array.array("i")
+    lengths = np.empty(len(texts), dtype=np.int32)
+    for row, text in enumerate(tqdm(texts.to_pylist(), desc="tokenizing", unit=" reviews", mininterval=5)):
+        tokens = tokenize(text)[:max_length]
+        ids.extend(map(word_id, tokens))
+        lengths[row] = len(tokens)
+    return np.frombuffer(ids, dtype=np.int32), lengths, list(words)
+
+
+def _token_table(reviews: pa.Table, ids: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, rows) -> pa.Table:
+    """The token table of ``rows`` of ``reviews``; review r's ids are ``ids[offsets[r]:][:lengths[r]]``."""
+    row_lengths = lengths[rows]
+    list_offsets = np.concatenate([[0], np.cumsum(row_lengths, dtype=np.int64)])
+    # Position of each output token in `ids`: its review's start there plus its place in the review.
+    shift = np.repeat(offsets[rows] - list_offsets[:-1], row_lengths)
+    values = ids[np.arange(len(shift)) + shift]
+    return pa.table(
+        [
+            reviews.column("id").take(rows),
+            reviews.column("label").take(rows),
+            pa.array(row_lengths, pa.int32()),
+            pa.ListArray.from_arrays(pa.array(list_offsets.astype(np.int32)), pa.array(values, pa.int32())),
+        ],
+        schema=TOKENS_SCHEMA,
+    )
+
+
+def prepare(
+    reviews: pa.Table,
+    outputs: Mapping[str, str | os.PathLike],
+    valid_fraction: float = 0.2,
+    split_seed: int = 0,
+    max_vocab: int | None = 25000,
+    min_count: int = 1,
+    max_length: int | None = None,
+) -> dict:
+    """Write the token tables and the vocabulary of a review table.
+
+    The train split is divided into train and valid (``valid_fraction``, stratified by
+    label, ``split_seed``); the vocabulary counts the (truncated) training reviews
+    only; reviews are cut to their first ``max_length`` tokens. ``outputs`` maps
+    ``train``, ``valid``, ``test`` and ``vocab`` to paths. Reviews with no tokens are
+    dropped (a classifier reads the state at the last token). Returns row counts.
+    """
+    storage.check_schema(reviews.schema, REVIEWS_SCHEMA, "review table")
+    ids, lengths, words = _tokenize_all(reviews.column("text"), max_length)
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]])
+    labels = reviews.column("label").to_numpy()
+    split = reviews.column("split").to_numpy(zero_copy_only=False)
+    nonempty = lengths > 0
+    if not nonempty.all():
+        log.warning("dropping %d reviews with no tokens", (~nonempty).sum())
+
+    is_train = (split == "train") & nonempty
+    held_out = np.zeros(len(labels), dtype=bool)
+    train_rows = np.flatnonzero(is_train)
+    held_out[train_rows] = stratified_holdout(labels[train_rows], valid_fraction, split_seed)
+    rows = {
+        "train": np.flatnonzero(is_train & ~held_out),
+        "valid": np.flatnonzero(is_train & held_out),
+        "test": np.flatnonzero((split == "test") & nonempty),
+    }
+    for name, split_rows in rows.items():
+        if len(split_rows) == 0:
+            raise ValueError(
+                f"the {name} split is empty ({dict((k, len(v)) for k, v in rows.items())} reviews; "
+                f"valid_fraction {valid_fraction}): too few reviews of a label?"
+            )
+
+    in_train = np.zeros(len(labels), dtype=bool)
+    in_train[rows["train"]] = True
+    counts = np.bincount(ids[np.repeat(in_train, lengths)], minlength=len(words))
+    vocab = Vocabulary.from_counts(
+        {words[i]: int(counts[i]) for i in np.flatnonzero(counts)}, max_size=max_vocab, min_count=min_count
+    )
+    final_id = np.full(len(words), UNK_INDEX, dtype=np.int32)
+    for word_id, word in enumerate(words):
+        final_id[word_id] = vocab.index.get(word, UNK_INDEX) or UNK_INDEX
+    ids = final_id[ids]
+
+    for name, split_rows in rows.items():
+        storage.write_table(_token_table(reviews, ids, offsets, lengths, split_rows), outputs[name])
+    storage.write_table(vocab.to_table(), outputs["vocab"])
+    summary = {name: len(split_rows) for name, split_rows in rows.items()} | {"vocab": len(vocab)}
+    log.info("prepared %s", summary)
+    return summary

@@ -1,0 +1,34 @@
+"""Running the real Snakemake workflow in a temporary copy, for the pipeline tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "configs", "workflow", "scripts", "envs", "profiles")
+
+
+def copy_workflow(destination: Path) -> Path:
+    """Copy the workflow (not results, resources or logs) into ``destination``."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def snakemake(directory: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """Run snakemake in ``directory`` with this interpreter; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

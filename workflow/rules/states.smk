@@ -12,6 +12,7 @@ rule hidden_states:
     params:
         settings=config["states"],
         prepare=config["prepare"],
+        device=config["training"]["device"],
     threads: config["training"]["threads"]
     log:
         "logs/{dataset}/hidden_states/{model}.log",

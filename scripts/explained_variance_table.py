@@ -1,0 +1,12 @@
+"""Rule explained_variance_table: variance explained by 1, 2 and 3 PCs, per model, layer and weights."""
+
+from pathlib import Path
+
+from rnn_dynamics import logs, states
+from rnn_dynamics.storage import atomic_path
+
+with logs.to_file(snakemake.log[0]):
+    # Inputs are results/{dataset}/pca/{model}.parquet: the file name is the model id.
+    table = states.explained_variance_table({Path(path).stem: path for path in snakemake.input})
+    with atomic_path(snakemake.output[0]) as tmp:
+        table.to_csv(tmp, index=False)

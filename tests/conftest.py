@@ -67,7 +67,7 @@ def trained_synthetic_model(prepared_synthetic_large, tmp_path_factory):
     splits = {split: training.read_reviews(prepared_synthetic_large / f"{split}.parquet") for split in ("train", "valid", "test")}
     matrix = embeddings.build(pq.read_table(prepared_synthetic_large / "vocab.parquet"), "random", spec.embedding)
     folder = tmp_path_factory.mktemp("trained_synthetic_model")
-    settings = training.Settings(epochs=12, learning_rate=0.01, dropout=0.1, device="cpu", threads=2)
+    settings = training.Settings(epochs=12, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
     names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
     training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in names)))
     return folder / "model.pt"

@@ -1,0 +1,225 @@
+"""Each architecture's update ``h' = F(h, x)`` written as explicit tensor equations.
+
+The analysis differentiates these equations (``torch.func.jacrev``/``vmap``), which
+torch's fused recurrent kernels do not support efficiently. The equations follow
+torch's own conventions (gate order, bias placement) so that the weights of the
+fused module used in training plug in unchanged: a cell's parameters are one
+layer's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` of that module.
+
+A new architecture is a ``Cell`` subclass registered in ``CELLS``. Its state may
+hold more than what the next layer sees (an LSTM's state is ``[h, c]``):
+``state_size`` gives the state's width and ``output`` the part the readout and
+the next layer read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass(frozen=True)
+class DynamicalSystem:
+    """A discrete dynamical system ``h_t = step(h_{t-1}, x_t)`` batched over the first dimension.
+
+    ``step`` is a pure function of its tensors (differentiable with ``torch.func``),
+    ``readout`` maps a state to the part that the classifier's readout or the next
+    layer sees.
+    """
+
+    step: Callable[[Tensor, Tensor], Tensor]
+    state_size: int
+    input_size: int
+    readout: Callable[[Tensor], Tensor]
+
+
+class Cell:
+    """One architecture: its update equations and the torch module with the same weights."""
+
+    name: ClassVar[str]
+    # The fused torch module (cuDNN on a GPU) computing the same update; used for training.
+    # Built as ``module(input_size, hidden, num_layers=..., batch_first=True, dropout=...)``,
+    # layer k's parameters named ``{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}``.
+    module: ClassVar[type[nn.Module]]
+
+    @staticmethod
+    def state_size(hidden: int) -> int:
+        return hidden
+
+    @staticmethod
+    def output(state: Tensor) -> Tensor:
+        return state
+
+    @staticmethod
+    def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def state_sequence(params: dict[str, Tensor], inputs: Tensor, outputs: Tensor) -> Tensor:
+        """The states (B, T, S) of a one-layer module that read ``inputs`` (B, T, I) from a zero state
+        and returned ``outputs`` (B, T, H); the same tensor where the state is the output."""
+        return outputs
+
+
+class GRU(Cell):
+    """``torch.nn.GRU``'s update, gates in torch's order r, z, n.
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+    h' = (1 - z) * n + z * h
+    """
+
+    name = "gru"
+    module = nn.GRU
+
+    @staticmethod
+    def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
+        input_r, input_z, input_n = F.linear(x, params["weight_ih"], params["bias_ih"]).chunk(3, dim=-1)
+        hidden_r, hidden_z, hidden_n = F.linear(h, params["weight_hh"], params["bias_hh"]).chunk(3, dim=-1)
+        r = torch.sigmoid(input_r + hidden_r)
+        z = torch.sigmoid(input_z + hidden_z)
+        n = torch.tanh(input_n + r * hidden_n)
+        return (1 - z) * n + z * h
+
+
+class LSTM(Cell):
+    """``torch.nn.LSTM``'s update, gates in torch's order i, f, g, o; the state is ``[h, c]``.
+
+    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi), f, o likewise, g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+    c' = f * c + i * g,  h' = o * tanh(c')
+    The readout and the next layer see ``h``; fixed points and Jacobians live in ``[h, c]``.
+    """
+
+    name = "lstm"
+    module = nn.LSTM
+
+    @staticmethod
+    def state_size(hidden: int) -> int:
+        return 2 * hidden
+
+    @staticmethod
+    def output(state: Tensor) -> Tensor:
+        return state[..., : state.shape[-1] // 2]
+
+    @staticmethod
+    def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
+        hidden, cell = h.chunk(2, dim=-1)
+        gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(hidden, params["weight_hh"], params["bias_hh"])
+        i, f, g, o = gates.chunk(4, dim=-1)
+        new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+        return torch.cat([torch.sigmoid(o) * torch.tanh(new_cell), new_cell], dim=-1)
+
+    @staticmethod
+    def state_sequence(params: dict[str, Tensor], inputs: Tensor, outputs: Tensor) -> Tensor:
+        # nn.LSTM returns only h. Every gate at t depends on (x_t, h_{t-1}) alone, so all
+        # gates come from one batched product and only the elementwise c recursion loops.
+        previous = torch.cat([torch.zeros_like(outputs[:, :1]), outputs[:, :-1]], dim=1)
+        gates = F.linear(inputs, params["weight_ih"], params["bias_ih"]) + F.linear(previous, params["weight_hh"], params["bias_hh"])
+        i, f, g, _ = gates.chunk(4, dim=-1)
+        forget, write = torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g)
+        cell = torch.zeros_like(outputs[:, 0])
+        cells = []
+        for t in range(outputs.shape[1]):
+            cell = forget[:, t] * cell + write[:, t]
+            cells.append(cell)
+        return torch.cat([outputs, torch.stack(cells, dim=1)], dim=-1)
+
+
+class UGRNNModule(nn.Module):
+    """A multi-layer UGRNN with ``nn.RNN``'s interface (batch_first only), for training.
+
+    Layer k holds ``weight_ih_lk`` (2H, I), ``weight_hh_lk`` (2H, H), ``bias_ih_lk``,
+    ``bias_hh_lk`` (2H), rows in the order [update gate g; candidate c], initialised
+    like torch's recurrent modules. The input projections of all time steps are one
+    product; only the hidden product loops over time.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True, dropout: float = 0.0):
+        super().__init__()
+        if not batch_first:
+            raise ValueError("UGRNNModule supports batch_first=True only")
+        self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
+        bound = hidden_size**-0.5
+        for layer in range(num_layers):
+            sizes = {
+                "weight_ih": (2 * hidden_size, input_size if layer == 0 else hidden_size),
+                "weight_hh": (2 * hidden_size, hidden_size),
+                "bias_ih": (2 * hidden_size,),
+                "bias_hh": (2 * hidden_size,),
+            }
+            for name, size in sizes.items():
+                self.register_parameter(f"{name}_l{layer}", nn.Parameter(torch.empty(size).uniform_(-bound, bound)))
+
+    def forward(self, inputs: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Outputs (B, T, H) of the top layer and final states (L, B, H), like ``nn.RNN``."""
+        finals = []
+        for layer in range(self.num_layers):
+            params = layer_parameters(self, layer)
+            projected = F.linear(inputs, params["weight_ih"], params["bias_ih"])
+            h = inputs.new_zeros(inputs.shape[0], self.hidden_size) if h0 is None else h0[layer]
+            outputs = []
+            for t in range(inputs.shape[1]):
+                h = UGRNN.update(projected[:, t] + F.linear(h, params["weight_hh"], params["bias_hh"]), h)
+                outputs.append(h)
+            inputs = torch.stack(outputs, dim=1)
+            finals.append(h)
+            if layer < self.num_layers - 1:
+                inputs = F.dropout(inputs, self.dropout, self.training)
+        return inputs, torch.stack(finals)
+
+
+class UGRNN(Cell):
+    """The update-gate RNN of Collins, Sohl-Dickstein & Sussillo (2016).
+
+    g = sigmoid(W_g [x, h] + b_g),  c = tanh(W_c [x, h] + b_c),  h' = g * h + (1 - g) * c
+    with W_[.] [x, h] split as ``weight_ih`` x + ``weight_hh`` h (rows [g; c]) and
+    b = ``bias_ih`` + ``bias_hh``, the layout of torch's own modules.
+    """
+
+    name = "ugrnn"
+    module = UGRNNModule
+
+    @staticmethod
+    def update(preactivation: Tensor, h: Tensor) -> Tensor:
+        gate, candidate = preactivation.chunk(2, dim=-1)
+        g = torch.sigmoid(gate)
+        return g * h + (1 - g) * torch.tanh(candidate)
+
+    @staticmethod
+    def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
+        preactivation = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"])
+        return UGRNN.update(preactivation, h)
+
+
+class Vanilla(Cell):
+    """``torch.nn.RNN``'s tanh update: h' = tanh(W_ih x + b_ih + W_hh h + b_hh)."""
+
+    name = "vanilla"
+    module = nn.RNN
+
+    @staticmethod
+    def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
+        return torch.tanh(F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"]))
+
+
+CELLS: dict[str, type[Cell]] = {cell.name: cell for cell in (GRU, LSTM, UGRNN, Vanilla)}
+
+
+def get(name: str) -> type[Cell]:
+    """The cell class registered as ``name``."""
+    try:
+        return CELLS[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; known: {sorted(CELLS)}") from None
+
+
+def layer_parameters(module: nn.Module, layer: int) -> dict[str, Tensor]:
+    """The parameters of layer ``layer`` (0-based) of a torch recurrent module, as a cell's dict."""
+    return {name: getattr(module, f"{name}_l{layer}") for name in PARAMETER_NAMES}

@@ -1,0 +1,173 @@
+"""The sentiment classifier: embedding, stacked recurrent layers, linear readout.
+
+Training runs all layers through torch's fused multi-layer module (one cuDNN call
+on a GPU). The analysis reaches every layer from the same weights: ``layer_states``
+runs the layers one at a time and returns each one's state sequence, and
+``system`` turns a layer (or the whole stack) into a ``cells.DynamicalSystem``
+built from the explicit update equations.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rnn_dynamics import cells
+from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.storage import atomic_path
+
+_LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
+
+
+class SentimentClassifier(nn.Module):
+    """embedding -> dropout -> ``spec.layers`` recurrent layers -> dropout -> linear readout.
+
+    The logit of a review is the readout of the top layer's state at its last token.
+    ``layer_dropout`` is applied between recurrent layers during training.
+    ``embeddings`` (vocab_size, spec.embedding) initialises the (trainable) embedding.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        vocab_size: int,
+        dropout: float = 0.5,
+        layer_dropout: float = 0.0,
+        embeddings: np.ndarray | None = None,
+    ):
+        super().__init__()
+        self.spec = spec
+        self.cell = cells.get(spec.architecture)
+        self.dropout_rate = dropout
+        self.layer_dropout = layer_dropout
+        self.embedding = nn.Embedding(vocab_size, spec.embedding)
+        if embeddings is not None:
+            if embeddings.shape != (vocab_size, spec.embedding):
+                raise ValueError(
+                    f"embedding matrix has shape {embeddings.shape}, model {spec.id} needs "
+                    f"(vocab_size, embedding) = {(vocab_size, spec.embedding)}"
+                )
+            with torch.no_grad():
+                self.embedding.weight.copy_(torch.as_tensor(embeddings))
+        self.dropout = nn.Dropout(dropout)
+        self.recurrent = self.cell.module(
+            spec.embedding, spec.hidden, num_layers=spec.layers, batch_first=True, dropout=layer_dropout
+        )
+        self.readout = nn.Linear(spec.hidden, 1)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.embedding.num_embeddings
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Logits (B,) of 0-padded ``tokens`` (B, T) whose reviews have ``lengths`` (B,)."""
+        top, _ = self.recurrent(self.dropout(self.embedding(tokens)))
+        last = top[torch.arange(tokens.shape[0], device=tokens.device), lengths.to(tokens.device) - 1]
+        return self.readout(self.dropout(last)).squeeze(-1)
+
+    def _single_layer(self, layer: int) -> nn.Module:
+        """A one-layer module holding a copy of layer ``layer``'s (0-based) weights."""
+        input_size = self.spec.embedding if layer == 0 else self.spec.hidden
+        module = self.cell.module(input_size, self.spec.hidden, batch_first=True)
+        module.to(device=self.readout.weight.device, dtype=self.readout.weight.dtype)
+        with torch.no_grad():
+            for name, value in cells.layer_parameters(self.recurrent, layer).items():
+                getattr(module, f"{name}_l0").copy_(value)
+        return module
+
+    def layer_states(self, tokens: Tensor, lengths: Tensor) -> list[Tensor]:
+        """Every layer's state sequence (B, T, S), bottom first, without dropout.
+
+        Positions t >= length are padding; their states are meaningless. ``lengths``
+        is accepted for symmetry with ``forward``: a unidirectional network's states
+        before a review's end do not depend on the padding after it.
+        """
+        del lengths
+        inputs = self.embedding(tokens)
+        states = []
+        for layer in range(self.spec.layers):
+            outputs, _ = self._single_layer(layer)(inputs)
+            params = cells.layer_parameters(self.recurrent, layer)
+            states.append(self.cell.state_sequence(params, inputs, outputs))
+            inputs = outputs
+        return states
+
+    def readout_weights(self) -> tuple[Tensor, float]:
+        """The readout's weight vector (H,) and bias: logit = w . h + b."""
+        return self.readout.weight.detach()[0], float(self.readout.bias.detach()[0])
+
+    def system(self, name: str, dtype: torch.dtype = torch.float64) -> cells.DynamicalSystem:
+        """The update of layer ``layerK`` (1-based) alone, or of the ``stack`` of all layers.
+
+        A layer's input is its input in the network (the embedding for layer 1, the
+        output of the layer below otherwise). The stack's state is all layers'
+        states concatenated bottom first; its input is the word embedding, and each
+        upper layer reads the new state of the layer below in the same time step.
+        """
+        params = [
+            {key: value.detach().to(dtype) for key, value in cells.layer_parameters(self.recurrent, layer).items()}
+            for layer in range(self.spec.layers)
+        ]
+        cell = self.cell
+        size = cell.state_size(self.spec.hidden)
+        if name == "stack":
+
+            def stack_step(h: Tensor, x: Tensor) -> Tensor:
+                new_states = []
+                for layer_params, state in zip(params, h.split(size, dim=-1)):
+                    new_state = cell.step(layer_params, state, x)
+                    new_states.append(new_state)
+                    x = cell.output(new_state)
+                return torch.cat(new_states, dim=-1)
+
+            return cells.DynamicalSystem(
+                step=stack_step,
+                state_size=size * self.spec.layers,
+                input_size=self.spec.embedding,
+                readout=lambda h: cell.output(h[..., -size:]),
+            )
+        match = _LAYER_SYSTEM.match(name)
+        if match is None or not 1 <= int(match.group(1)) <= self.spec.layers:
+            known = [f"layer{k}" for k in range(1, self.spec.layers + 1)] + ["stack"]
+            raise ValueError(f"model {self.spec.id} has no system {name!r}; known: {known}")
+        layer = int(match.group(1)) - 1
+        layer_params = params[layer]
+        return cells.DynamicalSystem(
+            step=lambda h, x: cell.step(layer_params, h, x),
+            state_size=size,
+            input_size=self.spec.embedding if layer == 0 else self.spec.hidden,
+            readout=cell.output,
+        )
+
+
+def save(model: SentimentClassifier, path: str | os.PathLike, **extra) -> None:
+    """Write the model (id, vocabulary size, hyperparameters, weights) atomically.
+
+    ``extra`` holds plain values (numbers, strings, lists, dicts) stored alongside.
+    """
+    payload = {
+        "spec": model.spec.id,
+        "vocab_size": model.vocab_size,
+        "hyperparameters": {"dropout": model.dropout_rate, "layer_dropout": model.layer_dropout},
+        "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+        "extra": extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SentimentClassifier:
+    """A model written by ``save``, in eval mode, on ``map_location``."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    missing = {"spec", "vocab_size", "hyperparameters", "state_dict"} - set(payload)
+    if missing:
+        raise ValueError(f"{path}: not a saved model, missing {sorted(missing)}")
+    # Building the model draws initial weights; keep the caller's random stream untouched.
+    with torch.random.fork_rng(devices=[]):
+        model = SentimentClassifier(ModelSpec.parse(payload["spec"]), payload["vocab_size"], **payload["hyperparameters"])
+    model.load_state_dict(payload["state_dict"])
+    return model.to(map_location).eval()

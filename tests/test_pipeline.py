@@ -1,0 +1,51 @@
+"""The whole pipeline on the synthetic dataset, run for real with `snakemake --cores 2`."""
+
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from pipeline import snakemake
+
+pytestmark = pytest.mark.slow
+
+MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
+
+
+def test_every_model_learns_the_synthetic_rule(synthetic_pipeline):
+    table = pd.read_csv(synthetic_pipeline / "results/synthetic/tables/accuracy.csv")
+    assert sorted(table["model"]) == MODELS
+    assert (table["test_accuracy"] > 0.95).all(), table
+
+
+def test_outputs_follow_the_data_contracts(synthetic_pipeline):
+    results = synthetic_pipeline / "results/synthetic"
+    for split in ("train", "valid", "test"):
+        schema = pq.read_schema(results / "data" / f"{split}.parquet")
+        assert [str(t) for t in schema.types][:3] == ["string", "int8", "int32"]
+    for model in MODELS:
+        layers = int(model.split("-L")[1].split("-")[0])
+        metrics = json.loads((results / "models" / model / "metrics.json").read_text())
+        assert metrics["model"] == model
+        for layer in range(1, layers + 1):
+            states = pq.read_table(results / "states" / model / f"layer{layer}.parquet")
+            assert states.schema.field("h").type.list_size == 32
+            assert (results / "fixed_points" / model / f"layer{layer}.parquet").exists()
+            assert (results / "linearization" / model / f"layer{layer}.parquet").exists()
+        for figure in ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues"):
+            png = results / "figures" / model / f"{figure}.png"
+            assert png.stat().st_size > 10_000 and png.with_suffix(".pdf").exists()
+    for table in ("accuracy", "explained_variance", "fixed_points"):
+        assert len(pd.read_csv(results / "tables" / f"{table}.csv")) > 0
+
+
+def test_every_job_wrote_its_log(synthetic_pipeline):
+    logs = list((synthetic_pipeline / "logs").rglob("*.log"))
+    assert any("train" in str(p) for p in logs) and any("fixed_points" in str(p) for p in logs)
+    assert not list((synthetic_pipeline / "results").rglob("*.tmp")), "temporary files left behind"
+
+
+def test_a_second_run_has_nothing_to_do(synthetic_pipeline):
+    result = snakemake(synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr

@@ -1,0 +1,13 @@
+"""Rule fixed_point_shard: solve one shard of a system's fixed-point starts."""
+
+import torch
+
+from rnn_dynamics import fixed_points, logs, model, storage
+
+with logs.to_file(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    index, count = fixed_points.parse_scatteritem(snakemake.wildcards.scatteritem)
+    system = model.load(snakemake.input.model).system(snakemake.wildcards.system)
+    states = fixed_points.system_states(snakemake.input.states, snakemake.wildcards.system)
+    table = fixed_points.solve_shard(system, states, snakemake.params.settings, index, count)
+    storage.write_table(table, snakemake.output[0])

@@ -1,0 +1,7 @@
+"""Rule gather_fixed_points: join a system's shards, mark converged starts and unique fixed points."""
+
+from rnn_dynamics import fixed_points, logs, storage
+
+with logs.to_file(snakemake.log[0]):
+    table = fixed_points.gather_shards(list(snakemake.input), snakemake.params.settings)
+    storage.write_table(table, snakemake.output[0])

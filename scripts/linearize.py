@@ -1,0 +1,9 @@
+"""Rule linearize: Jacobians and eigendecomposition at a system's unique fixed points."""
+
+from rnn_dynamics import fixed_points, linearization, logs, model, storage
+
+with logs.to_file(snakemake.log[0]):
+    system = model.load(snakemake.input.model).system(snakemake.wildcards.system)
+    table = fixed_points.read_fixed_points(snakemake.input.fixed_points)
+    result = linearization.linearize_table(system, table)
+    storage.write_table(result.to_table(), snakemake.output[0])

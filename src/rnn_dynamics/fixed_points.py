@@ -1,0 +1,511 @@
+"""Fixed points of a recurrent layer: solving ``h = F(h, x*)`` from many starts at once.
+
+A network that reads text is a discrete dynamical system ``h_t = F(h_{t-1}, x_t)``;
+with the input held at ``x* = 0`` its (approximate) fixed points show the
+attractors the network computes with. The search minimises
+``q(h) = 1/N ||h - F(h, x*)||^2`` from states the network visited.
+
+``find`` solves all starts together. Its default, Levenberg-Marquardt on the
+residual ``r(h) = h - F(h, x*)``, takes Gauss-Newton steps with a damping factor
+per start (raised when a step fails, lowered when it succeeds) and stops each
+start on its own once ``q`` is below the tolerance; in float64 it reaches
+``q < 1e-12`` in a few iterations where float32 stalls near 1e-8. Method
+``adam`` is the reproduction's and FixedPointFinder's way (gradient descent on
+``q``), kept for comparison.
+
+The pipeline samples the starts once from a seed and splits them into shards
+(independent jobs); ``gather`` joins the shards, decides which starts converged
+and merges duplicate fixed points into one table per system.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch.func import jacrev, vmap
+from tqdm import tqdm
+
+from .storage import read_table
+
+log = logging.getLogger(__name__)
+
+METHODS = ("lm", "adam")
+UNIQUE_METRICS = ("chebyshev", "euclidean")
+# The original paper counts a start as converged below this q; the reproduction used 1e-6.
+STRICT_Q_TOL = 1e-8
+# Damping beyond this means no step, however short, lowers q: the start is at the
+# precision floor of float64 and further iterations cannot help.
+MAX_DAMPING = 1e20
+# A start whose accepted steps lower q by less than this fraction, STALL_PATIENCE times
+# in a row, sits at a minimum of q above the tolerance (a slow point, not a fixed
+# point): more iterations only cost time. Near a true fixed point q falls by orders
+# of magnitude per step.
+STALL_REDUCTION = 1e-3
+STALL_PATIENCE = 3
+
+
+# ---------------------------------------------------------------------------
+# Starting states
+
+
+def sample_starts(states: np.ndarray, n: int, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """``n`` distinct rows of ``states`` (N, S), chosen with ``seed``, plus Gaussian noise of std ``noise``.
+
+    Returned in float64: the solver works in double precision.
+    """
+    states = np.asarray(states)
+    if states.ndim != 2:
+        raise ValueError(f"states must be a (N, S) array, got shape {states.shape}")
+    if n > len(states):
+        raise ValueError(f"cannot sample {n} distinct starts from {len(states)} states; lower fixed_points.starts")
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(states), size=n, replace=False))
+    starts = states[rows].astype(np.float64)
+    if noise > 0:
+        starts += noise * rng.standard_normal(starts.shape)
+    return starts
+
+
+def system_states(states_dir: str | Path, system: str) -> np.ndarray:
+    """The visited states of ``system`` read from a model's layer dumps, as a (N, S) float32 array.
+
+    ``layer{k}`` is that layer's file; ``stack`` joins every layer's states on
+    (review, t) and concatenates them in layer order, the joint state of the stack.
+    """
+    from .states import read_layer
+
+    states_dir = Path(states_dir)
+    if system.startswith("layer"):
+        return read_layer(states_dir / f"{system}.parquet")["h"]
+    if system != "stack":
+        raise ValueError(f"system must be 'layer<k>' or 'stack', not {system!r}")
+    paths = sorted(states_dir.glob("layer*.parquet"), key=lambda p: int(p.stem.removeprefix("layer")))
+    if not paths:
+        raise FileNotFoundError(f"{states_dir}: no layer*.parquet state dumps")
+    keys, blocks = None, []
+    for path in paths:
+        layer = read_layer(path)
+        index = {key: row for row, key in enumerate(zip(layer["review"].tolist(), layer["t"].tolist()))}
+        if keys is None:
+            keys = list(index)
+        missing = [key for key in keys if key not in index]
+        if missing:
+            raise ValueError(f"{path}: lacks (review, t) = {missing[0]} present in {paths[0]}")
+        blocks.append(layer["h"][[index[key] for key in keys]])
+    return np.concatenate(blocks, axis=1)
+
+
+def shard_rows(n_starts: int, index: int, count: int) -> slice:
+    """The rows of the start array that shard ``index`` (0-based) of ``count`` solves.
+
+    Contiguous, near-equal slices of starts sampled once: every split covers the
+    same starts, so the gathered result does not depend on ``count``.
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} is outside 0..{count - 1}")
+    bounds = np.linspace(0, n_starts, count + 1).round().astype(int)
+    return slice(int(bounds[index]), int(bounds[index + 1]))
+
+
+def parse_scatteritem(scatteritem: str) -> tuple[int, int]:
+    """Snakemake's ``"i-of-n"`` (1-based) as (0-based index, count)."""
+    try:
+        i, n = (int(part) for part in scatteritem.split("-of-"))
+    except ValueError:
+        raise ValueError(f"scatteritem {scatteritem!r} is not of the form 'i-of-n'") from None
+    if not 1 <= i <= n:
+        raise ValueError(f"scatteritem {scatteritem!r}: i must lie in 1..n")
+    return i - 1, n
+
+
+# ---------------------------------------------------------------------------
+# The solver
+
+
+@dataclass
+class FixedPointResult:
+    """The outcome for every start, in the order of the starts (all arrays float64 unless noted)."""
+
+    start: np.ndarray  # (B, S)
+    fixed_point: np.ndarray  # (B, S)
+    q: np.ndarray  # (B,) 1/S ||h - F(h, x*)||^2 at fixed_point
+    iterations: np.ndarray  # (B,) int: iterations this start ran
+    converged: np.ndarray  # (B,) bool: q below the solver's tolerance
+    method: str
+    tolerance: float
+    seconds: float
+
+    def to_table(self, start_index: np.ndarray | None = None) -> pa.Table:
+        """One row per start; ``start_index`` numbers the starts within the full, unsharded set."""
+        n, size = self.start.shape
+        if start_index is None:
+            start_index = np.arange(n)
+        vectors = pa.list_(pa.float64(), size)
+        metadata = {"method": self.method, "tolerance": repr(self.tolerance), "seconds": repr(self.seconds)}
+        return pa.table(
+            {
+                "start_index": pa.array(np.asarray(start_index, dtype=np.int32)),
+                "start": pa.FixedSizeListArray.from_arrays(pa.array(self.start.ravel()), type=vectors),
+                "fixed_point": pa.FixedSizeListArray.from_arrays(pa.array(self.fixed_point.ravel()), type=vectors),
+                "q": pa.array(self.q),
+                "iterations": pa.array(self.iterations.astype(np.int32)),
+                "solver_converged": pa.array(self.converged),
+            }
+        ).replace_schema_metadata(metadata)
+
+
+def find(
+    system,
+    starts,
+    x=None,
+    method: str = "lm",
+    max_iterations: int = 200,
+    tolerance: float = 1e-12,
+    damping: float = 1e-3,
+    learning_rate: float = 1e-2,
+    batched: bool = True,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+) -> FixedPointResult:
+    """Solve ``h = system.step(h, x)`` from every row of ``starts`` (B, S) in float64.
+
+    ``x`` is the constant input (``system.input_size`` values, zeros by default).
+    ``method="lm"``: Levenberg-Marquardt with initial damping ``damping``;
+    ``method="adam"``: Adam on ``q`` with ``learning_rate``, on all starts at once
+    (``batched``) or one start after another. Each start stops when ``q < tolerance``
+    or after ``max_iterations``. ``system``'s weights must be on ``device``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    h0 = torch.from_numpy(np.array(starts, dtype=np.float64)).to(device)
+    if h0.ndim != 2 or h0.shape[1] != system.state_size:
+        raise ValueError(f"starts must have shape (B, {system.state_size}), got {tuple(h0.shape)}")
+    x = torch.zeros(system.input_size, dtype=torch.float64, device=device) if x is None else torch.as_tensor(x, dtype=torch.float64, device=device)
+    if x.shape != (system.input_size,):
+        raise ValueError(f"x must have shape ({system.input_size},), got {tuple(x.shape)}")
+    inputs = x.expand(len(h0), -1)
+    began = time.perf_counter()
+    with torch.no_grad():
+        if method == "lm":
+            h, q, iterations = _levenberg_marquardt(system.step, h0, inputs, max_iterations, tolerance, damping, progress)
+        elif batched:
+            h, q, iterations = _adam(system.step, h0, inputs, max_iterations, tolerance, learning_rate, progress)
+        else:
+            solved = [
+                _adam(system.step, h0[i : i + 1], inputs[i : i + 1], max_iterations, tolerance, learning_rate, False)
+                for i in tqdm(range(len(h0)), desc="adam, one start at a time", disable=not progress)
+            ]
+            h, q, iterations = (torch.cat(parts) for parts in zip(*solved))
+    seconds = time.perf_counter() - began
+    q = q.cpu().numpy()
+    return FixedPointResult(
+        start=h0.cpu().numpy(),
+        fixed_point=h.cpu().numpy(),
+        q=q,
+        iterations=iterations.cpu().numpy(),
+        converged=q < tolerance,
+        method=method if batched or method == "lm" else "adam-per-start",
+        tolerance=tolerance,
+        seconds=seconds,
+    )
+
+
+def _speed(step, h, x):
+    """q(h) = mean squared residual of each row."""
+    return (h - step(h, x)).pow(2).mean(dim=-1)
+
+
+def _residual_jacobians(step, h, x):
+    """d r / d h = I - dF/dh at every row of ``h``: (B, S, S), by reverse mode over the explicit equations."""
+
+    def single(h_row, x_row):
+        return step(h_row.unsqueeze(0), x_row.unsqueeze(0)).squeeze(0)
+
+    jac_step = vmap(jacrev(single, argnums=0))(h, x)
+    return torch.eye(h.shape[1], dtype=h.dtype, device=h.device) - jac_step
+
+
+def _levenberg_marquardt(step, h, x, max_iterations, tolerance, damping, progress):
+    h = h.clone()
+    residual = h - step(h, x)
+    q = residual.pow(2).mean(dim=-1)
+    mu = torch.full_like(q, damping)
+    iterations = torch.zeros(len(h), dtype=torch.int64, device=h.device)
+    jacobian = torch.empty(len(h), h.shape[1], h.shape[1], dtype=h.dtype, device=h.device)
+    stalled = torch.zeros(len(h), dtype=torch.int64, device=h.device)
+    active = q >= tolerance
+    if active.any():
+        jacobian[active] = _residual_jacobians(step, h[active], x[active])
+    eye = torch.eye(h.shape[1], dtype=h.dtype, device=h.device)
+    bar = tqdm(range(max_iterations), desc="levenberg-marquardt", disable=not progress)
+    for _ in bar:
+        rows = active.nonzero().squeeze(1)
+        if len(rows) == 0:
+            break
+        jac, res = jacobian[rows], residual[rows]
+        jtj = jac.transpose(1, 2) @ jac
+        gradient = (jac.transpose(1, 2) @ res.unsqueeze(-1)).squeeze(-1)
+        # J^T J + mu I is symmetric positive definite for mu > 0: Cholesky is the cheap, stable solve.
+        factor, info = torch.linalg.cholesky_ex(jtj + mu[rows, None, None] * eye)
+        delta = torch.cholesky_solve(-gradient.unsqueeze(-1), factor).squeeze(-1)
+        trial = h[rows] + delta
+        trial_residual = trial - step(trial, x[rows])
+        trial_q = trial_residual.pow(2).mean(dim=-1)
+        # A step that does not lower q (or whose system was numerically singular) is
+        # rejected and retried, shorter, with more damping.
+        accept = (trial_q < q[rows]) & (info == 0)
+        taken = rows[accept]
+        small = trial_q[accept] > (1 - STALL_REDUCTION) * q[taken]
+        stalled[taken] = torch.where(small, stalled[taken] + 1, 0)
+        h[taken], residual[taken], q[taken] = trial[accept], trial_residual[accept], trial_q[accept]
+        mu[taken] = (mu[taken] * 0.1).clamp(min=1e-12)
+        mu[rows[~accept]] *= 10.0
+        iterations[rows] += 1
+        active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
+        refresh = taken[active[taken]]
+        if len(refresh):
+            jacobian[refresh] = _residual_jacobians(step, h[refresh], x[refresh])
+        bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
+    return h, q, iterations
+
+
+def _adam(step, h, x, max_iterations, tolerance, learning_rate, progress):
+    """Adam on the sum of q over the starts; each start's answer is frozen once its q is below tolerance."""
+    found = h.clone()
+    point = h.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([point], lr=learning_rate)
+    q = torch.full((len(h),), float("inf"), dtype=h.dtype, device=h.device)
+    iterations = torch.zeros(len(h), dtype=torch.int64, device=h.device)
+    active = torch.ones(len(h), dtype=torch.bool, device=h.device)
+    bar = tqdm(range(max_iterations + 1), desc="adam", disable=not progress)
+    for iteration in bar:
+        with torch.enable_grad():
+            speed = _speed(step, point, x)
+            (speed * active).sum().backward()
+        with torch.no_grad():
+            found[active], q[active] = point[active], speed.detach()[active]
+            iterations[active] = iteration
+            active &= q >= tolerance
+        if not active.any() or iteration == max_iterations:
+            break
+        optimiser.step()
+        optimiser.zero_grad()
+        if progress and iteration % 100 == 0:
+            bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
+    return found.detach(), q, iterations
+
+
+# ---------------------------------------------------------------------------
+# Gathering shards into one table per system
+
+SHARD_COLUMNS = {
+    "start_index": pa.int32(),
+    "start": None,
+    "fixed_point": None,
+    "q": pa.float64(),
+    "iterations": pa.int32(),
+    "solver_converged": pa.bool_(),
+}
+
+
+def read_shard(path: str | Path) -> pa.Table:
+    return read_table(path, SHARD_COLUMNS)
+
+
+def gather(
+    shards: list[pa.Table],
+    q_tol: float = 1e-6,
+    unique_tol: float = 1e-3,
+    unique_metric: str = "chebyshev",
+    outlier_distance: float | None = None,
+) -> pa.Table:
+    """Join shard tables into one table of all starts, ordered by start_index, with the verdicts added.
+
+    Added columns: ``converged`` (q < q_tol), ``outlier`` (a converged point whose
+    nearest other converged point is farther than ``outlier_distance``, Euclidean),
+    ``fixed_point_id`` (the unique fixed point a converged, non-outlier start found;
+    -1 otherwise) and ``representative`` (the row that stands for its fixed point:
+    the one with the lowest q). Two points are one fixed point when every coordinate
+    differs by less than ``unique_tol`` (``chebyshev``, the reproduction's rule) or
+    their Euclidean distance is below it (``euclidean``, FixedPointFinder's).
+    """
+    if unique_metric not in UNIQUE_METRICS:
+        raise ValueError(f"unique_metric must be one of {UNIQUE_METRICS}, not {unique_metric!r}")
+    table = pa.concat_tables(shards).sort_by("start_index")
+    start_index = table["start_index"].to_numpy()
+    if len(np.unique(start_index)) != len(start_index):
+        raise ValueError("shards overlap: a start_index occurs in more than one shard")
+    points = vectors(table["fixed_point"])
+    q = table["q"].to_numpy()
+    converged = q < q_tol
+    outlier = np.zeros(len(q), dtype=bool)
+    if outlier_distance is not None:
+        outlier[converged] = _isolated(points[converged], outlier_distance)
+    kept = np.flatnonzero(converged & ~outlier)
+    ids = np.full(len(q), -1, dtype=np.int32)
+    representative = np.zeros(len(q), dtype=bool)
+    ids[kept], rep_rows = merge_duplicates(points[kept], q[kept], unique_tol, unique_metric)
+    representative[kept[rep_rows]] = True
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"gather"] = json.dumps(
+        {"q_tol": q_tol, "unique_tol": unique_tol, "unique_metric": unique_metric, "outlier_distance": outlier_distance}
+    ).encode()
+    return (
+        table.append_column("converged", pa.array(converged))
+        .append_column("outlier", pa.array(outlier))
+        .append_column("fixed_point_id", pa.array(ids))
+        .append_column("representative", pa.array(representative))
+        .replace_schema_metadata(metadata)
+    )
+
+
+def merge_duplicates(points: np.ndarray, q: np.ndarray, tol: float, metric: str = "chebyshev"):
+    """Group ``points`` (K, S) into fixed points, each represented by its lowest-q member.
+
+    Points are visited in increasing q; one within ``tol`` of an existing
+    representative joins it, otherwise it becomes a new one. Returns (the id of each
+    point's fixed point, numbered in increasing q of the representatives; the row
+    index of each representative).
+    """
+    ids = np.full(len(points), -1, dtype=np.int32)
+    representatives: list[int] = []
+    for row in np.argsort(q, kind="stable"):
+        if representatives:
+            diff = points[representatives] - points[row]
+            distance = np.abs(diff).max(axis=1) if metric == "chebyshev" else np.linalg.norm(diff, axis=1)
+            nearest = int(np.argmin(distance))
+            if distance[nearest] < tol:
+                ids[row] = nearest
+                continue
+        ids[row] = len(representatives)
+        representatives.append(int(row))
+    return ids, np.array(representatives, dtype=np.int64)
+
+
+def _isolated(points: np.ndarray, distance: float) -> np.ndarray:
+    """Which points have no other point within ``distance`` (Euclidean)."""
+    if len(points) < 2:
+        return np.ones(len(points), dtype=bool)
+    squared = (points**2).sum(axis=1)
+    gaps = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2 * points @ points.T, 0.0))
+    np.fill_diagonal(gaps, np.inf)
+    return gaps.min(axis=1) > distance
+
+
+FIXED_POINT_COLUMNS = {
+    **SHARD_COLUMNS,
+    "converged": pa.bool_(),
+    "outlier": pa.bool_(),
+    "fixed_point_id": pa.int32(),
+    "representative": pa.bool_(),
+}
+
+
+def read_fixed_points(path: str | Path) -> pa.Table:
+    """A gathered table (one row per start), schema-checked."""
+    return read_table(path, FIXED_POINT_COLUMNS)
+
+
+def unique_fixed_points(table: pa.Table) -> pa.Table:
+    """The representative rows of a gathered table, ordered by fixed_point_id."""
+    return table.filter(table["representative"]).sort_by("fixed_point_id")
+
+
+def vectors(column) -> np.ndarray:
+    """A fixed-size-list column as a (rows, size) numpy array."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    size = array.type.list_size
+    return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, size)
+
+
+def counts(table: pa.Table) -> dict:
+    """Starts, converged (at the table's q_tol and at 1e-8) and unique fixed points of a gathered table."""
+    q = table["q"].to_numpy()
+    return {
+        "starts": len(q),
+        "converged": int(np.sum(table["converged"].to_numpy())),
+        "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
+        "unique_fixed_points": int(np.sum(table["representative"].to_numpy())),
+    }
+
+
+# ---------------------------------------------------------------------------
+# The pipeline's steps
+
+
+def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: int) -> pa.Table:
+    """Shard ``index`` of ``count``: sample the config's starts from ``states``, solve this shard's slice.
+
+    ``settings`` is the config's ``fixed_points`` section.
+    """
+    starts = sample_starts(states, settings["starts"], settings["noise"], settings["seed"])
+    rows = shard_rows(len(starts), index, count)
+    log.info("shard %d of %d: starts %d..%d of %d", index + 1, count, rows.start, rows.stop - 1, len(starts))
+    result = find(
+        system,
+        starts[rows],
+        method=settings["method"],
+        max_iterations=settings["max_iterations"],
+        tolerance=settings["tolerance"],
+    )
+    log.info(
+        "%s: %d of %d starts below q %.0e in %.1f s (at most %d iterations)",
+        result.method, result.converged.sum(), len(result.q), result.tolerance, result.seconds, result.iterations.max(initial=0),
+    )
+    return result.to_table(np.arange(len(starts))[rows])
+
+
+def gather_shards(paths: list[str | Path], settings: dict) -> pa.Table:
+    """Read shard files and ``gather`` them with the config's ``fixed_points`` settings."""
+    table = gather(
+        [read_shard(path) for path in paths],
+        q_tol=settings["q_tol"],
+        unique_tol=settings["unique_tol"],
+        unique_metric=settings["unique_metric"],
+        outlier_distance=settings.get("outlier_distance"),
+    )
+    log.info("%s", counts(table))
+    return table
+
+
+SUMMARY_COLUMNS = [
+    "model",
+    "system",
+    "starts",
+    "converged",
+    "converged_1e-8",
+    "unique_fixed_points",
+    "median_largest_modulus",
+    "time_constant",
+]
+
+
+def summary_table(paths: list[str | Path]):
+    """One row per (model, system) from its ``fixed_points/{model}/{system}.parquet`` and
+    ``linearization/{model}/{system}.parquet``: counts of starts, converged starts and fixed
+    points, the median over fixed points of the largest |lambda| and its time constant."""
+    import pandas as pd
+
+    from .linearization import largest_modulus, read_modulus
+
+    found: dict[tuple[str, str], dict[str, Path]] = {}
+    for path in map(Path, paths):
+        found.setdefault((path.parent.name, path.stem), {})[path.parent.parent.name] = path
+    rows = []
+    for (model_id, system), kinds in found.items():
+        missing = {"fixed_points", "linearization"} - set(kinds)
+        if missing:
+            raise ValueError(f"{model_id} {system}: no {sorted(missing)} table among the inputs")
+        median, tau = largest_modulus(read_modulus(kinds["linearization"]))
+        rows.append(
+            {"model": model_id, "system": system, **counts(read_fixed_points(kinds["fixed_points"])),
+             "median_largest_modulus": median, "time_constant": tau}
+        )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -1,0 +1,184 @@
+"""The system linearised at its fixed points: Jacobians, eigenvalues, eigenvectors, time constants.
+
+Near a fixed point ``h*`` (input ``x*``) a perturbation evolves as
+``dh_t = J_rec dh_{t-1} + J_inp dx_t`` with ``J_rec = dF/dh`` and ``J_inp = dF/dx``.
+An eigenvalue ``lambda`` of ``J_rec`` is a mode that decays (or rotates) with
+time constant ``tau = |1 / ln|lambda||`` steps; a line attractor has one
+``|lambda| ~ 1``. The right eigenvector ``r_k`` is the mode's direction, the left
+eigenvector ``l_k`` (rows of ``R^-1``, so ``l_k . r_k = 1``) what projects onto it:
+a word's effect on the mode is ``l_k . J_inp x``.
+
+Table: one row per unique fixed point. Matrices are stored row-major in flat
+fixed-size lists: ``j_rec`` (S*S, row i = dF_i/dh), ``j_inp`` (S*I). Eigenvalues
+come sorted by modulus, largest first; the eigenvectors of the first ``modes``
+of them are stored, row k of ``right_*``/``left_*`` (modes*S) being eigenvector k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch.func import jacrev, vmap
+
+from .storage import read_table
+
+# Eigenvectors kept per fixed point: the slow modes carry the computation, and all
+# S of them would make the table S / modes times larger (S*S values each).
+DEFAULT_MODES = 16
+
+
+@dataclass
+class Linearization:
+    """The linearisation at K fixed points of a system with state size S and input size I."""
+
+    fixed_point_id: np.ndarray  # (K,) int
+    fixed_point: np.ndarray  # (K, S)
+    j_rec: np.ndarray  # (K, S, S)
+    j_inp: np.ndarray  # (K, S, I)
+    eigenvalues: np.ndarray  # (K, S) complex, |lambda| descending
+    right: np.ndarray  # (K, modes, S) complex, right[k, m] is the m-th right eigenvector
+    left: np.ndarray  # (K, modes, S) complex, left[k, m] . right[k, m] = 1
+
+    @property
+    def modulus(self) -> np.ndarray:
+        return np.abs(self.eigenvalues)
+
+    @property
+    def time_constants(self) -> np.ndarray:
+        return time_constant(self.modulus)
+
+    def to_table(self) -> pa.Table:
+        k, size = self.fixed_point.shape
+        inputs, modes = self.j_inp.shape[2], self.right.shape[1]
+
+        def flat(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
+            return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(values).ravel()), width)
+
+        return pa.table(
+            {
+                "fixed_point_id": pa.array(self.fixed_point_id.astype(np.int32)),
+                "state_size": pa.array(np.full(k, size, dtype=np.int32)),
+                "input_size": pa.array(np.full(k, inputs, dtype=np.int32)),
+                "modes": pa.array(np.full(k, modes, dtype=np.int32)),
+                "fixed_point": flat(self.fixed_point, size),
+                "j_rec": flat(self.j_rec, size * size),
+                "j_inp": flat(self.j_inp, size * inputs),
+                "eigenvalue_real": flat(self.eigenvalues.real, size),
+                "eigenvalue_imag": flat(self.eigenvalues.imag, size),
+                "modulus": flat(self.modulus, size),
+                "time_constant": flat(self.time_constants, size),
+                "right_real": flat(self.right.real, modes * size),
+                "right_imag": flat(self.right.imag, modes * size),
+                "left_real": flat(self.left.real, modes * size),
+                "left_imag": flat(self.left.imag, modes * size),
+            }
+        )
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> "Linearization":
+        def matrix(name: str, *shape: int) -> np.ndarray:
+            column = table[name].combine_chunks()
+            return column.flatten().to_numpy(zero_copy_only=False).reshape(len(table), *shape)
+
+        if len(table) == 0:
+            size = inputs = modes = 0
+        else:
+            size, inputs, modes = (int(table[name][0].as_py()) for name in ("state_size", "input_size", "modes"))
+        return cls(
+            fixed_point_id=table["fixed_point_id"].to_numpy(),
+            fixed_point=matrix("fixed_point", size),
+            j_rec=matrix("j_rec", size, size),
+            j_inp=matrix("j_inp", size, inputs),
+            eigenvalues=matrix("eigenvalue_real", size) + 1j * matrix("eigenvalue_imag", size),
+            right=matrix("right_real", modes, size) + 1j * matrix("right_imag", modes, size),
+            left=matrix("left_real", modes, size) + 1j * matrix("left_imag", modes, size),
+        )
+
+
+COLUMNS = {
+    name: None
+    for name in (
+        "fixed_point_id state_size input_size modes fixed_point j_rec j_inp eigenvalue_real eigenvalue_imag "
+        "modulus time_constant right_real right_imag left_real left_imag"
+    ).split()
+}
+
+
+def read(path: str | Path) -> Linearization:
+    return Linearization.from_table(read_table(path, COLUMNS))
+
+
+def read_modulus(path: str | Path) -> np.ndarray:
+    """Only the eigenvalue moduli (K, S) of a linearization table, without loading the matrices."""
+    column = read_table(path, COLUMNS, columns=["modulus"])["modulus"].combine_chunks()
+    return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
+
+
+def time_constant(modulus: np.ndarray) -> np.ndarray:
+    """tau = |1 / ln|lambda||, in steps (infinite for |lambda| = 1)."""
+    with np.errstate(divide="ignore"):
+        return np.abs(1.0 / np.log(np.asarray(modulus, dtype=np.float64)))
+
+
+def jacobians(system, points, x=None) -> tuple[np.ndarray, np.ndarray]:
+    """``dF/dh`` (K, S, S) and ``dF/dx`` (K, S, I) at each row of ``points`` with input ``x`` (zeros), float64."""
+    h = torch.from_numpy(np.array(points, dtype=np.float64)).reshape(-1, system.state_size)
+    x = torch.zeros(system.input_size, dtype=torch.float64) if x is None else torch.as_tensor(x, dtype=torch.float64)
+    inputs = x.expand(len(h), -1)
+    if len(h) == 0:
+        return np.zeros((0, system.state_size, system.state_size)), np.zeros((0, system.state_size, system.input_size))
+
+    def single(h_row, x_row):
+        return system.step(h_row.unsqueeze(0), x_row.unsqueeze(0)).squeeze(0)
+
+    j_rec, j_inp = vmap(jacrev(single, argnums=(0, 1)))(h, inputs)
+    return j_rec.detach().numpy(), j_inp.detach().numpy()
+
+
+def eigendecomposition(j_rec: np.ndarray, modes: int | None = DEFAULT_MODES):
+    """Eigenvalues (K, S) sorted by modulus (descending), and the right and left eigenvectors of the first ``modes``."""
+    size = j_rec.shape[-1]
+    modes = size if modes is None else min(modes, size)
+    values, vectors = np.linalg.eig(j_rec)
+    order = np.argsort(-np.abs(values), axis=-1, kind="stable")
+    values = np.take_along_axis(values, order, axis=-1)
+    vectors = np.take_along_axis(vectors, order[:, None, :], axis=-1)  # columns are eigenvectors
+    left = np.linalg.inv(vectors)  # rows are left eigenvectors, biorthonormal to the columns
+    right = vectors.transpose(0, 2, 1)[:, :modes]
+    return values, right, left[:, :modes]
+
+
+def linearize(system, fixed_points: np.ndarray, fixed_point_id=None, x=None, modes: int | None = DEFAULT_MODES) -> Linearization:
+    """Jacobians and eigendecomposition at each row of ``fixed_points`` (K, S)."""
+    fixed_points = np.asarray(fixed_points, dtype=np.float64).reshape(-1, system.state_size)
+    j_rec, j_inp = jacobians(system, fixed_points, x)
+    if len(fixed_points):
+        eigenvalues, right, left = eigendecomposition(j_rec, modes)
+    else:
+        kept = system.state_size if modes is None else min(modes, system.state_size)
+        eigenvalues = np.zeros((0, system.state_size), dtype=complex)
+        right = left = np.zeros((0, kept, system.state_size), dtype=complex)
+    if fixed_point_id is None:
+        fixed_point_id = np.arange(len(fixed_points))
+    return Linearization(np.asarray(fixed_point_id), fixed_points, j_rec, j_inp, eigenvalues, right, left)
+
+
+def largest_modulus(modulus: np.ndarray) -> tuple[float, float]:
+    """Median over fixed points of the largest |lambda| (modulus (K, S)), and its time constant (NaN if K = 0)."""
+    if len(modulus) == 0:
+        return float("nan"), float("nan")
+    median = float(np.median(modulus.max(axis=1)))
+    return median, float(time_constant(median))
+
+
+def linearize_table(system, fixed_point_table: pa.Table, modes: int | None = DEFAULT_MODES) -> Linearization:
+    """The linearisation at the unique fixed points of a gathered fixed-point table (input zero)."""
+    from .fixed_points import unique_fixed_points, vectors
+
+    unique = unique_fixed_points(fixed_point_table)
+    points = vectors(unique["fixed_point"])
+    return linearize(system, points, unique["fixed_point_id"].to_numpy(), modes=modes)

@@ -1,0 +1,191 @@
+"""The fixed-point solver, sharding and gathering, on systems whose fixed points are known."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from rnn_dynamics import cells, fixed_points, states
+
+
+def linear_system(size=6, seed=0):
+    """h' = A h + b with spectral radius 0.9: its one fixed point is (I - A)^-1 b."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((size, size))
+    a *= 0.9 / np.abs(np.linalg.eigvals(a)).max()
+    b = rng.standard_normal(size)
+    a_t, b_t = torch.tensor(a), torch.tensor(b)
+    system = cells.DynamicalSystem(
+        step=lambda h, x: h @ a_t.T.to(h.dtype) + b_t.to(h.dtype),
+        state_size=size,
+        input_size=1,
+        readout=lambda h: h,
+    )
+    return system, np.linalg.solve(np.eye(size) - a, b)
+
+
+def gru_system(state_size=8, input_size=3, seed=0, scale=1.0):
+    """A random GRU layer (cells.GRU's equations), float64."""
+    generator = torch.Generator().manual_seed(seed)
+    shapes = {
+        "weight_ih": (3 * state_size, input_size),
+        "weight_hh": (3 * state_size, state_size),
+        "bias_ih": (3 * state_size,),
+        "bias_hh": (3 * state_size,),
+    }
+    params = {name: scale * torch.randn(shape, generator=generator, dtype=torch.float64) / np.sqrt(state_size) for name, shape in shapes.items()}
+    return cells.DynamicalSystem(
+        step=lambda h, x: cells.GRU.step(params, h, x), state_size=state_size, input_size=input_size, readout=lambda h: h
+    )
+
+
+def test_levenberg_marquardt_solves_a_linear_system_to_machine_precision():
+    system, known = linear_system()
+    starts = np.random.default_rng(1).standard_normal((20, system.state_size)) * 3
+    result = fixed_points.find(system, starts, tolerance=1e-20, progress=False)
+    assert result.converged.all()
+    assert (result.q < 1e-20).all()
+    assert np.allclose(result.fixed_point, known, atol=1e-10)
+    assert result.iterations.max() <= 10
+    np.testing.assert_array_equal(result.start, starts)
+
+
+def test_adam_batched_and_per_start_find_the_same_fixed_point():
+    system, known = linear_system(size=4)
+    starts = np.random.default_rng(2).standard_normal((3, system.state_size))
+    batched = fixed_points.find(system, starts, method="adam", tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False)
+    one_by_one = fixed_points.find(
+        system, starts, method="adam", batched=False, tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False
+    )
+    for result in (batched, one_by_one):
+        assert result.converged.all()
+        assert np.allclose(result.fixed_point, known, atol=1e-3)
+    assert one_by_one.method == "adam-per-start"
+    # Adam needs far more iterations than Levenberg-Marquardt's handful.
+    assert batched.iterations.min() > 10
+
+
+def test_levenberg_marquardt_on_a_gru_stops_converged_starts():
+    system = gru_system()
+    starts = np.random.default_rng(0).uniform(-1, 1, (30, system.state_size))
+    result = fixed_points.find(system, starts, tolerance=1e-14, progress=False)
+    assert result.converged.mean() > 0.8
+    h = torch.tensor(result.fixed_point[result.converged])
+    residual = (h - system.step(h, torch.zeros(len(h), system.input_size, dtype=torch.float64))).pow(2).mean(-1)
+    np.testing.assert_allclose(residual.numpy(), result.q[result.converged], rtol=1e-3, atol=1e-24)
+    assert (result.q[result.converged] < 1e-14).all()
+
+
+def test_find_rejects_starts_of_the_wrong_size():
+    system, _ = linear_system()
+    with pytest.raises(ValueError, match=r"\(B, 6\)"):
+        fixed_points.find(system, np.zeros((2, 5)), progress=False)
+    with pytest.raises(ValueError, match="method"):
+        fixed_points.find(system, np.zeros((2, 6)), method="newton", progress=False)
+
+
+def test_sample_starts_is_seeded_distinct_and_noisy_on_request():
+    states_ = np.arange(40, dtype=np.float32).reshape(20, 2)
+    first = fixed_points.sample_starts(states_, 5, seed=3)
+    np.testing.assert_array_equal(first, fixed_points.sample_starts(states_, 5, seed=3))
+    assert first.dtype == np.float64 and len(np.unique(first[:, 0])) == 5
+    noisy = fixed_points.sample_starts(states_, 5, noise=0.1, seed=3)
+    assert 0 < np.abs(noisy - first).max() < 1
+    with pytest.raises(ValueError, match="21 distinct starts from 20"):
+        fixed_points.sample_starts(states_, 21)
+
+
+def test_parse_scatteritem():
+    assert fixed_points.parse_scatteritem("1-of-4") == (0, 4)
+    assert fixed_points.parse_scatteritem("4-of-4") == (3, 4)
+    for bad in ("0-of-4", "5-of-4", "2of4"):
+        with pytest.raises(ValueError, match=bad):
+            fixed_points.parse_scatteritem(bad)
+
+
+def solve_in_shards(system, starts, count):
+    tables = []
+    for index in range(count):
+        rows = fixed_points.shard_rows(len(starts), index, count)
+        result = fixed_points.find(system, starts[rows], tolerance=1e-14, progress=False)
+        tables.append(result.to_table(np.arange(len(starts))[rows]))
+    return fixed_points.gather(tables[::-1], q_tol=1e-10, unique_tol=1e-6)
+
+
+def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
+    system = gru_system()
+    starts = np.random.default_rng(0).uniform(-1, 1, (13, system.state_size))
+    one, three, five = (solve_in_shards(system, starts, count) for count in (1, 3, 5))
+    for other in (three, five):
+        np.testing.assert_array_equal(other["start_index"].to_numpy(), np.arange(13))
+        np.testing.assert_allclose(fixed_points.vectors(other["fixed_point"]), fixed_points.vectors(one["fixed_point"]), atol=1e-12)
+        for column in ("converged", "fixed_point_id", "representative"):
+            np.testing.assert_array_equal(other[column].to_numpy(), one[column].to_numpy())
+
+
+def shard(points, q):
+    points = np.asarray(points, dtype=np.float64)
+    return fixed_points.FixedPointResult(
+        start=points, fixed_point=points, q=np.asarray(q), iterations=np.ones(len(q), dtype=int),
+        converged=np.asarray(q) < 1e-12, method="lm", tolerance=1e-12, seconds=0.0,
+    ).to_table()
+
+
+def test_duplicates_merge_by_chebyshev_or_euclidean_distance_keeping_the_lowest_q():
+    # Every coordinate within 1e-3 (Chebyshev 8e-4) but 1.13e-3 apart in Euclidean distance.
+    table = shard([[0, 0], [8e-4, 8e-4], [1, 1]], [1e-9, 1e-10, 1e-7])
+    chebyshev = fixed_points.gather([table], q_tol=1e-6, unique_tol=1e-3, unique_metric="chebyshev")
+    assert chebyshev["fixed_point_id"].to_pylist() == [0, 0, 1]
+    assert chebyshev["representative"].to_pylist() == [False, True, True]  # the lowest q stands for the pair
+    euclidean = fixed_points.gather([table], q_tol=1e-6, unique_tol=1e-3, unique_metric="euclidean")
+    assert euclidean["fixed_point_id"].to_pylist() == [1, 0, 2]
+    assert euclidean["representative"].to_pylist() == [True, True, True]
+    assert fixed_points.unique_fixed_points(chebyshev)["q"].to_pylist() == [1e-10, 1e-7]
+
+
+def test_gather_counts_convergence_and_drops_outliers():
+    table = shard([[0, 0], [0.1, 0], [5, 5], [0.2, 0]], [1e-9, 1e-7, 1e-9, 1e-3])
+    gathered = fixed_points.gather([table], q_tol=1e-6, unique_tol=1e-3, outlier_distance=1.0)
+    assert gathered["converged"].to_pylist() == [True, True, True, False]
+    assert gathered["outlier"].to_pylist() == [False, False, True, False]
+    assert gathered["fixed_point_id"].to_pylist() == [0, 1, -1, -1]
+    assert fixed_points.counts(gathered) == {"starts": 4, "converged": 3, "converged_1e-8": 2, "unique_fixed_points": 2}
+    with pytest.raises(ValueError, match="overlap"):
+        fixed_points.gather([table, table])
+    with pytest.raises(ValueError, match="unique_metric"):
+        fixed_points.gather([table], unique_metric="cosine")
+
+
+def test_gathered_table_round_trips_through_parquet(tmp_path):
+    gathered = fixed_points.gather([shard([[0, 0], [1, 1]], [1e-9, 1e-9])])
+    pq.write_table(gathered, tmp_path / "layer1.parquet")
+    assert fixed_points.read_fixed_points(tmp_path / "layer1.parquet").equals(gathered)
+    pq.write_table(gathered.drop_columns(["q"]), tmp_path / "bad.parquet")
+    with pytest.raises(Exception, match="bad.parquet.*'q'"):
+        fixed_points.read_fixed_points(tmp_path / "bad.parquet")
+
+
+def write_layer(path, review, t, h):
+    table = pa.table(
+        {
+            "review": pa.array(review, pa.int32()),
+            "t": pa.array(t, pa.int32()),
+            "label": pa.array(np.zeros(len(review)), pa.int8()),
+            "h": pa.FixedSizeListArray.from_arrays(pa.array(h.ravel(), pa.float32()), h.shape[1]),
+        },
+        schema=states.layer_schema(h.shape[1]),
+    )
+    pq.write_table(table, path)
+
+
+def test_stack_states_join_the_layers_on_review_and_position(tmp_path):
+    review, t = np.array([0, 0, 1]), np.array([0, 1, 0])
+    layer1 = np.array([[1.0, 1], [2, 2], [3, 3]])
+    layer2 = np.array([[10.0], [20], [30]])
+    write_layer(tmp_path / "layer1.parquet", review, t, layer1)
+    order = [2, 0, 1]  # the upper layer's rows in another order
+    write_layer(tmp_path / "layer2.parquet", review[order], t[order], layer2[order])
+    stack = fixed_points.system_states(tmp_path, "stack")
+    np.testing.assert_array_equal(stack, [[1, 1, 10], [2, 2, 20], [3, 3, 30]])
+    np.testing.assert_array_equal(fixed_points.system_states(tmp_path, "layer2"), layer2[order])

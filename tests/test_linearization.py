@@ -1,0 +1,115 @@
+"""Jacobians and eigendecompositions at fixed points, and the line attractor of a trained GRU."""
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from rnn_dynamics import fixed_points, linearization
+from rnn_dynamics import model as model_lib
+from rnn_dynamics import training
+from rnn_dynamics.grid import ModelSpec
+from test_fixed_points import gru_system, linear_system
+
+
+def finite_differences(function, point, eps=1e-6):
+    """Central differences of ``function`` (vector -> vector) at ``point``: (out, in)."""
+    columns = []
+    for i in range(len(point)):
+        step = np.zeros_like(point)
+        step[i] = eps
+        columns.append((function(point + step) - function(point - step)) / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+def test_jacobians_match_finite_differences():
+    system = gru_system(state_size=5, input_size=3)
+    rng = np.random.default_rng(0)
+    h, x = rng.uniform(-1, 1, 5), rng.standard_normal(3)
+    j_rec, j_inp = linearization.jacobians(system, h[None], x)
+
+    def step(h_, x_):
+        return system.step(torch.tensor(h_)[None], torch.tensor(x_)[None])[0].numpy()
+
+    np.testing.assert_allclose(j_rec[0], finite_differences(lambda v: step(v, x), h), atol=1e-8)
+    np.testing.assert_allclose(j_inp[0], finite_differences(lambda v: step(h, v), x), atol=1e-8)
+
+
+def test_eigendecomposition_is_sorted_with_biorthonormal_eigenvectors():
+    system = gru_system(state_size=6, input_size=2)
+    lin = linearization.linearize(system, np.random.default_rng(1).uniform(-1, 1, (3, 6)), modes=4)
+    assert lin.right.shape == lin.left.shape == (3, 4, 6)
+    assert (np.diff(lin.modulus, axis=1) <= 1e-12).all()
+    for k in range(3):
+        for m in range(4):
+            value, right, left = lin.eigenvalues[k, m], lin.right[k, m], lin.left[k, m]
+            np.testing.assert_allclose(lin.j_rec[k] @ right, value * right, atol=1e-10)
+            np.testing.assert_allclose(left @ lin.j_rec[k], value * left, atol=1e-10)
+            np.testing.assert_allclose(left @ right, 1.0, atol=1e-10)
+
+
+def test_time_constants_of_a_linear_system_follow_its_eigenvalues(tmp_path):
+    system, known = linear_system(size=4)
+    lin = linearization.linearize(system, known[None], fixed_point_id=[7], modes=None)
+    np.testing.assert_allclose(lin.modulus[0, 0], 0.9)  # linear_system scales A to spectral radius 0.9
+    np.testing.assert_allclose(lin.time_constants[0, 0], 1 / abs(np.log(0.9)))
+    pq.write_table(lin.to_table(), tmp_path / "layer1.parquet")
+    back = linearization.read(tmp_path / "layer1.parquet")
+    assert back.fixed_point_id.tolist() == [7]
+    for name in ("fixed_point", "j_rec", "j_inp", "eigenvalues", "right", "left"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(lin, name))
+    np.testing.assert_array_equal(linearization.read_modulus(tmp_path / "layer1.parquet"), lin.modulus)
+    assert linearization.largest_modulus(lin.modulus) == (lin.modulus[0, 0], lin.time_constants[0, 0])
+
+
+def test_a_trained_gru_has_a_slow_mode_at_its_fixed_points(trained_synthetic_model, prepared_synthetic_large):
+    """The science: training on sentiment makes fixed points with |lambda| near 1 (a line attractor)."""
+    model = model_lib.load(trained_synthetic_model).eval()
+    reviews = training.read_reviews(prepared_synthetic_large / "test.parquet")
+    tokens, lengths, _ = training.padded_batch(reviews, np.arange(100), torch.device("cpu"))
+    with torch.no_grad():
+        (states,) = model.layer_states(tokens, lengths)
+    visited = torch.cat([states[i, : lengths[i]] for i in range(len(lengths))]).numpy()
+    system = model.system("layer1")
+    starts = fixed_points.sample_starts(visited, 100, seed=0)
+    result = fixed_points.find(system, starts, progress=False)
+    gathered = fixed_points.gather([result.to_table()])
+    counts = fixed_points.counts(gathered)
+    assert counts["converged"] >= 90
+    unique = fixed_points.unique_fixed_points(gathered)
+    lin = linearization.linearize(system, fixed_points.vectors(unique["fixed_point"]))
+    median, tau = linearization.largest_modulus(lin.modulus)
+    assert median > 0.9, (counts, median)
+    assert tau > 9
+
+
+def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
+    """Layer 2 reads layer 1 but not back: the stack's J_rec is block triangular at its fixed point."""
+    network = model_lib.SentimentClassifier(ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10)
+    stack = network.system("stack")
+    result = fixed_points.find(stack, np.zeros((1, 12)), tolerance=1e-24, progress=False)
+    assert result.converged.all()
+    joint = linearization.linearize(stack, result.fixed_point, modes=None).eigenvalues[0]
+    point = result.fixed_point[0]
+    layer1 = linearization.linearize(network.system("layer1"), point[:6], modes=None).eigenvalues[0]
+    # Layer 2 alone sees layer 1's output at the fixed point as its constant input.
+    layer2 = linearization.linearize(network.system("layer2"), point[6:], x=point[:6], modes=None).eigenvalues[0]
+    np.testing.assert_allclose(np.sort_complex(joint), np.sort_complex(np.concatenate([layer1, layer2])), atol=1e-10)
+
+
+def test_summary_table_pairs_fixed_point_and_linearization_tables(tmp_path):
+    system, known = linear_system(size=3)
+    starts = np.random.default_rng(0).standard_normal((4, 3))
+    gathered = fixed_points.gather([fixed_points.find(system, starts, progress=False).to_table()])
+    model_id = "gru-L1-E4-H3-s0"
+    for kind, table in (
+        ("fixed_points", gathered),
+        ("linearization", linearization.linearize_table(system, gathered).to_table()),
+    ):
+        (tmp_path / kind / model_id).mkdir(parents=True)
+        pq.write_table(table, tmp_path / kind / model_id / "layer1.parquet")
+    summary = fixed_points.summary_table(sorted(tmp_path.glob("*/*/*.parquet")))
+    row = summary.iloc[0].to_dict()
+    assert row["model"] == model_id and row["system"] == "layer1"
+    assert (row["starts"], row["converged"], row["converged_1e-8"], row["unique_fixed_points"]) == (4, 4, 4, 1)
+    np.testing.assert_allclose(row["median_largest_modulus"], 0.9)
+    np.testing.assert_allclose(row["time_constant"], 1 / abs(np.log(0.9)))

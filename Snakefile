@@ -16,12 +16,16 @@ config.update(coerce_scalars(config))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/states.smk"
 include: "workflow/rules/fixed_points.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/analyses.smk"
 
 
 rule all:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--embeddings", type=Path, default=None, help="an embedding matrix (.npy) instead of random vectors")
     parser.add_argument("--layers", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 2], help="epochs per entry of --layers")
+    parser.add_argument("--architecture", default="gru", help="a cell of rnn_dynamics.cells")
     parser.add_argument("--embedding", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=None)
@@ -74,6 +76,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="generated archive, tiny model")
     parser.add_argument("--skip-baseline", action="store_true", help="time only the project's way")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.quick:
         args.layers, args.epochs, args.embedding, args.hidden = [1], [2], 16, 32
 
@@ -98,7 +101,7 @@ def main(argv=None) -> dict:
 
     result: dict = {"device": str(device), "torch": torch.__version__, "prepare_seconds": round(prepare_seconds, 1)}
     for layers, epochs in zip(args.layers, args.epochs):
-        spec = ModelSpec("gru", layers, args.embedding, args.hidden, 0)
+        spec = ModelSpec(args.architecture, layers, args.embedding, args.hidden, 0)
         if args.embeddings is None:
             embeddings = np.random.default_rng(0).normal(0, 1, (vocab_size, args.embedding)).astype(np.float32)
         else:
@@ -112,7 +115,7 @@ def main(argv=None) -> dict:
         history = pd.read_parquet(outputs.history)
         # The first epoch includes cuDNN's autotuning and allocator warm-up.
         steady = history["seconds"].iloc[1:] if len(history) > 1 else history["seconds"]
-        result[f"gru{layers}"] = {
+        result[f"{args.architecture}{layers}"] = {
             "epochs": epochs,
             "epoch_seconds_first": round(float(history["seconds"].iloc[0]), 2),
             "epoch_seconds_median": round(float(steady.median()), 2),
@@ -120,9 +123,9 @@ def main(argv=None) -> dict:
             "test_accuracy": round(metrics["test_accuracy"], 4),
             "best_epoch": metrics["best_epoch"],
         }
-        print(f"{spec.id}: {result[f'gru{layers}']}", flush=True)
+        print(f"{spec.id}: {result[f'{args.architecture}{layers}']}", flush=True)
 
-    if not args.skip_baseline:
+    if not args.skip_baseline and args.architecture == "gru":
         spec = ModelSpec("gru", args.layers[0], args.embedding, args.hidden, 0)
         packed = packed_epoch(spec, splits["train"], vocab_size, 64, device)
         ours = result[f"gru{args.layers[0]}"]["epoch_seconds_median"]

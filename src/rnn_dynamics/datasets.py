@@ -187,11 +187,77 @@ def read_table_files(
     return reviews(table, paths[0], np.where(is_test, "test", "train").tolist())
 
 
+# ---------------------------------------------------------------------------- SST-2 and Yelp archives
+
+SST2_MEMBERS = {"train": "SST-2/train.tsv", "test": "SST-2/dev.tsv"}  # GLUE's test.tsv has no labels
+YELP_MEMBERS = {"train": "yelp_review_polarity_csv/train.csv", "test": "yelp_review_polarity_csv/test.csv"}
+YELP_LABELS = {"1": 0, "2": 1}
+
+
+def _review_table(ids: list[str], splits: list[str], labels: list[int], texts: list[str]) -> pa.Table:
+    return pa.table([ids, splits, pa.array(labels, pa.int8()), texts], schema=REVIEWS_SCHEMA)
+
+
+def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
+    """GLUE's ``SST-2.zip`` read in place: train.tsv is the train split, the labelled dev.tsv the test split."""
+    import csv
+    import io
+    import zipfile
+
+    columns = ([], [], [], [])
+    with zipfile.ZipFile(path) as archive:
+        for split, member in SST2_MEMBERS.items():
+            try:
+                raw = archive.read(member).decode("utf-8")
+            except KeyError:
+                raise LayoutError(f"{path}: no member {member} (not GLUE's SST-2.zip?)") from None
+            # GLUE's TSVs are unquoted: a '"' is part of the sentence.
+            reader = csv.DictReader(io.StringIO(raw, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+            if reader.fieldnames != ["sentence", "label"]:
+                raise LayoutError(f"{path}: {member} has columns {reader.fieldnames}, expected ['sentence', 'label']")
+            for row, record in enumerate(reader):
+                if record["label"] not in ("0", "1"):
+                    raise LabelError(f"{path}: {member} row {row + 1} has label {record['label']!r}, expected 0 or 1")
+                for column, value in zip(columns, (f"{Path(member).stem}:{row}", split, int(record["label"]), record["sentence"])):
+                    column.append(value)
+    return _review_table(*columns)
+
+
+def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
+    """Zhang et al.'s ``yelp_review_polarity_csv.tgz`` read in place (labels 1 negative, 2 positive)."""
+    import csv
+    import io
+
+    columns = ([], [], [], [])
+    found = set()
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            split = next((s for s, name in YELP_MEMBERS.items() if member.name.removeprefix("./") == name), None)
+            if split is None:
+                continue
+            found.add(split)
+            text = io.TextIOWrapper(tar.extractfile(member), encoding="utf-8", newline="")
+            for row, record in enumerate(csv.reader(text)):
+                if len(record) != 2 or record[0] not in YELP_LABELS:
+                    raise LabelError(f"{path}: {member.name} row {row + 1} is not (label 1 or 2, text): {record[:2]!r}")
+                # Zhang et al.'s files quote as CSV ("" inside a text) and escape line breaks as \n.
+                review = record[1].replace("\\n", " ")
+                for column, value in zip(columns, (f"{split}:{row}", split, YELP_LABELS[record[0]], review)):
+                    column.append(value)
+    missing = sorted(set(YELP_MEMBERS) - found)
+    if missing:
+        raise LayoutError(f"{path}: no member {[YELP_MEMBERS[s] for s in missing]} (not yelp_review_polarity_csv.tgz?)")
+    return _review_table(*columns)
+
+
+ARCHIVE_READERS = {"aclimdb": read_archive, "synthetic": read_archive, "sst2": read_sst2_archive, "yelp": read_yelp_archive}
+
+
 def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = 0) -> pa.Table:
     """The review table of a configured dataset (``spec`` is its entry under ``datasets``)."""
-    if spec["kind"] in ("aclimdb", "synthetic"):
+    if spec["kind"] in ARCHIVE_READERS:
         (path,) = paths
-        return read_archive(path)
+        return ARCHIVE_READERS[spec["kind"]](path)
     if spec["kind"] == "table":
         return read_table_files(
             paths, spec["text_column"], spec["label_column"], spec.get("test_fraction", 0.2), seed

@@ -1,4 +1,6 @@
 # Input functions and target lists. Logic beyond path bookkeeping lives in src/rnn_dynamics/.
+import os
+
 from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
 
 
@@ -72,6 +74,14 @@ def all_fixed_point_tables(wildcards):
     return [path for m in MODELS for path in analysis_tables(wildcards.dataset, m.id)]
 
 
+def analysis_folders(wildcards):
+    return [
+        f"results/{wildcards.dataset}/analyses/{m.id}/{system}"
+        for m in MODELS
+        for system in m.systems(config["fixed_points"]["mode"])
+    ]
+
+
 def per_model(pattern):
     """An input function: ``pattern`` for every model of the grid, for one dataset."""
 
@@ -82,15 +92,26 @@ def per_model(pattern):
 
 
 def all_targets():
+    """Every figure and summary table (as HTML for the report; the CSV beside it) of a complete run."""
     targets = []
     for dataset in config["run_datasets"]:
         targets += [
-            f"results/{dataset}/tables/{name}.csv"
-            for name in ("accuracy", "explained_variance", "fixed_points")
+            f"results/{dataset}/tables/{name}.html"
+            for name in ("accuracy", "explained_variance", "fixed_points", "comparison")
         ]
         for m in MODELS:
             targets += [
                 f"results/{dataset}/figures/{m.id}/{name}.png"
                 for name in ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues")
             ]
+            targets += [
+                f"results/{dataset}/figures/{m.id}/{system}/{name}.png"
+                for system in m.systems(config["fixed_points"]["mode"])
+                for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
+            ]
     return targets
+
+
+def present_targets(wildcards):
+    """The outputs of all_targets() that exist now, which a report after a partial run shows."""
+    return [path for path in all_targets() if os.path.exists(path)]

@@ -81,3 +81,40 @@ rule fixed_point_table:
         "../../envs/pipeline.yaml"
     script:
         "../../scripts/fixed_point_table.py"
+
+
+rule table_html:
+    input:
+        "results/{dataset}/tables/{table}.csv",
+    output:
+        report(
+            "results/{dataset}/tables/{table}.html",
+            caption="../report/table.rst",
+            category="{dataset}",
+            subcategory="summary tables",
+        ),
+    wildcard_constraints:
+        table="accuracy|explained_variance|fixed_points|comparison",
+    log:
+        "logs/{dataset}/tables/{table}_html.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/table_html.py"
+
+
+# After a partial run: `snakemake --cores 1 report_status --report report.html --report-after-run`
+# builds a report of the outputs that exist, with this table of the ones that do not.
+rule report_status:
+    input:
+        present_targets,
+    output:
+        report("results/report_status.html", caption="../report/report_status.rst", category="run status"),
+    params:
+        expected=all_targets(),
+    log:
+        "logs/report_status.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/report_status.py"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +11,23 @@ import pandas as pd
 from .. import states
 from . import style
 
-# Example trajectories, distinct from the label colours of the states beneath them.
-EXAMPLE_COLOURS = ["black", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+# An example named after a label is drawn in a dark shade of that label's colour, readable over
+# the pale states; other examples take the rest, none black (the fixed points' colour).
+LABEL_EXAMPLE_COLOURS = {"negative": "#7f0000", "positive": "#08306b"}
+OTHER_EXAMPLE_COLOURS = ["#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+
+
+def example_colours(names: list[str]) -> dict[str, str]:
+    """A colour per example name: label names get their dark label colour, others a distinct one."""
+    others = itertools.cycle(OTHER_EXAMPLE_COLOURS)
+    return {name: LABEL_EXAMPLE_COLOURS.get(name) or next(others) for name in names}
 
 
 def explained_variance(pcas: dict[tuple[str, int], states.PCA], model_id: str, path: str | Path, components: int = 50) -> None:
     """Cumulative explained variance of the first ``components`` PCs, trained against untrained, per layer."""
     layers = sorted({layer for _, layer in pcas})
-    fig, axes = style.panels(len(layers), f"{model_id}: cumulative variance explained by the top {components} PCs")
+    shown = min(components, max(len(pca.explained_variance_ratio) for pca in pcas.values()))
+    fig, axes = style.panels(len(layers), f"{model_id}: cumulative variance explained by the top {shown} PCs")
     for ax, layer in zip(axes, layers):
         for weights, colour in (("trained", style.TRAINED_COLOUR), ("untrained", style.UNTRAINED_COLOUR)):
             cumulative = np.cumsum(pcas[weights, layer].explained_variance_ratio[:components])
@@ -55,6 +65,7 @@ def pca_trajectories(
     """
     layers = sorted(layer for weights, layer in pcas if weights == "trained")
     fig, axes = style.panels(len(layers), f"{model_id}: trained states on PC1-PC2 with example reviews", square=True)
+    colours = example_colours(list(examples["name"].unique()))
     for ax, layer in zip(axes, layers):
         pca = pcas["trained", layer]
         dump = states.read_layer(Path(states_dir) / f"layer{layer}.parquet", max_rows=max_points, seed=seed)
@@ -65,7 +76,8 @@ def pca_trajectories(
             # A legend entry drawn opaque and large enough to read, unlike the faint points.
             ax.plot([], [], "o", markersize=4, color=style.LABEL_COLOURS[label], label=f"{name} reviews' states")
         layer_examples = examples[examples["layer"] == layer]
-        for colour, (name, rows) in zip(EXAMPLE_COLOURS, layer_examples.groupby("name", sort=False)):
+        for name, rows in layer_examples.groupby("name", sort=False):
+            colour = colours[name]
             rows = rows.sort_values("t")
             path_xy = _trajectory(pca, rows)
             probability = rows["probability"].iloc[0]
@@ -84,5 +96,6 @@ def pca_trajectories(
             ylabel=f"PC2 ({ratio[1]:.0%} of variance)" if len(ratio) > 1 else "PC2",
         )
         ax.plot([], [], marker="o", markersize=6, markerfacecolor="white", color="grey", linestyle="none", label="start (h = 0)")
-        ax.legend(loc="best", fontsize=6)
+    # Every panel has the same entries: one legend under the panels keeps the states visible.
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     style.save(fig, path)

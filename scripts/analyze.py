@@ -1,0 +1,24 @@
+"""Rule analyze: the line-attractor measures of one system of one model, as tables and figures."""
+
+import numpy as np
+
+from rnn_dynamics import analyses, linearization, logs, model, storage, text, training
+from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
+
+with logs.to_file(snakemake.log[0]):
+    settings = snakemake.params.settings
+    network = model.load(snakemake.input.model)
+    vocabulary = text.Vocabulary.from_table(storage.read_table(snakemake.input.vocab, text.VOCAB_SCHEMA))
+    result = analyses.analyze(
+        network,
+        snakemake.wildcards.system,
+        linearization.read(snakemake.input.linearization),
+        training.read_reviews(snakemake.input.train, len(vocabulary)),
+        training.read_reviews(snakemake.input.test, len(vocabulary)),
+        vocabulary.tokens,
+        np.asarray(vocabulary.counts),
+        settings,
+    )
+    analyses.write(result, snakemake.output.tables, settings["top_words"])
+    title = f"{snakemake.wildcards.model} {snakemake.wildcards.system}"
+    analysis_figures(result, {name: getattr(snakemake.output, name) for name in FIGURES}, title, settings["top_words"])

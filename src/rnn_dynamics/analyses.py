@@ -1,0 +1,363 @@
+"""The original paper's line-attractor measures of one system (a layer, or the stack) of a trained model.
+
+Given the system's linearisation at its fixed points (``linearization.Linearization``):
+
+- dimensionality: the fraction of the fixed points' variance on their first
+  principal component (a line attractor puts nearly all of it there);
+- the top eigenvalues of ``J_rec`` and their time constants, against the mean
+  review length (an integrator needs tau longer than a review);
+- alignment: ``|cos|`` between the classifier's readout direction (in the
+  system's state space) and the top right eigenvector, against random unit vectors;
+- word valence: ``l_1^T J_inp x_w`` for every word embedding ``x_w`` (systems that
+  read the embedding), next to a bag-of-words logistic regression's coefficients;
+- linearised dynamics: the one-step error of the linear model around the nearest
+  fixed point, and a classifier that runs the linear model over whole reviews.
+
+An eigenvector's sign is arbitrary. The top mode is oriented per fixed point so
+that the final states of positive reviews project higher on ``l_1`` than those of
+negative ones; a positive valence then pushes a review towards "positive".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
+
+from .linearization import Linearization, time_constant
+from .storage import atomic_path, write_json
+from .training import Reviews, bucketed_batches, padded_batch
+
+CPU = torch.device("cpu")
+
+
+# ---------------------------------------------------------------------------
+# Fixed-point set and eigenvalues
+
+
+def variance_fractions(points: np.ndarray) -> np.ndarray:
+    """The fraction of the points' (K, S) variance on each principal component, largest first (empty if K < 2)."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
+        return np.zeros(0)
+    singular = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
+    variance = singular**2
+    return variance / variance.sum() if variance.sum() > 0 else np.zeros(0)
+
+
+def eigenvalue_table(lin: Linearization, mean_length: float, top: int = 3) -> pd.DataFrame:
+    """The ``top`` eigenvalues of ``J_rec`` at each fixed point with their time constants (steps)."""
+    top = min(top, lin.eigenvalues.shape[1]) if len(lin.eigenvalues) else 0
+    rows = [
+        {
+            "fixed_point_id": int(fixed_point_id),
+            "rank": rank + 1,
+            "eigenvalue_real": float(values[rank].real),
+            "eigenvalue_imag": float(values[rank].imag),
+            "modulus": float(abs(values[rank])),
+            "time_constant": float(time_constant(abs(values[rank]))),
+            "mean_review_length": mean_length,
+        }
+        for fixed_point_id, values in zip(lin.fixed_point_id, lin.eigenvalues)
+        for rank in range(top)
+    ]
+    columns = ["fixed_point_id", "rank", "eigenvalue_real", "eigenvalue_imag", "modulus", "time_constant", "mean_review_length"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------------------
+# Readout alignment
+
+
+def system_readout(model, system_name: str) -> tuple[np.ndarray, float] | None:
+    """The classifier's logit as ``w . h + b`` in the system's state space, or None when its state is not read out.
+
+    Only the top layer's state (or the stack's) reaches the readout directly.
+    """
+    if system_name not in ("stack", f"layer{model.spec.layers}"):
+        return None
+    system = model.system(system_name)
+    w, b = model.readout_weights()
+    # The readout map picks part of the state (an LSTM's h of [h, c]): pull w back through it.
+    _, pullback = torch.func.vjp(system.readout, torch.zeros(system.state_size, dtype=torch.float64))
+    return pullback(w.to(torch.float64))[0].numpy(), b
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors)
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def alignment(lin: Linearization, direction: np.ndarray, null_samples: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """|cos| of ``direction`` with the top right eigenvector at each fixed point (K,), and with random unit vectors."""
+    direction = unit(direction)
+    top_mode = unit(lin.right[:, 0].real) if len(lin.right) else np.zeros((0, len(direction)))
+    random = unit(np.random.default_rng(seed).standard_normal((null_samples, len(direction))))
+    return np.abs(top_mode @ direction), np.abs(random @ direction)
+
+
+# ---------------------------------------------------------------------------
+# Word valence
+
+
+def mode_orientation(lin: Linearization, final_states: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """+1 or -1 per fixed point: the sign making positive reviews' final states project higher on ``l_1``."""
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        raise ValueError("orienting the top mode needs final states of both labels")
+    projections = final_states @ lin.left[:, 0].real.T  # (N, K)
+    difference = projections[labels].mean(axis=0) - projections[~labels].mean(axis=0)
+    return np.where(difference >= 0, 1.0, -1.0)
+
+
+def word_valence(lin: Linearization, embeddings: np.ndarray, orientation: np.ndarray) -> np.ndarray:
+    """``l_1^T J_inp x_w`` for every row ``x_w`` of ``embeddings`` (V, I), oriented, averaged over fixed points."""
+    if len(lin.j_inp) == 0:
+        return np.full(len(embeddings), np.nan)
+    projected_input = np.einsum("ks,ksi->ki", lin.left[:, 0].real, lin.j_inp) * orientation[:, None]  # (K, I)
+    return (np.asarray(embeddings, dtype=np.float64) @ projected_input.T).mean(axis=1)
+
+
+def bag_of_words(reviews: Reviews, vocab_size: int) -> sparse.csr_matrix:
+    """Word counts (N, V) of each review."""
+    rows = np.repeat(np.arange(len(reviews)), reviews.lengths)
+    counts = sparse.csr_matrix((np.ones(len(reviews.tokens)), (rows, reviews.tokens)), shape=(len(reviews), vocab_size))
+    counts.sum_duplicates()
+    return counts
+
+
+def bag_of_words_coefficients(reviews: Reviews, vocab_size: int, regularization: float = 1.0) -> np.ndarray:
+    """The coefficient of each word (V,) in a logistic regression on binary bag-of-words features."""
+    features = bag_of_words(reviews, vocab_size)
+    features.data[:] = 1.0
+    classifier = LogisticRegression(C=regularization, max_iter=2000)
+    classifier.fit(features, reviews.labels.astype(int))
+    return classifier.coef_[0]
+
+
+def valence_table(valence: np.ndarray, coefficients: np.ndarray, tokens: list[str], counts: np.ndarray) -> pd.DataFrame:
+    """Every word seen in training (specials excluded) with its valence and regression coefficient, by valence."""
+    seen = np.asarray(counts) > 0
+    seen[:2] = False  # <pad>, <unk>
+    index = np.flatnonzero(seen)
+    table = pd.DataFrame(
+        {
+            "index": index,
+            "token": [tokens[i] for i in index],
+            "count": np.asarray(counts)[index],
+            "valence": valence[index],
+            "regression_coefficient": coefficients[index],
+        }
+    )
+    return table.sort_values("valence", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def valence_correlation(table: pd.DataFrame) -> float:
+    """Pearson correlation of the valences with the regression coefficients (NaN below 3 words)."""
+    if len(table) < 3 or table["valence"].isna().any():
+        return float("nan")
+    return float(np.corrcoef(table["valence"], table["regression_coefficient"])[0, 1])
+
+
+# ---------------------------------------------------------------------------
+# Linearised dynamics
+
+
+class LinearModel:
+    """``h' = h* + J_rec (h - h*) + J_inp x`` around the fixed point ``h*`` nearest to ``h``."""
+
+    def __init__(self, lin: Linearization):
+        if len(lin.fixed_point) == 0:
+            raise ValueError("no fixed points to linearise around")
+        self.points = torch.from_numpy(lin.fixed_point)
+        self.j_rec = torch.from_numpy(lin.j_rec)
+        self.j_inp = torch.from_numpy(lin.j_inp)
+
+    def nearest(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(h, self.points).argmin(dim=1)
+
+    def step(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next states (B, S), and the fixed point each one was linearised around."""
+        nearest = self.nearest(h)
+        points = self.points[nearest]
+        change = torch.einsum("bij,bj->bi", self.j_rec[nearest], h - points) + torch.einsum("bij,bj->bi", self.j_inp[nearest], x)
+        return points + change, points
+
+
+def system_sequences(model, system_name: str, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The system's inputs (B, T, I) and states (B, T, S) over a padded batch, float64."""
+    with torch.no_grad():
+        layer_states = model.layer_states(tokens, lengths)
+        embedded = model.embedding(tokens)
+    if system_name == "stack":
+        return embedded.double(), torch.cat(layer_states, dim=-1).double()
+    layer = int(system_name.removeprefix("layer"))
+    inputs = embedded if layer == 1 else model.cell.output(layer_states[layer - 2])
+    return inputs.double(), layer_states[layer - 1].double()
+
+
+def _run(step, h: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    states = []
+    for t in range(inputs.shape[1]):
+        h = step(h, inputs[:, t])
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
+def linearized_logits(model, system_name: str, linear: LinearModel, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Logits (B,) of the network with the system replaced by its linear model (from a zero state).
+
+    Layers below a linearised layer run exactly; layers above it step their own
+    equations on the linearised layer's output.
+    """
+    inputs, _ = system_sequences(model, system_name, tokens, lengths)
+    zeros = inputs.new_zeros(len(tokens), linear.points.shape[1])
+    states = _run(lambda h, x: linear.step(h, x)[0], zeros, inputs)
+    system = model.system(system_name)
+    outputs = system.readout(states)
+    if system_name != "stack":
+        for layer in range(int(system_name.removeprefix("layer")) + 1, model.spec.layers + 1):
+            upper = model.system(f"layer{layer}")
+            outputs = upper.readout(_run(upper.step, outputs.new_zeros(len(tokens), upper.state_size), outputs))
+    w, b = model.readout_weights()
+    last = outputs[torch.arange(len(tokens)), lengths - 1]
+    return last @ w.double() + b
+
+
+def evaluate_system(model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True) -> dict:
+    """Over ``reviews``: final states and labels (for orienting modes), one-step errors of the linear model,
+    and the accuracies of the network and of its linearised version."""
+    linear = LinearModel(lin) if len(lin.fixed_point) else None
+    finals, labels, errors, network_correct, linear_correct = [], [], [], 0, 0
+    model.eval()
+    for indices in tqdm(bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress):
+        tokens, lengths, batch_labels = padded_batch(reviews, indices, CPU)
+        inputs, states = system_sequences(model, system_name, tokens, lengths)
+        finals.append(states[torch.arange(len(tokens)), lengths - 1].numpy())
+        labels.append(batch_labels.numpy())
+        with torch.no_grad():
+            network_correct += int(((model(tokens, lengths) > 0) == (batch_labels > 0.5)).sum())
+            if linear is None:
+                continue
+            previous = torch.cat([torch.zeros_like(states[:, :1]), states[:, :-1]], dim=1)
+            valid = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
+            predicted, points = linear.step(previous[valid], inputs[valid])
+            actual = states[valid]
+            errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).numpy())
+            linear_correct += int(((linearized_logits(model, system_name, linear, tokens, lengths) > 0) == (batch_labels > 0.5)).sum())
+    return {
+        "final_states": np.concatenate(finals),
+        "labels": np.concatenate(labels),
+        "one_step_error": np.concatenate(errors) if errors else np.zeros(0),
+        "network_accuracy": network_correct / len(reviews),
+        "linearized_accuracy": linear_correct / len(reviews) if linear is not None else float("nan"),
+    }
+
+
+def subset(reviews: Reviews, count: int | str, seed: int) -> Reviews:
+    """``count`` reviews chosen with ``seed`` (all of them for "all" or a count at least their number)."""
+    if count == "all" or count >= len(reviews):
+        return reviews
+    rows = np.sort(np.random.default_rng(seed).choice(len(reviews), size=count, replace=False))
+    pieces = [reviews.tokens[reviews.offsets[r] : reviews.offsets[r + 1]] for r in rows]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(np.int64)
+    return Reviews(np.concatenate(pieces), offsets, reviews.labels[rows])
+
+
+# ---------------------------------------------------------------------------
+# Everything for one system
+
+
+def analyze(model, system_name: str, lin: Linearization, train: Reviews, test: Reviews, tokens: list[str], counts: np.ndarray, settings: dict, progress: bool = True) -> dict:
+    """All measures of one system: a summary (plain numbers) and one table per analysis."""
+    sample = subset(test, settings["reviews"], settings["seed"])
+    evaluation = evaluate_system(model, system_name, lin, sample, progress=progress)
+    mean_length = float(train.lengths.mean())
+    fractions = variance_fractions(lin.fixed_point)
+    summary = {
+        "model": model.spec.id,
+        "architecture": model.spec.architecture,
+        "system": system_name,
+        "fixed_points": int(len(lin.fixed_point)),
+        "pc1_fraction": float(fractions[0]) if len(fractions) else float("nan"),
+        "mean_review_length": mean_length,
+    }
+    eigenvalues = eigenvalue_table(lin, mean_length)
+    top = eigenvalues[eigenvalues["rank"] == 1]
+    summary["top_modulus_median"] = float(top["modulus"].median()) if len(top) else float("nan")
+    summary["time_constant_median"] = float(top["time_constant"].median()) if len(top) else float("nan")
+
+    readout = system_readout(model, system_name)
+    aligned, null = alignment(lin, readout[0], settings["null_samples"], settings["seed"]) if readout else (np.zeros(0), np.zeros(0))
+    alignment_table = pd.DataFrame({"fixed_point_id": lin.fixed_point_id[: len(aligned)], "abs_cos_top_mode": aligned})
+    summary["alignment_median"] = float(np.median(aligned)) if len(aligned) else float("nan")
+    summary["null_alignment_median"] = float(np.median(null)) if len(null) else float("nan")
+    summary["null_alignment_95"] = float(np.quantile(null, 0.95)) if len(null) else float("nan")
+
+    reads_embedding = system_name in ("stack", "layer1")
+    if reads_embedding and len(lin.fixed_point):
+        orientation = mode_orientation(lin, evaluation["final_states"], evaluation["labels"])
+        embeddings = model.embedding.weight.detach().double().numpy()
+        valence = word_valence(lin, embeddings, orientation)
+        coefficients = bag_of_words_coefficients(train, len(tokens), settings["regularization"])
+        words = valence_table(valence, coefficients, tokens, counts)
+    else:
+        words = valence_table(np.full(len(tokens), np.nan), np.full(len(tokens), np.nan), tokens, np.zeros(len(tokens)))
+    summary["valence_correlation"] = valence_correlation(words)
+
+    errors = evaluation["one_step_error"]
+    summary["one_step_error_median"] = float(np.median(errors)) if len(errors) else float("nan")
+    summary["one_step_error_90"] = float(np.quantile(errors, 0.9)) if len(errors) else float("nan")
+    summary["network_accuracy"] = evaluation["network_accuracy"]
+    summary["linearized_accuracy"] = evaluation["linearized_accuracy"]
+    summary["reviews_evaluated"] = int(len(sample))
+    linearized = pd.DataFrame({"one_step_relative_error": errors})
+    dimensionality = pd.DataFrame({"component": np.arange(1, len(fractions) + 1), "variance_fraction": fractions})
+    return {
+        "summary": summary,
+        "dimensionality": dimensionality,
+        "eigenvalues": eigenvalues,
+        "alignment": alignment_table,
+        "null_alignment": null,
+        "valence": words,
+        "linearized": linearized,
+    }
+
+
+COMPARISON_COLUMNS = [
+    "model", "architecture", "system", "test_accuracy", "fixed_points", "pc1_fraction", "top_modulus_median",
+    "time_constant_median", "mean_review_length", "alignment_median", "null_alignment_median", "valence_correlation",
+    "one_step_error_median", "network_accuracy", "linearized_accuracy",
+]  # fmt: skip
+
+
+def comparison_table(summaries: list[dict], metrics: list[dict]) -> pd.DataFrame:
+    """One row per (model, system): its test accuracy and the line-attractor measures."""
+    accuracy = {entry["model"]: entry["test_accuracy"] for entry in metrics}
+    rows = [{**summary, "test_accuracy": accuracy.get(summary["model"], float("nan"))} for summary in summaries]
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def top_words(valence: pd.DataFrame, count: int = 30) -> pd.DataFrame:
+    """The ``count`` most positive and ``count`` most negative words of a valence table, with their side."""
+    valence = valence.dropna(subset=["valence"])
+    positive = valence.head(count).assign(side="positive")
+    negative = valence.tail(count).iloc[::-1].assign(side="negative")
+    return pd.concat([positive, negative], ignore_index=True)
+
+
+def write(result: dict, folder: str | Path, top_word_count: int = 30) -> None:
+    """The summary (summary.json) and one CSV per analysis, atomically, into ``folder``."""
+    folder = Path(folder)
+    write_json(result["summary"], folder / "summary.json")
+    tables = {name: result[name] for name in ("dimensionality", "eigenvalues", "alignment", "valence", "linearized")}
+    tables["null_alignment"] = pd.DataFrame({"abs_cos_random": result["null_alignment"]})
+    tables["top_words"] = top_words(result["valence"], top_word_count)
+    for name, table in tables.items():
+        with atomic_path(folder / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False)

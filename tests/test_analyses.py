@@ -1,0 +1,133 @@
+"""The line-attractor measures on a GRU trained on the synthetic dataset, whose word valences are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnn_dynamics import analyses, fixed_points, linearization, synthetic, training
+from rnn_dynamics import model as model_lib
+from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.text import Vocabulary
+
+SETTINGS = {"reviews": 200, "null_samples": 1000, "seed": 0, "regularization": 1.0}
+
+
+def encode_split(vocabulary, count, seed):
+    pairs = synthetic.reviews(count, min_length=6, max_length=14, seed=seed)
+    ids = [[vocabulary.index[word] for word in tokens] for tokens, _ in pairs]
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in ids])]).astype(np.int64)
+    return training.Reviews(np.concatenate(ids).astype(np.int64), offsets, np.array([label for _, label in pairs], dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A one-layer GRU trained to >90% test accuracy, its fixed points and their linearisation."""
+    train_pairs = synthetic.reviews(1024, min_length=6, max_length=14, seed=0)
+    vocabulary = Vocabulary.build(tokens for tokens, _ in train_pairs)
+    splits = {name: encode_split(vocabulary, n, seed) for seed, (name, n) in enumerate({"train": 1024, "valid": 128, "test": 256}.items())}
+    folder = tmp_path_factory.mktemp("model")
+    settings = training.Settings(epochs=10, batch_size=32, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)
+    outputs = training.Outputs(*(folder / n for n in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")))
+    embeddings = np.random.default_rng(0).normal(size=(len(vocabulary), 16)).astype(np.float32)
+    metrics = training.train(ModelSpec("gru", 1, 16, 8, 0), splits, embeddings, settings, outputs)
+    assert metrics["test_accuracy"] > 0.9, metrics
+    model = model_lib.load(outputs.final)
+    system = model.system("layer1")
+    tokens, lengths, _ = training.padded_batch(splits["test"], np.arange(64), torch.device("cpu"))
+    with torch.no_grad():
+        states = model.layer_states(tokens, lengths)[0]
+    visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
+    found = fixed_points.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
+    points = found.fixed_point[found.q < 1e-10]
+    _, representatives = fixed_points.merge_duplicates(points, found.q[found.q < 1e-10], 1e-3)
+    lin = linearization.linearize(system, points[representatives])
+    result = analyses.analyze(model, "layer1", lin, splits["train"], splits["test"], vocabulary.tokens, np.array(vocabulary.counts), SETTINGS, progress=False)
+    return model, lin, result
+
+
+def test_planted_words_get_the_valence_of_their_sign(trained):
+    _, _, result = trained
+    valence = result["valence"].set_index("token")["valence"]
+    assert (valence[list(synthetic.POSITIVE_WORDS)] > 0).all(), valence
+    assert (valence[list(synthetic.NEGATIVE_WORDS)] < 0).all(), valence
+    # The table is sorted by valence: its head and tail are the top positive and negative words.
+    assert result["valence"]["valence"].is_monotonic_decreasing
+
+
+def test_valence_agrees_with_bag_of_words_logistic_regression(trained):
+    _, _, result = trained
+    assert result["summary"]["valence_correlation"] > 0.8, result["summary"]
+
+
+def test_readout_is_more_aligned_with_the_top_mode_than_random_directions(trained):
+    _, lin, result = trained
+    summary = result["summary"]
+    assert len(result["alignment"]) == len(lin.fixed_point) > 0
+    assert summary["alignment_median"] > summary["null_alignment_median"], summary
+
+
+def test_fixed_points_eigenvalues_and_linearised_dynamics(trained):
+    _, lin, result = trained
+    summary = result["summary"]
+    # A slow mode: the top |lambda| is near 1. (This small network also keeps other
+    # near-marginal modes, for "not" and "very", so its fixed points are not one line.)
+    assert 0.5 < summary["pc1_fraction"] <= 1 and 0.95 < summary["top_modulus_median"] < 1.05, summary
+    eigenvalues = result["eigenvalues"]
+    assert len(eigenvalues) == 3 * len(lin.fixed_point)
+    assert (eigenvalues.groupby("fixed_point_id")["modulus"].apply(lambda m: m.is_monotonic_decreasing)).all()
+    assert np.isfinite(result["linearized"]["one_step_relative_error"]).all()
+    assert summary["network_accuracy"] > 0.9 and 0 <= summary["linearized_accuracy"] <= 1, summary
+    assert summary["reviews_evaluated"] == 200
+
+
+def test_variance_fractions_of_points_on_a_line():
+    rng = np.random.default_rng(0)
+    line = np.outer(rng.normal(size=50), rng.normal(size=5)) + 1e-3 * rng.normal(size=(50, 5))
+    fractions = analyses.variance_fractions(line)
+    assert fractions[0] > 0.999 and np.isclose(fractions.sum(), 1)
+    assert len(analyses.variance_fractions(line[:1])) == 0
+
+
+def test_alignment_of_the_readout_with_itself_is_one():
+    lin = linearization.Linearization(
+        np.arange(1), np.zeros((1, 3)), np.eye(3)[None], np.ones((1, 3, 2)),
+        np.array([[1.0, 0.5, 0.1]], dtype=complex), np.eye(3)[None].astype(complex), np.eye(3)[None].astype(complex),
+    )  # fmt: skip
+    aligned, null = analyses.alignment(lin, np.array([-2.0, 0, 0]), null_samples=500)
+    assert aligned.tolist() == [1.0] and null.shape == (500,) and (null <= 1).all()
+
+
+@pytest.mark.parametrize("architecture", ["lstm", "ugrnn", "vanilla"])
+def test_analyze_runs_on_every_architecture_and_layer(architecture):
+    torch.manual_seed(0)
+    model = model_lib.SentimentClassifier(ModelSpec(architecture, 2, 4, 5, 0), 12).eval()
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 8, 20)
+    reviews = training.Reviews(rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0)
+    tokens = ["<pad>", "<unk>"] + [f"w{i}" for i in range(10)]
+    counts = np.array([0] + [5] * 11)
+    for system_name in ("layer1", "layer2", "stack"):
+        system = model.system(system_name)
+        lin = linearization.linearize(system, 0.1 * rng.normal(size=(3, system.state_size)))
+        result = analyses.analyze(model, system_name, lin, reviews, reviews, tokens, counts, SETTINGS | {"null_samples": 10}, progress=False)
+        summary = result["summary"]
+        assert summary["fixed_points"] == 3 and 0 <= summary["linearized_accuracy"] <= 1
+        # Only the readout's own layer (and the stack) has an alignment; only systems reading words a valence.
+        assert np.isnan(summary["alignment_median"]) == (system_name == "layer1")
+        assert np.isnan(summary["valence_correlation"]) == (system_name == "layer2")
+
+
+def test_tables_and_figures_are_written(trained, tmp_path):
+    from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
+
+    _, _, result = trained
+    analyses.write(result, tmp_path / "tables", top_word_count=5)
+    written = sorted(p.name for p in (tmp_path / "tables").iterdir())
+    assert written == sorted(["summary.json"] + [f"{n}.csv" for n in ("dimensionality", "eigenvalues", "alignment", "valence", "linearized", "null_alignment", "top_words")])
+    top = pd.read_csv(tmp_path / "tables" / "top_words.csv")
+    assert list(top["side"]) == ["positive"] * 5 + ["negative"] * 5 and top["token"].iloc[0] in synthetic.POSITIVE_WORDS
+    analysis_figures(result, {name: tmp_path / f"{name}.png" for name in FIGURES}, "gru layer1")
+    assert all((tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").exists() for name in FIGURES)
+    table = analyses.comparison_table([result["summary"]], [{"model": result["summary"]["model"], "test_accuracy": 0.95}])
+    assert table.loc[0, "test_accuracy"] == 0.95 and table.loc[0, "fixed_points"] == result["summary"]["fixed_points"]

@@ -1,0 +1,43 @@
+# The original paper's line-attractor measures per model and system, and a comparison across models.
+
+
+rule analyze:
+    input:
+        model="results/{dataset}/models/{model}/model.pt",
+        linearization="results/{dataset}/linearization/{model}/{system}.parquet",
+        train="results/{dataset}/data/train.parquet",
+        test="results/{dataset}/data/test.parquet",
+        vocab="results/{dataset}/data/vocab.parquet",
+    output:
+        tables=directory("results/{dataset}/analyses/{model}/{system}"),
+        **{
+            name: report(
+                f"results/{{dataset}}/figures/{{model}}/{{system}}/{name}.png",
+                caption="../report/analyses.rst",
+                category="{dataset}",
+                subcategory="{model}",
+            )
+            for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
+        },
+    params:
+        settings=config["analyses"],
+    log:
+        "logs/{dataset}/analyses/{model}/{system}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/analyze.py"
+
+
+rule comparison_table:
+    input:
+        analyses=analysis_folders,
+        metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
+    output:
+        "results/{dataset}/tables/comparison.csv",
+    log:
+        "logs/{dataset}/tables/comparison.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/comparison_table.py"

@@ -150,7 +150,7 @@ def test_gather_counts_convergence_and_drops_outliers():
     assert gathered["converged"].to_pylist() == [True, True, True, False]
     assert gathered["outlier"].to_pylist() == [False, False, True, False]
     assert gathered["fixed_point_id"].to_pylist() == [0, 1, -1, -1]
-    assert fixed_points.counts(gathered) == {"starts": 4, "converged": 3, "converged_1e-8": 2, "unique_fixed_points": 2}
+    assert fixed_points.counts(gathered) == {"starts": 4, "converged": 3, "converged_1e-8": 2, "outside_state_space": 0, "unique_fixed_points": 2}
     with pytest.raises(ValueError, match="overlap"):
         fixed_points.gather([table, table])
     with pytest.raises(ValueError, match="unique_metric"):
@@ -189,3 +189,28 @@ def test_stack_states_join_the_layers_on_review_and_position(tmp_path):
     stack = fixed_points.system_states(tmp_path, "stack")
     np.testing.assert_array_equal(stack, [[1, 1, 10], [2, 2, 20], [3, 3, 30]])
     np.testing.assert_array_equal(fixed_points.system_states(tmp_path, "layer2"), layer2[order])
+
+
+def test_fixed_points_outside_the_reachable_state_space_are_not_counted():
+    # A GRU whose update gate is shut (z = 1): every h is fixed, also h = 2, which a GRU
+    # started from h = 0 can never reach (its states stay in [-1, 1]).
+    hidden = 2
+    params = {
+        "weight_ih": torch.zeros(3 * hidden, 1, dtype=torch.float64),
+        "weight_hh": torch.zeros(3 * hidden, hidden, dtype=torch.float64),
+        "bias_ih": torch.tensor([0.0, 0.0, 50.0, 50.0, 0.0, 0.0], dtype=torch.float64),
+        "bias_hh": torch.zeros(3 * hidden, dtype=torch.float64),
+    }
+    system = cells.DynamicalSystem(
+        step=lambda h, x: cells.GRU.step(params, h, x),
+        state_size=hidden,
+        input_size=1,
+        readout=lambda h: h,
+        state_bound=cells.GRU.state_bound(hidden),
+    )
+    result = fixed_points.find(system, np.array([[0.5, 0.0], [2.0, 0.0]]), progress=False)
+    assert result.q.max() < 1e-20
+    np.testing.assert_array_equal(result.in_state_space, [True, False])
+    gathered = fixed_points.gather([result.to_table()])
+    assert gathered["fixed_point_id"].to_pylist() == [0, -1]
+    assert fixed_points.counts(gathered)["outside_state_space"] == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,6 +38,9 @@ class DynamicalSystem:
     state_size: int
     input_size: int
     readout: Callable[[Tensor], Tensor]
+    # Per coordinate, the largest |h| a state reached from h = 0 can have (inf: unbounded).
+    # A fixed point beyond it is a solution of h = F(h, x) the network can never visit.
+    state_bound: np.ndarray | None = None
 
 
 class Cell:
@@ -55,6 +59,11 @@ class Cell:
     @staticmethod
     def output(state: Tensor) -> Tensor:
         return state
+
+    @classmethod
+    def state_bound(cls, hidden: int) -> np.ndarray:
+        """Per state coordinate, the largest |h| reachable from h = 0: a convex mix or a tanh keeps it in [-1, 1]."""
+        return np.ones(cls.state_size(hidden))
 
     @staticmethod
     def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
@@ -107,6 +116,11 @@ class LSTM(Cell):
     @staticmethod
     def output(state: Tensor) -> Tensor:
         return state[..., : state.shape[-1] // 2]
+
+    @classmethod
+    def state_bound(cls, hidden: int) -> np.ndarray:
+        """h = o * tanh(c) stays in [-1, 1]; the cell state c is unbounded."""
+        return np.concatenate([np.ones(hidden), np.full(hidden, np.inf)])
 
     @staticmethod
     def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:

@@ -141,6 +141,8 @@ class FixedPointResult:
     method: str
     tolerance: float
     seconds: float
+    # (B,) bool: the fixed point lies where the network's states can be (cells.DynamicalSystem.state_bound)
+    in_state_space: np.ndarray | None = None
 
     def to_table(self, start_index: np.ndarray | None = None) -> pa.Table:
         """One row per start; ``start_index`` numbers the starts within the full, unsharded set."""
@@ -157,6 +159,9 @@ class FixedPointResult:
                 "q": pa.array(self.q),
                 "iterations": pa.array(self.iterations.astype(np.int32)),
                 "solver_converged": pa.array(self.converged),
+                "in_state_space": pa.array(
+                    np.ones(n, dtype=bool) if self.in_state_space is None else self.in_state_space
+                ),
             }
         ).replace_schema_metadata(metadata)
 
@@ -205,15 +210,19 @@ def find(
             h, q, iterations = (torch.cat(parts) for parts in zip(*solved))
     seconds = time.perf_counter() - began
     q = q.cpu().numpy()
+    fixed = h.cpu().numpy()
+    bound = getattr(system, "state_bound", None)
     return FixedPointResult(
         start=h0.cpu().numpy(),
-        fixed_point=h.cpu().numpy(),
+        fixed_point=fixed,
         q=q,
         iterations=iterations.cpu().numpy(),
         converged=q < tolerance,
         method=method if batched or method == "lm" else "adam-per-start",
         tolerance=tolerance,
         seconds=seconds,
+        # A hair of slack: a point on the boundary is reachable in the limit.
+        in_state_space=None if bound is None else (np.abs(fixed) <= np.asarray(bound) + 1e-9).all(axis=1),
     )
 
 
@@ -312,6 +321,7 @@ SHARD_COLUMNS = {
     "q": pa.float64(),
     "iterations": pa.int32(),
     "solver_converged": pa.bool_(),
+    "in_state_space": pa.bool_(),
 }
 
 
@@ -330,8 +340,9 @@ def gather(
 
     Added columns: ``converged`` (q < q_tol), ``outlier`` (a converged point whose
     nearest other converged point is farther than ``outlier_distance``, Euclidean),
-    ``fixed_point_id`` (the unique fixed point a converged, non-outlier start found;
-    -1 otherwise) and ``representative`` (the row that stands for its fixed point:
+    ``fixed_point_id`` (the unique fixed point a converged, non-outlier start found
+    within the network's state space (``in_state_space``); -1 otherwise) and
+    ``representative`` (the row that stands for its fixed point:
     the one with the lowest q). Two points are one fixed point when every coordinate
     differs by less than ``unique_tol`` (``chebyshev``, the reproduction's rule) or
     their Euclidean distance is below it (``euclidean``, FixedPointFinder's).
@@ -345,10 +356,11 @@ def gather(
     points = vectors(table["fixed_point"])
     q = table["q"].to_numpy()
     converged = q < q_tol
+    reachable = converged & table["in_state_space"].to_numpy()
     outlier = np.zeros(len(q), dtype=bool)
     if outlier_distance is not None:
-        outlier[converged] = _isolated(points[converged], outlier_distance)
-    kept = np.flatnonzero(converged & ~outlier)
+        outlier[reachable] = _isolated(points[reachable], outlier_distance)
+    kept = np.flatnonzero(reachable & ~outlier)
     ids = np.full(len(q), -1, dtype=np.int32)
     representative = np.zeros(len(q), dtype=bool)
     ids[kept], rep_rows = merge_duplicates(points[kept], q[kept], unique_tol, unique_metric)
@@ -432,6 +444,7 @@ def counts(table: pa.Table) -> dict:
         "starts": len(q),
         "converged": int(np.sum(table["converged"].to_numpy())),
         "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
+        "outside_state_space": int(np.sum(table["converged"].to_numpy() & ~table["in_state_space"].to_numpy())),
         "unique_fixed_points": int(np.sum(table["representative"].to_numpy())),
     }
 

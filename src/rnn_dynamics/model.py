@@ -129,6 +129,7 @@ class SentimentClassifier(nn.Module):
                 state_size=size * self.spec.layers,
                 input_size=self.spec.embedding,
                 readout=lambda h: cell.output(h[..., -size:]),
+                state_bound=np.tile(cell.state_bound(self.spec.hidden), self.spec.layers),
             )
         match = _LAYER_SYSTEM.match(name)
         if match is None or not 1 <= int(match.group(1)) <= self.spec.layers:
@@ -141,6 +142,7 @@ class SentimentClassifier(nn.Module):
             state_size=size,
             input_size=self.spec.embedding if layer == 0 else self.spec.hidden,
             readout=cell.output,
+            state_bound=cell.state_bound(self.spec.hidden),
         )
 
 

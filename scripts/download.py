@@ -1,16 +1,18 @@
-"""Rule download: the dataset archive, from a checked local copy or a checksum-verified download."""
+"""Rule download: a dataset archive, from a layout-checked local copy or a checksum-verified download."""
 
 from rnn_dynamics import datasets, download, logs
 
 with logs.to_file(snakemake.log[0]):
     spec = snakemake.params.spec
+    key = f"datasets.{snakemake.wildcards.dataset}"
     if spec.get("local_archive"):
-        print(datasets.check_archive_layout(spec["local_archive"]))
+        print(datasets.LAYOUT_CHECKS[spec["kind"]](spec["local_archive"]))
         download.copy(spec["local_archive"], snakemake.output[0])
     else:
         download.fetch(
             spec["url"],
             snakemake.output[0],
             spec["sha256"],
-            local_key=f"datasets.{snakemake.wildcards.dataset}.local_archive",
+            local_key=f"{key}.local_archive",
+            sha256_key=f"{key}.sha256",
         )

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from rnn_dynamics.download import ChecksumError, NoNetworkError, fetch, sha256sum
+from rnn_dynamics.download import ChecksumError, MissingChecksumError, NoNetworkError, fetch, sha256sum
 
 CONTENT = b"review archive bytes\n" * 1000
 SHA256 = hashlib.sha256(CONTENT).hexdigest()
@@ -40,6 +40,18 @@ def test_unreachable_source_says_no_network_and_names_the_config_key(tmp_path):
     with pytest.raises(NoNetworkError, match=r"no network.*datasets\.imdb\.local_archive") as error:
         fetch(missing, out, SHA256, retries=2, local_key="datasets.imdb.local_archive", backoff=0)
     assert "attempt 2" in str(error.value)
+    assert not out.exists()
+
+
+def test_no_checksum_refuses_to_download_and_names_both_keys(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(CONTENT)
+    out = tmp_path / "archive.tgz"
+    with pytest.raises(MissingChecksumError) as error:
+        fetch(source.as_uri(), out, None, sha256_key="datasets.yelp.sha256", local_key="datasets.yelp.local_archive")
+    assert "refusing to download" in str(error.value)
+    assert "`datasets.yelp.sha256` is null" in str(error.value)
+    assert "`datasets.yelp.local_archive`" in str(error.value)
     assert not out.exists()
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import tarfile
+import zipfile
 import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -44,7 +45,7 @@ TOKENS_SCHEMA = pa.schema(
 
 
 class LayoutError(ValueError):
-    """An archive does not have the aclImdb layout."""
+    """An archive does not have its kind's layout (aclImdb, SST-2 or Yelp polarity)."""
 
 
 class LabelError(ValueError):
@@ -198,19 +199,49 @@ def _review_table(ids: list[str], splits: list[str], labels: list[int], texts: l
     return pa.table([ids, splits, pa.array(labels, pa.int8()), texts], schema=REVIEWS_SCHEMA)
 
 
+def _require_members(path, names, members: Mapping[str, str], archive: str) -> None:
+    """Raise a LayoutError naming the expected ``members`` (split -> name) that ``names`` lacks."""
+    present = {name.removeprefix("./") for name in names}
+    missing = [member for member in members.values() if member not in present]
+    if missing:
+        raise LayoutError(f"{path}: no member {missing} (not {archive}?)")
+
+
+def _open_zip(path):
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise LayoutError(f"{path}: not a readable zip archive ({exc})") from exc
+
+
+def check_sst2_layout(path: str | os.PathLike) -> dict[str, int]:
+    """Check that a zip holds SST-2/train.tsv and SST-2/dev.tsv; return their sizes in bytes."""
+    with _open_zip(path) as archive:
+        _require_members(path, archive.namelist(), SST2_MEMBERS, "GLUE's SST-2.zip")
+        return {member: archive.getinfo(member).file_size for member in SST2_MEMBERS.values()}
+
+
+def check_yelp_layout(path: str | os.PathLike) -> dict[str, int]:
+    """Check that a tar holds yelp_review_polarity_csv/{train,test}.csv; return their sizes in bytes."""
+    try:
+        with tarfile.open(path, "r|*") as tar:  # streaming: only the headers are looked at
+            sizes = {member.name.removeprefix("./"): member.size for member in tar}
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise LayoutError(f"{path}: not a readable tar archive ({exc})") from exc
+    _require_members(path, sizes, YELP_MEMBERS, "yelp_review_polarity_csv.tgz")
+    return {member: sizes[member] for member in YELP_MEMBERS.values()}
+
+
 def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
     """GLUE's ``SST-2.zip`` read in place: train.tsv is the train split, the labelled dev.tsv the test split."""
     import csv
     import io
-    import zipfile
 
     columns = ([], [], [], [])
-    with zipfile.ZipFile(path) as archive:
+    with _open_zip(path) as archive:
+        _require_members(path, archive.namelist(), SST2_MEMBERS, "GLUE's SST-2.zip")
         for split, member in SST2_MEMBERS.items():
-            try:
-                raw = archive.read(member).decode("utf-8")
-            except KeyError:
-                raise LayoutError(f"{path}: no member {member} (not GLUE's SST-2.zip?)") from None
+            raw = archive.read(member).decode("utf-8")
             # GLUE's TSVs are unquoted: a '"' is part of the sentence.
             reader = csv.DictReader(io.StringIO(raw, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
             if reader.fieldnames != ["sentence", "label"]:
@@ -244,13 +275,15 @@ def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
                 review = record[1].replace("\\n", " ")
                 for column, value in zip(columns, (f"{split}:{row}", split, YELP_LABELS[record[0]], review)):
                     column.append(value)
-    missing = sorted(set(YELP_MEMBERS) - found)
-    if missing:
-        raise LayoutError(f"{path}: no member {[YELP_MEMBERS[s] for s in missing]} (not yelp_review_polarity_csv.tgz?)")
+    _require_members(path, [YELP_MEMBERS[split] for split in found], YELP_MEMBERS, "yelp_review_polarity_csv.tgz")
     return _review_table(*columns)
 
 
 ARCHIVE_READERS = {"aclimdb": read_archive, "synthetic": read_archive, "sst2": read_sst2_archive, "yelp": read_yelp_archive}
+# The kinds that are downloaded: the official file name, and the check of a local copy's layout
+# (which stands in for the checksum, since a local copy need not be byte-identical).
+DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb.tar.gz", "sst2": "SST-2.zip", "yelp": "yelp_review_polarity_csv.tgz"}
+LAYOUT_CHECKS = {"aclimdb": check_archive_layout, "sst2": check_sst2_layout, "yelp": check_yelp_layout}
 
 
 def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = 0) -> pa.Table:

@@ -24,6 +24,10 @@ class ChecksumError(ValueError):
     """A downloaded or local file does not have the expected sha256."""
 
 
+class MissingChecksumError(ValueError):
+    """No trusted sha256 is configured, so a download could not be verified."""
+
+
 class NoNetworkError(ConnectionError):
     """A download failed on every attempt: most likely there is no network access."""
 
@@ -58,9 +62,10 @@ def _stream(url: str, destination: Path, timeout: float) -> str:
 def fetch(
     url: str,
     path: str | os.PathLike,
-    sha256: str,
+    sha256: str | None,
     retries: int = 3,
     local_key: str | None = None,
+    sha256_key: str | None = None,
     backoff: float = 2.0,
     timeout: float = 60.0,
 ) -> Path:
@@ -71,8 +76,16 @@ def fetch(
     Network errors are retried ``retries`` times in all, waiting ``backoff * 2**k``
     seconds between attempts; a checksum mismatch is not retried. When every attempt
     fails, the error says there seems to be no network and names ``local_key``, the
-    config key that points to a local copy instead.
+    config key that points to a local copy instead. Without a ``sha256`` nothing is
+    downloaded: the error names ``sha256_key`` and ``local_key``, the ways to go on.
     """
+    if sha256 is None:
+        checksum = f"`{sha256_key}`" if sha256_key else "the sha256"
+        local_copy = f", or point `{local_key}` at a copy of the file you have" if local_key else ""
+        raise MissingChecksumError(
+            f"refusing to download {url} unverified: no sha256 to check it against ({checksum} is null). "
+            f"Set {checksum} to a checksum you trust{local_copy}."
+        )
     path = Path(path)
     errors = []
     for attempt in range(1, retries + 1):

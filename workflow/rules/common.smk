@@ -1,6 +1,8 @@
 # Input functions and target lists. Logic beyond path bookkeeping lives in src/rnn_dynamics/.
 import os
+import re
 
+from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
 from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
 
 
@@ -30,11 +32,22 @@ def dataset_spec(wildcards):
 def raw_input(wildcards):
     """What `prepare` reads: the dataset's archive, or the user's table files."""
     spec = dataset_spec(wildcards)
-    if spec["kind"] == "aclimdb":
-        return f"resources/{wildcards.dataset}/aclImdb.tar.gz"
+    if spec["kind"] in DOWNLOADED_ARCHIVES:
+        return f"resources/{wildcards.dataset}/{DOWNLOADED_ARCHIVES[spec['kind']]}"
     if spec["kind"] == "synthetic":
         return f"resources/{wildcards.dataset}/synthetic.tar.gz"
     return [spec["path"]] if "path" in spec else [spec["train"], spec["test"]]
+
+
+def archive_spec(wildcards):
+    """The dataset entry of a download, checked to be of the kind whose official file name was asked for."""
+    spec = dataset_spec(wildcards)
+    if DOWNLOADED_ARCHIVES.get(spec["kind"]) != wildcards.archive:
+        raise ValueError(
+            f"resources/{wildcards.dataset}/{wildcards.archive}: dataset {wildcards.dataset!r} is of kind "
+            f"{spec['kind']!r}, whose archive is {DOWNLOADED_ARCHIVES.get(spec['kind'], 'not downloaded')}"
+        )
+    return spec
 
 
 def glove_input(wildcards):

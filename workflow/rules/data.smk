@@ -1,10 +1,12 @@
 rule download:
     output:
-        "resources/{dataset}/aclImdb.tar.gz",
+        "resources/{dataset}/{archive}",
+    wildcard_constraints:
+        archive="|".join(re.escape(name) for name in DOWNLOADED_ARCHIVES.values()),
     params:
-        spec=dataset_spec,
+        spec=archive_spec,
     log:
-        "logs/{dataset}/download.log",
+        "logs/{dataset}/download/{archive}.log",
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -494,6 +494,7 @@ SUMMARY_COLUMNS = [
     "starts",
     "converged",
     "converged_1e-8",
+    "outside_state_space",
     "unique_fixed_points",
     "median_largest_modulus",
     "time_constant",

@@ -12,6 +12,8 @@ from . import style
 
 CONVERGED_COLOUR = "#2ca02c"
 NOT_CONVERGED_COLOUR = "#ff7f0e"
+# Converged to a point no state of the network can reach (|h| beyond cells' state_bound).
+OUTSIDE_COLOUR = "#bcbd22"
 # One colour per fixed point of the eigenvalue panels, ordered along PC1.
 SPECTRUM_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
@@ -43,14 +45,20 @@ def _system_title(system: str) -> str:
 
 
 def plot_fixed_points(model_id: str, tables: dict, pcas: dict, path: str | Path) -> None:
-    """Per system: the start states on PC1-PC2, converged or not, and the unique fixed points in black."""
+    """Per system: the start states on PC1-PC2 (converged inside or outside the states the network can
+    reach, or not converged) and the unique fixed points in black."""
     fig, axes = style.panels(len(tables), f"{model_id}: fixed-point search")
     for ax, (system, table) in zip(axes, tables.items()):
         pca = pcas[system]
         starts = pca.project(fixed_points.vectors(table["start"]))
         converged = table["converged"].to_numpy(zero_copy_only=False)
+        outside = converged & ~table["in_state_space"].to_numpy(zero_copy_only=False)
+        inside = converged & ~outside
         unique = pca.project(fixed_points.vectors(fixed_points.unique_fixed_points(table)["fixed_point"]))
-        ax.scatter(*starts[converged].T, s=6, alpha=0.5, color=CONVERGED_COLOUR, label=f"start, converged ({converged.sum()})")
+        ax.scatter(*starts[inside].T, s=6, alpha=0.5, color=CONVERGED_COLOUR, label=f"start, converged ({inside.sum()})")
+        if outside.any():
+            ax.scatter(*starts[outside].T, s=6, alpha=0.5, color=OUTSIDE_COLOUR,
+                       label=f"start, converged outside the state space ({outside.sum()})")  # fmt: skip
         ax.scatter(*starts[~converged].T, s=6, alpha=0.5, color=NOT_CONVERGED_COLOUR, label=f"start, not converged ({(~converged).sum()})")
         ax.scatter(*unique.T, s=12, marker="x", color=style.FIXED_POINT_COLOUR, label=f"fixed point ({len(unique)})")
         ax.set(title=f"{model_id} {_system_title(system)}", xlabel="PC1", ylabel="PC2")

@@ -18,6 +18,7 @@ TRAINED_COLOUR = "#1f77b4"
 UNTRAINED_COLOUR = "#7f7f7f"
 FIXED_POINT_COLOUR = "black"
 PANEL_SIZE = (4.0, 3.6)
+MIN_WIDTH = 6.5
 
 plt.rcParams.update(
     {
@@ -35,7 +36,8 @@ plt.rcParams.update(
 def panels(n: int, title: str, square: bool = False):
     """A figure with ``n`` panels side by side and a suptitle naming model (and what is shown)."""
     width, height = PANEL_SIZE
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained")
+    # A single panel still needs room for the title and a legend under it.
+    fig, axes = plt.subplots(1, n, figsize=(max(width * n, MIN_WIDTH), height), squeeze=False, layout="constrained")
     fig.suptitle(title)
     if square:
         for ax in axes[0]:

@@ -174,9 +174,10 @@ class LinearModel:
     def __init__(self, lin: Linearization):
         if len(lin.fixed_point) == 0:
             raise ValueError("no fixed points to linearise around")
-        self.points = torch.from_numpy(lin.fixed_point)
-        self.j_rec = torch.from_numpy(lin.j_rec)
-        self.j_inp = torch.from_numpy(lin.j_inp)
+        # Copies: the arrays may be read-only views of a Parquet table.
+        self.points = torch.tensor(lin.fixed_point)
+        self.j_rec = torch.tensor(lin.j_rec)
+        self.j_inp = torch.tensor(lin.j_inp)
 
     def nearest(self, h: torch.Tensor) -> torch.Tensor:
         return torch.cdist(h, self.points).argmin(dim=1)
@@ -185,8 +186,13 @@ class LinearModel:
         """The next states (B, S), and the fixed point each one was linearised around."""
         nearest = self.nearest(h)
         points = self.points[nearest]
-        change = torch.einsum("bij,bj->bi", self.j_rec[nearest], h - points) + torch.einsum("bij,bj->bi", self.j_inp[nearest], x)
-        return points + change, points
+        following = points.clone()
+        # One matrix product per fixed point in use: gathering a Jacobian per state would
+        # need (B, S, S) memory, gigabytes for a batch of long reviews.
+        for k in nearest.unique().tolist():
+            rows = nearest == k
+            following[rows] += (h[rows] - self.points[k]) @ self.j_rec[k].T + x[rows] @ self.j_inp[k].T
+        return following, points
 
 
 def system_sequences(model, system_name: str, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -70,7 +70,11 @@ def artifacts_dir(tmp_path: Path) -> Path:
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
-        pytest.fail("chromium not found: install the distribution's package (apt-get install -y chromium)")
+        message = "chromium not found: install the distribution's package (apt-get install -y chromium)"
+        # CI installs it (.ci/run) and must not pass without the browser check; elsewhere, skip.
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     return subprocess.run(
         [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
         capture_output=True, text=True, timeout=120,

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from rnn_dynamics import datasets, embeddings, fixed_points, linearization, model as model_lib, synthetic, training
+from rnn_dynamics import datasets, embeddings, fixed_points, linearization, model as model_lib, storage, synthetic, training
 from rnn_dynamics.grid import ModelSpec
 
 
@@ -117,7 +117,7 @@ def main() -> None:
 
     gathered = fixed_points.gather([lm.to_table()])
     unique = fixed_points.unique_fixed_points(gathered)
-    modulus = linearization.linearize(system, fixed_points.vectors(unique["fixed_point"]), modes=1).modulus
+    modulus = linearization.linearize(system, storage.list_matrix(unique["fixed_point"]), modes=1).modulus
     median, tau = linearization.largest_modulus(modulus)
     print(f"levenberg-marquardt: {len(unique)} unique fixed points (chebyshev 1e-3), "
           f"median largest |lambda| {median:.4f} (tau {tau:.1f} steps)")

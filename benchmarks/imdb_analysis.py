@@ -19,17 +19,18 @@ import numpy as np
 import torch
 import yaml
 
-from rnn_dynamics import fixed_points, model, states, storage, training
+from rnn_dynamics import fixed_points, model, states, storage, text, training
+from rnn_dynamics.grid import ModelSpec
 
 SAMPLE, OUT, DATA, MODELS, DEVICE = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
 EXAMPLES = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["states"]["examples"]
 device = torch.device(DEVICE)
 sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-vocab = states.read_vocabulary(DATA / "vocab.parquet")
+vocab = text.read_vocabulary(DATA / "vocab.parquet").index
 report = {}
 for folder in sorted(MODELS.iterdir()):
     mid = folder.name
-    layers = int(mid.split("-L")[1].split("-")[0])
+    layers = ModelSpec.parse(mid).layers
     trained = model.load(folder / "model.pt", map_location=device)
     untrained = model.load(folder / "initial.pt", map_location=device)
     split = training.read_reviews(DATA / "test.parquet", vocab_size=trained.vocab_size)

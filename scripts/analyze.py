@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from rnn_dynamics import analyses, linearization, logs, model, storage, text, training
+from rnn_dynamics import analyses, linearization, logs, model, text, training
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
     network = model.load(snakemake.input.model)
-    vocabulary = text.Vocabulary.from_table(storage.read_table(snakemake.input.vocab, text.VOCAB_SCHEMA))
+    vocabulary = text.read_vocabulary(snakemake.input.vocab)
     result = analyses.analyze(
         network,
         snakemake.wildcards.system,

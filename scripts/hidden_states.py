@@ -6,7 +6,7 @@ Writes the per-layer Parquet dumps of a sample of reviews, the PCA of every
 
 import torch
 
-from rnn_dynamics import logs, model, states, storage, training
+from rnn_dynamics import logs, model, states, storage, text, training
 
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
@@ -21,7 +21,7 @@ with logs.to_file(snakemake.log[0]):
     examples = states.example_states(
         trained,
         settings.get("examples", {}),
-        states.read_vocabulary(snakemake.input.vocab),
+        text.read_vocabulary(snakemake.input.vocab).index,
         max_length=snakemake.params.prepare["max_length"],
     )
     storage.write_table(examples, snakemake.output.examples)

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import cells, fixed_points, states
+from rnn_dynamics import cells, fixed_points, states, storage
 
 
 def linear_system(size=6, seed=0):
@@ -119,7 +119,7 @@ def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
     one, three, five = (solve_in_shards(system, starts, count) for count in (1, 3, 5))
     for other in (three, five):
         np.testing.assert_array_equal(other["start_index"].to_numpy(), np.arange(13))
-        np.testing.assert_allclose(fixed_points.vectors(other["fixed_point"]), fixed_points.vectors(one["fixed_point"]), atol=1e-12)
+        np.testing.assert_allclose(storage.list_matrix(other["fixed_point"]), storage.list_matrix(one["fixed_point"]), atol=1e-12)
         for column in ("converged", "fixed_point_id", "representative"):
             np.testing.assert_array_equal(other[column].to_numpy(), one[column].to_numpy())
 

@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from rnn_dynamics import fixed_points, linearization
+from rnn_dynamics import fixed_points, linearization, storage
 from rnn_dynamics import model as model_lib
 from rnn_dynamics import training
 from rnn_dynamics.grid import ModelSpec
@@ -76,7 +76,7 @@ def test_a_trained_gru_has_a_slow_mode_at_its_fixed_points(trained_synthetic_mod
     counts = fixed_points.counts(gathered)
     assert counts["converged"] >= 90
     unique = fixed_points.unique_fixed_points(gathered)
-    lin = linearization.linearize(system, fixed_points.vectors(unique["fixed_point"]))
+    lin = linearization.linearize(system, storage.list_matrix(unique["fixed_point"]))
     median, tau = linearization.largest_modulus(lin.modulus)
     assert median > 0.9, (counts, median)
     assert tau > 9

@@ -7,6 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline import snakemake
 
+from rnn_dynamics.grid import ModelSpec
+
 pytestmark = pytest.mark.slow
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
@@ -24,7 +26,7 @@ def test_outputs_follow_the_data_contracts(synthetic_pipeline):
         schema = pq.read_schema(results / "data" / f"{split}.parquet")
         assert [str(t) for t in schema.types][:3] == ["string", "int8", "int32"]
     for model in MODELS:
-        layers = int(model.split("-L")[1].split("-")[0])
+        layers = ModelSpec.parse(model).layers
         metrics = json.loads((results / "models" / model / "metrics.json").read_text())
         assert metrics["model"] == model
         for layer in range(1, layers + 1):

@@ -32,7 +32,7 @@ import torch
 from torch.func import jacrev, vmap
 from tqdm import tqdm
 
-from .storage import read_table
+from .storage import list_column, list_matrix, read_table
 
 log = logging.getLogger(__name__)
 
@@ -146,16 +146,15 @@ class FixedPointResult:
 
     def to_table(self, start_index: np.ndarray | None = None) -> pa.Table:
         """One row per start; ``start_index`` numbers the starts within the full, unsharded set."""
-        n, size = self.start.shape
+        n = len(self.start)
         if start_index is None:
             start_index = np.arange(n)
-        vectors = pa.list_(pa.float64(), size)
         metadata = {"method": self.method, "tolerance": repr(self.tolerance), "seconds": repr(self.seconds)}
         return pa.table(
             {
                 "start_index": pa.array(np.asarray(start_index, dtype=np.int32)),
-                "start": pa.FixedSizeListArray.from_arrays(pa.array(self.start.ravel()), type=vectors),
-                "fixed_point": pa.FixedSizeListArray.from_arrays(pa.array(self.fixed_point.ravel()), type=vectors),
+                "start": list_column(self.start),
+                "fixed_point": list_column(self.fixed_point),
                 "q": pa.array(self.q),
                 "iterations": pa.array(self.iterations.astype(np.int32)),
                 "solver_converged": pa.array(self.converged),
@@ -356,7 +355,7 @@ def gather(
     start_index = table["start_index"].to_numpy()
     if len(np.unique(start_index)) != len(start_index):
         raise ValueError("shards overlap: a start_index occurs in more than one shard")
-    points = vectors(table["fixed_point"])
+    points = list_matrix(table["fixed_point"])
     q = table["q"].to_numpy()
     converged = q < q_tol
     reachable = converged & table["in_state_space"].to_numpy()
@@ -431,13 +430,6 @@ def read_fixed_points(path: str | Path) -> pa.Table:
 def unique_fixed_points(table: pa.Table) -> pa.Table:
     """The representative rows of a gathered table, ordered by fixed_point_id."""
     return table.filter(table["representative"]).sort_by("fixed_point_id")
-
-
-def vectors(column) -> np.ndarray:
-    """A fixed-size-list column as a (rows, size) numpy array."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    size = array.type.list_size
-    return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, size)
 
 
 def counts(table: pa.Table) -> dict:

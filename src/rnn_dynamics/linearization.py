@@ -24,7 +24,7 @@ import pyarrow as pa
 import torch
 from torch.func import jacrev, vmap
 
-from .storage import read_table
+from .storage import list_column, list_matrix, read_table
 
 # Eigenvectors kept per fixed point: the slow modes carry the computation, and all
 # S of them would make the table S / modes times larger (S*S values each).
@@ -54,35 +54,30 @@ class Linearization:
     def to_table(self) -> pa.Table:
         k, size = self.fixed_point.shape
         inputs, modes = self.j_inp.shape[2], self.right.shape[1]
-
-        def flat(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
-            return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(values).ravel()), width)
-
         return pa.table(
             {
                 "fixed_point_id": pa.array(self.fixed_point_id.astype(np.int32)),
                 "state_size": pa.array(np.full(k, size, dtype=np.int32)),
                 "input_size": pa.array(np.full(k, inputs, dtype=np.int32)),
                 "modes": pa.array(np.full(k, modes, dtype=np.int32)),
-                "fixed_point": flat(self.fixed_point, size),
-                "j_rec": flat(self.j_rec, size * size),
-                "j_inp": flat(self.j_inp, size * inputs),
-                "eigenvalue_real": flat(self.eigenvalues.real, size),
-                "eigenvalue_imag": flat(self.eigenvalues.imag, size),
-                "modulus": flat(self.modulus, size),
-                "time_constant": flat(self.time_constants, size),
-                "right_real": flat(self.right.real, modes * size),
-                "right_imag": flat(self.right.imag, modes * size),
-                "left_real": flat(self.left.real, modes * size),
-                "left_imag": flat(self.left.imag, modes * size),
+                "fixed_point": list_column(self.fixed_point),
+                "j_rec": list_column(self.j_rec),
+                "j_inp": list_column(self.j_inp),
+                "eigenvalue_real": list_column(self.eigenvalues.real),
+                "eigenvalue_imag": list_column(self.eigenvalues.imag),
+                "modulus": list_column(self.modulus),
+                "time_constant": list_column(self.time_constants),
+                "right_real": list_column(self.right.real),
+                "right_imag": list_column(self.right.imag),
+                "left_real": list_column(self.left.real),
+                "left_imag": list_column(self.left.imag),
             }
         )
 
     @classmethod
     def from_table(cls, table: pa.Table) -> "Linearization":
         def matrix(name: str, *shape: int) -> np.ndarray:
-            column = table[name].combine_chunks()
-            return column.flatten().to_numpy(zero_copy_only=False).reshape(len(table), *shape)
+            return list_matrix(table[name], *shape)
 
         if len(table) == 0:
             size = inputs = modes = 0
@@ -114,8 +109,7 @@ def read(path: str | Path) -> Linearization:
 
 def read_modulus(path: str | Path) -> np.ndarray:
     """Only the eigenvalue moduli (K, S) of a linearization table, without loading the matrices."""
-    column = read_table(path, COLUMNS, columns=["modulus"])["modulus"].combine_chunks()
-    return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
+    return list_matrix(read_table(path, COLUMNS, columns=["modulus"])["modulus"])
 
 
 def time_constant(modulus: np.ndarray) -> np.ndarray:
@@ -177,8 +171,8 @@ def largest_modulus(modulus: np.ndarray) -> tuple[float, float]:
 
 def linearize_table(system, fixed_point_table: pa.Table, modes: int | None = DEFAULT_MODES) -> Linearization:
     """The linearisation at the unique fixed points of a gathered fixed-point table (input zero)."""
-    from .fixed_points import unique_fixed_points, vectors
+    from .fixed_points import unique_fixed_points
 
     unique = unique_fixed_points(fixed_point_table)
-    points = vectors(unique["fixed_point"])
+    points = list_matrix(unique["fixed_point"])
     return linearize(system, points, unique["fixed_point_id"].to_numpy(), modes=modes)

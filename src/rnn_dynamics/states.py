@@ -212,7 +212,7 @@ def _dump_batch(reviews, lengths, labels, mask, layer_states, keep) -> list[pa.T
         flat = h[keep_tensor][mask[keep_tensor]].to("cpu", torch.float32).numpy()
         tables.append(
             pa.table(
-                [review_column, t_column, label_column, pa.FixedSizeListArray.from_arrays(flat.reshape(-1), flat.shape[1])],
+                [review_column, t_column, label_column, storage.list_column(flat)],
                 schema=layer_schema(flat.shape[1]),
             )
         )
@@ -291,22 +291,16 @@ def read_layer(path: str | Path, max_rows: int | None = None, seed: int = 0) -> 
             parts.append(parquet.read_row_group(group).take(pa.array(rows)))
         start += size
     table = pa.concat_tables(parts) if parts else parquet.schema_arrow.empty_table()
-    h = table.column("h").combine_chunks()
     return {
         "review": table.column("review").to_numpy(),
         "t": table.column("t").to_numpy(),
         "label": table.column("label").to_numpy(),
-        "h": h.flatten().to_numpy().reshape(len(table), h_type.list_size),
+        "h": storage.list_matrix(table.column("h")),
     }
 
 
 # ---------------------------------------------------------------------------
 # Example reviews
-
-
-def read_vocabulary(path: str | Path) -> dict[str, int]:
-    """Token -> index of a ``vocab.parquet``."""
-    return text.Vocabulary.from_table(storage.read_table(path, text.VOCAB_SCHEMA)).index
 
 
 def example_states(model, examples: dict[str, str], vocabulary: dict[str, int], max_length: int | None = None) -> pa.Table:

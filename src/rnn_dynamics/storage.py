@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -46,6 +47,20 @@ def write_table(table: pa.Table, path: str | os.PathLike, **kwargs) -> None:
 def write_json(obj, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def list_column(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    """A (rows, ...) array as a column with one fixed-size list per row, trailing dimensions flattened."""
+    matrix = np.ascontiguousarray(matrix)
+    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), int(np.prod(matrix.shape[1:])))
+
+
+def list_matrix(column: pa.Array | pa.ChunkedArray, *shape: int) -> np.ndarray:
+    """A list column as an array (rows, *shape); ``shape`` defaults to a fixed-size list's length."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not shape:
+        shape = (array.type.list_size,) if pa.types.is_fixed_size_list(array.type) else (-1,)
+    return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), *shape)
 
 
 class SchemaError(ValueError):

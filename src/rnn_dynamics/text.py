@@ -9,6 +9,8 @@ from typing import Iterable, Mapping
 
 import pyarrow as pa
 
+from .storage import read_table
+
 PAD, UNK = "<pad>", "<unk>"
 PAD_INDEX, UNK_INDEX = 0, 1
 SPECIALS = (PAD, UNK)
@@ -127,3 +129,8 @@ class Vocabulary:
 
 
 VOCAB_SCHEMA = {"index": pa.int32(), "token": pa.string(), "count": pa.int64()}
+
+
+def read_vocabulary(path) -> Vocabulary:
+    """The vocabulary written by ``prepare`` (``vocab.parquet``), schema-checked."""
+    return Vocabulary.from_table(read_table(path, VOCAB_SCHEMA))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fixed_points, linearization
+from .. import fixed_points, linearization, storage
 from ..states import PCA, StreamingPCA, read_pca
 from . import style
 
@@ -50,11 +50,11 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, path: str | Path)
     fig, axes = style.panels(len(tables), f"{model_id}: fixed-point search")
     for ax, (system, table) in zip(axes, tables.items()):
         pca = pcas[system]
-        starts = pca.project(fixed_points.vectors(table["start"]))
+        starts = pca.project(storage.list_matrix(table["start"]))
         converged = table["converged"].to_numpy(zero_copy_only=False)
         outside = converged & ~table["in_state_space"].to_numpy(zero_copy_only=False)
         inside = converged & ~outside
-        unique = pca.project(fixed_points.vectors(fixed_points.unique_fixed_points(table)["fixed_point"]))
+        unique = pca.project(storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"]))
         ax.scatter(*starts[inside].T, s=6, alpha=0.5, color=CONVERGED_COLOUR, label=f"start, converged ({inside.sum()})")
         if outside.any():
             ax.scatter(*starts[outside].T, s=6, alpha=0.5, color=OUTSIDE_COLOUR,

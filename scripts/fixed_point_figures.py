@@ -1,4 +1,4 @@
-"""Rule fixed_point_figures: start states and fixed points on PC1-PC2, and eigenvalue spectra, per system."""
+"""Rule fixed_point_figures: approximate fixed points over the visited states, spectra and the slowest mode along the line."""
 
 from rnn_dynamics import logs
 from rnn_dynamics.figures.fixed_points import fixed_point_figures
@@ -10,6 +10,6 @@ with logs.to_file(snakemake.log[0]):
         list(snakemake.input.tables),
         snakemake.input.pca,
         snakemake.input.states,
-        snakemake.params.settings["eigen_points"],
-        {"fixed_points": snakemake.output.fixed_points, "eigenvalues": snakemake.output.eigenvalues},
+        snakemake.params.eigen_points,
+        {name: snakemake.output[name] for name in ("fixed_points", "eigenvalues", "line")},
     )

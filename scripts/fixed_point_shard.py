@@ -3,11 +3,13 @@
 import torch
 
 from rnn_dynamics import fixed_points, logs, model, storage
+from rnn_dynamics.training import resolve_device
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     index, count = fixed_points.parse_scatteritem(snakemake.wildcards.scatteritem)
-    system = model.load(snakemake.input.model).system(snakemake.wildcards.system)
+    device = resolve_device(snakemake.params.device)
+    system = model.load(snakemake.input.model, map_location=device).system(snakemake.wildcards.system)
     states = fixed_points.system_states(snakemake.input.states, snakemake.wildcards.system)
-    table = fixed_points.solve_shard(system, states, snakemake.params.settings, index, count)
+    table = fixed_points.solve_shard(system, states, snakemake.params.settings, index, count, device=device)
     storage.write_table(table, snakemake.output[0])

@@ -36,14 +36,17 @@ def test_jacobians_match_finite_differences():
 
 def test_eigendecomposition_is_sorted_with_biorthonormal_eigenvectors():
     system = gru_system(state_size=6, input_size=2)
-    lin = linearization.linearize(system, np.random.default_rng(1).uniform(-1, 1, (3, 6)), modes=4)
+    points = np.random.default_rng(1).uniform(-1, 1, (3, 6))
+    lin = linearization.linearize(system, points, modes=4, chunk=2)
+    j_rec, j_inp = linearization.jacobians(system, points)
     assert lin.right.shape == lin.left.shape == (3, 4, 6)
+    np.testing.assert_allclose(lin.left_input, lin.left @ j_inp, atol=1e-12)
     assert (np.diff(lin.modulus, axis=1) <= 1e-12).all()
     for k in range(3):
         for m in range(4):
             value, right, left = lin.eigenvalues[k, m], lin.right[k, m], lin.left[k, m]
-            np.testing.assert_allclose(lin.j_rec[k] @ right, value * right, atol=1e-10)
-            np.testing.assert_allclose(left @ lin.j_rec[k], value * left, atol=1e-10)
+            np.testing.assert_allclose(j_rec[k] @ right, value * right, atol=1e-10)
+            np.testing.assert_allclose(left @ j_rec[k], value * left, atol=1e-10)
             np.testing.assert_allclose(left @ right, 1.0, atol=1e-10)
 
 
@@ -55,7 +58,7 @@ def test_time_constants_of_a_linear_system_follow_its_eigenvalues(tmp_path):
     pq.write_table(lin.to_table(), tmp_path / "layer1.parquet")
     back = linearization.read(tmp_path / "layer1.parquet")
     assert back.fixed_point_id.tolist() == [7]
-    for name in ("fixed_point", "j_rec", "j_inp", "eigenvalues", "right", "left"):
+    for name in ("fixed_point", "eigenvalues", "right", "left", "left_input"):
         np.testing.assert_array_equal(getattr(back, name), getattr(lin, name))
     np.testing.assert_array_equal(linearization.read_modulus(tmp_path / "layer1.parquet"), lin.modulus)
     assert linearization.largest_modulus(lin.modulus) == (lin.modulus[0, 0], lin.time_constants[0, 0])
@@ -99,7 +102,7 @@ def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
 def test_summary_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     system, known = linear_system(size=3)
     starts = np.random.default_rng(0).standard_normal((4, 3))
-    gathered = fixed_points.gather([fixed_points.find(system, starts, progress=False).to_table()])
+    gathered = fixed_points.gather([fixed_points.find(system, starts, tolerance=1e-12, progress=False).to_table()])
     model_id = "gru-L1-E4-H3-s0"
     for kind, table in (
         ("fixed_points", gathered),
@@ -107,9 +110,11 @@ def test_summary_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     ):
         (tmp_path / kind / model_id).mkdir(parents=True)
         pq.write_table(table, tmp_path / kind / model_id / "layer1.parquet")
-    summary = fixed_points.summary_table(sorted(tmp_path.glob("*/*/*.parquet")))
+    summary = linearization.summary_table(sorted(tmp_path.glob("*/*/*.parquet")))
     row = summary.iloc[0].to_dict()
     assert row["model"] == model_id and row["system"] == "layer1"
     assert (row["starts"], row["converged"], row["converged_1e-8"], row["unique_fixed_points"]) == (4, 4, 4, 1)
+    assert row["exact_roots"] == -1  # not sought
+    assert np.isnan(row["first_pc_share"])  # one point is no line
     np.testing.assert_allclose(row["median_largest_modulus"], 0.9)
     np.testing.assert_allclose(row["time_constant"], 1 / abs(np.log(0.9)))

@@ -16,7 +16,7 @@ from pipeline import snakemake
 from rnn_dynamics import report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
-FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "pca_trajectories.png"]
+FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "line.png", "pca_trajectories.png"]
 TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html"]
 CONFIG = ("--configfile", "configs/synthetic.yaml")
 CHROMIUM_FLAGS = [

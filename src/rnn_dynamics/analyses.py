@@ -117,9 +117,9 @@ def mode_orientation(lin: Linearization, final_states: np.ndarray, labels: np.nd
 
 def word_valence(lin: Linearization, embeddings: np.ndarray, orientation: np.ndarray) -> np.ndarray:
     """``l_1^T J_inp x_w`` for every row ``x_w`` of ``embeddings`` (V, I), oriented, averaged over fixed points."""
-    if len(lin.j_inp) == 0:
+    if len(lin.left_input) == 0:
         return np.full(len(embeddings), np.nan)
-    projected_input = np.einsum("ks,ksi->ki", lin.left[:, 0].real, lin.j_inp) * orientation[:, None]  # (K, I)
+    projected_input = lin.left_input[:, 0].real * orientation[:, None]  # (K, I)
     return (np.asarray(embeddings, dtype=np.float64) @ projected_input.T).mean(axis=1)
 
 
@@ -169,30 +169,28 @@ def valence_correlation(table: pd.DataFrame) -> float:
 
 
 class LinearModel:
-    """``h' = h* + J_rec (h - h*) + J_inp x`` around the fixed point ``h*`` nearest to ``h``."""
+    """``h' = h* + J_rec (h - h*) + J_inp x`` around the fixed point ``h*`` nearest to ``h``.
 
-    def __init__(self, lin: Linearization):
+    The Jacobians are never formed: ``J_rec (h - h*) + J_inp x`` is one
+    Jacobian-vector product of the system's update at ``(h*, 0)``, batched over
+    states, whatever the number of fixed points.
+    """
+
+    def __init__(self, lin: Linearization, system):
         if len(lin.fixed_point) == 0:
             raise ValueError("no fixed points to linearise around")
-        # Copies: the arrays may be read-only views of a Parquet table.
+        # A copy: the array may be a read-only view of a Parquet table.
         self.points = torch.tensor(lin.fixed_point)
-        self.j_rec = torch.tensor(lin.j_rec)
-        self.j_inp = torch.tensor(lin.j_inp)
+        self.system = system
 
     def nearest(self, h: torch.Tensor) -> torch.Tensor:
         return torch.cdist(h, self.points).argmin(dim=1)
 
     def step(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The next states (B, S), and the fixed point each one was linearised around."""
-        nearest = self.nearest(h)
-        points = self.points[nearest]
-        following = points.clone()
-        # One matrix product per fixed point in use: gathering a Jacobian per state would
-        # need (B, S, S) memory, gigabytes for a batch of long reviews.
-        for k in nearest.unique().tolist():
-            rows = nearest == k
-            following[rows] += (h[rows] - self.points[k]) @ self.j_rec[k].T + x[rows] @ self.j_inp[k].T
-        return following, points
+        points = self.points[self.nearest(h)]
+        _, change = torch.func.jvp(self.system.step, (points, torch.zeros_like(x)), (h - points, x))
+        return points + change, points
 
 
 def system_sequences(model, system_name: str, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,7 +236,7 @@ def linearized_logits(model, system_name: str, linear: LinearModel, tokens: torc
 def evaluate_system(model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True) -> dict:
     """Over ``reviews``: final states and labels (for orienting modes), one-step errors of the linear model,
     and the accuracies of the network and of its linearised version."""
-    linear = LinearModel(lin) if len(lin.fixed_point) else None
+    linear = LinearModel(lin, model.system(system_name)) if len(lin.fixed_point) else None
     finals, labels, errors, network_correct, linear_correct = [], [], [], 0, 0
     model.eval()
     for indices in tqdm(bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress):

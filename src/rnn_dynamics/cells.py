@@ -1,7 +1,9 @@
 """Each architecture's update ``h' = F(h, x)`` written as explicit tensor equations.
 
-The analysis differentiates these equations (``torch.func.jacrev``/``vmap``), which
-torch's fused recurrent kernels do not support efficiently. The equations follow
+Each cell also gives its Jacobians ``dF/dh`` and ``dF/dx`` in closed form: the
+fixed-point solver forms them at hundreds of states per iteration, where autograd
+over the equations (``torch.func``) would cost most of the time, and torch's fused
+recurrent kernels cannot be differentiated per state at all. The equations follow
 torch's own conventions (gate order, bias placement) so that the weights of the
 fused module used in training plug in unchanged: a cell's parameters are one
 layer's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` of that module.
@@ -21,8 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import jacrev, vmap
 
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _rows(scale: Tensor, weight: Tensor) -> Tensor:
+    """``diag(scale) @ weight`` for every row of ``scale`` (B, S): (B, S, K) for ``weight`` (S, K)."""
+    return scale.unsqueeze(-1) * weight
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,18 @@ class DynamicalSystem:
     # Per coordinate, the largest |h| a state reached from h = 0 can have (inf: unbounded).
     # A fixed point beyond it is a solution of h = F(h, x) the network can never visit.
     state_bound: np.ndarray | None = None
+    # (h, x) -> (dF/dh (B, S, S), dF/dx (B, S, I)) at every row in closed form; None: by autograd.
+    closed_form_jacobians: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None
+
+    def jacobians(self, h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``dF/dh`` (B, S, S) and ``dF/dx`` (B, S, I) at every row of ``h`` (B, S) and ``x`` (B, I)."""
+        if self.closed_form_jacobians is not None:
+            return self.closed_form_jacobians(h, x)
+
+        def single(h_row: Tensor, x_row: Tensor) -> Tensor:
+            return self.step(h_row.unsqueeze(0), x_row.unsqueeze(0)).squeeze(0)
+
+        return vmap(jacrev(single, argnums=(0, 1)))(h, x)
 
 
 class Cell:
@@ -70,6 +90,16 @@ class Cell:
         raise NotImplementedError
 
     @staticmethod
+    def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``dF/dh`` (B, S, S) and ``dF/dx`` (B, S, I) at every row of ``h`` (B, S), ``x`` (B, I), in closed form.
+
+        Row i of each is the gradient of output i. The fixed-point solver forms these
+        at every start in every iteration: autograd (``vmap(jacrev)``) costs most of an
+        iteration there, these equations a few batched products.
+        """
+        raise NotImplementedError
+
+    @staticmethod
     def state_sequence(params: dict[str, Tensor], inputs: Tensor, outputs: Tensor) -> Tensor:
         """The states (B, T, S) of a one-layer module that read ``inputs`` (B, T, I) from a zero state
         and returned ``outputs`` (B, T, H); the same tensor where the state is the output."""
@@ -96,6 +126,24 @@ class GRU(Cell):
         z = torch.sigmoid(input_z + hidden_z)
         n = torch.tanh(input_n + r * hidden_n)
         return (1 - z) * n + z * h
+
+    @staticmethod
+    def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        # h' = (1 - z) n + z h:  dh' = (1 - z) dn + (h - n) dz + z dh
+        # dz = z (1 - z) dA_z,  dn = (1 - n^2) (dA_in + r dA_hn + hidden_n r (1 - r) dA_r)
+        w_ir, w_iz, w_in = params["weight_ih"].chunk(3, dim=0)
+        w_hr, w_hz, w_hn = params["weight_hh"].chunk(3, dim=0)
+        input_r, input_z, input_n = F.linear(x, params["weight_ih"], params["bias_ih"]).chunk(3, dim=-1)
+        hidden_r, hidden_z, hidden_n = F.linear(h, params["weight_hh"], params["bias_hh"]).chunk(3, dim=-1)
+        r = torch.sigmoid(input_r + hidden_r)
+        z = torch.sigmoid(input_z + hidden_z)
+        n = torch.tanh(input_n + r * hidden_n)
+        via_n = (1 - z) * (1 - n**2)  # dh'/dA_n
+        via_r = via_n * hidden_n * r * (1 - r)  # dh'/dA_r
+        via_z = (h - n) * z * (1 - z)  # dh'/dA_z
+        j_rec = _rows(via_n * r, w_hn) + _rows(via_r, w_hr) + _rows(via_z, w_hz) + torch.diag_embed(z)
+        j_inp = _rows(via_n, w_in) + _rows(via_r, w_ir) + _rows(via_z, w_iz)
+        return j_rec, j_inp
 
 
 class LSTM(Cell):
@@ -129,6 +177,37 @@ class LSTM(Cell):
         i, f, g, o = gates.chunk(4, dim=-1)
         new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
         return torch.cat([torch.sigmoid(o) * torch.tanh(new_cell), new_cell], dim=-1)
+
+    @staticmethod
+    def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        # c' = f c + i g,  h' = o tanh(c'):  dc' = c df + g di + i dg + f dc,
+        # dh' = tanh(c') do + o (1 - tanh(c')^2) dc'
+        hidden, cell = h.chunk(2, dim=-1)
+        gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(hidden, params["weight_hh"], params["bias_hh"])
+        i, f, g, o = gates.chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        new_cell = f * cell + i * g
+        squashed = torch.tanh(new_cell)
+        through_cell = o * (1 - squashed**2)  # dh'/dc'
+        # dc'/dA for the gates i, f, g, o (o does not reach c') and dh'/dA_o.
+        cell_scales = (g * i * (1 - i), cell * f * (1 - f), i * (1 - g**2))
+
+        def gate_jacobian(weight: Tensor) -> tuple[Tensor, Tensor]:
+            w_i, w_f, w_g, w_o = weight.chunk(4, dim=0)
+            d_cell = sum(_rows(scale, w) for scale, w in zip(cell_scales, (w_i, w_f, w_g)))
+            d_hidden = through_cell.unsqueeze(-1) * d_cell + _rows(squashed * o * (1 - o), w_o)
+            return d_hidden, d_cell
+
+        hidden_h, cell_h = gate_jacobian(params["weight_hh"])
+        hidden_x, cell_x = gate_jacobian(params["weight_ih"])
+        j_rec = torch.cat(
+            [
+                torch.cat([hidden_h, torch.diag_embed(through_cell * f)], dim=-1),
+                torch.cat([cell_h, torch.diag_embed(f)], dim=-1),
+            ],
+            dim=-2,
+        )
+        return j_rec, torch.cat([hidden_x, cell_x], dim=-2)
 
     @staticmethod
     def state_sequence(params: dict[str, Tensor], inputs: Tensor, outputs: Tensor) -> Tensor:
@@ -211,6 +290,20 @@ class UGRNN(Cell):
         preactivation = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"])
         return UGRNN.update(preactivation, h)
 
+    @staticmethod
+    def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        # h' = g h + (1 - g) c:  dh' = (h - c) g (1 - g) dA_g + (1 - g)(1 - c^2) dA_c + g dh
+        preactivation = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"])
+        gate, candidate = preactivation.chunk(2, dim=-1)
+        g, c = torch.sigmoid(gate), torch.tanh(candidate)
+        via_gate, via_candidate = (h - c) * g * (1 - g), (1 - g) * (1 - c**2)
+
+        def through(weight: Tensor) -> Tensor:
+            w_gate, w_candidate = weight.chunk(2, dim=0)
+            return _rows(via_gate, w_gate) + _rows(via_candidate, w_candidate)
+
+        return through(params["weight_hh"]) + torch.diag_embed(g), through(params["weight_ih"])
+
 
 class Vanilla(Cell):
     """``torch.nn.RNN``'s tanh update: h' = tanh(W_ih x + b_ih + W_hh h + b_hh)."""
@@ -221,6 +314,11 @@ class Vanilla(Cell):
     @staticmethod
     def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
         return torch.tanh(F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"]))
+
+    @staticmethod
+    def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        slope = 1 - Vanilla.step(params, h, x) ** 2
+        return _rows(slope, params["weight_hh"]), _rows(slope, params["weight_ih"])
 
 
 CELLS: dict[str, type[Cell]] = {cell.name: cell for cell in (GRU, LSTM, UGRNN, Vanilla)}

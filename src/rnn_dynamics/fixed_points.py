@@ -1,25 +1,28 @@
-"""Fixed points of a recurrent layer: solving ``h = F(h, x*)`` from many starts at once.
+"""Fixed points of a recurrent layer: minimising ``q(h) = 1/S ||h - F(h, x*)||^2`` from many starts at once.
 
 A network that reads text is a discrete dynamical system ``h_t = F(h_{t-1}, x_t)``;
-with the input held at ``x* = 0`` its (approximate) fixed points show the
-attractors the network computes with. The search minimises
-``q(h) = 1/N ||h - F(h, x*)||^2`` from states the network visited.
+with the input held at ``x* = 0`` its slow regions show the attractors it computes
+with. Two objects come out of the same search:
 
-``find`` solves all starts together. Its default, Levenberg-Marquardt on the
-residual ``r(h) = h - F(h, x*)``, takes Gauss-Newton steps with a damping factor
-per start (raised when a step fails, lowered when it succeeds) and stops each
-start on its own once ``q`` is below the tolerance; in float64 it reaches
-``q < 1e-12`` in a few iterations where float32 stalls near 1e-8. Method
-``adam`` is the reproduction's and FixedPointFinder's way (gradient descent on
-``q``), kept for comparison.
+- **approximate fixed points (the paper's)**, the default: each start, a state the
+  network visited, descends ``q`` and stops once ``q < q_tol`` (1e-6, the
+  reproduction's rule). On a line attractor they stay spread along the slow line,
+  hundreds of them, near where they started;
+- **exact roots** (an extension, ``exact_roots: true``): each approximate fixed
+  point is driven on to ``q < 1e-12`` by nearly undamped Levenberg-Marquardt. The
+  line collapses into a few true roots of ``h = F(h, x*)``, some beyond the states
+  the network can reach.
 
-The pipeline samples the starts once from a seed and splits them into shards
-(independent jobs); ``gather`` joins the shards, decides which starts converged
-and merges duplicate fixed points into one table per system.
+``find`` solves all starts together (see its docstring for how the damping picks
+one object or the other); Adam, the reproduction's method, is kept for comparison
+and for the fidelity test. The pipeline samples the starts once from a seed and
+splits them into shards (independent jobs); ``gather`` joins the shards, decides
+which starts converged and merges duplicates into one table per system.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -29,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import torch
-from torch.func import jacrev, vmap
 from tqdm import tqdm
 
 from .storage import list_column, list_matrix, read_table
@@ -37,7 +39,19 @@ from .storage import list_column, list_matrix, read_table
 log = logging.getLogger(__name__)
 
 METHODS = ("lm", "adam")
+# The config's fixed_points keys that decide a shard's solution, and those that decide the gathered verdicts.
+SEARCH_KEYS = ("starts", "noise", "seed", "method", "max_iterations", "q_tol", "damping", "learning_rate", "exact_roots")
+GATHER_KEYS = ("q_tol", "unique_tol", "unique_metric", "outlier_distance")
 UNIQUE_METRICS = ("chebyshev", "euclidean")
+# The reproduction's tolerance: a start has reached an approximate fixed point below this q.
+APPROXIMATE_Q_TOL = 1e-6
+# LM damping for approximate fixed points, and the least it may fall to: see ``find``.
+APPROXIMATE_DAMPING = 1e-2
+APPROXIMATE_MIN_DAMPING = 1e-6
+# Exact roots of h = F(h, x): FixedPointFinder's tol_q, reached by nearly undamped LM.
+EXACT_Q_TOL = 1e-12
+EXACT_DAMPING = 1e-9
+EXACT_MIN_DAMPING = 1e-12
 # The original paper counts a start as converged below this q; the reproduction used 1e-6.
 STRICT_Q_TOL = 1e-8
 # Damping beyond this means no step, however short, lowers q: the start is at the
@@ -143,13 +157,22 @@ class FixedPointResult:
     seconds: float
     # (B,) bool: the fixed point lies where the network's states can be (cells.DynamicalSystem.state_bound)
     in_state_space: np.ndarray | None = None
+    # The exact root each approximate fixed point leads to (``polish``), or None when not sought.
+    exact_roots: "FixedPointResult | None" = None
 
     def to_table(self, start_index: np.ndarray | None = None) -> pa.Table:
-        """One row per start; ``start_index`` numbers the starts within the full, unsharded set."""
+        """One row per start; ``start_index`` numbers the starts within the full, unsharded set.
+
+        The ``exact_root*`` columns are NaN (and ``exact_root_in_state_space`` false) when
+        no exact roots were sought.
+        """
         n = len(self.start)
         if start_index is None:
             start_index = np.arange(n)
         metadata = {"method": self.method, "tolerance": repr(self.tolerance), "seconds": repr(self.seconds)}
+        roots = self.exact_roots
+        if roots is not None:
+            metadata["exact_roots_seconds"] = repr(roots.seconds)
         return pa.table(
             {
                 "start_index": pa.array(np.asarray(start_index, dtype=np.int32)),
@@ -161,8 +184,26 @@ class FixedPointResult:
                 "in_state_space": pa.array(
                     np.ones(n, dtype=bool) if self.in_state_space is None else self.in_state_space
                 ),
+                "exact_root": list_column(np.full_like(self.start, np.nan) if roots is None else roots.fixed_point),
+                "exact_root_q": pa.array(np.full(n, np.nan) if roots is None else roots.q),
+                "exact_root_in_state_space": pa.array(
+                    np.zeros(n, dtype=bool) if roots is None else roots.converged & _inside(roots)
+                ),
             }
         ).replace_schema_metadata(metadata)
+
+
+def _inside(result: FixedPointResult) -> np.ndarray:
+    return np.ones(len(result.q), dtype=bool) if result.in_state_space is None else result.in_state_space
+
+
+def polish(system, result: FixedPointResult, max_iterations: int = 200, progress: bool = True, device="cpu") -> FixedPointResult:
+    """``result`` with the exact roots its endpoints lead to: nearly undamped LM on to ``q < EXACT_Q_TOL``."""
+    roots = find(
+        system, result.fixed_point, method="lm", max_iterations=max_iterations, tolerance=EXACT_Q_TOL,
+        damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, progress=progress, device=device,
+    )  # fmt: skip
+    return dataclasses.replace(result, exact_roots=roots)
 
 
 def find(
@@ -171,23 +212,38 @@ def find(
     x=None,
     method: str = "lm",
     max_iterations: int = 200,
-    tolerance: float = 1e-12,
-    damping: float = 1e-9,
+    tolerance: float = APPROXIMATE_Q_TOL,
+    damping: float = APPROXIMATE_DAMPING,
+    min_damping: float = APPROXIMATE_MIN_DAMPING,
     learning_rate: float = 1e-2,
     batched: bool = True,
     progress: bool = True,
     device: str | torch.device = "cpu",
 ) -> FixedPointResult:
-    """Solve ``h = system.step(h, x)`` from every row of ``starts`` (B, S) in float64.
+    """Minimise ``q`` from every row of ``starts`` (B, S) in float64; each start stops once ``q < tolerance``.
 
-    ``x`` is the constant input (``system.input_size`` values, zeros by default).
-    ``method="lm"``: Levenberg-Marquardt with initial damping ``damping`` (small: near a
-    line attractor the residual's Jacobian has singular values ~1 - |lambda| ~ 1e-4, and
-    damping above their square slows the steps along the line; on a trained IMDB GRU,
-    1e-3 took 5x longer than 1e-9 and left a quarter of the starts above q 1e-12);
-    ``method="adam"``: Adam on ``q`` with ``learning_rate``, on all starts at once
-    (``batched``) or one start after another. Each start stops when ``q < tolerance``
-    or after ``max_iterations``. ``system``'s weights must be on ``device``.
+    ``x`` is the constant input (``system.input_size`` values, zeros by default);
+    ``system``'s weights must be on ``device``.
+
+    The defaults find the paper's *approximate* fixed points: every start stops at
+    the reproduction's ``q < 1e-6``. ``method="adam"`` is the reproduction's way
+    (Adam on ``q`` with ``learning_rate``, all starts at once when ``batched``, else
+    one after another). ``method="lm"`` (the default) is Levenberg-Marquardt on the
+    residual ``r(h) = h - F(h, x)``: a step solves ``(J^T J + mu I) d = -J^T r``.
+    The damping ``mu`` decides which object it finds. Near a line attractor ``J`` has
+    one singular value ``s ~ 1 - |lambda| ~ 1e-4`` along the line and the rest near
+    1. Where ``s^2 << mu`` a step hardly moves (like gradient descent, like Adam);
+    where ``s^2 >> mu`` it is a Newton step. Starting at ``mu = 1e-2`` and never
+    going below ``min_damping = 1e-6`` (``s ~ 1e-3``, modes slower than ~1000
+    tokens), LM solves the fast directions in a few Newton-like iterations and
+    leaves each start where it was along the line, as Adam does: on a trained IMDB
+    GRU the two give the same set of points (README), and ``test_lm_matches_adam``
+    holds them to that on a small trained GRU. With a tiny damping
+    (``EXACT_DAMPING`` down to ``EXACT_MIN_DAMPING``) and ``EXACT_Q_TOL``, LM instead
+    takes Newton steps along the line and drives the starts on to a few *exact
+    roots* of ``h = F(h, x)``: an extension the pipeline offers apart (``polish``,
+    ``exact_roots``). The damping is raised tenfold when a step fails and lowered
+    tenfold, down to ``min_damping``, when it succeeds.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -201,7 +257,7 @@ def find(
     began = time.perf_counter()
     with torch.no_grad():
         if method == "lm":
-            h, q, iterations = _levenberg_marquardt(system.step, h0, inputs, max_iterations, tolerance, damping, progress)
+            h, q, iterations = _levenberg_marquardt(system, h0, inputs, max_iterations, tolerance, damping, min_damping, progress)
         elif batched:
             h, q, iterations = _adam(system.step, h0, inputs, max_iterations, tolerance, learning_rate, progress)
         else:
@@ -233,17 +289,14 @@ def _speed(step, h, x):
     return (h - step(h, x)).pow(2).mean(dim=-1)
 
 
-def _residual_jacobians(step, h, x):
-    """d r / d h = I - dF/dh at every row of ``h``: (B, S, S), by reverse mode over the explicit equations."""
-
-    def single(h_row, x_row):
-        return step(h_row.unsqueeze(0), x_row.unsqueeze(0)).squeeze(0)
-
-    jac_step = vmap(jacrev(single, argnums=0))(h, x)
-    return torch.eye(h.shape[1], dtype=h.dtype, device=h.device) - jac_step
+def _residual_jacobians(system, h, x):
+    """d r / d h = I - dF/dh at every row of ``h``: (B, S, S), from the cell's closed form."""
+    j_rec, _ = system.jacobians(h, x)
+    return torch.eye(h.shape[1], dtype=h.dtype, device=h.device) - j_rec
 
 
-def _levenberg_marquardt(step, h, x, max_iterations, tolerance, damping, progress):
+def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_damping, progress):
+    step = system.step
     h = h.clone()
     residual = h - step(h, x)
     q = residual.pow(2).mean(dim=-1)
@@ -253,7 +306,7 @@ def _levenberg_marquardt(step, h, x, max_iterations, tolerance, damping, progres
     stalled = torch.zeros(len(h), dtype=torch.int64, device=h.device)
     active = q >= tolerance
     if active.any():
-        jacobian[active] = _residual_jacobians(step, h[active], x[active])
+        jacobian[active] = _residual_jacobians(system, h[active], x[active])
     eye = torch.eye(h.shape[1], dtype=h.dtype, device=h.device)
     bar = tqdm(range(max_iterations), desc="levenberg-marquardt", disable=not progress)
     for _ in bar:
@@ -276,13 +329,13 @@ def _levenberg_marquardt(step, h, x, max_iterations, tolerance, damping, progres
         small = trial_q[accept] > (1 - STALL_REDUCTION) * q[taken]
         stalled[taken] = torch.where(small, stalled[taken] + 1, 0)
         h[taken], residual[taken], q[taken] = trial[accept], trial_residual[accept], trial_q[accept]
-        mu[taken] = (mu[taken] * 0.1).clamp(min=1e-12)
+        mu[taken] = (mu[taken] * 0.1).clamp(min=min_damping)
         mu[rows[~accept]] *= 10.0
         iterations[rows] += 1
         active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
         refresh = taken[active[taken]]
         if len(refresh):
-            jacobian[refresh] = _residual_jacobians(step, h[refresh], x[refresh])
+            jacobian[refresh] = _residual_jacobians(system, h[refresh], x[refresh])
         bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return h, q, iterations
 
@@ -324,6 +377,9 @@ SHARD_COLUMNS = {
     "iterations": pa.int32(),
     "solver_converged": pa.bool_(),
     "in_state_space": pa.bool_(),
+    "exact_root": None,
+    "exact_root_q": pa.float64(),
+    "exact_root_in_state_space": pa.bool_(),
 }
 
 
@@ -345,7 +401,8 @@ def gather(
     ``fixed_point_id`` (the unique fixed point a converged, non-outlier start found
     within the network's state space (``in_state_space``); -1 otherwise) and
     ``representative`` (the row that stands for its fixed point:
-    the one with the lowest q). Two points are one fixed point when every coordinate
+    the one with the lowest q); ``exact_root_id`` and ``exact_root_representative``
+    do the same for the exact roots, where they were sought (-1 and false otherwise). Two points are one fixed point when every coordinate
     differs by less than ``unique_tol`` (``chebyshev``, the reproduction's rule) or
     their Euclidean distance is below it (``euclidean``, FixedPointFinder's).
     """
@@ -367,6 +424,13 @@ def gather(
     representative = np.zeros(len(q), dtype=bool)
     ids[kept], rep_rows = merge_duplicates(points[kept], q[kept], unique_tol, unique_metric)
     representative[kept[rep_rows]] = True
+    # Exact roots (where sought) are merged on their own: many approximate points lead to one root.
+    root_q = table["exact_root_q"].to_numpy()
+    rooted = np.flatnonzero(table["exact_root_in_state_space"].to_numpy() & (root_q < EXACT_Q_TOL))
+    root_ids = np.full(len(q), -1, dtype=np.int32)
+    root_representative = np.zeros(len(q), dtype=bool)
+    root_ids[rooted], root_rows = merge_duplicates(list_matrix(table["exact_root"])[rooted], root_q[rooted], unique_tol, unique_metric)
+    root_representative[rooted[root_rows]] = True
     metadata = dict(table.schema.metadata or {})
     metadata[b"gather"] = json.dumps(
         {"q_tol": q_tol, "unique_tol": unique_tol, "unique_metric": unique_metric, "outlier_distance": outlier_distance}
@@ -376,6 +440,8 @@ def gather(
         .append_column("outlier", pa.array(outlier))
         .append_column("fixed_point_id", pa.array(ids))
         .append_column("representative", pa.array(representative))
+        .append_column("exact_root_id", pa.array(root_ids))
+        .append_column("exact_root_representative", pa.array(root_representative))
         .replace_schema_metadata(metadata)
     )
 
@@ -419,6 +485,8 @@ FIXED_POINT_COLUMNS = {
     "outlier": pa.bool_(),
     "fixed_point_id": pa.int32(),
     "representative": pa.bool_(),
+    "exact_root_id": pa.int32(),
+    "exact_root_representative": pa.bool_(),
 }
 
 
@@ -432,41 +500,91 @@ def unique_fixed_points(table: pa.Table) -> pa.Table:
     return table.filter(table["representative"]).sort_by("fixed_point_id")
 
 
+def exact_roots(table: pa.Table) -> pa.Table:
+    """The representative rows of the exact roots in a gathered table, ordered by exact_root_id."""
+    return table.filter(table["exact_root_representative"]).sort_by("exact_root_id")
+
+
 def counts(table: pa.Table) -> dict:
-    """Starts, converged (at the table's q_tol and at 1e-8) and unique fixed points of a gathered table."""
+    """Starts, converged starts (at the table's q_tol and at 1e-8), approximate fixed points and exact roots.
+
+    ``exact_roots`` is -1 where they were not sought.
+    """
     q = table["q"].to_numpy()
+    sought = bool(np.isfinite(table["exact_root_q"].to_numpy()).any())
     return {
         "starts": len(q),
         "converged": int(np.sum(table["converged"].to_numpy())),
         "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
         "outside_state_space": int(np.sum(table["converged"].to_numpy() & ~table["in_state_space"].to_numpy())),
         "unique_fixed_points": int(np.sum(table["representative"].to_numpy())),
+        "exact_roots": int(np.sum(table["exact_root_representative"].to_numpy())) if sought else -1,
     }
+
+
+def first_pc_share(points: np.ndarray) -> float:
+    """The share of the points' (K, S) variance on their first principal component (NaN below two points):
+    near 1 for points on a line."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
+        return float("nan")
+    variance = np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2
+    return float(variance[0] / variance.sum()) if variance.sum() > 0 else float("nan")
+
+
+def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> dict:
+    """How a set of fixed points (K, S) lies: its extent along ``axis`` (the visited states' PC1, through
+    ``origin``, their mean) and the share of its own variance on its first principal component."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
+        return {"count": len(points), "axis_min": float("nan"), "axis_max": float("nan"), "first_pc_share": float("nan")}
+    along = (points - origin) @ axis
+    return {
+        "count": len(points),
+        "axis_min": float(along.min()),
+        "axis_max": float(along.max()),
+        "first_pc_share": first_pc_share(points),
+    }
+
+
+def approximate_set(result: FixedPointResult, q_tol: float = APPROXIMATE_Q_TOL, unique_tol: float = 1e-3) -> np.ndarray:
+    """The unique approximate fixed points (K, S) of a solver result: converged, inside the state space, deduplicated."""
+    kept = (result.q < q_tol) & _inside(result)
+    _, representatives = merge_duplicates(result.fixed_point[kept], result.q[kept], unique_tol)
+    return result.fixed_point[kept][representatives]
 
 
 # ---------------------------------------------------------------------------
 # The pipeline's steps
 
 
-def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: int) -> pa.Table:
+def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: int, device="cpu") -> pa.Table:
     """Shard ``index`` of ``count``: sample the config's starts from ``states``, solve this shard's slice.
 
-    ``settings`` is the config's ``fixed_points`` section.
+    ``settings`` holds the ``fixed_points`` keys that decide the result: starts,
+    noise, seed, method, max_iterations, q_tol, damping, learning_rate, exact_roots.
     """
     starts = sample_starts(states, settings["starts"], settings["noise"], settings["seed"])
     rows = shard_rows(len(starts), index, count)
-    log.info("shard %d of %d: starts %d..%d of %d", index + 1, count, rows.start, rows.stop - 1, len(starts))
+    log.info("shard %d of %d: starts %d..%d of %d on %s", index + 1, count, rows.start, rows.stop - 1, len(starts), device)
     result = find(
         system,
         starts[rows],
         method=settings["method"],
         max_iterations=settings["max_iterations"],
-        tolerance=settings["tolerance"],
+        tolerance=settings["q_tol"],
+        damping=settings["damping"],
+        learning_rate=settings["learning_rate"],
+        device=device,
     )
     log.info(
-        "%s: %d of %d starts below q %.0e in %.1f s (at most %d iterations)",
+        "%s: %d of %d starts reached approximate fixed points (q < %.0e) in %.1f s (at most %d iterations)",
         result.method, result.converged.sum(), len(result.q), result.tolerance, result.seconds, result.iterations.max(initial=0),
     )
+    if settings["exact_roots"]:
+        result = polish(system, result, settings["max_iterations"], device=device)
+        roots = result.exact_roots
+        log.info("exact roots: %d of %d starts reached q < %.0e in %.1f s", roots.converged.sum(), len(roots.q), EXACT_Q_TOL, roots.seconds)
     return result.to_table(np.arange(len(starts))[rows])
 
 
@@ -481,40 +599,3 @@ def gather_shards(paths: list[str | Path], settings: dict) -> pa.Table:
     )
     log.info("%s", counts(table))
     return table
-
-
-SUMMARY_COLUMNS = [
-    "model",
-    "system",
-    "starts",
-    "converged",
-    "converged_1e-8",
-    "outside_state_space",
-    "unique_fixed_points",
-    "median_largest_modulus",
-    "time_constant",
-]
-
-
-def summary_table(paths: list[str | Path]):
-    """One row per (model, system) from its ``fixed_points/{model}/{system}.parquet`` and
-    ``linearization/{model}/{system}.parquet``: counts of starts, converged starts and fixed
-    points, the median over fixed points of the largest |lambda| and its time constant."""
-    import pandas as pd
-
-    from .linearization import largest_modulus, read_modulus
-
-    found: dict[tuple[str, str], dict[str, Path]] = {}
-    for path in map(Path, paths):
-        found.setdefault((path.parent.name, path.stem), {})[path.parent.parent.name] = path
-    rows = []
-    for (model_id, system), kinds in found.items():
-        missing = {"fixed_points", "linearization"} - set(kinds)
-        if missing:
-            raise ValueError(f"{model_id} {system}: no {sorted(missing)} table among the inputs")
-        median, tau = largest_modulus(read_modulus(kinds["linearization"]))
-        rows.append(
-            {"model": model_id, "system": system, **counts(read_fixed_points(kinds["fixed_points"])),
-             "median_largest_modulus": median, "time_constant": tau}
-        )
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

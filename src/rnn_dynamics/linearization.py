@@ -8,10 +8,16 @@ time constant ``tau = |1 / ln|lambda||`` steps; a line attractor has one
 eigenvector ``l_k`` (rows of ``R^-1``, so ``l_k . r_k = 1``) what projects onto it:
 a word's effect on the mode is ``l_k . J_inp x``.
 
-Table: one row per unique fixed point. Matrices are stored row-major in flat
-fixed-size lists: ``j_rec`` (S*S, row i = dF_i/dh), ``j_inp`` (S*I). Eigenvalues
-come sorted by modulus, largest first; the eigenvectors of the first ``modes``
-of them are stored, row k of ``right_*``/``left_*`` (modes*S) being eigenvector k.
+The linearisation is taken at every unique approximate fixed point: hundreds of
+them along a line attractor, so the paper's spectra along the line can be drawn.
+
+Table: one row per unique fixed point. Eigenvalues come sorted by modulus,
+largest first; the eigenvectors of the first ``modes`` of them are stored, row k
+of ``right_*``/``left_*`` (modes*S) being eigenvector k, and ``left_input_*``
+(modes*I) is ``l_k^T J_inp``, what a word does to mode k. The Jacobians
+themselves (S*S per point, gigabytes for hundreds of points of a deep stack) are
+not stored: the cells give them in closed form from the model in milliseconds
+(``cells.DynamicalSystem.jacobians``).
 """
 
 from __future__ import annotations
@@ -22,13 +28,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import torch
-from torch.func import jacrev, vmap
 
+from . import fixed_points
 from .storage import list_column, list_matrix, read_table
 
-# Eigenvectors kept per fixed point: the slow modes carry the computation, and all
-# S of them would make the table S / modes times larger (S*S values each).
-DEFAULT_MODES = 16
+# Eigenvectors kept per fixed point: the slowest modes carry the computation (the
+# analyses read the top one), and all S of them would take S*S values per point.
+DEFAULT_MODES = 3
 
 
 @dataclass
@@ -37,11 +43,10 @@ class Linearization:
 
     fixed_point_id: np.ndarray  # (K,) int
     fixed_point: np.ndarray  # (K, S)
-    j_rec: np.ndarray  # (K, S, S)
-    j_inp: np.ndarray  # (K, S, I)
     eigenvalues: np.ndarray  # (K, S) complex, |lambda| descending
     right: np.ndarray  # (K, modes, S) complex, right[k, m] is the m-th right eigenvector
     left: np.ndarray  # (K, modes, S) complex, left[k, m] . right[k, m] = 1
+    left_input: np.ndarray  # (K, modes, I) complex, left[k, m] @ J_inp at fixed point k
 
     @property
     def modulus(self) -> np.ndarray:
@@ -53,7 +58,7 @@ class Linearization:
 
     def to_table(self) -> pa.Table:
         k, size = self.fixed_point.shape
-        inputs, modes = self.j_inp.shape[2], self.right.shape[1]
+        inputs, modes = self.left_input.shape[2], self.right.shape[1]
         return pa.table(
             {
                 "fixed_point_id": pa.array(self.fixed_point_id.astype(np.int32)),
@@ -61,8 +66,6 @@ class Linearization:
                 "input_size": pa.array(np.full(k, inputs, dtype=np.int32)),
                 "modes": pa.array(np.full(k, modes, dtype=np.int32)),
                 "fixed_point": list_column(self.fixed_point),
-                "j_rec": list_column(self.j_rec),
-                "j_inp": list_column(self.j_inp),
                 "eigenvalue_real": list_column(self.eigenvalues.real),
                 "eigenvalue_imag": list_column(self.eigenvalues.imag),
                 "modulus": list_column(self.modulus),
@@ -71,6 +74,8 @@ class Linearization:
                 "right_imag": list_column(self.right.imag),
                 "left_real": list_column(self.left.real),
                 "left_imag": list_column(self.left.imag),
+                "left_input_real": list_column(self.left_input.real),
+                "left_input_imag": list_column(self.left_input.imag),
             }
         )
 
@@ -86,19 +91,18 @@ class Linearization:
         return cls(
             fixed_point_id=table["fixed_point_id"].to_numpy(),
             fixed_point=matrix("fixed_point", size),
-            j_rec=matrix("j_rec", size, size),
-            j_inp=matrix("j_inp", size, inputs),
             eigenvalues=matrix("eigenvalue_real", size) + 1j * matrix("eigenvalue_imag", size),
             right=matrix("right_real", modes, size) + 1j * matrix("right_imag", modes, size),
             left=matrix("left_real", modes, size) + 1j * matrix("left_imag", modes, size),
+            left_input=matrix("left_input_real", modes, inputs) + 1j * matrix("left_input_imag", modes, inputs),
         )
 
 
 COLUMNS = {
     name: None
     for name in (
-        "fixed_point_id state_size input_size modes fixed_point j_rec j_inp eigenvalue_real eigenvalue_imag "
-        "modulus time_constant right_real right_imag left_real left_imag"
+        "fixed_point_id state_size input_size modes fixed_point eigenvalue_real eigenvalue_imag "
+        "modulus time_constant right_real right_imag left_real left_imag left_input_real left_input_imag"
     ).split()
 }
 
@@ -122,15 +126,9 @@ def jacobians(system, points, x=None) -> tuple[np.ndarray, np.ndarray]:
     """``dF/dh`` (K, S, S) and ``dF/dx`` (K, S, I) at each row of ``points`` with input ``x`` (zeros), float64."""
     h = torch.from_numpy(np.array(points, dtype=np.float64)).reshape(-1, system.state_size)
     x = torch.zeros(system.input_size, dtype=torch.float64) if x is None else torch.as_tensor(x, dtype=torch.float64)
-    inputs = x.expand(len(h), -1)
-    if len(h) == 0:
-        return np.zeros((0, system.state_size, system.state_size)), np.zeros((0, system.state_size, system.input_size))
-
-    def single(h_row, x_row):
-        return system.step(h_row.unsqueeze(0), x_row.unsqueeze(0)).squeeze(0)
-
-    j_rec, j_inp = vmap(jacrev(single, argnums=(0, 1)))(h, inputs)
-    return j_rec.detach().numpy(), j_inp.detach().numpy()
+    with torch.no_grad():
+        j_rec, j_inp = system.jacobians(h, x.expand(len(h), -1))
+    return j_rec.numpy(), j_inp.numpy()
 
 
 def eigendecomposition(j_rec: np.ndarray, modes: int | None = DEFAULT_MODES):
@@ -146,19 +144,24 @@ def eigendecomposition(j_rec: np.ndarray, modes: int | None = DEFAULT_MODES):
     return values, right, left[:, :modes]
 
 
-def linearize(system, fixed_points: np.ndarray, fixed_point_id=None, x=None, modes: int | None = DEFAULT_MODES) -> Linearization:
-    """Jacobians and eigendecomposition at each row of ``fixed_points`` (K, S)."""
+def linearize(
+    system, fixed_points: np.ndarray, fixed_point_id=None, x=None, modes: int | None = DEFAULT_MODES, chunk: int = 64
+) -> Linearization:
+    """Eigendecomposition of the Jacobians at each row of ``fixed_points`` (K, S), ``chunk`` points at a time."""
     fixed_points = np.asarray(fixed_points, dtype=np.float64).reshape(-1, system.state_size)
-    j_rec, j_inp = jacobians(system, fixed_points, x)
-    if len(fixed_points):
-        eigenvalues, right, left = eigendecomposition(j_rec, modes)
-    else:
-        kept = system.state_size if modes is None else min(modes, system.state_size)
-        eigenvalues = np.zeros((0, system.state_size), dtype=complex)
-        right = left = np.zeros((0, kept, system.state_size), dtype=complex)
+    kept = system.state_size if modes is None else min(modes, system.state_size)
+    eigenvalues = np.zeros((len(fixed_points), system.state_size), dtype=complex)
+    right = np.zeros((len(fixed_points), kept, system.state_size), dtype=complex)
+    left = np.zeros_like(right)
+    left_input = np.zeros((len(fixed_points), kept, system.input_size), dtype=complex)
+    for begin in range(0, len(fixed_points), chunk):
+        rows = slice(begin, begin + chunk)
+        j_rec, j_inp = jacobians(system, fixed_points[rows], x)
+        eigenvalues[rows], right[rows], left[rows] = eigendecomposition(j_rec, modes)
+        left_input[rows] = left[rows] @ j_inp
     if fixed_point_id is None:
         fixed_point_id = np.arange(len(fixed_points))
-    return Linearization(np.asarray(fixed_point_id), fixed_points, j_rec, j_inp, eigenvalues, right, left)
+    return Linearization(np.asarray(fixed_point_id), fixed_points, eigenvalues, right, left, left_input)
 
 
 def largest_modulus(modulus: np.ndarray) -> tuple[float, float]:
@@ -170,9 +173,59 @@ def largest_modulus(modulus: np.ndarray) -> tuple[float, float]:
 
 
 def linearize_table(system, fixed_point_table: pa.Table, modes: int | None = DEFAULT_MODES) -> Linearization:
-    """The linearisation at the unique fixed points of a gathered fixed-point table (input zero)."""
-    from .fixed_points import unique_fixed_points
-
-    unique = unique_fixed_points(fixed_point_table)
+    """The linearisation at every unique approximate fixed point of a gathered table (input zero)."""
+    unique = fixed_points.unique_fixed_points(fixed_point_table)
     points = list_matrix(unique["fixed_point"])
     return linearize(system, points, unique["fixed_point_id"].to_numpy(), modes=modes)
+
+
+def line_coordinate(points: np.ndarray) -> np.ndarray:
+    """Each fixed point's coordinate along the line they form: its projection on their first principal
+    component, the paper's theta (zeros below two points). The sign of the axis is arbitrary."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
+        return np.zeros(len(points))
+    centred = points - points.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[0]
+
+
+SUMMARY_COLUMNS = [
+    "model",
+    "system",
+    "starts",
+    "converged",
+    "converged_1e-8",
+    "outside_state_space",
+    "unique_fixed_points",
+    "first_pc_share",
+    "median_largest_modulus",
+    "time_constant",
+    "exact_roots",
+]
+
+
+def summary_table(paths: list[str | Path]):
+    """One row per (model, system) from its ``fixed_points/{model}/{system}.parquet`` and
+    ``linearization/{model}/{system}.parquet``: counts of starts, converged starts, unique
+    approximate fixed points (and exact roots, -1 where not sought), the share of the fixed
+    points' variance on their first principal component, and the median over fixed points
+    of the largest |lambda| with its time constant."""
+    import pandas as pd
+
+    found: dict[tuple[str, str], dict[str, Path]] = {}
+    for path in map(Path, paths):
+        found.setdefault((path.parent.name, path.stem), {})[path.parent.parent.name] = path
+    rows = []
+    for (model_id, system), kinds in found.items():
+        missing = {"fixed_points", "linearization"} - set(kinds)
+        if missing:
+            raise ValueError(f"{model_id} {system}: no {sorted(missing)} table among the inputs")
+        table = fixed_points.read_fixed_points(kinds["fixed_points"])
+        points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+        median, tau = largest_modulus(read_modulus(kinds["linearization"]))
+        rows.append(
+            {"model": model_id, "system": system, **fixed_points.counts(table), "first_pc_share": fixed_points.first_pc_share(points),
+             "median_largest_modulus": median, "time_constant": tau}
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -124,8 +124,28 @@ class SentimentClassifier(nn.Module):
                     x = cell.output(new_state)
                 return torch.cat(new_states, dim=-1)
 
+            def stack_jacobians(h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+                # Layer k's new state depends on its own state and, through the new output of
+                # layer k-1, on every layer below: a block lower-triangular chain rule.
+                by_state, by_input = [], []
+                for k, (layer_params, state) in enumerate(zip(params, h.split(size, dim=-1))):
+                    j_rec, j_inp = cell.jacobians(layer_params, state, x)
+                    if k == 0:
+                        d_x, d_h = j_inp, j_rec.new_zeros(len(h), size, h.shape[-1])
+                    else:
+                        d_x, d_h = j_inp @ below_x, j_inp @ below_h
+                    d_h[..., k * size : (k + 1) * size] += j_rec
+                    by_state.append(d_h)
+                    by_input.append(d_x)
+                    # The next layer reads this layer's output, a slice of its new state.
+                    below_x = cell.output(d_x.transpose(-1, -2)).transpose(-1, -2)
+                    below_h = cell.output(d_h.transpose(-1, -2)).transpose(-1, -2)
+                    x = cell.output(cell.step(layer_params, state, x))
+                return torch.cat(by_state, dim=-2), torch.cat(by_input, dim=-2)
+
             return cells.DynamicalSystem(
                 step=stack_step,
+                closed_form_jacobians=stack_jacobians,
                 state_size=size * self.spec.layers,
                 input_size=self.spec.embedding,
                 readout=lambda h: cell.output(h[..., -size:]),
@@ -139,6 +159,7 @@ class SentimentClassifier(nn.Module):
         layer_params = params[layer]
         return cells.DynamicalSystem(
             step=lambda h, x: cell.step(layer_params, h, x),
+            closed_form_jacobians=lambda h, x: cell.jacobians(layer_params, h, x),
             state_size=size,
             input_size=self.spec.embedding if layer == 0 else self.spec.hidden,
             readout=cell.output,

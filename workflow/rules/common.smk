@@ -3,6 +3,7 @@ import os
 import re
 
 from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
+from rnn_dynamics.fixed_points import GATHER_KEYS, SEARCH_KEYS
 from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
 
 
@@ -23,6 +24,11 @@ for name in config["run_datasets"]:
             f"datasets {sorted(config['datasets'])}"
         )
 SPLITS = ["train", "valid", "test"]
+
+
+def narrow(section, keys):
+    """The keys of a config section that a rule's output depends on, so that editing another key reruns nothing."""
+    return {key: section[key] for key in keys}
 
 
 def dataset_spec(wildcards):
@@ -115,7 +121,7 @@ def all_targets():
         for m in MODELS:
             targets += [
                 f"results/{dataset}/figures/{m.id}/{name}.png"
-                for name in ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues")
+                for name in ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues", "line")
             ]
             targets += [
                 f"results/{dataset}/figures/{m.id}/{system}/{name}.png"

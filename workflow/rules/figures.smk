@@ -44,8 +44,14 @@ rule fixed_point_figures:
             category="{dataset}",
             subcategory="{model}",
         ),
+        line=report(
+            "results/{dataset}/figures/{model}/line.png",
+            caption="../report/line.rst",
+            category="{dataset}",
+            subcategory="{model}",
+        ),
     params:
-        settings=config["fixed_points"],
+        eigen_points=config["fixed_points"]["eigen_points"],
         systems=systems,
     log:
         "logs/{dataset}/figures/{model}/fixed_points.log",
@@ -73,8 +79,6 @@ rule fixed_point_table:
         all_fixed_point_tables,
     output:
         "results/{dataset}/tables/fixed_points.csv",
-    params:
-        settings=config["fixed_points"],
     log:
         "logs/{dataset}/tables/fixed_points.log",
     conda:

@@ -9,8 +9,12 @@ rule fixed_point_shard:
     output:
         "results/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.parquet",
     params:
-        settings=config["fixed_points"],
+        # Only the keys that change the solution: editing a later stage's key re-solves nothing.
+        settings=narrow(config["fixed_points"], SEARCH_KEYS),
+        device=config["fixed_points"]["device"],
     threads: 1
+    resources:
+        gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.log",
     conda:
@@ -27,7 +31,7 @@ rule gather_fixed_points:
     output:
         "results/{dataset}/fixed_points/{model}/{system}.parquet",
     params:
-        settings=config["fixed_points"],
+        settings=narrow(config["fixed_points"], GATHER_KEYS),
     log:
         "logs/{dataset}/fixed_points/{model}/{system}.log",
     conda:

@@ -1,4 +1,5 @@
-"""Figures of the fixed-point analysis: where the search went on PC1-PC2, and the spectra at fixed points."""
+"""Figures of the fixed-point analysis as the paper draws them: the approximate fixed points on the line
+through the visited states, the Jacobian spectra along it, and the slowest mode against the line coordinate."""
 
 from __future__ import annotations
 
@@ -10,12 +11,6 @@ from .. import fixed_points, linearization, storage
 from ..states import PCA, StreamingPCA, read_pca
 from . import style
 
-CONVERGED_COLOUR = "#2ca02c"
-NOT_CONVERGED_COLOUR = "#ff7f0e"
-# Converged to a point no state of the network can reach (|h| beyond cells' state_bound).
-OUTSIDE_COLOUR = "#bcbd22"
-# One colour per fixed point of the eigenvalue panels, ordered along PC1.
-SPECTRUM_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
 
 def system_pca(system: str, pca_path: str | Path, states_dir: str | Path) -> PCA:
@@ -32,62 +27,141 @@ def system_pca(system: str, pca_path: str | Path, states_dir: str | Path) -> PCA
     return pcas[("trained", layer)]
 
 
-def spread_along_pc1(coordinates: np.ndarray, n: int) -> np.ndarray:
-    """Indices of up to ``n`` rows whose PC1 values (column 0) are spread evenly from lowest to highest."""
-    order = np.argsort(coordinates[:, 0], kind="stable")
-    if len(order) <= n:
-        return order
-    return order[np.linspace(0, len(order) - 1, n).round().astype(int)]
-
-
 def _system_title(system: str) -> str:
     return "stack" if system == "stack" else f"layer {system.removeprefix('layer')}"
 
 
-def plot_fixed_points(model_id: str, tables: dict, pcas: dict, path: str | Path) -> None:
-    """Per system: the start states on PC1-PC2 (converged inside or outside the states the network can
-    reach, or not converged) and the unique fixed points in black."""
-    fig, axes = style.panels(len(tables), f"{model_id}: fixed-point search")
+# The visited states behind the fixed points: a faint cloud of at most this many.
+CLOUD_POINTS = 5000
+LINE_COLOURMAP = "viridis"
+EXACT_ROOT_COLOUR = "#d62728"
+
+
+def _theta_colours(theta: np.ndarray):
+    """A normaliser and colour map shared by every panel drawn against the line coordinate."""
+    import matplotlib.colors as mcolors
+    from matplotlib import colormaps
+
+    finite = theta[np.isfinite(theta)]
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    return mcolors.Normalize(low, high if high > low else low + 1.0), colormaps[LINE_COLOURMAP]
+
+
+def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, path: str | Path) -> None:
+    """Per system, as the paper's Fig. 2: the visited states faint on PC1-PC2, every approximate fixed point
+    over them coloured by its coordinate along the line (theta, their own first principal component), the
+    exact roots apart where they were sought, and an inset of the fixed points' explained variance."""
+    fig, axes = style.panels(len(tables), f"{model_id}: approximate fixed points (the paper's)")
     for ax, (system, table) in zip(axes, tables.items()):
         pca = pcas[system]
-        starts = pca.project(storage.list_matrix(table["start"]))
-        converged = table["converged"].to_numpy(zero_copy_only=False)
-        outside = converged & ~table["in_state_space"].to_numpy(zero_copy_only=False)
-        inside = converged & ~outside
-        unique = pca.project(storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"]))
-        ax.scatter(*starts[inside].T, s=6, alpha=0.5, color=CONVERGED_COLOUR, label=f"start, converged ({inside.sum()})")
-        if outside.any():
-            ax.scatter(*starts[outside].T, s=6, alpha=0.5, color=OUTSIDE_COLOUR,
-                       label=f"start, converged outside the state space ({outside.sum()})")  # fmt: skip
-        ax.scatter(*starts[~converged].T, s=6, alpha=0.5, color=NOT_CONVERGED_COLOUR, label=f"start, not converged ({(~converged).sum()})")
-        ax.scatter(*unique.T, s=12, marker="x", color=style.FIXED_POINT_COLOUR, label=f"fixed point ({len(unique)})")
-        ax.set(title=f"{model_id} {_system_title(system)}", xlabel="PC1", ylabel="PC2")
-        ax.legend(loc="best", fontsize=7)
+        cloud = pca.project(clouds[system])
+        ax.scatter(*cloud.T, s=2, alpha=0.15, color=style.UNTRAINED_COLOUR, linewidths=0, label=f"visited states ({len(cloud)})")
+        points = storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+        counts = fixed_points.counts(table)
+        if len(points):
+            theta = linearization.line_coordinate(points)
+            norm, cmap = _theta_colours(theta)
+            projected = pca.project(points)
+            mappable = ax.scatter(*projected.T, s=10, c=theta, cmap=cmap, norm=norm,
+                                  label=f"approximate fixed points ({len(points)})")  # fmt: skip
+            fig.colorbar(mappable, ax=ax, label="θ (fixed points' PC1)", shrink=0.8)
+            _variance_inset(ax, points)
+        else:
+            ax.text(0.5, 0.5, "no approximate fixed points", transform=ax.transAxes, ha="center")
+        roots = fixed_points.exact_roots(table)
+        if len(roots):
+            projected = pca.project(storage.list_matrix(roots["exact_root"]))
+            ax.scatter(*projected.T, s=40, marker="x", color=EXACT_ROOT_COLOUR, label=f"exact roots, an extension ({len(roots)})")
+        note = f"{counts['converged']} of {counts['starts']} starts below q_tol"
+        if counts["outside_state_space"]:
+            note += f"; {counts['outside_state_space']} outside the reachable states, left out"
+        ax.set(title=f"{model_id} {_system_title(system)}\n{note}", xlabel="PC1 of the states", ylabel="PC2 of the states")
+        ax.title.set_fontsize(8)
+        ax.legend(loc="lower left", fontsize=7, markerscale=2)
     style.save(fig, path)
 
 
-def plot_eigenvalues(model_id: str, spectra: dict, pcas: dict, eigen_points: int, path: str | Path) -> None:
-    """Per system: the eigenvalues of J_rec at up to ``eigen_points`` fixed points spread along PC1, with the unit circle."""
-    fig, axes = style.panels(len(spectra), f"{model_id}: eigenvalues of the recurrent Jacobian", square=True)
+def _variance_inset(ax, points: np.ndarray) -> None:
+    """The fixed points' own explained variance by component, as the paper's inset."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
+        return
+    variance = np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2
+    if variance.sum() <= 0:
+        return
+    fractions = variance[:5] / variance.sum()
+    inset = ax.inset_axes([0.68, 0.68, 0.3, 0.28])
+    inset.bar(np.arange(1, len(fractions) + 1), fractions, color=style.FIXED_POINT_COLOUR)
+    inset.set_ylim(0, 1)
+    inset.set_xticks(np.arange(1, len(fractions) + 1))
+    inset.set_title("fixed points'\nvariance by PC", fontsize=6)
+    inset.tick_params(labelsize=6)
+
+
+def spread_along_line(theta: np.ndarray, n: int) -> np.ndarray:
+    """Indices of up to ``n`` points whose line coordinates are spread evenly from lowest to highest."""
+    order = np.argsort(theta, kind="stable")
+    if len(order) <= n:
+        return order
+    return order[np.unique(np.linspace(0, len(order) - 1, n).round().astype(int))]
+
+
+def plot_eigenvalues(model_id: str, spectra: dict, eigen_points: int, path: str | Path) -> None:
+    """Per system, as the paper's Fig. 3: the eigenvalues of J_rec at ``eigen_points`` approximate fixed
+    points spread along the line, coloured by their coordinate theta, with the unit circle."""
+    fig, axes = style.panels(len(spectra), f"{model_id}: eigenvalues of the recurrent Jacobian along the line", square=True)
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 400))
     for ax, (system, lin) in zip(axes, spectra.items()):
         ax.plot(circle.real, circle.imag, color="grey", linewidth=0.8)
-        coordinates = pcas[system].project(lin.fixed_point)
-        for colour, row in zip(SPECTRUM_COLOURS, spread_along_pc1(coordinates, eigen_points)):
-            values = lin.eigenvalues[row]
-            ax.scatter(
-                values.real, values.imag, s=10, alpha=0.7, color=colour,
-                label=f"PC1 = {coordinates[row, 0]:.2f}, max |λ| = {np.abs(values).max():.3f}",
-            )
         if len(lin.fixed_point) == 0:
             ax.text(0, 0, "no fixed points", ha="center", va="center")
+        else:
+            theta = linearization.line_coordinate(lin.fixed_point)
+            norm, cmap = _theta_colours(theta)
+            for row in spread_along_line(theta, eigen_points):
+                values = lin.eigenvalues[row]
+                ax.scatter(values.real, values.imag, s=8, alpha=0.7, color=cmap(norm(theta[row])),
+                           label=f"θ = {theta[row]:.2f}, max |λ| = {np.abs(values).max():.4f}")  # fmt: skip
+            ax.legend(loc="lower left", fontsize=6)
         ax.set(title=f"{model_id} {_system_title(system)}", xlabel="Re λ", ylabel="Im λ")
-        ax.legend(loc="lower left", fontsize=7)
     style.save(fig, path)
 
 
+def plot_line(model_id: str, spectra: dict, path: str | Path) -> None:
+    """Per system: the largest |lambda| (and its time constant, in tokens) at every approximate fixed
+    point against its coordinate theta along the line."""
+    fig, axes = style.panels(len(spectra), f"{model_id}: the slowest mode along the line")
+    for ax, (system, lin) in zip(axes, spectra.items()):
+        ax.set(title=f"{model_id} {_system_title(system)}", xlabel="θ (fixed points' PC1)", ylabel="largest |λ|")
+        if len(lin.fixed_point) == 0:
+            ax.text(0.5, 0.5, "no fixed points", transform=ax.transAxes, ha="center")
+            continue
+        theta = linearization.line_coordinate(lin.fixed_point)
+        top = lin.modulus.max(axis=1)
+        norm, cmap = _theta_colours(theta)
+        ax.scatter(theta, top, s=8, c=theta, cmap=cmap, norm=norm)
+        ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        tau = ax.twinx()
+        tau.spines["right"].set_visible(True)
+        # |lambda| = 1 exactly has an infinite time constant: left off the log axis.
+        time_constants = linearization.time_constant(top)
+        finite = np.isfinite(time_constants) & (time_constants > 0)
+        tau.scatter(theta[finite], time_constants[finite], s=4, marker="_", color="black", alpha=0.6)
+        tau.set_yscale("log")
+        tau.set_ylabel("time constant τ (tokens), black")
+    style.save(fig, path)
+
+
+def state_cloud(states_dir: str | Path, system: str, max_points: int = CLOUD_POINTS) -> np.ndarray:
+    """A seeded sample of the system's visited states, for the faint background of the fixed-point figure."""
+    states = fixed_points.system_states(states_dir, system)
+    if len(states) > max_points:
+        states = states[np.sort(np.random.default_rng(0).choice(len(states), size=max_points, replace=False))]
+    return states
+
+
 def fixed_point_figures(model_id: str, systems: list[str], table_paths: list, pca_path, states_dir, eigen_points: int, outputs: dict) -> None:
-    """Both figures of one model; ``table_paths`` holds its fixed_points/ and linearization/ tables."""
+    """The three figures of one model; ``table_paths`` holds its fixed_points/ and linearization/ tables."""
     by_kind = {(Path(p).parent.parent.name, Path(p).stem): p for p in map(Path, table_paths)}
     missing = [(kind, s) for s in systems for kind in ("fixed_points", "linearization") if (kind, s) not in by_kind]
     if missing:
@@ -95,5 +169,7 @@ def fixed_point_figures(model_id: str, systems: list[str], table_paths: list, pc
     pcas = {system: system_pca(system, pca_path, states_dir) for system in systems}
     tables = {system: fixed_points.read_fixed_points(by_kind[("fixed_points", system)]) for system in systems}
     spectra = {system: linearization.read(by_kind[("linearization", system)]) for system in systems}
-    plot_fixed_points(model_id, tables, pcas, outputs["fixed_points"])
-    plot_eigenvalues(model_id, spectra, pcas, eigen_points, outputs["eigenvalues"])
+    clouds = {system: state_cloud(states_dir, system) for system in systems}
+    plot_fixed_points(model_id, tables, pcas, clouds, outputs["fixed_points"])
+    plot_eigenvalues(model_id, spectra, eigen_points, outputs["eigenvalues"])
+    plot_line(model_id, spectra, outputs["line"])

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pickle
 import re
 import tempfile
 from pathlib import Path
@@ -114,8 +115,6 @@ class UnreadableFile(ValueError):
 
 
 def _first_line(exc: BaseException) -> str:
-    # torch's unpickling errors run to a page, ending in advice to load with
-    # weights_only=False (unsafe for a file of unknown origin): keep the first line only.
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else repr(exc)
 
@@ -152,8 +151,18 @@ def read_torch(path: str | os.PathLike, required: set[str] = frozenset()) -> dic
     """
     import torch  # only the readers of checkpoints need it
 
-    with reading(path):
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        with reading(path):
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except UnreadableFile as exc:
+        cause = exc.__cause__
+        if isinstance(cause, pickle.UnpicklingError):
+            # torch's message advises loading with weights_only=False, which runs any code
+            # the file holds: never for a file that may be damaged or foreign. Keep its reason.
+            detail = str(cause).split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0]
+            detail = " ".join(detail.split())
+            raise UnreadableFile(path, f"not a torch.save file of tensors and plain values: {detail}") from cause
+        raise
     if not isinstance(payload, dict) or not required <= set(payload):
         found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
         raise UnreadableFile(path, f"expected a dict with keys {sorted(required)}, found {found}")

@@ -101,7 +101,7 @@ def remake_hint(path: str | os.PathLike) -> str:
     rule = producing_rule(path)
     if rule is None:
         return ""
-    return f"; it is made by rule `{rule}`: rerun it with `snakemake --forcerun {rule}` (or delete the file and run again)"
+    return f"; it is made by rule `{rule}`: make it again with `snakemake --forcerun {path}` (this job) or `--forcerun {rule}` (every job of the rule)"
 
 
 class UnreadableFile(ValueError):

@@ -310,3 +310,21 @@ def test_downloaded_archives_keep_their_official_file_names():
     for entry in config["datasets"].values():
         if entry["kind"] in datasets.DOWNLOADED_ARCHIVES:
             assert datasets.DOWNLOADED_ARCHIVES[entry["kind"]] == entry["url"].rsplit("/", 1)[1]
+
+
+def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
+    """The rule named in an 'unreadable' error follows the rules themselves (a dry run's plan)."""
+    from pipeline import copy_workflow, snakemake
+
+    result = snakemake(copy_workflow(tmp_path), "-n", "--forceall", "--configfile", "configs/synthetic.yaml", timeout=120)
+    assert result.returncode == 0, result.stderr
+    traced = set()
+    for block in result.stdout.split("\nrule ")[1:]:
+        rule = block.split(":", 1)[0]
+        outputs = [line for line in block.split("\n\n")[0].splitlines() if line.startswith("    output: ")]
+        for path in outputs[0].removeprefix("    output: ").split(", ") if outputs else []:
+            read_back = path if Path(path).suffix else f"{path}/x.parquet"  # a directory output: a file in it
+            if path.startswith("results/") and not path.endswith((".png", ".html")):
+                assert storage.producing_rule(read_back) == rule, path
+                traced.add(rule)
+    assert {"prepare", "embeddings", "train", "hidden_states", "fixed_point_shard", "linearize", "analyze"} <= traced

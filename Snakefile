@@ -1,7 +1,9 @@
 # Reverse-engineering recurrent sentiment classifiers: see README.md.
+import os
+
 from snakemake.utils import min_version, validate
 
-from rnn_dynamics.config import coerce_scalars
+from rnn_dynamics.config import check_keys, coerce_scalars
 
 min_version("9.0")
 
@@ -11,6 +13,8 @@ configfile: "config.yaml"
 
 # Nested `--config` overrides arrive as strings; read numbers as numbers before validating.
 config.update(coerce_scalars(config))
+# A misspelt key: name it, its file and the allowed keys (the validator would print the whole schema).
+check_keys(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"), workflow.configfiles)
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

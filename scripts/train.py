@@ -1,28 +1,33 @@
-"""Rule train: fit one model of the grid, resuming from its checkpoint if one exists."""
+"""Rule train: fit one model of the grid, resuming from its checkpoint if one exists.
+
+The job holds the model's lock for its whole life, so a second trainer of the same
+model (an orphan of a killed Snakemake, a run after `--unlock`) stops at once.
+"""
 
 from pathlib import Path
 
-import numpy as np
-
-from rnn_dynamics import logs, training
+from rnn_dynamics import logs, storage, training
 from rnn_dynamics.grid import ModelSpec
 
 with logs.to_file(snakemake.log[0]):
-    embeddings = np.load(snakemake.input.embeddings)
-    splits = {
-        split: training.read_reviews(snakemake.input[split], vocab_size=embeddings.shape[0])
-        for split in ("train", "valid", "test")
-    }
-    training.train(
-        ModelSpec.parse(snakemake.wildcards.model),
-        splits,
-        embeddings,
-        training.Settings.from_config(snakemake.params.settings),
-        training.Outputs(
-            initial=Path(snakemake.output.initial),
-            final=Path(snakemake.output.final),
-            history=Path(snakemake.output.history),
-            metrics=Path(snakemake.output.metrics),
-            checkpoint=Path(snakemake.params.checkpoint),
-        ),
-    )
+    spec = ModelSpec.parse(snakemake.wildcards.model)
+    checkpoint = Path(snakemake.params.checkpoint)
+    with training.model_lock(spec, checkpoint.parent):
+        embeddings = storage.read_array(snakemake.input.embeddings)
+        splits = {
+            split: training.read_reviews(snakemake.input[split], vocab_size=embeddings.shape[0])
+            for split in ("train", "valid", "test")
+        }
+        training.train(
+            spec,
+            splits,
+            embeddings,
+            training.Settings.from_config(snakemake.params.settings),
+            training.Outputs(
+                initial=Path(snakemake.output.initial),
+                final=Path(snakemake.output.final),
+                history=Path(snakemake.output.history),
+                metrics=Path(snakemake.output.metrics),
+                checkpoint=checkpoint,
+            ),
+        )

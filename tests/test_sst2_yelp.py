@@ -123,7 +123,7 @@ def test_an_archive_of_another_kind_is_refused(tmp_path):
     directory = copy_workflow(tmp_path / "workflow")
     result = snakemake(directory, "-n", "resources/imdb/SST-2.zip", timeout=120)
     assert result.returncode != 0
-    assert "'imdb' is of kind 'aclimdb', whose archive is aclImdb.tar.gz" in result.stdout + result.stderr
+    assert "'imdb' is of kind 'aclimdb', whose archive is aclImdb_v1.tar.gz" in result.stdout + result.stderr
 
 
 @pytest.mark.slow

@@ -169,12 +169,14 @@ def test_a_run_stopped_after_one_epoch_resumes_to_the_same_weights(uninterrupted
     pd.testing.assert_frame_equal(resumed, full)
 
 
-def test_a_checkpoint_of_other_settings_is_refused(splits, tmp_path):
+def test_a_checkpoint_of_other_settings_is_not_continued(splits, tmp_path, caplog):
     with pytest.raises(Killed):
         run(tmp_path, splits, on_epoch_end=kill_after_first_epoch)
-    other = training.Settings(**{**SETTINGS.__dict__, "learning_rate": 0.5})
-    with pytest.raises(ValueError, match="checkpoint.pt.*learning_rate.*delete it"):
-        run(tmp_path, splits, settings=other)
+    other = training.Settings(**{**SETTINGS.__dict__, "learning_rate": 0.02, "epochs": 1})
+    metrics = run(tmp_path, splits, settings=other)
+    assert "not resuming from" in caplog.text and "learning_rate': 0.01" in caplog.text
+    assert pd.read_parquet(tmp_path / "history.parquet")["epoch"].tolist() == [1]
+    assert metrics["best_epoch"] == 1
 
 
 def test_non_finite_loss_stops_naming_model_epoch_and_batch_and_keeps_the_checkpoint(splits, tmp_path):
@@ -183,7 +185,7 @@ def test_non_finite_loss_stops_naming_model_epoch_and_batch_and_keeps_the_checkp
             with torch.no_grad():
                 model.readout.weight.fill_(float("nan"))
 
-    with pytest.raises(FloatingPointError, match=f"model {SPEC.id}.*epoch 2, batch 1 of"):
+    with pytest.raises(FloatingPointError, match=f"model {SPEC.id} diverged in epoch 2, batch 1 of.*not finite"):
         run(tmp_path, splits, on_epoch_end=poison_after_first_epoch)
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert len(checkpoint["history"]) == 1

@@ -9,6 +9,8 @@ The review table has one row per review: ``id`` (string, e.g. ``train/pos/123_9`
 from __future__ import annotations
 
 import array
+import codecs
+import io
 import itertools
 import logging
 import os
@@ -110,17 +112,48 @@ def read_archive(path: str | os.PathLike) -> pa.Table:
 # ---------------------------------------------------------------------------- users' table files
 
 
-def _read_file(path: str | os.PathLike) -> pa.Table:
+def _read_file(path: str | os.PathLike, encoding: str = "utf-8") -> pa.Table:
+    """A CSV/TSV (text in ``encoding``) or Parquet file as a table."""
     name = Path(path).name.lower()
     for suffix in (".gz", ".bz2", ".zst"):  # pyarrow.csv decompresses these by extension
         name = name.removesuffix(suffix)
     if name.endswith((".parquet", ".pq")):
-        return pq.read_table(path)
-    if name.endswith(".csv"):
-        return pacsv.read_csv(path)
-    if name.endswith((".tsv", ".tab")):
-        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter="\t"))
-    raise ValueError(f"{path}: unknown table format; use .csv, .tsv or .parquet")
+        with storage.reading(path):
+            return pq.read_table(path)
+    if not name.endswith((".csv", ".tsv", ".tab")):
+        raise ValueError(f"{path}: unknown table format; use .csv, .tsv or .parquet")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"{path}: unknown encoding {encoding!r} (the dataset's `encoding` key)") from None
+    delimiter = "," if name.endswith(".csv") else "\t"
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        )
+    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        _raise_for_encoding(path, encoding)  # if a line does not decode, name it
+        raise ValueError(f"{path}: not a readable {name.rsplit('.', 1)[-1].upper()} file ({exc})") from exc
+    # pyarrow reads a column that is not valid UTF-8 as bytes rather than failing.
+    if any(pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type) for field in table.schema):
+        _raise_for_encoding(path, encoding)
+    return table
+
+
+def _raise_for_encoding(path: str | os.PathLike, encoding: str) -> None:
+    """Raise a ValueError naming the first line of ``path`` that does not decode as ``encoding``, if any."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        for number, line in enumerate(io.BufferedReader(stream), start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{path}: line {number} is not valid {encoding} (byte {line[exc.start:exc.start + 1]!r} at "
+                    f"byte {exc.start + 1} of the line); set the dataset's `encoding` key to the file's encoding, "
+                    f"e.g. `encoding: latin-1`"
+                ) from None
 
 
 def label_mapping(values: Sequence, source: str) -> dict:
@@ -143,9 +176,12 @@ def read_table_files(
     label_column: str,
     test_fraction: float = 0.2,
     seed: int = 0,
+    encoding: str = "utf-8",
 ) -> pa.Table:
     """Read users' CSV/TSV/Parquet files into a review table.
 
+    CSV and TSV files are read as text in ``encoding``; a line that does not decode
+    stops with an error naming the file, the line and the encoding.
     One path: split into train and test by ``test_fraction`` (stratified, ``seed``).
     Two paths: the train file and the test file. Labels must be two classes over all
     files; null texts or labels are rejected.
@@ -154,7 +190,7 @@ def read_table_files(
         raise ValueError(f"expected one file or a train and a test file, got {list(paths)}")
     tables = []
     for path in paths:
-        table = _read_file(path)
+        table = _read_file(path, encoding)
         for column in (text_column, label_column):
             if column not in table.column_names:
                 raise ValueError(f"{path}: no column {column!r} (has {table.column_names})")
@@ -235,7 +271,6 @@ def check_yelp_layout(path: str | os.PathLike) -> dict[str, int]:
 def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
     """GLUE's ``SST-2.zip`` read in place: train.tsv is the train split, the labelled dev.tsv the test split."""
     import csv
-    import io
 
     columns = ([], [], [], [])
     with _open_zip(path) as archive:
@@ -257,7 +292,6 @@ def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
 def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
     """Zhang et al.'s ``yelp_review_polarity_csv.tgz`` read in place (labels 1 negative, 2 positive)."""
     import csv
-    import io
 
     columns = ([], [], [], [])
     found = set()
@@ -282,7 +316,7 @@ def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
 ARCHIVE_READERS = {"aclimdb": read_archive, "synthetic": read_archive, "sst2": read_sst2_archive, "yelp": read_yelp_archive}
 # The kinds that are downloaded: the official file name, and the check of a local copy's layout
 # (which stands in for the checksum, since a local copy need not be byte-identical).
-DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb.tar.gz", "sst2": "SST-2.zip", "yelp": "yelp_review_polarity_csv.tgz"}
+DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb_v1.tar.gz", "sst2": "SST-2.zip", "yelp": "yelp_review_polarity_csv.tgz"}
 LAYOUT_CHECKS = {"aclimdb": check_archive_layout, "sst2": check_sst2_layout, "yelp": check_yelp_layout}
 
 
@@ -293,7 +327,8 @@ def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = 
         return ARCHIVE_READERS[spec["kind"]](path)
     if spec["kind"] == "table":
         return read_table_files(
-            paths, spec["text_column"], spec["label_column"], spec.get("test_fraction", 0.2), seed
+            paths, spec["text_column"], spec["label_column"], spec.get("test_fraction", 0.2), seed,
+            spec.get("encoding", "utf-8"),
         )
     raise ValueError(f"unknown dataset kind {spec['kind']!r}")
 
@@ -362,7 +397,8 @@ def prepare(
     label, ``split_seed``); the vocabulary counts the (truncated) training reviews
     only; reviews are cut to their first ``max_length`` tokens. ``outputs`` maps
     ``train``, ``valid``, ``test`` and ``vocab`` to paths. Reviews with no tokens are
-    dropped (a classifier reads the state at the last token). Returns row counts.
+    dropped (a classifier reads the state at the last token), with a warning. Returns
+    row counts, the vocabulary size and ``dropped_empty``, the number of reviews dropped.
     """
     storage.check_schema(reviews.schema, REVIEWS_SCHEMA, "review table")
     ids, lengths, words = _tokenize_all(reviews.column("text"), max_length)
@@ -370,8 +406,10 @@ def prepare(
     labels = reviews.column("label").to_numpy()
     split = reviews.column("split").to_numpy(zero_copy_only=False)
     nonempty = lengths > 0
-    if not nonempty.all():
-        log.warning("dropping %d reviews with no tokens", (~nonempty).sum())
+    dropped = {name: int(((split == name) & ~nonempty).sum()) for name in SPLITS}
+    if sum(dropped.values()):
+        examples = reviews.column("id").take(np.flatnonzero(~nonempty)[:5]).to_pylist()
+        log.warning("dropping %d reviews with no tokens (%s; e.g. %s)", sum(dropped.values()), dropped, examples)
 
     is_train = (split == "train") & nonempty
     held_out = np.zeros(len(labels), dtype=bool)
@@ -404,5 +442,6 @@ def prepare(
         storage.write_table(_token_table(reviews, ids, offsets, lengths, split_rows), outputs[name])
     storage.write_table(vocab.to_table(), outputs["vocab"])
     summary = {name: len(split_rows) for name, split_rows in rows.items()} | {"vocab": len(vocab)}
+    summary["dropped_empty"] = sum(dropped.values())
     log.info("prepared %s", summary)
     return summary

@@ -135,11 +135,15 @@ def eigendecomposition(j_rec: np.ndarray, modes: int | None = DEFAULT_MODES):
     """Eigenvalues (K, S) sorted by modulus (descending), and the right and left eigenvectors of the first ``modes``."""
     size = j_rec.shape[-1]
     modes = size if modes is None else min(modes, size)
-    values, vectors = np.linalg.eig(j_rec)
+    # A diverged network's Jacobian holds inf or NaN: its spectrum is NaN, not a crash.
+    finite = np.isfinite(j_rec).all(axis=(-2, -1))
+    values, vectors = np.linalg.eig(np.where(finite[:, None, None], j_rec, 0.0))
+    values[~finite], vectors[~finite] = np.nan, np.eye(size)
     order = np.argsort(-np.abs(values), axis=-1, kind="stable")
     values = np.take_along_axis(values, order, axis=-1)
     vectors = np.take_along_axis(vectors, order[:, None, :], axis=-1)  # columns are eigenvectors
     left = np.linalg.inv(vectors)  # rows are left eigenvectors, biorthonormal to the columns
+    vectors[~finite], left[~finite] = np.nan, np.nan
     right = vectors.transpose(0, 2, 1)[:, :modes]
     return values, right, left[:, :modes]
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from rnn_dynamics import cells
 from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.storage import atomic_path
+from rnn_dynamics.storage import atomic_path, read_torch, reading
 
 _LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
 
@@ -185,12 +185,10 @@ def save(model: SentimentClassifier, path: str | os.PathLike, **extra) -> None:
 
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SentimentClassifier:
     """A model written by ``save``, in eval mode, on ``map_location``."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    missing = {"spec", "vocab_size", "hyperparameters", "state_dict"} - set(payload)
-    if missing:
-        raise ValueError(f"{path}: not a saved model, missing {sorted(missing)}")
+    payload = read_torch(path, required={"spec", "vocab_size", "hyperparameters", "state_dict"})
     # Building the model draws initial weights; keep the caller's random stream untouched.
     with torch.random.fork_rng(devices=[]):
         model = SentimentClassifier(ModelSpec.parse(payload["spec"]), payload["vocab_size"], **payload["hyperparameters"])
-    model.load_state_dict(payload["state_dict"])
+    with reading(path):  # weights of another shape or name
+        model.load_state_dict(payload["state_dict"])
     return model.to(map_location).eval()

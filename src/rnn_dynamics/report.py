@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .storage import atomic_path
+from .storage import atomic_path, reading
 
 # Where the workflow writes the outputs a report shows (see workflow/rules/common.smk).
 # A figure of one model, or of one of its systems (results/{dataset}/figures/{model}/{system}/{name}.png).
@@ -92,7 +92,8 @@ def write_html_table(csv_path: str | os.PathLike, html_path: str | os.PathLike, 
     """Write the summary table ``name`` (a key of TABLE_TITLES) from ``csv_path`` as an HTML page, atomically."""
     if name not in TABLE_TITLES:
         raise ValueError(f"{csv_path}: unknown summary table {name!r}; known: {sorted(TABLE_TITLES)}")
-    table = pd.read_csv(csv_path)
+    with reading(csv_path):
+        table = pd.read_csv(csv_path)
     with atomic_path(html_path) as tmp:
         Path(tmp).write_text(html_page(table, TABLE_TITLES[name]), encoding="utf-8")
 

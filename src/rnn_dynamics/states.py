@@ -273,12 +273,15 @@ def read_layer(path: str | Path, max_rows: int | None = None, seed: int = 0) -> 
 
     Reads one row group at a time, so a sample of a large dump needs memory only for the sample.
     """
-    parquet = pq.ParquetFile(path)
+    with storage.reading(path):
+        parquet = pq.ParquetFile(path)
     expected = {"review": pa.int32(), "t": pa.int32(), "label": pa.int8(), "h": None}
     storage.check_schema(parquet.schema_arrow, expected, path)
     h_type = parquet.schema_arrow.field("h").type
     if not pa.types.is_fixed_size_list(h_type) or h_type.value_type != pa.float32():
-        raise storage.SchemaError(f"{path}: column 'h' has type {h_type}, expected fixed_size_list<float32>")
+        raise storage.SchemaError(
+            f"{path}: column 'h' has type {h_type}, expected fixed_size_list<float32>{storage.remake_hint(path)}"
+        )
     n_rows = parquet.metadata.num_rows
     chosen = np.arange(n_rows)
     if max_rows is not None and max_rows < n_rows:
@@ -288,7 +291,8 @@ def read_layer(path: str | Path, max_rows: int | None = None, seed: int = 0) -> 
         size = parquet.metadata.row_group(group).num_rows
         rows = chosen[(chosen >= start) & (chosen < start + size)] - start
         if len(rows):
-            parts.append(parquet.read_row_group(group).take(pa.array(rows)))
+            with storage.reading(path):
+                parts.append(parquet.read_row_group(group).take(pa.array(rows)))
         start += size
     table = pa.concat_tables(parts) if parts else parquet.schema_arrow.empty_table()
     return {

@@ -1,15 +1,20 @@
-"""Writing outputs atomically and reading tables with the schema a step expects.
+"""Writing outputs atomically, reading them back with the schema a step expects, and job locks.
 
 Every output goes to a temporary file beside its destination and is renamed
 into place only when complete, so an interrupted job never leaves a
-half-written file that looks finished.
+half-written file that looks finished. A file that cannot be read (damaged,
+truncated, written by something else) raises :class:`UnreadableFile`, which names
+the file and the workflow rule that makes it, so the user knows what to run again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -63,6 +68,107 @@ def list_matrix(column: pa.Array | pa.ChunkedArray, *shape: int) -> np.ndarray:
     return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), *shape)
 
 
+# Which rule of workflow/rules/*.smk writes a file, by the file's place in the data
+# contracts (DESIGN.md), most specific first.
+PRODUCING_RULES = [
+    (r"results/[^/]+/data/[^/]+\.parquet", "prepare"),
+    (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings"),
+    (r"results/[^/]+/models/[^/]+/[^/]+", "train"),
+    (r"results/[^/]+/(states/[^/]+/[^/]+|pca/[^/]+|examples/[^/]+)\.parquet", "hidden_states"),
+    (r"results/[^/]+/fixed_points/[^/]+/[^/]+/shard-[^/]+\.parquet", "fixed_point_shard"),
+    (r"results/[^/]+/fixed_points/[^/]+/[^/]+\.parquet", "gather_fixed_points"),
+    (r"results/[^/]+/linearization/[^/]+/[^/]+\.parquet", "linearize"),
+    (r"results/[^/]+/analyses/[^/]+/[^/]+/[^/]+", "analyze"),
+    (r"results/[^/]+/tables/accuracy\.csv", "accuracy_table"),
+    (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table"),
+    (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table"),
+    (r"results/[^/]+/tables/comparison\.csv", "comparison_table"),
+]
+
+
+def producing_rule(path: str | os.PathLike) -> str | None:
+    """The workflow rule whose output ``path`` is, or None for a file the workflow does not make."""
+    text = Path(path).as_posix()
+    for pattern, rule in PRODUCING_RULES:
+        match = re.search(rf"(^|/){pattern}$", text)
+        if match:
+            return rule
+    return None
+
+
+def remake_hint(path: str | os.PathLike) -> str:
+    """How to make ``path`` again: the rule that writes it, for ``--forcerun``."""
+    rule = producing_rule(path)
+    if rule is None:
+        return ""
+    return f"; it is made by rule `{rule}`: make it again with `snakemake --forcerun {path}` (this job) or `--forcerun {rule}` (every job of the rule)"
+
+
+class UnreadableFile(ValueError):
+    """A file exists but cannot be read as what it should be."""
+
+    def __init__(self, path: str | os.PathLike, reason: str | BaseException):
+        self.path = Path(path)
+        if isinstance(reason, BaseException):
+            reason = f"{type(reason).__name__}: {_first_line(reason)}"
+        super().__init__(f"{path}: unreadable ({reason}){remake_hint(path)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else repr(exc)
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a failure to parse ``path`` inside the block into an :class:`UnreadableFile` naming it.
+
+    A missing file stays a FileNotFoundError; errors that already name the file pass unchanged.
+    """
+    try:
+        yield
+    except (FileNotFoundError, MemoryError, UnreadableFile, SchemaError):
+        raise
+    except Exception as exc:
+        raise UnreadableFile(path, exc) from exc
+
+
+def read_json(path: str | os.PathLike):
+    with reading(path):
+        return json.loads(Path(path).read_text())
+
+
+def read_array(path: str | os.PathLike, **kwargs) -> np.ndarray:
+    """A ``.npy`` file (no pickled objects)."""
+    with reading(path):
+        return np.load(path, allow_pickle=False, **kwargs)
+
+
+def read_torch(path: str | os.PathLike, required: set[str] = frozenset()) -> dict:
+    """A dict saved with ``torch.save``, loaded with ``weights_only`` (tensors and plain values only) onto the CPU.
+
+    ``required``: keys it must have, or it is unreadable as what the caller expects.
+    """
+    import torch  # only the readers of checkpoints need it
+
+    try:
+        with reading(path):
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except UnreadableFile as exc:
+        cause = exc.__cause__
+        if isinstance(cause, pickle.UnpicklingError):
+            # torch's message advises loading with weights_only=False, which runs any code
+            # the file holds: never for a file that may be damaged or foreign. Keep its reason.
+            detail = str(cause).split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0]
+            detail = " ".join(detail.split())
+            raise UnreadableFile(path, f"not a torch.save file of tensors and plain values: {detail}") from cause
+        raise
+    if not isinstance(payload, dict) or not required <= set(payload):
+        found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise UnreadableFile(path, f"expected a dict with keys {sorted(required)}, found {found}")
+    return payload
+
+
 class SchemaError(ValueError):
     """A table on disk lacks a column the reader needs, or has it with another type."""
 
@@ -72,10 +178,10 @@ def check_schema(schema: pa.Schema, expected: pa.Schema | dict, source: str | os
     fields = expected.items() if isinstance(expected, dict) else ((f.name, f.type) for f in expected)
     for name, type_ in fields:
         if name not in schema.names:
-            raise SchemaError(f"{source}: missing column {name!r} (has {schema.names})")
+            raise SchemaError(f"{source}: missing column {name!r} (has {schema.names}){remake_hint(source)}")
         actual = schema.field(name).type
         if type_ is not None and actual != type_:
-            raise SchemaError(f"{source}: column {name!r} has type {actual}, expected {type_}")
+            raise SchemaError(f"{source}: column {name!r} has type {actual}, expected {type_}{remake_hint(source)}")
 
 
 def read_table(path: str | os.PathLike, expected: pa.Schema | dict, columns: list[str] | None = None) -> pa.Table:
@@ -83,11 +189,35 @@ def read_table(path: str | os.PathLike, expected: pa.Schema | dict, columns: lis
 
     ``expected`` maps column names to pyarrow types (``None`` accepts any type).
     """
-    try:
+    with reading(path):  # pyarrow raises several types for a file that is not Parquet
         schema = pq.read_schema(path)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise SchemaError(f"{path}: not a readable Parquet file ({exc})") from exc
     check_schema(schema, expected, path)
-    return pq.read_table(path, columns=columns)
+    with reading(path):  # a sound footer does not make sound pages
+        return pq.read_table(path, columns=columns)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, holder: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` for the block, or fail at once if another process holds it.
+
+    An OS lock (``flock``): it ends with the process that holds it, even one killed
+    with ``kill -9``, so no stale lock is ever left to clear. ``holder`` names what
+    the lock guards, for the error.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise RuntimeError(
+                f"{holder} is already being written by {owner}, which holds the lock {path}; wait for it to "
+                f"finish or stop it (a lock ends with its process, so nothing needs deleting)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+        handle.flush()
+        yield

@@ -8,11 +8,19 @@ logit. The weights with the lowest validation loss are kept.
 After every epoch a checkpoint (weights, optimiser, random states, history,
 best weights so far) is written atomically; a run started again with the same
 checkpoint continues after its last finished epoch and, on a CPU, ends with the
-same weights as a run never interrupted.
+same weights as a run never interrupted. A checkpoint is continued only when it
+is a prefix of the run now asked for (same model and settings, no more epochs
+than asked); otherwise training starts over, with a warning saying why.
+
+Training stops with :class:`TrainingDiverged`, naming the model and the epoch,
+when the loss is not finite or explodes (see ``DIVERGED_LOSS``); the last good
+checkpoint is kept. A model whose kept weights do no better on the validation
+split than always answering its majority label is flagged ``at_chance``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -31,7 +39,7 @@ from tqdm import tqdm
 
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.storage import atomic_path, read_table, write_json, write_table
+from rnn_dynamics.storage import UnreadableFile, atomic_path, exclusive_lock, read_table, read_torch, write_json, write_table
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,15 @@ HISTORY_SCHEMA = pa.schema(
 )
 ACCURACY_COLUMNS = ["model", "architecture", "layers", "embedding", "hidden", "seed"] + [
     f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")
-]
+] + ["valid_chance_accuracy", "at_chance"]
+# A loss no learning run passes through: ln 2 is the mean binary cross-entropy of a
+# classifier that answers 1/2 (an untrained one, near enough), and a mean 100 times
+# that gives the true label a probability of about e^-69 on average. Above it, or not
+# finite, the run has diverged (a learning rate far too large, typically).
+DIVERGED_LOSS = 100 * math.log(2)
+# Standard errors above the majority-label rate that a validation accuracy must reach
+# not to be flagged as chance level (one-sided, ~2% false alarms for a chance model).
+CHANCE_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,71 @@ def evaluate(model: model_lib.SentimentClassifier, reviews: Reviews, batch_size:
     return loss.item() / len(reviews), correct.item() / len(reviews)
 
 
+class TrainingDiverged(FloatingPointError):
+    """The loss of a model became non-finite or exploded (above ``DIVERGED_LOSS``)."""
+
+
+def check_loss(spec: ModelSpec, epoch: int, where: str, loss: float, checkpoint: Path) -> None:
+    """Raise :class:`TrainingDiverged` naming model, epoch and checkpoint when ``loss`` (a mean per review) diverged."""
+    if math.isfinite(loss) and loss <= DIVERGED_LOSS:
+        return
+    kind = "not finite" if not math.isfinite(loss) else f"above {DIVERGED_LOSS:.1f} (100 ln 2)"
+    kept = (
+        f"the last good checkpoint ({checkpoint}, after epoch {epoch - 1}) is kept"
+        if epoch > 1 and checkpoint.exists()
+        else "no epoch finished, so there is no checkpoint to keep"
+    )
+    raise TrainingDiverged(
+        f"model {spec.id} diverged in epoch {epoch}, {where}: loss {loss:.4g} is {kind}; {kept}. "
+        f"Lower training.learning_rate"
+    )
+
+
+def at_chance(accuracy: float, labels: np.ndarray) -> tuple[bool, float]:
+    """Whether ``accuracy`` on reviews with ``labels`` is within chance of always answering the majority label.
+
+    Returns the flag and the majority label's rate (the chance accuracy).
+    """
+    majority = float(max(labels.mean(), 1 - labels.mean()))
+    margin = CHANCE_MARGIN * math.sqrt(majority * (1 - majority) / len(labels))
+    return bool(accuracy <= majority + margin), majority
+
+
+def resumable_checkpoint(path: Path, spec: ModelSpec, settings: Settings) -> dict | None:
+    """The checkpoint at ``path`` if it is a prefix of training ``spec`` with ``settings``, else None.
+
+    A checkpoint of another model or other settings, of more epochs than asked for, or
+    one that cannot be read is not continued: the reason is logged as a warning and
+    training starts over (overwriting it after the first epoch).
+    """
+    if not path.exists():
+        return None
+    try:
+        checkpoint = read_torch(path, required={"model", "settings", "weights", "optimizer", "rng", "history", "best"})
+    except UnreadableFile as exc:
+        reason = str(exc)
+    else:
+        done = len(checkpoint["history"])
+        if checkpoint["model"] != spec.id or checkpoint["settings"] != settings.resumable_with():
+            reason = (
+                f"it is for {checkpoint['model']} with {checkpoint['settings']}, not for {spec.id} with "
+                f"{settings.resumable_with()}"
+            )
+        elif done > settings.epochs:
+            reason = f"it holds {done} epochs, more than the {settings.epochs} now asked for"
+        else:
+            return checkpoint
+    log.warning("%s: not resuming from %s: %s; training from the start", spec.id, path, reason)
+    return None
+
+
+@contextlib.contextmanager
+def model_lock(spec: ModelSpec, folder: Path):
+    """Hold ``folder/.lock`` for the block: a second trainer of the same model fails at once."""
+    with exclusive_lock(Path(folder) / ".lock", f"model {spec.id} ({folder})"):
+        yield
+
+
 def _rng_states(shuffle: torch.Generator, device: torch.device) -> dict:
     states = {"torch": torch.get_rng_state(), "shuffle": shuffle.get_state()}
     if device.type == "cuda":
@@ -225,13 +306,8 @@ def train(
     history: list[dict] = []
     best = {"epoch": 0, "valid_loss": math.inf, "weights": _cpu_copy(model.state_dict())}
 
-    if outputs.checkpoint.exists():
-        checkpoint = torch.load(outputs.checkpoint, map_location="cpu", weights_only=True)
-        if checkpoint["model"] != spec.id or checkpoint["settings"] != settings.resumable_with():
-            raise ValueError(
-                f"{outputs.checkpoint} is for {checkpoint['model']} with {checkpoint['settings']}, not for "
-                f"{spec.id} with {settings.resumable_with()}; delete it to train from the start"
-            )
+    checkpoint = resumable_checkpoint(outputs.checkpoint, spec, settings)
+    if checkpoint is not None:
         model.load_state_dict(checkpoint["weights"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         _set_rng_states(checkpoint["rng"], shuffle, device)
@@ -244,6 +320,7 @@ def train(
         model.train()
         batches = bucketed_batches(train_reviews.lengths, settings.batch_size, shuffle)
         batch_losses = torch.zeros(len(batches), device=device)
+        batch_sizes = torch.tensor([len(indices) for indices in batches], device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
         start = time.perf_counter()
         with tqdm(total=len(batches), desc=f"{spec.id} epoch {epoch}/{settings.epochs}", unit="batch", mininterval=1) as bar:
@@ -253,21 +330,25 @@ def train(
                 loss = F.binary_cross_entropy_with_logits(logits, labels)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                optimizer.step()
+                try:
+                    optimizer.step()
+                except RuntimeError as exc:  # a step too large for float32 (learning rate ~1e40)
+                    if "overflow" not in str(exc):
+                        raise
+                    check_loss(spec, epoch, f"batch {number} of {len(batches)} (optimiser step: {exc})", math.inf, outputs.checkpoint)
                 batch_losses[number - 1] = loss.detach() * len(indices)
                 correct += ((logits.detach() > 0) == (labels > 0.5)).sum()
                 bar.update()
                 if number % CHECK_EVERY == 0 or number == len(batches):
-                    finite = torch.isfinite(batch_losses[:number]).cpu()
-                    if not finite.all():
-                        raise FloatingPointError(
-                            f"model {spec.id}: non-finite training loss in epoch {epoch}, batch "
-                            f"{int(torch.nonzero(~finite)[0]) + 1} of {len(batches)}; the last good checkpoint "
-                            f"({outputs.checkpoint}, after epoch {epoch - 1}) is kept"
-                        )
+                    means = (batch_losses[:number] / batch_sizes[:number]).cpu()
+                    diverged = ~(torch.isfinite(means) & (means <= DIVERGED_LOSS))
+                    if diverged.any():
+                        first = int(torch.nonzero(diverged)[0])
+                        check_loss(spec, epoch, f"batch {first + 1} of {len(batches)}", means[first].item(), outputs.checkpoint)
                     bar.set_postfix(loss=f"{batch_losses[:number].sum().item() / sum(map(len, batches[:number])):.4f}")
         seconds = time.perf_counter() - start
         valid_loss, valid_accuracy = evaluate(model, splits["valid"], settings.batch_size, device)
+        check_loss(spec, epoch, "on the validation split", valid_loss, outputs.checkpoint)
         record = {
             "epoch": epoch,
             "train_loss": batch_losses.sum().item() / len(train_reviews),
@@ -306,6 +387,12 @@ def train(
     metrics = {"model": spec.id, "epochs": settings.epochs, "best_epoch": best["epoch"], "device": str(device)}
     for split, reviews in splits.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate(model, reviews, settings.batch_size, device)
+    metrics["at_chance"], metrics["valid_chance_accuracy"] = at_chance(metrics["valid_accuracy"], splits["valid"].labels)
+    if metrics["at_chance"]:
+        log.warning(
+            "%s is at chance level: validation accuracy %.4f, always answering the majority label %.4f",
+            spec.id, metrics["valid_accuracy"], metrics["valid_chance_accuracy"],
+        )  # fmt: skip
     write_table(pa.Table.from_pylist(history, schema=HISTORY_SCHEMA), outputs.history)
     write_json(metrics, outputs.metrics)
     # Finished: a later run (new code, same settings) must start afresh, not resume.
@@ -315,9 +402,11 @@ def train(
 
 
 def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
-    """One row per model: its id and sizes, and the kept weights' loss and accuracy on each split."""
+    """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, and the chance flag."""
     rows = []
     for entry in metrics:
         spec = ModelSpec.parse(entry["model"])
         rows.append({**dataclasses.asdict(spec), **entry, "model": spec.id})
+        if entry.get("at_chance"):
+            log.warning("%s is at chance level (validation accuracy %.4f)", spec.id, entry["valid_accuracy"])
     return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)

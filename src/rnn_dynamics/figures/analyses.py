@@ -24,9 +24,15 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
 
     fig, (modulus_ax, tau_ax) = style.panels(2, f"{title}: top eigenvalues")
     eigenvalues = result["eigenvalues"]
+    left_out = {modulus_ax: 0, tau_ax: 0}
     for rank, group in eigenvalues.groupby("rank"):
-        modulus_ax.hist(group["modulus"], bins=30, alpha=0.6, label=f"|lambda_{rank}|")
-        tau_ax.hist(np.log10(group["time_constant"].clip(upper=1e12)), bins=30, alpha=0.6, label=f"tau_{rank}")
+        left_out[modulus_ax] += style.hist(modulus_ax, group["modulus"], bins=30, alpha=0.6, label=f"|lambda_{rank}|")
+        # An infinite time constant (|lambda| exactly 1) is drawn at 1e12 tokens; NaN and 0 are left out.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_tau = np.log10(group["time_constant"].clip(upper=1e12))
+        left_out[tau_ax] += style.hist(tau_ax, log_tau, bins=30, alpha=0.6, label=f"tau_{rank}")
+    for ax, count in left_out.items():
+        style.note_left_out(ax, count)
     modulus_ax.axvline(1, color="grey", linestyle="--")
     modulus_ax.set(xlabel="|lambda| at each fixed point", ylabel="fixed points")
     tau_ax.axvline(np.log10(summary["mean_review_length"]), color="black", linestyle="--", label="mean review length")
@@ -38,7 +44,8 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     fig, (ax,) = style.panels(1, f"{title}: readout vs top mode")
     bins = np.linspace(0, 1, 31)
     ax.hist(result["null_alignment"], bins=bins, density=True, color=style.UNTRAINED_COLOUR, alpha=0.6, label="random unit vectors")
-    ax.hist(result["alignment"]["abs_cos_top_mode"], bins=bins, density=True, color=style.TRAINED_COLOUR, alpha=0.7, label="top right eigenvector")
+    left_out = style.hist(ax, result["alignment"]["abs_cos_top_mode"], bins=bins, density=True, color=style.TRAINED_COLOUR, alpha=0.7, label="top right eigenvector")
+    style.note_left_out(ax, left_out)
     ax.set(xlabel="|cos(readout, vector)|", ylabel="density")
     if not len(result["alignment"]):
         ax.set_title("not read out directly: no alignment")
@@ -47,7 +54,10 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
 
     fig, (scatter_ax, bar_ax) = style.panels(2, f"{title}: word valence")
     words = result["valence"]
-    scatter_ax.scatter(words["regression_coefficient"], words["valence"], s=4, color="grey")
+    finite = np.isfinite(words["regression_coefficient"]) & np.isfinite(words["valence"])
+    scatter_ax.scatter(words["regression_coefficient"][finite], words["valence"][finite], s=4, color="grey")
+    style.note_left_out(scatter_ax, int((~finite).sum()), "words")
+    words = words[np.isfinite(words["valence"])]
     for _, word in words.head(LABELLED_WORDS).iterrows():
         scatter_ax.annotate(word["token"], (word["regression_coefficient"], word["valence"]), fontsize=6, color=style.LABEL_COLOURS[1])
     for _, word in words.tail(LABELLED_WORDS).iterrows():
@@ -62,8 +72,10 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     style.save(fig, paths["valence"])
 
     fig, (error_ax, accuracy_ax) = style.panels(2, f"{title}: linearised dynamics")
-    errors = result["linearized"]["one_step_relative_error"]
-    error_ax.hist(np.log10(errors[errors > 0]), bins=40, color=style.TRAINED_COLOUR)
+    errors = result["linearized"]["one_step_relative_error"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_errors = np.log10(errors[errors != 0])
+    style.note_left_out(error_ax, style.hist(error_ax, log_errors, bins=40, color=style.TRAINED_COLOUR))
     error_ax.set(xlabel="log10 one-step relative error", ylabel="time steps")
     accuracies = [summary["network_accuracy"], summary["linearized_accuracy"]]
     accuracy_ax.bar(["network", "linearised"], np.nan_to_num(accuracies), color=[style.TRAINED_COLOUR, style.UNTRAINED_COLOUR])

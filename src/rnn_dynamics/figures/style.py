@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -43,6 +44,21 @@ def panels(n: int, title: str, square: bool = False):
         for ax in axes[0]:
             ax.set_aspect("equal", adjustable="datalim")
     return fig, list(axes[0])
+
+
+def hist(ax, values, **kwargs) -> int:
+    """``ax.hist`` of the finite ``values``; returns how many were left out (inf, NaN) for ``note_left_out``."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if finite.any():
+        ax.hist(values[finite], **kwargs)
+    return int((~finite).sum())
+
+
+def note_left_out(ax, count: int, what: str = "values") -> None:
+    """Say on the panel that ``count`` non-finite ``what`` are not drawn (a diverged network makes them)."""
+    if count:
+        ax.text(0.98, 0.98, f"{count} non-finite {what} not shown", transform=ax.transAxes, ha="right", va="top", fontsize=7, color="firebrick")
 
 
 def save(fig, path: str | Path) -> None:

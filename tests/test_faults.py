@@ -1,0 +1,330 @@
+"""Fault injection: each way a run can go wrong ends in a clear error or a flagged result, never a silent one.
+
+Resuming a checkpoint of a longer run, a diverging loss, a model at chance level,
+non-finite values in the analysis, damaged files, a text file in another encoding,
+two trainers of one model, reviews dropped for having no words, a misspelt config
+key, and the archive's file name.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+
+from rnn_dynamics import analyses, datasets, linearization, logs, states, storage, text, training
+from rnn_dynamics import config as config_lib
+from rnn_dynamics import model as model_lib
+from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
+from rnn_dynamics.grid import ModelSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ModelSpec("gru", 1, 8, 8, 0)
+SETTINGS = training.Settings(epochs=3, batch_size=32, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
+MODEL_DIR = f"results/synth/models/{SPEC.id}"
+
+
+@pytest.fixture(scope="module")
+def data(prepared_synthetic):
+    vocabulary = text.read_vocabulary(prepared_synthetic / "vocab.parquet")
+    splits = {
+        split: training.read_reviews(prepared_synthetic / f"{split}.parquet", len(vocabulary))
+        for split in ("train", "valid", "test")
+    }
+    return vocabulary, splits
+
+
+def train(folder, data, settings=SETTINGS, **kwargs):
+    vocabulary, splits = data
+    embeddings = np.random.default_rng(0).normal(size=(len(vocabulary), SPEC.embedding)).astype(np.float32)
+    names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
+    return training.train(SPEC, splits, embeddings, settings, training.Outputs(*(folder / n for n in names)), **kwargs)
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_after(last):
+    def on_epoch_end(epoch, model):
+        if epoch == last:
+            raise Killed
+
+    return on_epoch_end
+
+
+# ---------------------------------------------------------------------------- 1. resuming
+
+
+def test_a_checkpoint_of_more_epochs_than_asked_is_not_resumed(data, tmp_path, caplog):
+    with pytest.raises(Killed):
+        train(tmp_path, data, on_epoch_end=kill_after(2))
+    assert len(torch.load(tmp_path / "checkpoint.pt", weights_only=True)["history"]) == 2
+    fewer = training.Settings(**{**SETTINGS.__dict__, "epochs": 1})
+    with caplog.at_level(logging.WARNING):
+        metrics = train(tmp_path, data, settings=fewer)
+    assert "not resuming" in caplog.text and "holds 2 epochs, more than the 1 now asked for" in caplog.text
+    assert metrics["epochs"] == 1 and metrics["best_epoch"] == 1
+    assert pd.read_parquet(tmp_path / "history.parquet")["epoch"].tolist() == [1]
+    # Started over: the same weights as a one-epoch run that never saw the checkpoint.
+    fresh = tmp_path / "fresh"
+    train(fresh, data, settings=fewer)
+    for key, value in model_lib.load(fresh / "model.pt").state_dict().items():
+        assert torch.equal(value, model_lib.load(tmp_path / "model.pt").state_dict()[key]), key
+
+
+def test_an_unreadable_checkpoint_is_not_resumed(data, tmp_path, caplog):
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with caplog.at_level(logging.WARNING):
+        metrics = train(tmp_path, data, settings=training.Settings(**{**SETTINGS.__dict__, "epochs": 1}))
+    assert "checkpoint.pt: unreadable" in caplog.text and "training from the start" in caplog.text
+    assert metrics["best_epoch"] == 1
+
+
+# ---------------------------------------------------------------------------- 2. divergence
+
+
+@pytest.mark.parametrize("learning_rate", [1e6, 1e40])
+def test_a_diverging_run_stops_naming_model_and_epoch(data, tmp_path, learning_rate):
+    settings = training.Settings(**{**SETTINGS.__dict__, "learning_rate": learning_rate, "epochs": 1})
+    with pytest.raises(training.TrainingDiverged, match=f"model {SPEC.id} diverged in epoch 1.*learning_rate"):
+        train(tmp_path, data, settings=settings)
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.json").exists()
+
+
+def test_an_exploding_loss_keeps_the_last_good_checkpoint(data, tmp_path):
+    def blow_up_after_first_epoch(epoch, model):
+        if epoch == 1:
+            with torch.no_grad():
+                model.readout.weight.mul_(1e6)  # finite, but every logit is enormous
+
+    with pytest.raises(training.TrainingDiverged, match=r"epoch 2, batch 1 of .*above 69.3.*checkpoint.pt, after epoch 1\) is kept"):
+        train(tmp_path, data, on_epoch_end=blow_up_after_first_epoch)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert len(checkpoint["history"]) == 1
+    assert checkpoint["weights"]["readout.weight"].abs().max() < 100
+
+
+def test_a_model_at_chance_level_is_flagged_in_the_table_and_the_log(data, tmp_path, caplog):
+    frozen = training.Settings(**{**SETTINGS.__dict__, "learning_rate": 1e-12, "epochs": 1})
+    with caplog.at_level(logging.WARNING):
+        metrics = train(tmp_path, data, settings=frozen)
+    assert metrics["at_chance"] is True and metrics["valid_chance_accuracy"] == pytest.approx(0.5, abs=0.05)
+    assert f"{SPEC.id} is at chance level" in caplog.text
+    learned = {**metrics, "model": "gru-L2-E8-H8-s0", "valid_accuracy": 0.95, "at_chance": False}
+    table = training.accuracy_table([metrics, learned])
+    assert table["at_chance"].tolist() == [True, False]
+
+
+def test_analysis_tables_and_figures_survive_non_finite_values(data, tmp_path):
+    """A network blown up to saturation: eigenvalues exactly 0 or 1 (time constants 0 and inf), NaN Jacobians."""
+    vocabulary, splits = data
+    settings = {"reviews": 40, "null_samples": 50, "top_words": 5, "regularization": 1.0, "seed": 0}
+    for scale in (1e6, 1e40):  # 1e40 overflows float32 weights to inf
+        torch.manual_seed(0)
+        network = model_lib.SentimentClassifier(SPEC, len(vocabulary), dropout=0.0).eval()
+        with torch.no_grad():
+            for parameter in network.parameters():
+                parameter.mul_(scale)
+        lin = linearization.linearize(network.system("layer1"), np.random.default_rng(0).uniform(-1, 1, (4, SPEC.hidden)))
+        tau = lin.time_constants
+        assert not np.isfinite(tau).all()
+        result = analyses.analyze(network, "layer1", lin, splits["train"], splits["test"], vocabulary.tokens, np.asarray(vocabulary.counts), settings, progress=False)
+        folder = tmp_path / f"scale{scale:g}"
+        analyses.write(result, folder, settings["top_words"])
+        analysis_figures(result, {name: folder / f"{name}.png" for name in FIGURES}, "blown up", settings["top_words"])
+        assert all((folder / f"{name}.png").stat().st_size > 0 for name in FIGURES)
+        assert (folder / "eigenvalues.csv").exists() and (folder / "summary.json").exists()
+    comparison = analyses.comparison_table([result["summary"]], [{"model": SPEC.id, "test_accuracy": 0.5}])
+    assert len(comparison) == 1
+
+
+# ---------------------------------------------------------------------------- 3. damaged files
+
+
+def garbage(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x00garbage, not what this file should hold\n" * 4)
+    return path
+
+
+@pytest.mark.parametrize(
+    "relative, read, rule",
+    [
+        (f"{MODEL_DIR}/model.pt", model_lib.load, "train"),
+        (f"{MODEL_DIR}/metrics.json", storage.read_json, "train"),
+        ("results/synth/states/{SPEC}/layer1.parquet", states.read_layer, "hidden_states"),
+        ("results/synth/data/train.parquet", training.read_reviews, "prepare"),
+        ("results/synth/data/vocab.parquet", text.read_vocabulary, "prepare"),
+        ("results/synth/embeddings/random-8.npy", storage.read_array, "embeddings"),
+        ("results/synth/linearization/{SPEC}/layer1.parquet", linearization.read, "linearize"),
+        ("results/synth/pca/{SPEC}.parquet", states.read_pca, "hidden_states"),
+    ],
+)
+def test_a_damaged_file_is_named_with_the_rule_that_makes_it(tmp_path, relative, read, rule):
+    path = garbage(tmp_path / relative.format(SPEC=SPEC.id))
+    with pytest.raises(storage.UnreadableFile) as error:
+        read(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: unreadable (")
+    assert f"made by rule `{rule}`" in message and f"--forcerun {rule}" in message
+    assert "weights_only" not in message and "\n" not in message
+
+
+def test_a_model_file_of_something_else_is_named(tmp_path):
+    path = tmp_path / MODEL_DIR / "model.pt"
+    path.parent.mkdir(parents=True)
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(storage.UnreadableFile, match=r"model.pt: unreadable \(expected a dict with keys .*rule `train`"):
+        model_lib.load(path)
+
+
+def test_a_table_of_the_wrong_schema_names_the_rule(tmp_path):
+    path = tmp_path / "results/synth/data/test.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"id": ["a"]}), path)
+    with pytest.raises(storage.SchemaError, match=r"test.parquet: missing column 'label'.*--forcerun prepare"):
+        training.read_reviews(path)
+
+
+# ---------------------------------------------------------------------------- 4. text encodings
+
+
+def latin1_csv(path):
+    rows = ["review,sentiment", "a fine film,pos", "a dull film,neg", "un café crème superb,pos", "dreadful,neg"]
+    path.write_bytes("\n".join(rows).encode("latin-1") + b"\n")
+    return path
+
+
+def test_a_latin1_file_is_named_with_line_and_encoding(tmp_path):
+    path = latin1_csv(tmp_path / "reviews.csv")
+    spec = {"kind": "table", "path": str(path), "text_column": "review", "label_column": "sentiment"}
+    with pytest.raises(ValueError, match=r"reviews.csv: line 4 is not valid utf-8 .*b'\\xe9'.*encoding: latin-1"):
+        datasets.read_reviews(spec, [path])
+
+
+def test_a_latin1_file_reads_with_its_encoding(tmp_path):
+    path = latin1_csv(tmp_path / "reviews.csv")
+    spec = {"kind": "table", "path": str(path), "text_column": "review", "label_column": "sentiment", "encoding": "latin-1"}
+    table = datasets.read_reviews(spec, [path])
+    assert "un café crème superb" in table.column("text").to_pylist()
+
+
+# ---------------------------------------------------------------------------- 5. two trainers
+
+
+def test_a_second_trainer_of_one_model_fails_while_the_first_holds_the_lock(tmp_path):
+    folder = tmp_path / MODEL_DIR
+    with training.model_lock(SPEC, folder):
+        with pytest.raises(RuntimeError, match=rf"model {SPEC.id} .*already being written by process {os.getpid()}.*\.lock"):
+            with training.model_lock(SPEC, folder):
+                pass
+    with training.model_lock(SPEC, folder):  # released with the block
+        pass
+
+
+def test_the_lock_of_a_killed_trainer_is_released(tmp_path):
+    """Another process holds the lock; killed with SIGKILL it cannot clean up, yet the lock is free again."""
+    lock = tmp_path / ".lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from rnn_dynamics.storage import exclusive_lock
+            with exclusive_lock({str(lock)!r}, "model x"):
+                print("locked", flush=True)
+                time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RuntimeError, match=rf"model x is already being written by process {holder.pid}"):
+            with storage.exclusive_lock(lock, "model x"):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with storage.exclusive_lock(lock, "model x"):
+        pass
+
+
+# ---------------------------------------------------------------------------- 6. smaller cases
+
+
+def test_reviews_dropped_for_having_no_words_are_counted_on_the_console(tmp_path, capfd):
+    rows = [(f"train/{i}", "train", i % 2, "good" if i % 2 else "bad") for i in range(20)]
+    rows += [(f"test/{i}", "test", i % 2, "good" if i % 2 else "bad") for i in range(10)]
+    rows += [("train/empty", "train", 0, "   "), ("test/empty", "test", 1, "")]
+    reviews = pa.table([list(column) for column in zip(*rows)], schema=datasets.REVIEWS_SCHEMA)
+    outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    with logs.to_file(tmp_path / "prepare.log"):
+        summary = datasets.prepare(reviews, outputs)
+    assert summary["dropped_empty"] == 2
+    assert summary["train"] + summary["valid"] == 20 and summary["test"] == 10
+    console = capfd.readouterr().err
+    assert "dropping 2 reviews with no tokens" in console and "train/empty" in console
+    assert "'dropped_empty': 2" in (tmp_path / "prepare.log").read_text()
+
+
+def test_an_unknown_config_key_is_named_with_its_file_and_the_allowed_keys(tmp_path):
+    schema = ROOT / "workflow/schemas/config.schema.yaml"
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    extra = tmp_path / "mine.yaml"
+    extra.write_text("trainig: {epochs: 3}\ntraining: {epoch: 3}\n")
+    config.update(trainig={"epochs": 3}, bogus=1)
+    config["training"]["epoch"] = 3
+    with pytest.raises(ValueError) as error:
+        config_lib.check_keys(config, schema, [ROOT / "config.yaml", extra])
+    lines = str(error.value).splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith(f"unknown config key 'trainig' (in {extra}); allowed keys: analyses, datasets,")
+    assert lines[1].startswith("unknown config key 'bogus' (in --config)")
+    assert lines[2].startswith(f"unknown config key 'training.epoch' (in {extra}); allowed keys under training: batch_size,")
+    assert "config.schema.yaml" in lines[3]
+    config_lib.check_keys(yaml.safe_load((ROOT / "config.yaml").read_text()), schema, [ROOT / "config.yaml"])
+
+
+def test_an_unknown_config_key_stops_snakemake_in_a_few_lines(tmp_path):
+    from pipeline import copy_workflow, snakemake
+
+    result = snakemake(copy_workflow(tmp_path), "-n", "--config", "bogus_key=1", timeout=120)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "unknown config key 'bogus_key' (in --config); allowed keys: analyses," in output
+    assert len(output.splitlines()) < 15, output
+
+
+def test_downloaded_archives_keep_their_official_file_names():
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for entry in config["datasets"].values():
+        if entry["kind"] in datasets.DOWNLOADED_ARCHIVES:
+            assert datasets.DOWNLOADED_ARCHIVES[entry["kind"]] == entry["url"].rsplit("/", 1)[1]
+
+
+def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
+    """The rule named in an 'unreadable' error follows the rules themselves (a dry run's plan)."""
+    from pipeline import copy_workflow, snakemake
+
+    result = snakemake(copy_workflow(tmp_path), "-n", "--forceall", "--configfile", "configs/synthetic.yaml", timeout=120)
+    assert result.returncode == 0, result.stderr
+    traced = set()
+    for block in result.stdout.split("\nrule ")[1:]:
+        rule = block.split(":", 1)[0]
+        outputs = [line for line in block.split("\n\n")[0].splitlines() if line.startswith("    output: ")]
+        for path in outputs[0].removeprefix("    output: ").split(", ") if outputs else []:
+            read_back = path if Path(path).suffix else f"{path}/x.parquet"  # a directory output: a file in it
+            if path.startswith("results/") and not path.endswith((".png", ".html")):
+                assert storage.producing_rule(read_back) == rule, path
+                traced.add(rule)
+    assert {"prepare", "embeddings", "train", "hidden_states", "fixed_point_shard", "linearize", "analyze"} <= traced

@@ -74,7 +74,7 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
             ax.scatter(*projected.T, s=40, marker="x", color=EXACT_ROOT_COLOUR, label=f"exact roots, an extension ({len(roots)})")
         note = f"{counts['converged']} of {counts['starts']} starts below q_tol"
         if counts["outside_state_space"]:
-            note += f"; {counts['outside_state_space']} outside the reachable states, left out"
+            note += f",\n{counts['outside_state_space']} of them outside the reachable states, left out"
         ax.set(title=f"{model_id} {_system_title(system)}\n{note}", xlabel="PC1 of the states", ylabel="PC2 of the states")
         ax.title.set_fontsize(8)
         ax.legend(loc="lower left", fontsize=7, markerscale=2)
@@ -90,7 +90,7 @@ def _variance_inset(ax, points: np.ndarray) -> None:
     if variance.sum() <= 0:
         return
     fractions = variance[:5] / variance.sum()
-    inset = ax.inset_axes([0.68, 0.68, 0.3, 0.28])
+    inset = ax.inset_axes([0.7, 0.66, 0.28, 0.26])
     inset.bar(np.arange(1, len(fractions) + 1), fractions, color=style.FIXED_POINT_COLOUR)
     inset.set_ylim(0, 1)
     inset.set_xticks(np.arange(1, len(fractions) + 1))

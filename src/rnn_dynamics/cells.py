@@ -151,8 +151,9 @@ class UGRNNModule(nn.Module):
 
     Layer k holds ``weight_ih_lk`` (2H, I), ``weight_hh_lk`` (2H, H), ``bias_ih_lk``,
     ``bias_hh_lk`` (2H), rows in the order [update gate g; candidate c], initialised
-    like torch's recurrent modules. The input projections of all time steps are one
-    product; only the hidden product loops over time.
+    like torch's recurrent modules. Each layer runs through ``scan``: the input
+    projections of all time steps are one product, only the hidden product loops over
+    time, and on a GPU each step's gates are one compiled kernel.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True, dropout: float = 0.0):
@@ -175,15 +176,9 @@ class UGRNNModule(nn.Module):
         """Outputs (B, T, H) of the top layer and final states (L, B, H), like ``nn.RNN``."""
         finals = []
         for layer in range(self.num_layers):
-            params = layer_parameters(self, layer)
-            projected = F.linear(inputs, params["weight_ih"], params["bias_ih"])
-            h = inputs.new_zeros(inputs.shape[0], self.hidden_size) if h0 is None else h0[layer]
-            outputs = []
-            for t in range(inputs.shape[1]):
-                h = UGRNN.update(projected[:, t] + F.linear(h, params["weight_hh"], params["bias_hh"]), h)
-                outputs.append(h)
-            inputs = torch.stack(outputs, dim=1)
-            finals.append(h)
+            # No cuDNN kernel: the scan, compiled on a GPU.
+            inputs = scan(UGRNN, layer_parameters(self, layer), inputs, None if h0 is None else h0[layer])
+            finals.append(inputs[:, -1])
             if layer < self.num_layers - 1:
                 inputs = F.dropout(inputs, self.dropout, self.training)
         return inputs, torch.stack(finals)
@@ -237,3 +232,84 @@ def get(name: str) -> type[Cell]:
 def layer_parameters(module: nn.Module, layer: int) -> dict[str, Tensor]:
     """The parameters of layer ``layer`` (0-based) of a torch recurrent module, as a cell's dict."""
     return {name: getattr(module, f"{name}_l{layer}") for name in PARAMETER_NAMES}
+
+
+# ---------------------------------------------------------------------------
+# Scans: a cell's equations run over whole sequences, fast
+#
+# The input half of every update, ``W_ih x_t + b_ih``, does not depend on the state:
+# a scan computes it for all time steps in one matrix product, and only the hidden
+# product and the elementwise gates loop over time. On a CPU this loop is faster
+# than torch's fused ``nn.GRU`` (benchmarks/hidden_state_throughput.py). A cell
+# without a cuDNN kernel (the UGRNN) trains through the scan; on a GPU the
+# elementwise part of a step is compiled into one kernel (``compiled_step``).
+
+
+def projected_step(cell: type[Cell]) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
+    """``step(params, h, u)`` of ``cell`` given its input projection ``u = W_ih x + b_ih`` instead of ``x``."""
+    return _PROJECTED_STEPS[cell.name]
+
+
+def _gru_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+    size = h.shape[-1]
+    hidden = F.linear(h, params["weight_hh"], params["bias_hh"])
+    r, z = torch.sigmoid(projected[..., : 2 * size] + hidden[..., : 2 * size]).chunk(2, dim=-1)
+    n = torch.tanh(projected[..., 2 * size :] + r * hidden[..., 2 * size :])
+    return (1 - z) * n + z * h
+
+
+def _lstm_projected_step(params: dict[str, Tensor], state: Tensor, projected: Tensor) -> Tensor:
+    hidden, cell = state.chunk(2, dim=-1)
+    i, f, g, o = (projected + F.linear(hidden, params["weight_hh"], params["bias_hh"])).chunk(4, dim=-1)
+    new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+    return torch.cat([torch.sigmoid(o) * torch.tanh(new_cell), new_cell], dim=-1)
+
+
+def _ugrnn_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+    return UGRNN.update(projected + F.linear(h, params["weight_hh"], params["bias_hh"]), h)
+
+
+def _vanilla_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+    return torch.tanh(projected + F.linear(h, params["weight_hh"], params["bias_hh"]))
+
+
+_PROJECTED_STEPS = {
+    GRU.name: _gru_projected_step,
+    LSTM.name: _lstm_projected_step,
+    UGRNN.name: _ugrnn_projected_step,
+    Vanilla.name: _vanilla_projected_step,
+}
+_COMPILED_STEPS: dict[str, Callable] = {}
+
+
+def compiled_step(cell: type[Cell]) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
+    """``projected_step(cell)`` through ``torch.compile``: one fused kernel for a step's gates, compiled on first use."""
+    if cell.name not in _COMPILED_STEPS:
+        # dynamic=False: one graph per batch shape; bucketed batches have one or two shapes.
+        _COMPILED_STEPS[cell.name] = torch.compile(projected_step(cell), dynamic=False)
+    return _COMPILED_STEPS[cell.name]
+
+
+def scan(
+    cell: type[Cell], params: dict[str, Tensor], inputs: Tensor, h0: Tensor | None = None, compiled: bool | None = None
+) -> Tensor:
+    """The states (B, T, S) of one layer of ``cell`` reading ``inputs`` (B, T, I) from ``h0`` (B, S; zeros if None).
+
+    The same states as stepping ``cell.step`` from ``h0``, differentiable. ``compiled``:
+    run each step through ``compiled_step`` (default: on CUDA only, where it saves one
+    kernel launch per elementwise operation; on a CPU the eager step is as fast).
+    """
+    if compiled is None:
+        compiled = inputs.is_cuda
+    step = compiled_step(cell) if compiled else projected_step(cell)
+    batch, steps = inputs.shape[:2]
+    size = params["weight_hh"].shape[1]
+    h = inputs.new_zeros(batch, cell.state_size(size)) if h0 is None else h0
+    projected = F.linear(inputs, params["weight_ih"], params["bias_ih"])
+    states = []
+    for t in range(steps):
+        h = step(params, h, projected[:, t])
+        states.append(h)
+    if not states:
+        return inputs.new_zeros(batch, 0, cell.state_size(size))
+    return torch.stack(states, dim=1)

@@ -90,9 +90,16 @@ class SentimentClassifier(nn.Module):
         inputs = self.embedding(tokens)
         states = []
         for layer in range(self.spec.layers):
-            outputs, _ = self._single_layer(layer)(inputs)
             params = cells.layer_parameters(self.recurrent, layer)
-            states.append(self.cell.state_sequence(params, inputs, outputs))
+            if inputs.is_cuda and self.cell.module is not cells.UGRNNModule:
+                # cuDNN's fused kernel; an LSTM's cell states are recovered from its outputs.
+                outputs, _ = self._single_layer(layer)(inputs)
+                states.append(self.cell.state_sequence(params, inputs, outputs))
+            else:
+                # On a CPU the scan over the explicit equations beats torch's fused kernels
+                # (benchmarks/hidden_state_throughput.py); the UGRNN has no other.
+                states.append(cells.scan(self.cell, params, inputs))
+                outputs = self.cell.output(states[-1])
             inputs = outputs
         return states
 

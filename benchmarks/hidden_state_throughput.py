@@ -5,7 +5,8 @@ the input projection of all time steps in one product, then a loop over the expl
 equations. The baseline is the fused CPU kernel of ``nn.GRU`` (which the GRU's states
 came from before). Both in one process, on the same random inputs: batch 256,
 300 steps, embedding 100, hidden 256 (the figures in docs/DESIGN's "measured so far").
-Every architecture's scan is timed too (``nn.LSTM`` and ``nn.RNN`` beside theirs).
+Every architecture's scan is timed too, beside its old path (``nn.LSTM`` with its
+cell states recomputed by ``LSTM.state_sequence``, ``nn.RNN``; the UGRNN has none).
 
     python benchmarks/hidden_state_throughput.py [--quick] [--threads N]
 
@@ -52,7 +53,10 @@ def main() -> None:
             params = cells.layer_parameters(module, 0)
             figures[f"{name}_scan_tokens_per_s"] = tokens_per_second(lambda x: cells.scan(cell, params, x), inputs, repeats)
             if cell.module is not cells.UGRNNModule:
-                figures[f"{name}_fused_tokens_per_s"] = tokens_per_second(lambda x: module(x), inputs, repeats)
+                # The path layer_states took before: the fused module, then (LSTM) the cell states from its outputs.
+                figures[f"{name}_fused_tokens_per_s"] = tokens_per_second(
+                    lambda x: cell.state_sequence(params, x, module(x)[0]), inputs, repeats
+                )
             print(name, {key: round(value) for key, value in figures.items() if key.startswith(name)}, flush=True)
     figures = {key: round(value, 1) for key, value in figures.items()}
     figures |= {

@@ -246,31 +246,50 @@ def layer_parameters(module: nn.Module, layer: int) -> dict[str, Tensor]:
 
 
 def projected_step(cell: type[Cell]) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
-    """``step(params, h, u)`` of ``cell`` given its input projection ``u = W_ih x + b_ih`` instead of ``x``."""
+    """``step(params, h, u)`` of ``cell`` given the input projection ``u = input_projection(cell, params, x)``."""
     return _PROJECTED_STEPS[cell.name]
+
+
+def input_projection(cell: type[Cell], params: dict[str, Tensor], inputs: Tensor) -> Tensor:
+    """``W_ih x + b_ih`` of ``inputs`` (..., I), plus every part of ``b_hh`` that is added unchanged
+    (all of it, except the GRU's ``b_hn``, which the reset gate multiplies)."""
+    bias = params["bias_ih"] + params["bias_hh"]
+    if cell.name == GRU.name:
+        size = params["weight_hh"].shape[1]
+        bias = torch.cat([bias[: 2 * size], params["bias_ih"][2 * size :]])
+    return F.linear(inputs, params["weight_ih"], bias)
+
+
+# Each step is a few fused operations: addmm adds the hidden product to the projection
+# in one call, lerp(a, b, w) = a + w (b - a) is a gate's convex mix in one.
 
 
 def _gru_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
     size = h.shape[-1]
-    hidden = F.linear(h, params["weight_hh"], params["bias_hh"])
-    r, z = torch.sigmoid(projected[..., : 2 * size] + hidden[..., : 2 * size]).chunk(2, dim=-1)
-    n = torch.tanh(projected[..., 2 * size :] + r * hidden[..., 2 * size :])
-    return (1 - z) * n + z * h
+    weight, bias = params["weight_hh"], params["bias_hh"]
+    r, z = torch.sigmoid(torch.addmm(projected[:, : 2 * size], h, weight[: 2 * size].t())).chunk(2, dim=-1)
+    hidden_n = torch.addmm(bias[2 * size :], h, weight[2 * size :].t())
+    n = torch.tanh(torch.addcmul(projected[:, 2 * size :], r, hidden_n))
+    return torch.lerp(n, h, z)
 
 
 def _lstm_projected_step(params: dict[str, Tensor], state: Tensor, projected: Tensor) -> Tensor:
-    hidden, cell = state.chunk(2, dim=-1)
-    i, f, g, o = (projected + F.linear(hidden, params["weight_hh"], params["bias_hh"])).chunk(4, dim=-1)
-    new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
-    return torch.cat([torch.sigmoid(o) * torch.tanh(new_cell), new_cell], dim=-1)
+    size = state.shape[-1] // 2
+    hidden, cell = state[:, :size], state[:, size:]
+    gates = torch.addmm(projected, hidden, params["weight_hh"].t())
+    i, f = torch.sigmoid(gates[:, : 2 * size]).chunk(2, dim=-1)
+    new_cell = torch.addcmul(f * cell, i, torch.tanh(gates[:, 2 * size : 3 * size]))
+    return torch.cat([torch.sigmoid(gates[:, 3 * size :]) * torch.tanh(new_cell), new_cell], dim=-1)
 
 
 def _ugrnn_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
-    return UGRNN.update(projected + F.linear(h, params["weight_hh"], params["bias_hh"]), h)
+    size = h.shape[-1]
+    preactivation = torch.addmm(projected, h, params["weight_hh"].t())
+    return torch.lerp(torch.tanh(preactivation[:, size:]), h, torch.sigmoid(preactivation[:, :size]))
 
 
 def _vanilla_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
-    return torch.tanh(projected + F.linear(h, params["weight_hh"], params["bias_hh"]))
+    return torch.tanh(torch.addmm(projected, h, params["weight_hh"].t()))
 
 
 _PROJECTED_STEPS = {
@@ -305,10 +324,11 @@ def scan(
     batch, steps = inputs.shape[:2]
     size = params["weight_hh"].shape[1]
     h = inputs.new_zeros(batch, cell.state_size(size)) if h0 is None else h0
-    projected = F.linear(inputs, params["weight_ih"], params["bias_ih"])
+    # Time-major, so that each step reads one contiguous block.
+    projected = input_projection(cell, params, inputs.transpose(0, 1))
     states = []
     for t in range(steps):
-        h = step(params, h, projected[:, t])
+        h = step(params, h, projected[t])
         states.append(h)
     if not states:
         return inputs.new_zeros(batch, 0, cell.state_size(size))

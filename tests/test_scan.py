@@ -42,15 +42,15 @@ def test_scan_equals_the_explicit_equations(architecture):
 
 @pytest.mark.parametrize("architecture", ["ugrnn", "vanilla"])
 def test_compiled_scan_equals_the_explicit_equations(architecture):
-    """The GPU path (each step through torch.compile), run here on the CPU in float64."""
+    """The GPU path (chunks of steps through torch.compile), run here on the CPU in float64: two chunks and a remainder."""
     cell = cells.get(architecture)
     params = float64_layer(architecture)
     inputs = torch.randn(3, 9, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     expected = stepped(cell, params, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64))
-    torch.testing.assert_close(cells.scan(cell, params, inputs, compiled=True), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(cells.scan(cell, params, inputs, compiled=True, chunk=4), expected, rtol=0, atol=1e-12)
     # Gradients flow through the compiled steps as through the eager ones (training uses them).
     weights = params["weight_hh"].clone().requires_grad_()
-    compiled_grad = torch.autograd.grad(cells.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True).sum(), weights)[0]
+    compiled_grad = torch.autograd.grad(cells.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True, chunk=4).sum(), weights)[0]
     eager_grad = torch.autograd.grad(stepped(cell, {**params, "weight_hh": weights}, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64)).sum(), weights)[0]
     torch.testing.assert_close(compiled_grad, eager_grad, rtol=0, atol=1e-10)
 

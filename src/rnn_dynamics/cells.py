@@ -242,7 +242,7 @@ def layer_parameters(module: nn.Module, layer: int) -> dict[str, Tensor]:
 # product and the elementwise gates loop over time. On a CPU this loop is faster
 # than torch's fused ``nn.GRU`` (benchmarks/hidden_state_throughput.py). A cell
 # without a cuDNN kernel (the UGRNN) trains through the scan; on a GPU the
-# elementwise part of a step is compiled into one kernel (``compiled_step``).
+# elementwise part of a step is compiled into one kernel (``compiled_chunk``).
 
 
 def projected_step(cell: type[Cell]) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
@@ -298,38 +298,66 @@ _PROJECTED_STEPS = {
     UGRNN.name: _ugrnn_projected_step,
     Vanilla.name: _vanilla_projected_step,
 }
-_COMPILED_STEPS: dict[str, Callable] = {}
+# Steps per compiled call: unrolled in one graph, so that the Python and guard overhead of
+# a compiled call is paid once per chunk, not once per step, and compile time stays bounded.
+SCAN_CHUNK = 16
+_COMPILED_CHUNKS: dict[tuple[str, int], Callable] = {}
 
 
-def compiled_step(cell: type[Cell]) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
-    """``projected_step(cell)`` through ``torch.compile``: one fused kernel for a step's gates, compiled on first use."""
-    if cell.name not in _COMPILED_STEPS:
-        # dynamic=False: one graph per batch shape; bucketed batches have one or two shapes.
-        _COMPILED_STEPS[cell.name] = torch.compile(projected_step(cell), dynamic=False)
-    return _COMPILED_STEPS[cell.name]
+def _run_steps(step: Callable, params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+    """The states (T, B, S) of ``step`` from ``h`` over the time-major projections ``projected`` (T, B, G)."""
+    states = []
+    # unbind, not projected[t]: the backward of T selections would fill and add T full-size gradients.
+    for projected_t in projected.unbind(0):
+        h = step(params, h, projected_t)
+        states.append(h)
+    return torch.stack(states)
+
+
+def compiled_chunk(cell: type[Cell], length: int = SCAN_CHUNK) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
+    """``length`` steps of ``cell`` (``_run_steps`` on a chunk of that length) through ``torch.compile``, built on first use.
+
+    Inductor fuses each step's elementwise gates into one kernel beside the hidden product.
+    """
+    key = (cell.name, length)
+    if key not in _COMPILED_CHUNKS:
+        step = projected_step(cell)
+        # dynamic=False: one graph per batch shape; length-bucketed batches have one or two.
+        _COMPILED_CHUNKS[key] = torch.compile(lambda params, h, projected: _run_steps(step, params, h, projected), dynamic=False)
+    return _COMPILED_CHUNKS[key]
 
 
 def scan(
-    cell: type[Cell], params: dict[str, Tensor], inputs: Tensor, h0: Tensor | None = None, compiled: bool | None = None
+    cell: type[Cell],
+    params: dict[str, Tensor],
+    inputs: Tensor,
+    h0: Tensor | None = None,
+    compiled: bool | None = None,
+    chunk: int = SCAN_CHUNK,
 ) -> Tensor:
     """The states (B, T, S) of one layer of ``cell`` reading ``inputs`` (B, T, I) from ``h0`` (B, S; zeros if None).
 
     The same states as stepping ``cell.step`` from ``h0``, differentiable. ``compiled``:
-    run each step through ``compiled_step`` (default: on CUDA only, where it saves one
-    kernel launch per elementwise operation; on a CPU the eager step is as fast).
+    run whole chunks of ``chunk`` steps through ``compiled_chunk`` and the remainder
+    eagerly (default: on CUDA only, where it saves kernel launches; on a CPU eager steps
+    are as fast, and compiling costs seconds).
     """
     if compiled is None:
         compiled = inputs.is_cuda
-    step = compiled_step(cell) if compiled else projected_step(cell)
     batch, steps = inputs.shape[:2]
-    size = params["weight_hh"].shape[1]
-    h = inputs.new_zeros(batch, cell.state_size(size)) if h0 is None else h0
+    size = cell.state_size(params["weight_hh"].shape[1])
+    h = inputs.new_zeros(batch, size) if h0 is None else h0
+    if steps == 0:
+        return inputs.new_zeros(batch, 0, size)
     # Time-major, so that each step reads one contiguous block.
     projected = input_projection(cell, params, inputs.transpose(0, 1))
-    states = []
-    for t in range(steps):
-        h = step(params, h, projected[t])
-        states.append(h)
-    if not states:
-        return inputs.new_zeros(batch, 0, cell.state_size(size))
-    return torch.stack(states, dim=1)
+    if not compiled:
+        return _run_steps(projected_step(cell), params, h, projected).transpose(0, 1)
+    pieces = []
+    for piece in projected.split(chunk):
+        if len(piece) == chunk:
+            pieces.append(compiled_chunk(cell, chunk)(params, h, piece))
+        else:
+            pieces.append(_run_steps(projected_step(cell), params, h, piece))
+        h = pieces[-1][-1]
+    return torch.cat(pieces).transpose(0, 1)

@@ -137,6 +137,7 @@ def test_status_rejects_unexpected_or_unknown_paths():
     with pytest.raises(ValueError, match="not among the expected"):
         report.status_table(["results/a/tables/accuracy.html"], ["results/a/tables/other.html"])
     assert report.describe_output("results/a/figures/m/layer2/valence.png")["output"] == "layer2/valence"
+    assert report.describe_output("results/comparison.png") == {"dataset": "all datasets", "model": "all models", "output": "comparison"}
     with pytest.raises(ValueError, match=r"'results/a/models/x/model\.pt' is neither"):
         report.describe_output("results/a/models/x/model.pt")
 

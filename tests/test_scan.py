@@ -56,8 +56,9 @@ def test_compiled_scan_equals_the_explicit_equations(architecture):
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_cpu_layer_states_equal_the_fused_modules_path(architecture):
-    """layer_states on a CPU (the scan) gives the states of the fused module plus state_sequence, the path it replaced."""
+def test_cpu_layer_states_and_scan_equal_the_fused_modules_path(architecture):
+    """On a CPU, layer_states (the scan for the cells in model.CPU_SCAN) and the scan itself give the states
+    of the fused module plus state_sequence, the path layer_states took before."""
     torch.manual_seed(0)
     net = model_lib.SentimentClassifier(ModelSpec(architecture, 2, INPUT, HIDDEN, 0), 30).double().eval()
     tokens = torch.randint(1, 30, (5, 13), generator=torch.Generator().manual_seed(3))
@@ -69,4 +70,6 @@ def test_cpu_layer_states_equal_the_fused_modules_path(architecture):
             outputs, _ = net._single_layer(layer)(inputs)
             reference = net.cell.state_sequence(cells.layer_parameters(net.recurrent, layer), inputs, outputs)
             torch.testing.assert_close(fast[layer], reference, rtol=0, atol=1e-10)
+            scanned = cells.scan(net.cell, cells.layer_parameters(net.recurrent, layer), inputs)
+            torch.testing.assert_close(scanned, reference, rtol=0, atol=1e-10)
             inputs = outputs

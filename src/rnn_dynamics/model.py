@@ -23,8 +23,8 @@ from rnn_dynamics.storage import atomic_path
 _LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
 # The cells whose states ``layer_states`` computes on a CPU by ``cells.scan`` rather than
 # their fused module: the LSTM (nn.LSTM returns no cell states, which then cost a second
-# pass: the scan is 1.9x faster) and the UGRNN (no fused module). For the GRU nn.GRU was
-# 6-13% faster, for the vanilla RNN nn.RNN as fast (benchmarks/hidden_state_throughput.py).
+# pass: the scan is 2.0x faster) and the UGRNN (no fused module). nn.GRU was 2-6% faster
+# than the scan and nn.RNN as fast, so those stay (benchmarks/hidden_state_throughput.py).
 CPU_SCAN = frozenset({"lstm", "ugrnn"})
 
 

@@ -262,7 +262,7 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if settings.max_grad_norm is not None:
-                    # A vanilla RNN's gradients explode on long reviews; one bad step can undo an epoch.
+                    # Against exploding gradients (a vanilla RNN on long reviews); docs/training-notes.md.
                     torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
                 optimizer.step()
                 batch_losses[number - 1] = loss.detach() * len(indices)

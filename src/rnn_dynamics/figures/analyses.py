@@ -71,17 +71,19 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     style.save(fig, paths["linearized"])
 
 
-# The comparison figure's panels: (column, axis label, log scale), in the table's order.
+# The comparison figure's panels: (column, axis label, y range or "log"), in the table's order.
+# Fractions, accuracies and |cos| on a fixed 0-1 axis, so that panels compare at a glance.
+UNIT, SIGNED = (0, 1.02), (-1.02, 1.02)
 COMPARISON_PANELS = (
-    ("test_accuracy", "test accuracy", False),
-    ("explained_variance_2", "state variance on top 2 PCs", False),
-    ("fixed_points", "approximate fixed points", False),
-    ("pc1_fraction", "fixed points' variance on PC1", False),
-    ("top_modulus_median", "median top |lambda|", False),
-    ("time_constant_median", "median time constant (tokens)", True),
-    ("alignment_median", "median |cos(readout, top mode)|", False),
-    ("valence_correlation", "valence r with bag of words", False),
-    ("linearized_accuracy", "linearised accuracy", False),
+    ("test_accuracy", "test accuracy", UNIT),
+    ("explained_variance_2", "state variance on top 2 PCs", UNIT),
+    ("fixed_points", "approximate fixed points", None),
+    ("pc1_fraction", "fixed points' variance on PC1", UNIT),
+    ("top_modulus_median", "median top |lambda|", None),
+    ("time_constant_median", "median time constant (tokens)", "log"),
+    ("alignment_median", "median |cos(readout, top mode)|", UNIT),
+    ("valence_correlation", "valence r with bag of words", SIGNED),
+    ("linearized_accuracy", "linearised accuracy", UNIT),
 )
 PAPER_MARKER = {"marker": "_", "color": "black", "s": 200, "linewidths": 2, "zorder": 3}
 
@@ -101,7 +103,7 @@ def comparison_figure(table: pd.DataFrame, path) -> None:
     fig, axes = style.plt.subplots(rows, 3, figsize=(13, 3.2 * rows), layout="constrained", squeeze=False)
     fig.suptitle("Across architectures and datasets (black marks: the paper's one-layer accuracies)")
     x = np.arange(len(groups))
-    for ax, (column, label, log) in zip(axes.flat, COMPARISON_PANELS):
+    for ax, (column, label, scale) in zip(axes.flat, COMPARISON_PANELS):
         for k, dataset in enumerate(datasets):
             rows_of = table[table["dataset"] == dataset].set_index(["architecture", "group"])
             values = np.array([rows_of[column].get(key, np.nan) for key in groups], dtype=float)
@@ -111,12 +113,16 @@ def comparison_figure(table: pd.DataFrame, path) -> None:
             ax.scatter(x + offset, values, s=30, color=colours[k % len(colours)], label=dataset, zorder=2)
             if column == "test_accuracy":
                 paper = np.array([rows_of["paper_test_accuracy"].get(key, np.nan) for key in groups], dtype=float)
-                ax.scatter(x + offset, paper, **PAPER_MARKER, label="paper" if k == 0 else None)
+                if np.isfinite(paper).any():
+                    labelled = "paper" in ax.get_legend_handles_labels()[1]
+                    ax.scatter(x + offset, paper, **PAPER_MARKER, label=None if labelled else "paper")
         ax.set_xticks(x, labels, fontsize=7)
         ax.set_xlim(-0.6, len(groups) - 0.4)
         ax.set_ylabel(label)
-        if log:
+        if scale == "log":
             ax.set_yscale("log")
+        elif scale is not None:
+            ax.set_ylim(*scale)
     for ax in list(axes.flat)[len(COMPARISON_PANELS) :]:
         ax.set_visible(False)
     handles, names = axes.flat[0].get_legend_handles_labels()

@@ -1,12 +1,20 @@
-"""Rule comparison_table: one row per model and system with test accuracy and the line-attractor measures."""
+"""Rule comparison_table: one row per model and system with test accuracy, the top-2 PC variance of its
+states and the line-attractor measures, beside the paper's accuracies."""
 
 from pathlib import Path
 
-from rnn_dynamics import analyses, logs
+from rnn_dynamics import analyses, logs, states
 from rnn_dynamics.storage import atomic_path, read_json
 
 with logs.to_file(snakemake.log[0]):
     summaries = [read_json(Path(folder) / "summary.json") for folder in snakemake.input.analyses]
     metrics = [read_json(path) for path in snakemake.input.metrics]
+    explained = {
+        (model, layer): pca.cumulative(2)
+        for model, path in zip(snakemake.params.models, snakemake.input.pca)
+        for (weights, layer), pca in states.read_pca(path).items()
+        if weights == "trained"
+    }
+    table = analyses.comparison_table(summaries, metrics, explained, snakemake.wildcards.dataset, snakemake.params.kind)
     with atomic_path(snakemake.output[0]) as tmp:
-        analyses.comparison_table(summaries, metrics).to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False)

@@ -131,3 +131,30 @@ def test_tables_and_figures_are_written(trained, tmp_path):
     assert all((tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").exists() for name in FIGURES)
     table = analyses.comparison_table([result["summary"]], [{"model": result["summary"]["model"], "test_accuracy": 0.95}])
     assert table.loc[0, "test_accuracy"] == 0.95 and table.loc[0, "fixed_points"] == result["summary"]["fixed_points"]
+
+
+def test_comparison_across_datasets_with_the_papers_numbers(trained, tmp_path):
+    """The cross-architecture table and figure from a real analysis: paper accuracies by dataset kind,
+    the top-2 PC variance of the layer's real states, one row per (architecture, dataset)."""
+    from rnn_dynamics import states
+    from rnn_dynamics.figures.analyses import comparison_figure
+
+    model, _, result = trained
+    summary = result["summary"]
+    tokens = torch.randint(2, model.vocab_size, (16, 12), generator=torch.Generator().manual_seed(0))
+    pca = states.StreamingPCA(8)
+    with torch.no_grad():
+        pca.update(model.layer_states(tokens, torch.full((16,), 12))[0].reshape(-1, 8))
+    explained = {(summary["model"], 1): pca.fit().cumulative(2)}
+    metrics = [{"model": summary["model"], "test_accuracy": 0.95}]
+    imdb = analyses.comparison_table([summary], metrics, explained, "imdb", "aclimdb")
+    own = analyses.comparison_table([summary], metrics, explained, "synthetic", "synthetic")
+    assert imdb.loc[0, "paper_test_accuracy"] == 0.8686 and np.isnan(own.loc[0, "paper_test_accuracy"])
+    assert 0 < imdb.loc[0, "explained_variance_2"] <= 1 and imdb.loc[0, "layers"] == 1
+    combined = analyses.combine_comparisons([own, imdb])
+    assert list(combined["dataset"]) == ["imdb", "synthetic"] and list(combined.columns) == analyses.COMPARISON_COLUMNS
+    # A stack has no per-layer PCA; a deeper network has no paper accuracy.
+    assert np.isnan(analyses.comparison_table([{**summary, "system": "stack"}], metrics, explained, "imdb", "aclimdb").loc[0, "explained_variance_2"])
+    assert np.isnan(analyses.paper_test_accuracy("aclimdb", "gru", 2))
+    comparison_figure(combined, tmp_path / "comparison.png")
+    assert (tmp_path / "comparison.png").stat().st_size > 0

@@ -137,6 +137,7 @@ def test_status_rejects_unexpected_or_unknown_paths():
     with pytest.raises(ValueError, match="not among the expected"):
         report.status_table(["results/a/tables/accuracy.html"], ["results/a/tables/other.html"])
     assert report.describe_output("results/a/figures/m/layer2/valence.png")["output"] == "layer2/valence"
+    assert report.describe_output("results/comparison.png") == {"dataset": "all datasets", "model": "all models", "output": "comparison"}
     with pytest.raises(ValueError, match=r"'results/a/models/x/model\.pt' is neither"):
         report.describe_output("results/a/models/x/model.pt")
 
@@ -199,6 +200,8 @@ def test_report_of_a_partial_run_renders_and_lists_what_is_missing(synthetic_pip
     shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
     shutil.rmtree(run / "results/synthetic/figures" / MODELS[1])
     shutil.rmtree(run / "results/synthetic/tables")
+    for path in run.glob("results/comparison.*"):  # the summary table across datasets
+        path.unlink()
     refused = snakemake(run, "--report", "report.html", *CONFIG)
     assert refused.returncode != 0 and "does not exist" in refused.stdout + refused.stderr
 
@@ -219,7 +222,8 @@ def test_report_of_a_partial_run_renders_and_lists_what_is_missing(synthetic_pip
         assert rows[f"results/synthetic/figures/{MODELS[1]}/{figure}"] == "missing"
         assert rows[f"results/synthetic/figures/{MODELS[0]}/{figure}"] == "present"
     assert all(rows[f"results/synthetic/tables/{table}"] == "missing" for table in TABLES)
-    assert all(MODELS[1] in path or "/tables/" in path for path in missing), missing
+    assert all(rows[f"results/comparison.{kind}"] == "missing" for kind in ("html", "png"))
+    assert all(MODELS[1] in path or "/tables/" in path or path.startswith("results/comparison.") for path in missing), missing
 
     listing = browse(run / "report.html", tmp_path, artifacts_dir(tmp_path) / "report-partial.png")
     assert_no_script_errors(listing)

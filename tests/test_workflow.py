@@ -39,6 +39,27 @@ def test_local_imdb_config_dry_run():
     assert result.returncode == 0, result.stderr
 
 
+def test_paper_config_dry_run_plans_four_architectures_and_the_comparison():
+    result = dry_run("--configfile", "configs/paper.yaml")
+    assert result.returncode == 0, result.stderr
+    out = (result.stdout + result.stderr).splitlines()
+    counts = {line.split()[0]: line.split()[1] for line in out if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts["train"] == "4" and counts["analyze"] == "4" and counts["comparison_across_datasets"] == "1", out
+
+
+def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
+    archives = {"sst2": tmp_path / "SST-2.zip", "yelp": tmp_path / "yelp_review_polarity_csv.tgz"}
+    result = dry_run(
+        "--configfile", "configs/paper.yaml", "--config", "run_datasets=[imdb,sst2,yelp]",
+        f"datasets={{sst2: {{local_archive: {archives['sst2']}}}, yelp: {{local_archive: {archives['yelp']}}}}}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = (result.stdout + result.stderr).splitlines()
+    counts = {line.split()[0]: line.split()[1] for line in out if len(line.split()) == 2 and line.split()[1].isdigit()}
+    # Three datasets of four architectures, one comparison table each, and one across them.
+    assert counts["train"] == "12" and counts["comparison_table"] == "3" and counts["comparison_across_datasets"] == "1", out
+
+
 @pytest.mark.parametrize(
     "override, named",
     [
@@ -46,6 +67,8 @@ def test_local_imdb_config_dry_run():
         ("training={'epochs': 'ten'}", "epochs"),
         ("bogus_key=1", "bogus_key"),
         ("fixed_points={'mode': 'sideways'}", "mode"),
+        ("training={'architecture_learning_rates': {'rnn': 0.001}}", "rnn"),
+        ("training={'max_grad_norm': 0}", "max_grad_norm"),
         ("models={'architectures': ['gru'], 'layers': [1], 'embedding': [8], 'hidden': -1, 'seeds': [0]}", "hidden"),
     ],
 )

@@ -21,6 +21,8 @@ from .storage import atomic_path, reading
 # A figure of one model, or of one of its systems (results/{dataset}/figures/{model}/{system}/{name}.png).
 _FIGURE = re.compile(r"^results/(?P<dataset>[^/]+)/figures/(?P<model>[^/]+)/(?P<output>(?:[^/]+/)?[^/]+)\.png$")
 _TABLE = re.compile(r"^results/(?P<dataset>[^/]+)/tables/(?P<output>[^/]+)\.(?:csv|html)$")
+# A table or figure across all datasets run (results/{name}.csv|html|png).
+_ACROSS = re.compile(r"^results/(?P<output>[^/]+)\.(?:csv|html|png)$")
 
 STATUS_COLUMNS = ["dataset", "model", "output", "path", "status"]
 
@@ -29,7 +31,7 @@ TABLE_TITLES = {
     "accuracy": "Loss and accuracy of each model's kept weights, per split",
     "explained_variance": "Variance explained by the top 1, 2 and 3 principal components, per layer",
     "fixed_points": "Fixed points per model and system: converged starts, unique points, slowest mode",
-    "comparison": "Test accuracy and line-attractor measures per model and system",
+    "comparison": "Test accuracy (beside the paper's), top-2 PC variance and line-attractor measures per model and system",
 }
 
 _STYLE = """
@@ -51,9 +53,12 @@ def describe_output(path: str) -> dict[str, str]:
     table = _TABLE.match(normalised)
     if table:
         return {**table.groupdict(), "model": "all models"}
+    across = _ACROSS.match(normalised)
+    if across:
+        return {**across.groupdict(), "dataset": "all datasets", "model": "all models"}
     raise ValueError(
         f"report output {path!r} is neither results/{{dataset}}/figures/{{model}}/[{{system}}/]{{name}}.png "
-        "nor results/{dataset}/tables/{name}.csv|html"
+        "nor results/{dataset}/tables/{name}.csv|html nor results/{name}.csv|html|png"
     )
 
 

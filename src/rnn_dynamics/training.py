@@ -142,6 +142,10 @@ class Settings:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-3
+    # Per-architecture learning rates replacing ``learning_rate`` (see ``learning_rate_for``).
+    architecture_learning_rates: dict = dataclasses.field(default_factory=dict)
+    # Largest global L2 norm of the gradient per step (None: no clipping).
+    max_grad_norm: float | None = 1.0
     dropout: float = 0.5
     layer_dropout: float = 0.0
     device: str = "auto"
@@ -154,6 +158,10 @@ class Settings:
         if unknown:
             raise ValueError(f"training: unknown setting(s) {unknown}; known: {sorted(known)}")
         return cls(**section)
+
+    def learning_rate_for(self, architecture: str) -> float:
+        """The learning rate of ``architecture``: its entry in ``architecture_learning_rates``, else ``learning_rate``."""
+        return self.architecture_learning_rates.get(architecture, self.learning_rate)
 
     def resumable_with(self) -> dict:
         """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
@@ -301,7 +309,7 @@ def train(
     )
     model_lib.save(model, outputs.initial)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate_for(spec.architecture))
     shuffle = torch.Generator().manual_seed(spec.seed)
     history: list[dict] = []
     best = {"epoch": 0, "valid_loss": math.inf, "weights": _cpu_copy(model.state_dict())}
@@ -330,6 +338,9 @@ def train(
                 loss = F.binary_cross_entropy_with_logits(logits, labels)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if settings.max_grad_norm is not None:
+                    # Against exploding gradients (a vanilla RNN on long reviews); docs/training-notes.md.
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
                 try:
                     optimizer.step()
                 except RuntimeError as exc:  # a step too large for float32 (learning rate ~1e40)

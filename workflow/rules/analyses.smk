@@ -33,11 +33,30 @@ rule comparison_table:
     input:
         analyses=analysis_folders,
         metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
+        pca=per_model("results/{dataset}/pca/{model}.parquet"),
     output:
         "results/{dataset}/tables/comparison.csv",
+    params:
+        models=[m.id for m in MODELS],
+        kind=lambda wildcards: dataset_spec(wildcards)["kind"],
     log:
         "logs/{dataset}/tables/comparison.log",
     conda:
         "../../envs/pipeline.yaml"
     script:
         "../../scripts/comparison_table.py"
+
+
+rule comparison_across_datasets:
+    input:
+        expand("results/{dataset}/tables/comparison.csv", dataset=config["run_datasets"]),
+    output:
+        table="results/comparison.csv",
+        html=report("results/comparison.html", caption="../report/comparison.rst", category="across datasets"),
+        figure=report("results/comparison.png", caption="../report/comparison.rst", category="across datasets"),
+    log:
+        "logs/comparison.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/comparison_across_datasets.py"

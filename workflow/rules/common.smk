@@ -112,7 +112,7 @@ def per_model(pattern):
 
 def all_targets():
     """Every figure and summary table (as HTML for the report; the CSV beside it) of a complete run."""
-    targets = []
+    targets = ["results/comparison.html", "results/comparison.png"]
     for dataset in config["run_datasets"]:
         targets += [
             f"results/{dataset}/tables/{name}.html"

@@ -81,3 +81,62 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     accuracy_ax.bar(["network", "linearised"], np.nan_to_num(accuracies), color=[style.TRAINED_COLOUR, style.UNTRAINED_COLOUR])
     accuracy_ax.set(ylabel="accuracy", ylim=(0, 1))
     style.save(fig, paths["linearized"])
+
+
+# The comparison figure's panels: (column, axis label, y range or "log"), in the table's order.
+# Fractions, accuracies and |cos| on a fixed 0-1 axis, so that panels compare at a glance.
+UNIT, SIGNED = (0, 1.02), (-1.02, 1.02)
+COMPARISON_PANELS = (
+    ("test_accuracy", "test accuracy", UNIT),
+    ("explained_variance_2", "state variance on top 2 PCs", UNIT),
+    ("fixed_points", "approximate fixed points", None),
+    ("pc1_fraction", "fixed points' variance on PC1", UNIT),
+    ("top_modulus_median", "median top |lambda|", None),
+    ("time_constant_median", "median time constant (tokens)", "log"),
+    ("alignment_median", "median |cos(readout, top mode)|", UNIT),
+    ("valence_correlation", "valence r with bag of words", SIGNED),
+    ("linearized_accuracy", "linearised accuracy", UNIT),
+)
+PAPER_MARKER = {"marker": "_", "color": "black", "s": 200, "linewidths": 2, "zorder": 3}
+
+
+def comparison_figure(table: pd.DataFrame, path) -> None:
+    """One panel per measure of ``analyses.combine_comparisons``'s table: a point per row, grouped by
+    architecture (and model and system), one colour per dataset; the paper's accuracies as black marks."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    # A group per (model without its architecture, system) in each architecture: "L1-E50-H256-s0 layer1".
+    table = table.assign(group=[f"{m.split('-', 1)[1]} {s}" for m, s in zip(table["model"], table["system"])])
+    groups = list(dict.fromkeys(zip(table["architecture"], table["group"])))
+    several = len({group for _, group in groups}) > 1
+    labels = [f"{arch}\n{group}" if several else arch for arch, group in groups]
+    width = 0.8 / max(len(datasets), 1)
+    colours = style.plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    rows = -(-len(COMPARISON_PANELS) // 3)
+    fig, axes = style.plt.subplots(rows, 3, figsize=(13, 3.2 * rows), layout="constrained", squeeze=False)
+    fig.suptitle("Across architectures and datasets (black marks: the paper's one-layer accuracies)")
+    x = np.arange(len(groups))
+    for ax, (column, label, scale) in zip(axes.flat, COMPARISON_PANELS):
+        for k, dataset in enumerate(datasets):
+            rows_of = table[table["dataset"] == dataset].set_index(["architecture", "group"])
+            values = np.array([rows_of[column].get(key, np.nan) for key in groups], dtype=float)
+            values[~np.isfinite(values)] = np.nan  # no bar where a measure is missing or infinite
+            offset = (k - (len(datasets) - 1) / 2) * width
+            # Points rather than bars: a log-scaled time constant has no bar base.
+            ax.scatter(x + offset, values, s=30, color=colours[k % len(colours)], label=dataset, zorder=2)
+            if column == "test_accuracy":
+                paper = np.array([rows_of["paper_test_accuracy"].get(key, np.nan) for key in groups], dtype=float)
+                if np.isfinite(paper).any():
+                    labelled = "paper" in ax.get_legend_handles_labels()[1]
+                    ax.scatter(x + offset, paper, **PAPER_MARKER, label=None if labelled else "paper")
+        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        ax.set_ylabel(label)
+        if scale == "log":
+            ax.set_yscale("log")
+        elif scale is not None:
+            ax.set_ylim(*scale)
+    for ax in list(axes.flat)[len(COMPARISON_PANELS) :]:
+        ax.set_visible(False)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(names))
+    style.save(fig, path)

@@ -1,0 +1,75 @@
+"""Scans over whole sequences (cells.scan): the same states as stepping each cell's explicit equations."""
+
+import pytest
+import torch
+
+from rnn_dynamics import cells
+from rnn_dynamics import model as model_lib
+from rnn_dynamics.grid import ModelSpec
+
+ARCHITECTURES = sorted(cells.CELLS)
+HIDDEN, INPUT = 7, 5
+
+
+def float64_layer(architecture, seed=0):
+    """One layer's parameters (float64) of a freshly initialised module, with larger recurrent weights
+    so that the gates do not sit in their linear range."""
+    torch.manual_seed(seed)
+    module = cells.get(architecture).module(INPUT, HIDDEN, batch_first=True).double()
+    params = {name: value.detach().clone() for name, value in cells.layer_parameters(module, 0).items()}
+    params["weight_hh"] *= 3
+    return params
+
+
+def stepped(cell, params, inputs, h0):
+    h, states = h0, []
+    for t in range(inputs.shape[1]):
+        h = cell.step(params, h, inputs[:, t])
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_scan_equals_the_explicit_equations(architecture):
+    cell = cells.get(architecture)
+    params = float64_layer(architecture)
+    inputs = torch.randn(4, 11, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    h0 = 0.5 * torch.randn(4, cell.state_size(HIDDEN), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    for start in (h0, None):
+        expected = stepped(cell, params, inputs, torch.zeros_like(h0) if start is None else start)
+        torch.testing.assert_close(cells.scan(cell, params, inputs, start, compiled=False), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("architecture", ["ugrnn", "vanilla"])
+def test_compiled_scan_equals_the_explicit_equations(architecture):
+    """The GPU path (chunks of steps through torch.compile), run here on the CPU in float64: two chunks and a remainder."""
+    cell = cells.get(architecture)
+    params = float64_layer(architecture)
+    inputs = torch.randn(3, 9, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    expected = stepped(cell, params, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64))
+    torch.testing.assert_close(cells.scan(cell, params, inputs, compiled=True, chunk=4), expected, rtol=0, atol=1e-12)
+    # Gradients flow through the compiled steps as through the eager ones (training uses them).
+    weights = params["weight_hh"].clone().requires_grad_()
+    compiled_grad = torch.autograd.grad(cells.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True, chunk=4).sum(), weights)[0]
+    eager_grad = torch.autograd.grad(stepped(cell, {**params, "weight_hh": weights}, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64)).sum(), weights)[0]
+    torch.testing.assert_close(compiled_grad, eager_grad, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_cpu_layer_states_and_scan_equal_the_fused_modules_path(architecture):
+    """On a CPU, layer_states (the scan for the cells in model.CPU_SCAN) and the scan itself give the states
+    of the fused module plus state_sequence, the path layer_states took before."""
+    torch.manual_seed(0)
+    net = model_lib.SentimentClassifier(ModelSpec(architecture, 2, INPUT, HIDDEN, 0), 30).double().eval()
+    tokens = torch.randint(1, 30, (5, 13), generator=torch.Generator().manual_seed(3))
+    lengths = torch.full((5,), 13)
+    with torch.no_grad():
+        fast = net.layer_states(tokens, lengths)
+        inputs = net.embedding(tokens)
+        for layer in range(2):
+            outputs, _ = net._single_layer(layer)(inputs)
+            reference = net.cell.state_sequence(cells.layer_parameters(net.recurrent, layer), inputs, outputs)
+            torch.testing.assert_close(fast[layer], reference, rtol=0, atol=1e-10)
+            scanned = cells.scan(net.cell, cells.layer_parameters(net.recurrent, layer), inputs)
+            torch.testing.assert_close(scanned, reference, rtol=0, atol=1e-10)
+            inputs = outputs

@@ -106,18 +106,22 @@ def test_profile_dry_runs_on_a_machine_without_slurm(tmp_path):
     assert "gpu=0" in train and "runtime=480" in train, train
 
 
-def test_training_asks_for_a_gpu_unless_the_config_says_cpu(tmp_path):
+GPU_RULES = ("train", "fixed_point_shard")
+
+
+def test_model_rules_ask_for_a_gpu_unless_the_config_says_cpu(tmp_path):
     directory = copy_workflow(tmp_path / "workflow")
     config = write_tiny_config(directory)
     result = snakemake(
         directory, "-n", "--workflow-profile", "profiles/slurm", "--configfile", str(config),
-        "--config", "training={'device': 'auto'}",
+        "--config", "training={'device': 'auto'}", "fixed_points={'device': 'auto'}",
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     jobs = output.split("\n\n")
-    assert all("gpu=1" in job for job in jobs if "rule train:" in job)
-    assert not any("gpu=" in job for job in jobs if "rule " in job and "rule train:" not in job)
+    on_gpu = [f"rule {rule}:" for rule in GPU_RULES]
+    assert all("gpu=1" in job for job in jobs if any(name in job for name in on_gpu))
+    assert not any("gpu=" in job for job in jobs if "rule " in job and not any(name in job for name in on_gpu))
 
 
 def test_profile_sets_resources_for_every_rule():

@@ -47,7 +47,7 @@ UNIQUE_METRICS = ("chebyshev", "euclidean")
 APPROXIMATE_Q_TOL = 1e-6
 # LM damping for approximate fixed points, and the least it may fall to: see ``find``.
 APPROXIMATE_DAMPING = 1e-2
-APPROXIMATE_MIN_DAMPING = 1e-6
+APPROXIMATE_MIN_DAMPING = 1e-3
 # Exact roots of h = F(h, x): FixedPointFinder's tol_q, reached by nearly undamped LM.
 EXACT_Q_TOL = 1e-12
 EXACT_DAMPING = 1e-9
@@ -234,11 +234,13 @@ def find(
     one singular value ``s ~ 1 - |lambda| ~ 1e-4`` along the line and the rest near
     1. Where ``s^2 << mu`` a step hardly moves (like gradient descent, like Adam);
     where ``s^2 >> mu`` it is a Newton step. Starting at ``mu = 1e-2`` and never
-    going below ``min_damping = 1e-6`` (``s ~ 1e-3``, modes slower than ~1000
-    tokens), LM solves the fast directions in a few Newton-like iterations and
-    leaves each start where it was along the line, as Adam does: on a trained IMDB
-    GRU the two give the same set of points (README), and ``test_lm_matches_adam``
-    holds them to that on a small trained GRU. With a tiny damping
+    going below ``min_damping = 1e-3`` (``s ~ 0.03``: modes with ``|lambda| > 0.97``,
+    time constants above ~30 tokens, are hardly stepped along), LM solves the fast
+    directions in a handful of Newton-like iterations and leaves each start where it
+    was along the slow directions, as Adam does. ``test_lm_matches_adam`` holds the
+    two to the same set of points on a small trained GRU; there a floor of 1e-6
+    let LM run 20% of the starts' span further along the line than Adam, and a
+    floor of 1e-2 left 15% of the starts above the tolerance after 200 iterations. With a tiny damping
     (``EXACT_DAMPING`` down to ``EXACT_MIN_DAMPING``) and ``EXACT_Q_TOL``, LM instead
     takes Newton steps along the line and drives the starts on to a few *exact
     roots* of ``h = F(h, x)``: an extension the pipeline offers apart (``polish``,

@@ -51,3 +51,31 @@ def test_a_second_run_has_nothing_to_do(synthetic_pipeline):
     result = snakemake(synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def planned_rules(directory, *config):
+    """The rules a dry run would run after ``--config`` overrides of the synthetic configuration."""
+    result = snakemake(directory, "-n", "--quiet", "rules", "--configfile", "configs/synthetic.yaml", "--config", *config)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    if "Nothing to be done" in output:
+        return set()
+    # The "Job stats" table: a header, a rule, then one "rule count" line per rule until "total".
+    lines = output[output.index("Job stats:") :].splitlines()[3:]
+    return {line.split()[0] for line in lines[: next(i for i, line in enumerate(lines) if line.startswith("total"))]}
+
+
+@pytest.mark.parametrize(
+    "override, reruns, keeps",
+    [
+        # Spectra drawn: only the figure, never the search.
+        ("fixed_points={eigen_points: 5}", {"fixed_point_figures"}, {"fixed_point_shard", "gather_fixed_points", "linearize"}),
+        # Deduplication: gathering and what follows, not the shards.
+        ("fixed_points={unique_tol: 0.01}", {"gather_fixed_points", "linearize"}, {"fixed_point_shard", "train"}),
+        # Where the shards run does not change their result.
+        ("fixed_points={device: cpu}", set(), {"fixed_point_shard"}),
+    ],
+)
+def test_editing_a_later_stage_key_replans_only_that_stage_and_after(synthetic_pipeline, override, reruns, keeps):
+    planned = planned_rules(synthetic_pipeline, override)
+    assert reruns <= planned and not keeps & planned, planned

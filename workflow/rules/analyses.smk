@@ -20,9 +20,16 @@ rule analyze:
             for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
         },
     params:
-        settings=config["analyses"],
+        # Everything but the device, which changes nothing beyond rounding: moving to a GPU reruns nothing.
+        settings={key: value for key, value in config["analyses"].items() if key != "device"},
+        device=config["analyses"]["device"],
+    threads: 1
+    resources:
+        gpu=0 if config["analyses"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/analyses/{model}/{system}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/analyze/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

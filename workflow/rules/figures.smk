@@ -20,6 +20,8 @@ rule state_figures:
         seed=config["states"]["seed"],
     log:
         "logs/{dataset}/figures/{model}/states.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/state_figures/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -55,6 +57,8 @@ rule fixed_point_figures:
         systems=systems,
     log:
         "logs/{dataset}/figures/{model}/fixed_points.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/fixed_point_figures/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

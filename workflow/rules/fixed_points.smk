@@ -17,6 +17,8 @@ rule fixed_point_shard:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/fixed_point_shard/{model}/{system}/shard-{scatteritem}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -34,6 +36,8 @@ rule gather_fixed_points:
         settings=narrow(config["fixed_points"], GATHER_KEYS),
     log:
         "logs/{dataset}/fixed_points/{model}/{system}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/gather_fixed_points/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -46,8 +50,16 @@ rule linearize:
         model="results/{dataset}/models/{model}/model.pt",
     output:
         "results/{dataset}/linearization/{model}/{system}.parquet",
+    params:
+        # The same stage as the search: fixed_points.device. It changes nothing beyond rounding.
+        device=config["fixed_points"]["device"],
+    threads: 1
+    resources:
+        gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/linearization/{model}/{system}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/linearize/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -17,7 +17,7 @@ from rnn_dynamics import report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "line.png", "pca_trajectories.png"]
-TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html"]
+TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html", "timeline.html"]
 CONFIG = ("--configfile", "configs/synthetic.yaml")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,10 +53,12 @@ DRIVER = """<script>
     }
     const out = document.createElement("pre");
     out.id = "test-listing";
-    out.textContent = JSON.stringify({ errors: window.reportErrors, listed: listed });
+    out.textContent = JSON.stringify({ errors: window.reportErrors, listed: listed, landing: landing });
     document.body.appendChild(out);
   }
-  setTimeout(() => step(0), 500);
+  // What a reader sees first, before opening anything.
+  let landing = "";
+  setTimeout(() => { landing = document.querySelector("#app").innerText; step(0); }, 500);
 })();
 </script>"""
 
@@ -191,6 +193,16 @@ def test_report_of_the_synthetic_run_renders_every_figure_and_table(synthetic_pi
     assert "Configuration of this run" in page and "fixed_points.starts" in page
     assert "one panel per analysed system: layer1, layer2" in page
     assert "Binary cross-entropy loss and accuracy of every model" in page
+    assert "timeline.html" in listed_text(listing, "synthetic", "summary tables")
+
+    # The first page opens on the results: accuracy, explained variance, fixed points and the
+    # timeline, each as a table, and the configuration below them.
+    landing = listing["landing"]
+    order = [landing.find(text) for text in (
+        "Results: synthetic", "Accuracy", "test_accuracy", "Explained variance", "Fixed points", "unique_fixed_points",
+        "Timeline", "fixed_point_shard", "Configuration of this run", "fixed_points.starts",
+    )]  # fmt: skip
+    assert -1 not in order and order == sorted(order), (order, landing[:3000])
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from rnn_dynamics.training import resolve_device
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    device = resolve_device(snakemake.params.device, "fixed_points.device")
+    device = resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")
     system = model.load(snakemake.input.model, map_location=device).system(snakemake.wildcards.system)
     table = fixed_points.read_fixed_points(snakemake.input.fixed_points)
     result = linearization.linearize_table(system, table, device=device)

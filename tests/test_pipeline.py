@@ -51,3 +51,13 @@ def test_a_second_run_has_nothing_to_do(synthetic_pipeline):
     result = snakemake(synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_moving_the_analysis_stages_to_another_device_reruns_nothing(synthetic_pipeline):
+    # The device changes nothing beyond rounding: no rerun of the search, linearize or analyze.
+    result = snakemake(
+        synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n",
+        "--config", "fixed_points={'device': 'cpu'}", "analyses={'device': 'cpu'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]

@@ -20,9 +20,9 @@ rule analyze:
             for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
         },
     params:
-        # Everything but the device, which changes nothing beyond rounding: moving to a GPU reruns nothing.
+        # Everything but the device (analyses.device, read from the config by the script), which changes
+        # nothing beyond rounding: moving the analyses to a GPU reruns nothing.
         settings={key: value for key, value in config["analyses"].items() if key != "device"},
-        device=config["analyses"]["device"],
     threads: 1
     resources:
         gpu=0 if config["analyses"]["device"] == "cpu" else 1,

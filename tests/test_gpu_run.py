@@ -53,3 +53,30 @@ def test_dry_run_plans_the_default_grid_from_an_empty_results(workflow, tmp_path
     assert "download_glove" not in counts  # a local GloVe file, or none needed
     assert str(archive) in result.stdout
     assert {"random": "not GloVe", "kumo": "E50 models", "glove": "GloVe 6B for E100 and E50"}[vectors] in result.stdout
+
+
+@pytest.mark.slow
+def test_the_script_runs_end_to_end_on_the_quick_look_set(tmp_path):
+    """The whole script but the install, on a CPU: the run, the report, the summary and the timeline."""
+    directory = copy_workflow(tmp_path / "workflow")
+    archive = tmp_path / "aclImdb_v1_labelled.tar.gz"
+    archive.write_bytes(b"")  # not read: the quick-look set runs only the synthetic dataset
+    result = subprocess.run(
+        ["bash", "scripts/gpu_run.sh", "--vectors", "random", "--imdb", str(archive), "--no-install", "--allow-cpu",
+         "--configfile", "configs/synthetic.yaml", "--slots", "2"],
+        cwd=directory, capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHON": sys.executable},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    assert (directory / "report.html").stat().st_size > 100_000
+    summary = (directory / "logs/gpu_run/summary.txt").read_text()
+    assert "gpu: none (CPU)" in summary and "snakemake exit status: 0" in summary
+    assert "snakemake wall time (s): " in summary and "--resources gpu=2" in summary
+    assert "timeline of synthetic:" in result.stdout and "wall time from the first start to the last end" in result.stdout
+    assert (directory / "logs/gpu_run/timeline-synthetic.csv").exists()
+    assert (directory / "results/synthetic/tables/timeline.csv").exists()
+    # A second run refuses a results/ that is not empty: the timing is of a clean run.
+    again = subprocess.run(
+        ["bash", "scripts/gpu_run.sh", "--vectors", "random", "--imdb", str(archive), "--no-install", "--allow-cpu"],
+        cwd=directory, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHON": sys.executable},
+    )  # fmt: skip
+    assert again.returncode == 2 and "results/ is not empty" in again.stderr

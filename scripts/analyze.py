@@ -1,14 +1,12 @@
 """Rule analyze: the line-attractor measures of one system of one model, as tables and figures."""
 
 import numpy as np
-import torch
 
 from rnn_dynamics import analyses, linearization, logs, model, text, training
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
-    torch.set_num_threads(snakemake.threads)
     device = training.resolve_device(snakemake.config["analyses"]["device"], "analyses.device")
     network = model.load(snakemake.input.model, map_location=device)
     vocabulary = text.read_vocabulary(snakemake.input.vocab)

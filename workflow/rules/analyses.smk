@@ -23,7 +23,6 @@ rule analyze:
         # Everything but the device (analyses.device, read from the config by the script), which changes
         # nothing beyond rounding: moving the analyses to a GPU reruns nothing.
         settings={key: value for key, value in config["analyses"].items() if key != "device"},
-    threads: 1
     resources:
         gpu=0 if config["analyses"]["device"] == "cpu" else 1,
     log:

@@ -52,7 +52,6 @@ rule linearize:
     output:
         "results/{dataset}/linearization/{model}/{system}.parquet",
     # On fixed_points.device (the same stage as the search), read from the config by the script.
-    threads: 1
     resources:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:

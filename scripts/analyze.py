@@ -7,7 +7,8 @@ from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
-    network = model.load(snakemake.input.model)
+    device = training.resolve_device(snakemake.config["analyses"]["device"], "analyses.device")
+    network = model.load(snakemake.input.model, map_location=device)
     vocabulary = text.read_vocabulary(snakemake.input.vocab)
     result = analyses.analyze(
         network,

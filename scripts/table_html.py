@@ -1,6 +1,7 @@
-"""Rule table_html: a summary table's CSV as an HTML page, which the report can show."""
+"""Rule table_html: a summary table's CSV as an HTML page, which the report can show, and as a bare table
+for the report's first page."""
 
 from rnn_dynamics import logs, report
 
 with logs.to_file(snakemake.log[0]):
-    report.write_html_table(snakemake.input[0], snakemake.output[0], snakemake.wildcards.table)
+    report.write_html_table(snakemake.input[0], snakemake.output.html, snakemake.wildcards.table, snakemake.output.fragment)

@@ -1,5 +1,7 @@
 """The line-attractor measures on a GRU trained on the synthetic dataset, whose word valences are known."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -160,3 +162,33 @@ def test_comparison_across_datasets_with_the_papers_numbers(trained, tmp_path):
     assert np.isnan(analyses.paper_test_accuracy("aclimdb", "gru", 2))
     comparison_figure(combined, tmp_path / "comparison.png")
     assert (tmp_path / "comparison.png").stat().st_size > 0
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+
+
+@pytest.mark.parametrize("name", ["cpu", "auto", pytest.param("cuda", marks=CUDA)])
+def test_analyze_on_a_device_returns_the_cpu_result(trained, name):
+    """analyses.device: the network and its linear model run where the weights are; every result is on the CPU
+    and, on the CPU, identical to the default."""
+    model, lin, _ = trained
+    device = training.resolve_device(name, "analyses.device")
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(3, 12, 60)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    reviews = training.Reviews(rng.integers(1, model.vocab_size, offsets[-1]).astype(np.int64), offsets, (np.arange(60) % 2).astype(np.float32))
+    tokens, counts = [f"w{i}" for i in range(model.vocab_size)], np.ones(model.vocab_size)
+    reference = analyses.analyze(model, "layer1", lin, reviews, reviews, tokens, counts, SETTINGS, progress=False)
+    moved = copy.deepcopy(model).to(device)
+    assert analyses.model_device(moved).type == device.type
+    result = analyses.analyze(moved, "layer1", lin, reviews, reviews, tokens, counts, SETTINGS, progress=False)
+    exact = device.type == "cpu"
+    assert result["summary"].keys() == reference["summary"].keys()
+    for key, expected in reference["summary"].items():
+        value = result["summary"][key]
+        if isinstance(expected, float) and not exact:
+            np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-9, err_msg=key)
+        else:
+            assert value == expected or (value != value and expected != expected), key
+    for key in ("dimensionality", "eigenvalues", "alignment", "valence", "linearized"):
+        pd.testing.assert_frame_equal(result[key], reference[key], check_exact=exact, rtol=1e-6, atol=1e-9)

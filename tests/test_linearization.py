@@ -1,7 +1,10 @@
 """Jacobians and eigendecompositions at fixed points, and the line attractor of a trained GRU."""
 
+import copy
+
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 import torch
 
 from rnn_dynamics import fixed_points, linearization, storage
@@ -118,3 +121,32 @@ def test_summary_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     assert np.isnan(row["first_pc_share"])  # one point is no line
     np.testing.assert_allclose(row["median_largest_modulus"], 0.9)
     np.testing.assert_allclose(row["time_constant"], 1 / abs(np.log(0.9)))
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+
+
+@pytest.mark.parametrize("name", ["cpu", "auto", pytest.param("cuda", marks=CUDA)])
+def test_linearize_on_a_device_returns_the_cpu_result(name):
+    """fixed_points.device reaches the Jacobians; the result is numpy on the CPU, identical on the CPU itself."""
+    device = training.resolve_device(name, "fixed_points.device")
+    network = model_lib.SentimentClassifier(ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10)
+    points = np.random.default_rng(2).uniform(-1, 1, (5, 6))
+    x = np.random.default_rng(3).uniform(-1, 1, 6)
+    reference = linearization.linearize(network.system("layer2"), points, x=x, modes=None, chunk=2)
+    moved = copy.deepcopy(network).to(device)
+    result = linearization.linearize(moved.system("layer2"), points, x=x, modes=None, chunk=2, device=device)
+    for field in ("fixed_point_id", "fixed_point", "eigenvalues", "right", "left", "left_input"):
+        value, expected = getattr(result, field), getattr(reference, field)
+        assert isinstance(value, np.ndarray), field
+        if device.type == "cpu":
+            np.testing.assert_array_equal(value, expected, err_msg=field)
+        else:
+            np.testing.assert_allclose(value, expected, atol=1e-9, err_msg=field)
+
+
+def test_a_cuda_device_without_cuda_names_the_key():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="fixed_points.device is 'cuda'"):
+        training.resolve_device("cuda", "fixed_points.device")

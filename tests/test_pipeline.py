@@ -72,10 +72,18 @@ def planned_rules(directory, *config):
         ("fixed_points={eigen_points: 5}", {"fixed_point_figures"}, {"fixed_point_shard", "gather_fixed_points", "linearize"}),
         # Deduplication: gathering and what follows, not the shards.
         ("fixed_points={unique_tol: 0.01}", {"gather_fixed_points", "linearize"}, {"fixed_point_shard", "train"}),
-        # Where the shards run does not change their result.
-        ("fixed_points={device: cpu}", set(), {"fixed_point_shard"}),
     ],
 )
 def test_editing_a_later_stage_key_replans_only_that_stage_and_after(synthetic_pipeline, override, reruns, keeps):
     planned = planned_rules(synthetic_pipeline, override)
     assert reruns <= planned and not keeps & planned, planned
+
+
+def test_moving_the_analysis_stages_to_another_device_reruns_nothing(synthetic_pipeline):
+    # The device changes nothing beyond rounding: no rerun of the search, linearize or analyze.
+    result = snakemake(
+        synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n",
+        "--config", "fixed_points={'device': 'cpu'}", "analyses={'device': 'cpu'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]

@@ -17,7 +17,7 @@ from rnn_dynamics import report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "line.png", "pca_trajectories.png"]
-TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html"]
+TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html", "timeline.html"]
 CONFIG = ("--configfile", "configs/synthetic.yaml")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,10 +53,18 @@ DRIVER = """<script>
     }
     const out = document.createElement("pre");
     out.id = "test-listing";
-    out.textContent = JSON.stringify({ errors: window.reportErrors, listed: listed });
+    out.textContent = JSON.stringify({ errors: window.reportErrors, listed: listed, landing: landing, titleTop: titleTop });
     document.body.appendChild(out);
   }
-  setTimeout(() => step(0), 500);
+  // What a reader sees first, before opening anything.
+  let landing = "";
+  let titleTop = null;
+  setTimeout(() => {
+    landing = document.querySelector("#app").innerText;
+    const title = document.querySelector("#app h1");
+    titleTop = title ? title.getBoundingClientRect().top : null;
+    step(0);
+  }, 500);
 })();
 </script>"""
 
@@ -162,6 +170,11 @@ def test_html_table_holds_every_row_and_escapes_text(tmp_path):
     assert "0.9025" in page and page.count("<tr") == 3
     with pytest.raises(ValueError, match="unknown summary table 'bogus'"):
         report.write_html_table(csv, tmp_path / "bogus.html", "bogus")
+    # The bare table the report's first page embeds: no page of its own, the same rows.
+    report.write_html_table(csv, tmp_path / "accuracy.html", "accuracy", tmp_path / "accuracy.fragment.html")
+    fragment = (tmp_path / "accuracy.fragment.html").read_text()
+    assert "<html" not in fragment and "<style" not in fragment and 'class="dataframe summary-table"' in fragment
+    assert "&lt;gru&gt;" in fragment and fragment.count("<tr") == 3
 
 
 # --- the report of the synthetic pipeline, in a real browser ---------------------------------
@@ -191,6 +204,18 @@ def test_report_of_the_synthetic_run_renders_every_figure_and_table(synthetic_pi
     assert "Configuration of this run" in page and "fixed_points.starts" in page
     assert "one panel per analysed system: layer1, layer2" in page
     assert "Binary cross-entropy loss and accuracy of every model" in page
+    assert "timeline.html" in listed_text(listing, "synthetic", "summary tables")
+
+    # The first page opens on the results: accuracy, explained variance, fixed points and the
+    # timeline, each as a table, and the configuration below them.
+    landing = listing["landing"]
+    order = [landing.find(text) for text in (
+        "Results: synthetic", "Accuracy", "test_accuracy", "Explained variance", "Fixed points", "unique_fixed_points",
+        "Timeline", "fixed_point_shard", "Configuration of this run", "fixed_points.starts",
+    )]  # fmt: skip
+    assert -1 not in order and order == sorted(order), (order, landing[:3000])
+    # ... and opens at its top: the title is in the window, not scrolled out of reach above it.
+    assert listing["titleTop"] is not None and 0 <= listing["titleTop"] < 200, listing["titleTop"]
 
 
 @pytest.mark.slow

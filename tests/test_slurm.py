@@ -106,22 +106,38 @@ def test_profile_dry_runs_on_a_machine_without_slurm(tmp_path):
     assert "gpu=0" in train and "runtime=480" in train, train
 
 
-GPU_RULES = ("train", "fixed_point_shard")
+# The rules that run a model, and the config section whose `device` they follow.
+GPU_RULES = {"train": "training", "hidden_states": "training", "fixed_point_shard": "fixed_points",
+             "linearize": "fixed_points", "analyze": "analyses"}  # fmt: skip
 
 
-def test_model_rules_ask_for_a_gpu_unless_the_config_says_cpu(tmp_path):
+def gpu_requests(output: str) -> dict[str, set[str]]:
+    """Per rule of a dry run, the values of its jobs' `gpu` resource ("none" where a job has none)."""
+    requests: dict[str, set[str]] = {}
+    # A grouped job's rules are indented under "Group job".
+    for block in re.split(r"\n(?=\s*(?:local)?rule \w+:)", output):
+        rule = re.match(r"\s*(?:local)?rule (\w+):", block)
+        if rule:
+            gpu = re.search(r"resources: .*?\bgpu=(\d+)", block)
+            requests.setdefault(rule.group(1), set()).add(gpu.group(1) if gpu else "none")
+    return requests
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_every_rule_that_runs_a_model_asks_for_a_gpu_unless_its_device_is_cpu(tmp_path, device):
     directory = copy_workflow(tmp_path / "workflow")
     config = write_tiny_config(directory)
     result = snakemake(
         directory, "-n", "--workflow-profile", "profiles/slurm", "--configfile", str(config),
-        "--config", "training={'device': 'auto'}", "fixed_points={'device': 'auto'}",
-    )
+        "--config", *(f"{section}={{'device': '{device}'}}" for section in sorted(set(GPU_RULES.values()))),
+    )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
-    jobs = output.split("\n\n")
-    on_gpu = [f"rule {rule}:" for rule in GPU_RULES]
-    assert all("gpu=1" in job for job in jobs if any(name in job for name in on_gpu))
-    assert not any("gpu=" in job for job in jobs if "rule " in job and not any(name in job for name in on_gpu))
+    requests = gpu_requests(output)
+    assert set(GPU_RULES) <= set(requests), requests
+    for rule, values in requests.items():
+        expected = ({"1"} if device == "auto" else {"0"}) if rule in GPU_RULES else {"none"}
+        assert values == expected, (rule, values)
 
 
 def test_profile_sets_resources_for_every_rule():

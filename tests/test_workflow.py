@@ -69,6 +69,8 @@ def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
         ("fixed_points={'mode': 'sideways'}", "mode"),
         ("training={'architecture_learning_rates': {'rnn': 0.001}}", "rnn"),
         ("training={'max_grad_norm': 0}", "max_grad_norm"),
+        ("analyses={'device': 'gpu'}", "['analyses']['device']"),
+        ("fixed_points={'device': 'cuda0'}", "['fixed_points']['device']"),
         ("models={'architectures': ['gru'], 'layers': [1], 'embedding': [8], 'hidden': -1, 'seeds': [0]}", "hidden"),
     ],
 )

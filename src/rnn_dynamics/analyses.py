@@ -85,8 +85,8 @@ def system_readout(model, system_name: str) -> tuple[np.ndarray, float] | None:
     system = model.system(system_name)
     w, b = model.readout_weights()
     # The readout map picks part of the state (an LSTM's h of [h, c]): pull w back through it.
-    _, pullback = torch.func.vjp(system.readout, torch.zeros(system.state_size, dtype=torch.float64))
-    return pullback(w.to(torch.float64))[0].numpy(), b
+    _, pullback = torch.func.vjp(system.readout, torch.zeros(system.state_size, dtype=torch.float64, device=w.device))
+    return pullback(w.to(torch.float64))[0].cpu().numpy(), b
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
@@ -177,11 +177,11 @@ class LinearModel:
     states, whatever the number of fixed points.
     """
 
-    def __init__(self, lin: Linearization, system):
+    def __init__(self, lin: Linearization, system, device: str | torch.device = CPU):
         if len(lin.fixed_point) == 0:
             raise ValueError("no fixed points to linearise around")
-        # A copy: the array may be a read-only view of a Parquet table.
-        self.points = torch.tensor(lin.fixed_point)
+        # A copy: the array may be a read-only view of a Parquet table. On ``device``, where the system's weights are.
+        self.points = torch.tensor(lin.fixed_point, device=device)
         self.system = system
 
     def nearest(self, h: torch.Tensor) -> torch.Tensor:
@@ -230,30 +230,38 @@ def linearized_logits(model, system_name: str, linear: LinearModel, tokens: torc
             upper = model.system(f"layer{layer}")
             outputs = upper.readout(_run(upper.step, outputs.new_zeros(len(tokens), upper.state_size), outputs))
     w, b = model.readout_weights()
-    last = outputs[torch.arange(len(tokens)), lengths - 1]
+    last = outputs[torch.arange(len(tokens), device=tokens.device), lengths - 1]
     return last @ w.double() + b
+
+
+def model_device(model) -> torch.device:
+    """The device the model's weights are on."""
+    return next(model.parameters()).device
 
 
 def evaluate_system(model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True) -> dict:
     """Over ``reviews``: final states and labels (for orienting modes), one-step errors of the linear model,
-    and the accuracies of the network and of its linearised version."""
-    linear = LinearModel(lin, model.system(system_name)) if len(lin.fixed_point) else None
+    and the accuracies of the network and of its linearised version.
+
+    Runs on the device of ``model``'s weights; the results are numpy arrays (on the CPU) and numbers."""
+    device = model_device(model)
+    linear = LinearModel(lin, model.system(system_name), device) if len(lin.fixed_point) else None
     finals, labels, errors, network_correct, linear_correct = [], [], [], 0, 0
     model.eval()
     for indices in tqdm(bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress):
-        tokens, lengths, batch_labels = padded_batch(reviews, indices, CPU)
+        tokens, lengths, batch_labels = padded_batch(reviews, indices, device)
         inputs, states = system_sequences(model, system_name, tokens, lengths)
-        finals.append(states[torch.arange(len(tokens)), lengths - 1].numpy())
-        labels.append(batch_labels.numpy())
+        finals.append(states[torch.arange(len(tokens), device=device), lengths - 1].cpu().numpy())
+        labels.append(batch_labels.cpu().numpy())
         with torch.no_grad():
             network_correct += int(((model(tokens, lengths) > 0) == (batch_labels > 0.5)).sum())
             if linear is None:
                 continue
             previous = torch.cat([torch.zeros_like(states[:, :1]), states[:, :-1]], dim=1)
-            valid = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
+            valid = torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]
             predicted, points = linear.step(previous[valid], inputs[valid])
             actual = states[valid]
-            errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).numpy())
+            errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).cpu().numpy())
             linear_correct += int(((linearized_logits(model, system_name, linear, tokens, lengths) > 0) == (batch_labels > 0.5)).sum())
     return {
         "final_states": np.concatenate(finals),
@@ -279,7 +287,10 @@ def subset(reviews: Reviews, count: int | str, seed: int) -> Reviews:
 
 
 def analyze(model, system_name: str, lin: Linearization, train: Reviews, test: Reviews, tokens: list[str], counts: np.ndarray, settings: dict, progress: bool = True) -> dict:
-    """All measures of one system: a summary (plain numbers) and one table per analysis."""
+    """All measures of one system: a summary (plain numbers) and one table per analysis.
+
+    The network runs on the device its weights are on (``model.load(..., map_location=device)``);
+    every result is on the CPU."""
     sample = subset(test, settings["reviews"], settings["seed"])
     evaluation = evaluate_system(model, system_name, lin, sample, progress=progress)
     mean_length = float(train.lengths.mean())
@@ -307,7 +318,7 @@ def analyze(model, system_name: str, lin: Linearization, train: Reviews, test: R
     reads_embedding = system_name in ("stack", "layer1")
     if reads_embedding and len(lin.fixed_point):
         orientation = mode_orientation(lin, evaluation["final_states"], evaluation["labels"])
-        embeddings = model.embedding.weight.detach().double().numpy()
+        embeddings = model.embedding.weight.detach().double().cpu().numpy()
         valence = word_valence(lin, embeddings, orientation)
         coefficients = bag_of_words_coefficients(train, len(tokens), settings["regularization"])
         words = valence_table(valence, coefficients, tokens, counts)

@@ -122,13 +122,16 @@ def time_constant(modulus: np.ndarray) -> np.ndarray:
         return np.abs(1.0 / np.log(np.asarray(modulus, dtype=np.float64)))
 
 
-def jacobians(system, points, x=None) -> tuple[np.ndarray, np.ndarray]:
-    """``dF/dh`` (K, S, S) and ``dF/dx`` (K, S, I) at each row of ``points`` with input ``x`` (zeros), float64."""
-    h = torch.from_numpy(np.array(points, dtype=np.float64)).reshape(-1, system.state_size)
-    x = torch.zeros(system.input_size, dtype=torch.float64) if x is None else torch.as_tensor(x, dtype=torch.float64)
+def jacobians(system, points, x=None, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """``dF/dh`` (K, S, S) and ``dF/dx`` (K, S, I) at each row of ``points`` with input ``x`` (zeros), float64.
+
+    Computed on ``device`` (where ``system``'s weights must be); returned as numpy arrays on the CPU.
+    """
+    h = torch.from_numpy(np.array(points, dtype=np.float64)).reshape(-1, system.state_size).to(device)
+    x = torch.zeros(system.input_size, dtype=torch.float64, device=device) if x is None else torch.as_tensor(x, dtype=torch.float64, device=device)
     with torch.no_grad():
         j_rec, j_inp = system.jacobians(h, x.expand(len(h), -1))
-    return j_rec.numpy(), j_inp.numpy()
+    return j_rec.cpu().numpy(), j_inp.cpu().numpy()
 
 
 def eigendecomposition(j_rec: np.ndarray, modes: int | None = DEFAULT_MODES):
@@ -149,9 +152,13 @@ def eigendecomposition(j_rec: np.ndarray, modes: int | None = DEFAULT_MODES):
 
 
 def linearize(
-    system, fixed_points: np.ndarray, fixed_point_id=None, x=None, modes: int | None = DEFAULT_MODES, chunk: int = 64
+    system, fixed_points: np.ndarray, fixed_point_id=None, x=None, modes: int | None = DEFAULT_MODES, chunk: int = 64,
+    device: str | torch.device = "cpu",
 ) -> Linearization:
-    """Eigendecomposition of the Jacobians at each row of ``fixed_points`` (K, S), ``chunk`` points at a time."""
+    """Eigendecomposition of the Jacobians at each row of ``fixed_points`` (K, S), ``chunk`` points at a time.
+
+    The Jacobians are formed on ``device`` (where ``system``'s weights must be); the
+    eigendecomposition runs in numpy on the CPU, as on a CPU-only machine."""
     fixed_points = np.asarray(fixed_points, dtype=np.float64).reshape(-1, system.state_size)
     kept = system.state_size if modes is None else min(modes, system.state_size)
     eigenvalues = np.zeros((len(fixed_points), system.state_size), dtype=complex)
@@ -160,7 +167,7 @@ def linearize(
     left_input = np.zeros((len(fixed_points), kept, system.input_size), dtype=complex)
     for begin in range(0, len(fixed_points), chunk):
         rows = slice(begin, begin + chunk)
-        j_rec, j_inp = jacobians(system, fixed_points[rows], x)
+        j_rec, j_inp = jacobians(system, fixed_points[rows], x, device)
         eigenvalues[rows], right[rows], left[rows] = eigendecomposition(j_rec, modes)
         left_input[rows] = left[rows] @ j_inp
     if fixed_point_id is None:
@@ -176,11 +183,13 @@ def largest_modulus(modulus: np.ndarray) -> tuple[float, float]:
     return median, float(time_constant(median))
 
 
-def linearize_table(system, fixed_point_table: pa.Table, modes: int | None = DEFAULT_MODES) -> Linearization:
+def linearize_table(
+    system, fixed_point_table: pa.Table, modes: int | None = DEFAULT_MODES, device: str | torch.device = "cpu"
+) -> Linearization:
     """The linearisation at every unique approximate fixed point of a gathered table (input zero)."""
     unique = fixed_points.unique_fixed_points(fixed_point_table)
     points = list_matrix(unique["fixed_point"])
-    return linearize(system, points, unique["fixed_point_id"].to_numpy(), modes=modes)
+    return linearize(system, points, unique["fixed_point_id"].to_numpy(), modes=modes, device=device)
 
 
 def line_coordinate(points: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ TABLE_TITLES = {
     "explained_variance": "Variance explained by the top 1, 2 and 3 principal components, per layer",
     "fixed_points": "Fixed points per model and system: converged starts, unique points, slowest mode",
     "comparison": "Test accuracy (beside the paper's), top-2 PC variance and line-attractor measures per model and system",
+    "timeline": "Timeline of the run: every job's rule, model, system, shard, seconds and peak memory (MB)",
 }
 
 _STYLE = """
@@ -93,14 +94,37 @@ def html_page(table: pd.DataFrame, title: str, summary: str = "") -> str:
     )
 
 
-def write_html_table(csv_path: str | os.PathLike, html_path: str | os.PathLike, name: str) -> None:
-    """Write the summary table ``name`` (a key of TABLE_TITLES) from ``csv_path`` as an HTML page, atomically."""
+def html_fragment(table: pd.DataFrame, name: str) -> str:
+    """The table as a bare ``<table>`` for the report's first page (no page, no style of its own).
+
+    The timeline, one row per job, is shown there as its summary per rule, with the wall time.
+    """
+    summary = ""
+    if name == "timeline":
+        from .timeline import per_rule
+
+        span = float(table["end_s"].max()) if len(table) else 0.0
+        summary = f"<p>{len(table)} jobs; from the first job's start to the last one's end: {span:.1f} s.</p>\n"
+        table = per_rule(table)
+    body = table.to_html(index=False, border=0, na_rep="", float_format=lambda x: f"{x:.4g}", classes="summary-table")
+    # A wide table scrolls within the page rather than running under the rule graph beside it.
+    return f'{summary}<div class="summary-scroll">\n{body}\n</div>\n'
+
+
+def write_html_table(
+    csv_path: str | os.PathLike, html_path: str | os.PathLike, name: str, fragment_path: str | os.PathLike | None = None
+) -> None:
+    """Write the summary table ``name`` (a key of TABLE_TITLES) from ``csv_path`` as an HTML page, atomically,
+    and with ``fragment_path`` also as the bare table (``html_fragment``) that the report's first page embeds."""
     if name not in TABLE_TITLES:
         raise ValueError(f"{csv_path}: unknown summary table {name!r}; known: {sorted(TABLE_TITLES)}")
     with reading(csv_path):
         table = pd.read_csv(csv_path)
     with atomic_path(html_path) as tmp:
         Path(tmp).write_text(html_page(table, TABLE_TITLES[name]), encoding="utf-8")
+    if fragment_path is not None:
+        with atomic_path(fragment_path) as tmp:
+            Path(tmp).write_text(html_fragment(table, name), encoding="utf-8")
 
 
 def write_status(expected: list[str], present: list[str], html_path: str | os.PathLike) -> pd.DataFrame:

@@ -177,13 +177,13 @@ class Outputs:
     checkpoint: Path
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto``: the GPU when CUDA is available, else the CPU."""
+def resolve_device(name: str, key: str = "training.device") -> torch.device:
+    """``auto``: the GPU when CUDA is available, else the CPU. ``key`` names the config key in errors."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"training.device is {name!r} but CUDA is not available here; use 'auto' or 'cpu'")
+        raise ValueError(f"{key} is {name!r} but CUDA is not available here; use 'auto' or 'cpu'")
     return device
 
 

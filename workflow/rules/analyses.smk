@@ -20,9 +20,15 @@ rule analyze:
             for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
         },
     params:
-        settings=config["analyses"],
+        # Everything but the device (analyses.device, read from the config by the script), which changes
+        # nothing beyond rounding: moving the analyses to a GPU reruns nothing.
+        settings={key: value for key, value in config["analyses"].items() if key != "device"},
+    resources:
+        gpu=0 if config["analyses"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/analyses/{model}/{system}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/analyze/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -116,7 +116,7 @@ def all_targets():
     for dataset in config["run_datasets"]:
         targets += [
             f"results/{dataset}/tables/{name}.html"
-            for name in ("accuracy", "explained_variance", "fixed_points", "comparison")
+            for name in ("accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
         ]
         for m in MODELS:
             targets += [
@@ -134,3 +134,39 @@ def all_targets():
 def present_targets(wildcards):
     """The outputs of all_targets() that exist now, which a report after a partial run shows."""
     return [path for path in all_targets() if os.path.exists(path)]
+
+
+def benchmark_records(wildcards):
+    """The benchmark records (``benchmark:`` files) of every job a complete run of one dataset makes."""
+    root = f"logs/benchmarks/{wildcards.dataset}"
+    kind = dataset_spec(wildcards)["kind"]
+    records = [f"{root}/prepare.tsv"]
+    if kind in DOWNLOADED_ARCHIVES:
+        records.append(f"{root}/download/{DOWNLOADED_ARCHIVES[kind]}.tsv")
+    elif kind == "synthetic":
+        records.append(f"{root}/synthesize.tsv")
+    source = config["embeddings"]["source"]
+    if source == "glove" and not config["embeddings"].get("glove", {}).get("local_file"):
+        records.append("logs/benchmarks/download_glove.tsv")
+    records += [f"{root}/embeddings/{source}-{dim}.tsv" for dim in sorted({m.embedding for m in MODELS})]
+    shards = config["fixed_points"]["shards"]
+    for m in MODELS:
+        records += [f"{root}/{rule}/{m.id}.tsv" for rule in ("train", "hidden_states", "state_figures", "fixed_point_figures")]
+        for system in m.systems(config["fixed_points"]["mode"]):
+            records += [
+                f"{root}/fixed_point_shard/{m.id}/{system}/shard-{index}-of-{shards}.tsv" for index in range(1, shards + 1)
+            ]
+            records += [f"{root}/{rule}/{m.id}/{system}.tsv" for rule in ("gather_fixed_points", "linearize", "analyze")]
+    return records
+
+
+def model_outputs(wildcards):
+    """The last outputs of every model's jobs: once they exist, every benchmarked job of the dataset has run."""
+    return [
+        path
+        for m in MODELS
+        for path in (
+            f"results/{wildcards.dataset}/figures/{m.id}/pca_trajectories.png",
+            f"results/{wildcards.dataset}/figures/{m.id}/line.png",
+        )
+    ] + analysis_folders(wildcards)

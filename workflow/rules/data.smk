@@ -7,6 +7,8 @@ rule download:
         spec=archive_spec,
     log:
         "logs/{dataset}/download/{archive}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/download/{archive}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -20,6 +22,8 @@ rule synthesize:
         spec=dataset_spec,
     log:
         "logs/{dataset}/synthesize.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/synthesize.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -37,6 +41,8 @@ rule prepare:
         settings=config["prepare"],
     log:
         "logs/{dataset}/prepare.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/prepare.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -50,6 +56,8 @@ rule download_glove:
         glove=config["embeddings"].get("glove", {}),
     log:
         "logs/download_glove.log",
+    benchmark:
+        "logs/benchmarks/download_glove.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -66,6 +74,8 @@ rule embeddings:
         seed=config["embeddings"]["seed"],
     log:
         "logs/{dataset}/embeddings/{source}-{dim}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/embeddings/{source}-{dim}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -20,6 +20,8 @@ rule state_figures:
         seed=config["states"]["seed"],
     log:
         "logs/{dataset}/figures/{model}/states.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/state_figures/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -55,6 +57,8 @@ rule fixed_point_figures:
         systems=systems,
     log:
         "logs/{dataset}/figures/{model}/fixed_points.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/fixed_point_figures/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -91,20 +95,41 @@ rule table_html:
     input:
         "results/{dataset}/tables/{table}.csv",
     output:
-        report(
+        html=report(
             "results/{dataset}/tables/{table}.html",
             caption="../report/table.rst",
             category="{dataset}",
             subcategory="summary tables",
         ),
+        # The bare table, which the report's first page (workflow/report/workflow.rst) embeds.
+        fragment="results/{dataset}/tables/{table}.fragment.html",
     wildcard_constraints:
-        table="accuracy|explained_variance|fixed_points|comparison",
+        table="accuracy|explained_variance|fixed_points|comparison|timeline",
     log:
         "logs/{dataset}/tables/{table}_html.log",
     conda:
         "../../envs/pipeline.yaml"
     script:
         "../../scripts/table_html.py"
+
+
+# The run's timeline: every job's benchmark record (rule, model, system, shard, seconds, peak memory).
+# It waits for every model's last outputs and reads the records that exist then (never asks for one:
+# a deleted record must not make its job, say a training, run again); the log names the missing ones.
+rule timeline:
+    input:
+        model_outputs,
+    output:
+        "results/{dataset}/tables/timeline.csv",
+    params:
+        records=benchmark_records,
+        root="logs/benchmarks/{dataset}",
+    log:
+        "logs/{dataset}/tables/timeline.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/timeline.py"
 
 
 # After a partial run: `snakemake --cores 1 report_status --report report.html --report-after-run`

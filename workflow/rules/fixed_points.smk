@@ -11,12 +11,15 @@ rule fixed_point_shard:
     params:
         # Only the keys that change the solution: editing a later stage's key re-solves nothing.
         settings=narrow(config["fixed_points"], SEARCH_KEYS),
-        device=config["fixed_points"]["device"],
+    # The device (fixed_points.device) is read from the config by the script, not a param: it changes
+    # nothing beyond rounding, so moving the search to a GPU reruns nothing.
     threads: 1
     resources:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/fixed_point_shard/{model}/{system}/shard-{scatteritem}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -34,6 +37,8 @@ rule gather_fixed_points:
         settings=narrow(config["fixed_points"], GATHER_KEYS),
     log:
         "logs/{dataset}/fixed_points/{model}/{system}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/gather_fixed_points/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -46,8 +51,13 @@ rule linearize:
         model="results/{dataset}/models/{model}/model.pt",
     output:
         "results/{dataset}/linearization/{model}/{system}.parquet",
+    # On fixed_points.device (the same stage as the search), read from the config by the script.
+    resources:
+        gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/linearization/{model}/{system}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/linearize/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -14,10 +14,12 @@ rule hidden_states:
         prepare=config["prepare"],
         device=config["training"]["device"],
     threads: config["training"]["threads"]
+    resources:
+        gpu=0 if config["training"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/hidden_states/{model}.log",
     benchmark:
-        "benchmarks/{dataset}/hidden_states/{model}.tsv"
+        "logs/benchmarks/{dataset}/hidden_states/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

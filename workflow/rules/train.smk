@@ -17,7 +17,7 @@ rule train:
     log:
         "logs/{dataset}/train/{model}.log",
     benchmark:
-        "benchmarks/{dataset}/train/{model}.tsv"
+        "logs/benchmarks/{dataset}/train/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     script:

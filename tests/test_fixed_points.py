@@ -150,7 +150,10 @@ def test_gather_counts_convergence_and_drops_outliers():
     assert gathered["converged"].to_pylist() == [True, True, True, False]
     assert gathered["outlier"].to_pylist() == [False, False, True, False]
     assert gathered["fixed_point_id"].to_pylist() == [0, 1, -1, -1]
-    assert fixed_points.counts(gathered) == {"starts": 4, "converged": 3, "converged_1e-8": 2, "outside_state_space": 0, "unique_fixed_points": 2, "exact_roots": -1}
+    assert fixed_points.counts(gathered) == {
+        "starts": 4, "converged": 3, "slow_points": 1, "slow_point_median_q": 1e-3, "converged_1e-8": 2,
+        "outside_state_space": 0, "unique_fixed_points": 2, "exact_roots": -1,
+    }  # fmt: skip
     with pytest.raises(ValueError, match="overlap"):
         fixed_points.gather([table, table])
     with pytest.raises(ValueError, match="unique_metric"):

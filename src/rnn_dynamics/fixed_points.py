@@ -508,15 +508,21 @@ def exact_roots(table: pa.Table) -> pa.Table:
 
 
 def counts(table: pa.Table) -> dict:
-    """Starts, converged starts (at the table's q_tol and at 1e-8), approximate fixed points and exact roots.
+    """Starts, converged starts (at the table's q_tol and at 1e-8), slow points, approximate fixed points
+    and exact roots.
 
-    ``exact_roots`` is -1 where they were not sought.
+    Slow points are the starts that settled at a minimum of q above q_tol (common for an
+    LSTM's (h, c) state): counted apart, with their median q, not lost. ``exact_roots``
+    is -1 where they were not sought.
     """
     q = table["q"].to_numpy()
+    converged = table["converged"].to_numpy()
     sought = bool(np.isfinite(table["exact_root_q"].to_numpy()).any())
     return {
         "starts": len(q),
-        "converged": int(np.sum(table["converged"].to_numpy())),
+        "converged": int(np.sum(converged)),
+        "slow_points": int(np.sum(~converged)),
+        "slow_point_median_q": float(np.median(q[~converged])) if (~converged).any() else float("nan"),
         "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
         "outside_state_space": int(np.sum(table["converged"].to_numpy() & ~table["in_state_space"].to_numpy())),
         "unique_fixed_points": int(np.sum(table["representative"].to_numpy())),

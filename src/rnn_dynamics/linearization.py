@@ -209,6 +209,8 @@ SUMMARY_COLUMNS = [
     "starts",
     "converged",
     "converged_1e-8",
+    "slow_points",
+    "slow_point_median_q",
     "outside_state_space",
     "unique_fixed_points",
     "first_pc_share",

@@ -35,6 +35,8 @@ def _system_title(system: str) -> str:
 CLOUD_POINTS = 5000
 LINE_COLOURMAP = "viridis"
 EXACT_ROOT_COLOUR = "#d62728"
+# Starts that settled at a minimum of q above the tolerance.
+SLOW_POINT_COLOUR = "#ff7f0e"
 
 
 def _theta_colours(theta: np.ndarray):
@@ -68,6 +70,11 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
             _variance_inset(ax, points)
         else:
             ax.text(0.5, 0.5, "no approximate fixed points", transform=ax.transAxes, ha="center")
+        slow = ~table["converged"].to_numpy(zero_copy_only=False)
+        if slow.any():
+            projected = pca.project(storage.list_matrix(table["fixed_point"])[slow])
+            ax.scatter(*projected.T, s=14, facecolors="none", edgecolors=SLOW_POINT_COLOUR,
+                       label=f"slow points, q ≥ q_tol ({int(slow.sum())}; median q {counts['slow_point_median_q']:.1e})")  # fmt: skip
         roots = fixed_points.exact_roots(table)
         if len(roots):
             projected = pca.project(storage.list_matrix(roots["exact_root"]))

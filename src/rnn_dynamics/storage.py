@@ -83,6 +83,7 @@ PRODUCING_RULES = [
     (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table"),
     (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table"),
     (r"results/[^/]+/tables/comparison\.csv", "comparison_table"),
+    (r"results/[^/]+/tables/timeline\.csv", "timeline"),
     (r"results/comparison\.csv", "comparison_across_datasets"),
 ]
 

@@ -117,9 +117,13 @@ def test_an_lstm_reaches_the_tolerance_and_its_slow_points_are_counted_apart(pre
         layer_states = model.layer_states(tokens, lengths)
     for layer, states in enumerate(layer_states, start=1):
         visited = torch.cat([states[i, : lengths[i]] for i in range(len(lengths))]).double().numpy()
-        result = fixed_points.find(model.system(f"layer{layer}"), fixed_points.sample_starts(visited, 100, seed=0), progress=False)
+        system = model.system(f"layer{layer}")
+        result = fixed_points.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
+        result = fixed_points.measure_slow_points(system, result)
         counts = fixed_points.counts(fixed_points.gather([result.to_table()]))
         assert counts["converged"] >= 90, (layer, counts)
         assert counts["converged"] + counts["slow_points"] == 100
         if counts["slow_points"]:
             assert counts["slow_point_median_q"] >= fixed_points.APPROXIMATE_Q_TOL
+            assert counts["slow_point_time_constant"] > 0, counts
+        assert np.isnan(result.slow_point_modulus[result.converged]).all()

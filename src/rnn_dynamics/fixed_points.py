@@ -159,6 +159,9 @@ class FixedPointResult:
     in_state_space: np.ndarray | None = None
     # The exact root each approximate fixed point leads to (``polish``), or None when not sought.
     exact_roots: "FixedPointResult | None" = None
+    # (B,) the largest |lambda| of dF/dh at the slow points (starts that stopped above the
+    # tolerance; ``measure_slow_points``), NaN elsewhere; None when not measured.
+    slow_point_modulus: np.ndarray | None = None
 
     def to_table(self, start_index: np.ndarray | None = None) -> pa.Table:
         """One row per start; ``start_index`` numbers the starts within the full, unsharded set.
@@ -189,12 +192,29 @@ class FixedPointResult:
                 "exact_root_in_state_space": pa.array(
                     np.zeros(n, dtype=bool) if roots is None else roots.converged & _inside(roots)
                 ),
+                "slow_point_modulus": pa.array(
+                    np.full(n, np.nan) if self.slow_point_modulus is None else self.slow_point_modulus
+                ),
             }
         ).replace_schema_metadata(metadata)
 
 
 def _inside(result: FixedPointResult) -> np.ndarray:
     return np.ones(len(result.q), dtype=bool) if result.in_state_space is None else result.in_state_space
+
+
+def measure_slow_points(system, result: FixedPointResult, device="cpu") -> FixedPointResult:
+    """``result`` with the largest |lambda| of dF/dh at each slow point: a start that settled at a
+    minimum of q above the tolerance. Their time constants say how slow they are."""
+    modulus = np.full(len(result.q), np.nan)
+    slow = ~result.converged
+    if slow.any():
+        h = torch.from_numpy(result.fixed_point[slow]).to(device)
+        x = torch.zeros(len(h), system.input_size, dtype=h.dtype, device=device)
+        with torch.no_grad():
+            j_rec, _ = system.jacobians(h, x)
+            modulus[slow] = torch.linalg.eigvals(j_rec).abs().amax(dim=-1).cpu().numpy()
+    return dataclasses.replace(result, slow_point_modulus=modulus)
 
 
 def polish(system, result: FixedPointResult, max_iterations: int = 200, progress: bool = True, device="cpu") -> FixedPointResult:
@@ -382,6 +402,7 @@ SHARD_COLUMNS = {
     "exact_root": None,
     "exact_root_q": pa.float64(),
     "exact_root_in_state_space": pa.bool_(),
+    "slow_point_modulus": pa.float64(),
 }
 
 
@@ -523,11 +544,20 @@ def counts(table: pa.Table) -> dict:
         "converged": int(np.sum(converged)),
         "slow_points": int(np.sum(~converged)),
         "slow_point_median_q": float(np.median(q[~converged])) if (~converged).any() else float("nan"),
+        "slow_point_time_constant": _time_constant(np.nanmedian(table["slow_point_modulus"].to_numpy()[~converged]))
+        if np.isfinite(table["slow_point_modulus"].to_numpy()[~converged]).any()
+        else float("nan"),
         "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
         "outside_state_space": int(np.sum(table["converged"].to_numpy() & ~table["in_state_space"].to_numpy())),
         "unique_fixed_points": int(np.sum(table["representative"].to_numpy())),
         "exact_roots": int(np.sum(table["exact_root_representative"].to_numpy())) if sought else -1,
     }
+
+
+def _time_constant(modulus: float) -> float:
+    """tau = |1 / ln|lambda|| in steps (infinite at |lambda| = 1); ``linearization.time_constant`` for arrays."""
+    with np.errstate(divide="ignore"):
+        return float(np.abs(1.0 / np.log(modulus)))
 
 
 def first_pc_share(points: np.ndarray) -> float:
@@ -589,6 +619,7 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
         "%s: %d of %d starts reached approximate fixed points (q < %.0e) in %.1f s (at most %d iterations)",
         result.method, result.converged.sum(), len(result.q), result.tolerance, result.seconds, result.iterations.max(initial=0),
     )
+    result = measure_slow_points(system, result, device=device)
     if settings["exact_roots"]:
         result = polish(system, result, settings["max_iterations"], device=device)
         roots = result.exact_roots

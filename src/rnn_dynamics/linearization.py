@@ -211,6 +211,7 @@ SUMMARY_COLUMNS = [
     "converged_1e-8",
     "slow_points",
     "slow_point_median_q",
+    "slow_point_time_constant",
     "outside_state_space",
     "unique_fixed_points",
     "first_pc_share",

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 import torch
 
 from rnn_dynamics import datasets, embeddings, fixed_points, linearization, model as model_lib, synthetic, training
+from rnn_dynamics import states as states_lib
 from rnn_dynamics.grid import ModelSpec
 
 
@@ -47,16 +48,6 @@ def train_on_synthetic(folder: Path, epochs: int) -> tuple[Path, Path]:
     names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
     training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in names)))
     return folder / "model.pt", outputs["test"]
-
-
-def visited_states(model, reviews_path: Path, n_reviews: int) -> np.ndarray:
-    """Layer 1's states at every token of the first ``n_reviews`` reviews."""
-    reviews = training.read_reviews(reviews_path)
-    rows = np.arange(min(n_reviews, len(reviews)))
-    tokens, lengths, _ = training.padded_batch(reviews, rows, torch.device("cpu"))
-    with torch.no_grad():
-        (states,) = model.eval().layer_states(tokens, lengths)
-    return torch.cat([states[i, : lengths[i]] for i in range(len(rows))]).numpy()
 
 
 def ratio(a: float, b: float) -> float:
@@ -100,7 +91,8 @@ def main() -> None:
         model_path, reviews_path = train_on_synthetic(Path(workdir.name), epochs=2 if args.quick else 6)
     model = model_lib.load(model_path)
     system = model.system("layer1")
-    states = visited_states(model, reviews_path, n_reviews=args.state_reviews)
+    reviews = training.read_reviews(reviews_path)
+    states = states_lib.visited_states(model, reviews, np.arange(min(args.state_reviews, len(reviews))))[0]  # layer 1
     starts = fixed_points.sample_starts(states, starts_n, seed=0)
     origin = states.mean(axis=0)
     axis = np.linalg.svd(states - origin, full_matrices=False)[2][0]
@@ -151,7 +143,7 @@ def main() -> None:
         "exact_roots": len(exact),
         "exact_roots_seconds": round(roots.seconds, 2),
         "median_largest_modulus": round(median, 5),
-        "time_constant": round(tau, 1),
+        "time_constant": round(float(tau), 1),
     }
     if workdir is not None:
         workdir.cleanup()

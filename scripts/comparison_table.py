@@ -9,12 +9,7 @@ from rnn_dynamics.storage import atomic_path, read_json
 with logs.to_file(snakemake.log[0]):
     summaries = [read_json(Path(folder) / "summary.json") for folder in snakemake.input.analyses]
     metrics = [read_json(path) for path in snakemake.input.metrics]
-    explained = {
-        (model, layer): pca.cumulative(2)
-        for model, path in zip(snakemake.params.models, snakemake.input.pca)
-        for (weights, layer), pca in states.read_pca(path).items()
-        if weights == "trained"
-    }
+    explained = states.trained_explained_variance(dict(zip(snakemake.params.models, snakemake.input.pca)))
     table = analyses.comparison_table(summaries, metrics, explained, snakemake.wildcards.dataset, snakemake.params.kind)
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_csv(tmp, index=False)

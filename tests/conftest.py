@@ -3,9 +3,9 @@
 import pytest
 
 from rnn_dynamics import datasets, synthetic
+from trained import DATA_FILES, prepare_synthetic, train_synthetic
 
 SYNTHETIC_REVIEWS_PER_SPLIT = 200
-DATA_FILES = ("train", "valid", "test", "vocab")
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +45,7 @@ TRAINED_SYNTHETIC_SPEC = "gru-L1-E16-H32-s0"
 @pytest.fixture(scope="session")
 def prepared_synthetic_large(tmp_path_factory):
     """Directory with train/valid/test/vocab.parquet of a 2000-reviews-per-split synthetic archive."""
-    directory = tmp_path_factory.mktemp("prepared_synthetic_large")
-    synthetic.write_archive(directory / "synthetic.tar.gz", reviews_per_split=TRAINING_REVIEWS_PER_SPLIT, seed=0)
-    outputs = {name: directory / f"{name}.parquet" for name in DATA_FILES}
-    datasets.prepare(datasets.read_archive(directory / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0)
-    return directory
+    return prepare_synthetic(tmp_path_factory.mktemp("prepared_synthetic_large"), TRAINING_REVIEWS_PER_SPLIT)
 
 
 @pytest.fixture(scope="session")
@@ -58,16 +54,4 @@ def trained_synthetic_model(prepared_synthetic_large, tmp_path_factory):
 
     Beside it: initial.pt (the untrained weights), history.parquet, metrics.json.
     """
-    import pyarrow.parquet as pq
-
-    from rnn_dynamics import embeddings, training
-    from rnn_dynamics.grid import ModelSpec
-
-    spec = ModelSpec.parse(TRAINED_SYNTHETIC_SPEC)
-    splits = {split: training.read_reviews(prepared_synthetic_large / f"{split}.parquet") for split in ("train", "valid", "test")}
-    matrix = embeddings.build(pq.read_table(prepared_synthetic_large / "vocab.parquet"), "random", spec.embedding)
-    folder = tmp_path_factory.mktemp("trained_synthetic_model")
-    settings = training.Settings(epochs=12, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
-    names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
-    training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in names)))
-    return folder / "model.pt"
+    return train_synthetic(prepared_synthetic_large, tmp_path_factory.mktemp("trained_synthetic_model"), TRAINED_SYNTHETIC_SPEC, epochs=12)

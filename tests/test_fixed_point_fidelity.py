@@ -19,13 +19,11 @@ Every point the gather step counts as a fixed point lies in the reachable states
 """
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
-import torch
+from trained import prepare_synthetic, train_synthetic
 
-from rnn_dynamics import datasets, embeddings, fixed_points, synthetic, training
+from rnn_dynamics import fixed_points, states, training
 from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
 
 STARTS = 100
 
@@ -33,23 +31,9 @@ STARTS = 100
 @pytest.fixture(scope="module")
 def integrating_gru(tmp_path_factory):
     """A GRU (E16, H32) trained on synthetic reviews of 16-40 words, long enough that it must integrate."""
-    folder = tmp_path_factory.mktemp("integrating_gru")
-    synthetic.write_archive(folder / "synthetic.tar.gz", reviews_per_split=2000, seed=0, min_length=16, max_length=40)
-    outputs = {name: folder / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
-    datasets.prepare(datasets.read_archive(folder / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0)
-    spec = ModelSpec.parse("gru-L1-E16-H32-s0")
-    splits = {split: training.read_reviews(outputs[split]) for split in ("train", "valid", "test")}
-    matrix = embeddings.build(pq.read_table(outputs["vocab"]), "random", spec.embedding)
-    settings = training.Settings(epochs=20, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
-    names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
-    training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in names)))
-    model = model_lib.load(folder / "model.pt")
-    reviews = splits["test"]
-    rows = np.arange(400)
-    tokens, lengths, _ = training.padded_batch(reviews, rows, torch.device("cpu"))
-    with torch.no_grad():
-        (states,) = model.layer_states(tokens, lengths)
-    visited = torch.cat([states[i, : lengths[i]] for i in range(len(rows))]).double().numpy()
+    data = prepare_synthetic(tmp_path_factory.mktemp("integrating_gru"), 2000, min_length=16, max_length=40)
+    model = model_lib.load(train_synthetic(data, data / "model", "gru-L1-E16-H32-s0", epochs=20))
+    (visited,) = states.visited_states(model, training.read_reviews(data / "test.parquet"), np.arange(400))
     return model, visited
 
 
@@ -104,19 +88,9 @@ def test_an_lstm_reaches_the_tolerance_and_its_slow_points_are_counted_apart(pre
     layer 1 reached q < 1e-6 for 5 of 100 starts with the earlier exact-root search; the
     default now reaches it for at least 90% (100, 100 and 93 of 100 for LSTM-1 and the two
     layers of LSTM-2, where Adam reached 95, 100 and 93). The rest are slow points."""
-    spec = ModelSpec.parse("lstm-L2-E16-H32-s0")
-    splits = {split: training.read_reviews(prepared_synthetic_large / f"{split}.parquet") for split in ("train", "valid", "test")}
-    matrix = embeddings.build(pq.read_table(prepared_synthetic_large / "vocab.parquet"), "random", spec.embedding)
-    folder = prepared_synthetic_large / spec.id
-    settings = training.Settings(epochs=10, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
-    names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
-    training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in names)))
-    model = model_lib.load(folder / "model.pt")
-    tokens, lengths, _ = training.padded_batch(splits["test"], np.arange(300), torch.device("cpu"))
-    with torch.no_grad():
-        layer_states = model.layer_states(tokens, lengths)
-    for layer, states in enumerate(layer_states, start=1):
-        visited = torch.cat([states[i, : lengths[i]] for i in range(len(lengths))]).double().numpy()
+    model = model_lib.load(train_synthetic(prepared_synthetic_large, prepared_synthetic_large / "lstm", "lstm-L2-E16-H32-s0", epochs=10))
+    test = training.read_reviews(prepared_synthetic_large / "test.parquet")
+    for layer, visited in enumerate(states.visited_states(model, test, np.arange(300)), start=1):
         system = model.system(f"layer{layer}")
         result = fixed_points.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
         result = fixed_points.measure_slow_points(system, result)

@@ -29,8 +29,9 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
+from .fixed_points import time_constant, variance_fractions
 from .grid import ModelSpec
-from .linearization import Linearization, time_constant
+from .linearization import Linearization
 from .storage import atomic_path, write_json
 from .training import Reviews, bucketed_batches, padded_batch
 
@@ -39,16 +40,6 @@ CPU = torch.device("cpu")
 
 # ---------------------------------------------------------------------------
 # Fixed-point set and eigenvalues
-
-
-def variance_fractions(points: np.ndarray) -> np.ndarray:
-    """The fraction of the points' (K, S) variance on each principal component, largest first (empty if K < 2)."""
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) < 2:
-        return np.zeros(0)
-    singular = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
-    variance = singular**2
-    return variance / variance.sum() if variance.sum() > 0 else np.zeros(0)
 
 
 def eigenvalue_table(lin: Linearization, mean_length: float, top: int = 3) -> pd.DataFrame:

@@ -544,7 +544,7 @@ def counts(table: pa.Table) -> dict:
         "converged": int(np.sum(converged)),
         "slow_points": int(np.sum(~converged)),
         "slow_point_median_q": float(np.median(q[~converged])) if (~converged).any() else float("nan"),
-        "slow_point_time_constant": _time_constant(np.nanmedian(table["slow_point_modulus"].to_numpy()[~converged]))
+        "slow_point_time_constant": float(time_constant(np.nanmedian(table["slow_point_modulus"].to_numpy()[~converged])))
         if np.isfinite(table["slow_point_modulus"].to_numpy()[~converged]).any()
         else float("nan"),
         "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
@@ -554,20 +554,27 @@ def counts(table: pa.Table) -> dict:
     }
 
 
-def _time_constant(modulus: float) -> float:
-    """tau = |1 / ln|lambda|| in steps (infinite at |lambda| = 1); ``linearization.time_constant`` for arrays."""
+def time_constant(modulus):
+    """tau = |1 / ln|lambda||, in steps (infinite for |lambda| = 1), of a modulus or an array of them."""
     with np.errstate(divide="ignore"):
-        return float(np.abs(1.0 / np.log(modulus)))
+        return np.abs(1.0 / np.log(np.asarray(modulus, dtype=np.float64)))
+
+
+def variance_fractions(points: np.ndarray) -> np.ndarray:
+    """The fraction of the points' (K, S) variance on each principal component, largest first (empty if K < 2)."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
+        return np.zeros(0)
+    singular = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
+    variance = singular**2
+    return variance / variance.sum() if variance.sum() > 0 else np.zeros(0)
 
 
 def first_pc_share(points: np.ndarray) -> float:
     """The share of the points' (K, S) variance on their first principal component (NaN below two points):
     near 1 for points on a line."""
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) < 2:
-        return float("nan")
-    variance = np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2
-    return float(variance[0] / variance.sum()) if variance.sum() > 0 else float("nan")
+    fractions = variance_fractions(points)
+    return float(fractions[0]) if len(fractions) else float("nan")
 
 
 def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> dict:

@@ -30,6 +30,7 @@ import pyarrow as pa
 import torch
 
 from . import fixed_points
+from .fixed_points import time_constant
 from .storage import list_column, list_matrix, read_table
 
 # Eigenvectors kept per fixed point: the slowest modes carry the computation (the
@@ -114,12 +115,6 @@ def read(path: str | Path) -> Linearization:
 def read_modulus(path: str | Path) -> np.ndarray:
     """Only the eigenvalue moduli (K, S) of a linearization table, without loading the matrices."""
     return list_matrix(read_table(path, COLUMNS, columns=["modulus"])["modulus"])
-
-
-def time_constant(modulus: np.ndarray) -> np.ndarray:
-    """tau = |1 / ln|lambda||, in steps (infinite for |lambda| = 1)."""
-    with np.errstate(divide="ignore"):
-        return np.abs(1.0 / np.log(np.asarray(modulus, dtype=np.float64)))
 
 
 def jacobians(system, points, x=None, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:

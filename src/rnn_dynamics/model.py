@@ -137,7 +137,7 @@ class SentimentClassifier(nn.Module):
             def stack_jacobians(h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
                 # Layer k's new state depends on its own state and, through the new output of
                 # layer k-1, on every layer below: a block lower-triangular chain rule.
-                by_state, by_input = [], []
+                by_state, by_input, below_x, below_h = [], [], None, None
                 for k, (layer_params, state) in enumerate(zip(params, h.split(size, dim=-1))):
                     j_rec, j_inp = cell.jacobians(layer_params, state, x)
                     if k == 0:

@@ -184,6 +184,13 @@ def explained_variance_table(pca_paths: dict[str, str | Path], components=(1, 2,
     return pd.DataFrame(rows).sort_values(["model", "layer", "weights"], ignore_index=True)
 
 
+def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> dict[tuple[str, int], float]:
+    """Per (model, layer): the variance of the trained network's states on their top ``k`` components."""
+    table = explained_variance_table(pca_paths, (k,))
+    trained = table[table["weights"] == "trained"]
+    return {(model, int(layer)): float(value) for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])}
+
+
 # ---------------------------------------------------------------------------
 # Extraction
 
@@ -266,6 +273,16 @@ def extract(
                         writer.write_table(table)
             bar.update(int(lengths[reviews].sum()))
     return {key: stream.fit() for key, stream in streams.items()}
+
+
+def visited_states(model, reviews: Reviews, rows: np.ndarray) -> list[np.ndarray]:
+    """Every layer's states (N, S) at every token of ``reviews[rows]``, review by review, in float64:
+    the states the network visited, where fixed-point starts are drawn from."""
+    device = next(model.parameters()).device
+    tokens, lengths, _ = padded_batch(reviews, np.asarray(rows), device)
+    mask = torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]
+    with torch.no_grad():
+        return [h[mask].double().cpu().numpy() for h in model.eval().layer_states(tokens, lengths)]
 
 
 def read_layer(path: str | Path, max_rows: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ prints the table and the wall time and summed job seconds per rule.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 from pathlib import Path
@@ -33,6 +34,7 @@ COLUMNS = ["rule", "model", "system", "shard", "item", "s", "max_rss", "cpu_time
 _MODEL = re.compile(f"^{MODEL_ID_PATTERN}$")
 _SYSTEM = re.compile(r"^(layer[0-9]+|stack)$")
 _SHARD = re.compile(r"^shard-([0-9]+-of-[0-9]+)$")
+log = logging.getLogger(__name__)
 
 
 def describe(path: str | os.PathLike, root: str | os.PathLike) -> dict[str, str]:
@@ -95,6 +97,16 @@ def timeline_table(paths: list[str | os.PathLike], root: str | os.PathLike) -> p
     table["end_s"] = (table["end"] - origin).round(2)
     table = table.sort_values(["start_s", "rule", "model", "system", "shard", "item"], kind="stable")
     return table[COLUMNS].reset_index(drop=True)
+
+
+def present(expected: list[str | os.PathLike]) -> list[Path]:
+    """The records of ``expected`` that exist; the missing ones (a job run before records were
+    kept, or whose logs were deleted) are logged and left out rather than failing the table."""
+    paths = [Path(p) for p in expected]
+    missing = [p.as_posix() for p in paths if not p.exists()]
+    if missing:
+        log.warning("%d of %d benchmark records missing, left out: %s", len(missing), len(paths), missing)
+    return [p for p in paths if p.exists()]
 
 
 def find(root: str | os.PathLike) -> list[Path]:

@@ -90,13 +90,9 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
 
 def _variance_inset(ax, points: np.ndarray) -> None:
     """The fixed points' own explained variance by component, as the paper's inset."""
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) < 2:
+    fractions = fixed_points.variance_fractions(points)[:5]
+    if len(fractions) == 0:
         return
-    variance = np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2
-    if variance.sum() <= 0:
-        return
-    fractions = variance[:5] / variance.sum()
     inset = ax.inset_axes([0.7, 0.66, 0.28, 0.26])
     inset.bar(np.arange(1, len(fractions) + 1), fractions, color=style.FIXED_POINT_COLOUR)
     inset.set_ylim(0, 1)

@@ -31,7 +31,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from rnn_dynamics import datasets, embeddings, fixed_points, linearization, model as model_lib, synthetic, training
+from rnn_dynamics import datasets, embeddings, fixed_points, linearization, solver, synthetic, training
+from rnn_dynamics import model as model_lib
 from rnn_dynamics import states as states_lib
 from rnn_dynamics.grid import ModelSpec
 
@@ -107,18 +108,18 @@ def main() -> None:
               f"first-PC share {summary['first_pc_share']:.3f}, median iterations {np.median(result.iterations):.0f}")  # fmt: skip
         return summary
 
-    lm = fixed_points.find(system, starts, progress=False)
+    lm = solver.find(system, starts, progress=False)
     lm_summary = report("levenberg-marquardt (default)", lm)
-    adam = fixed_points.find(system, starts, method="adam", max_iterations=args.adam_iterations, progress=False)
+    adam = solver.find(system, starts, method="adam", max_iterations=args.adam_iterations, progress=False)
     adam_summary = report("adam, batched", adam)
     chosen = np.random.default_rng(0).choice(starts_n, size=sample, replace=False)
-    per_start = fixed_points.find(system, starts[chosen], method="adam", batched=False, max_iterations=args.adam_iterations, progress=False)
+    per_start = solver.find(system, starts[chosen], method="adam", batched=False, max_iterations=args.adam_iterations, progress=False)
     per_start_seconds = per_start.seconds / sample * starts_n
     print(f"adam, one start at a time: {per_start.seconds:.2f} s for {sample} starts, {per_start_seconds:.1f} s for {starts_n} "
           f"(extrapolated), {per_start.converged.sum()} of {sample} below q 1e-6; the same endpoints as batched Adam within "
           f"{np.abs(per_start.fixed_point - adam.fixed_point[chosen]).max():.1e}")  # fmt: skip
-    roots = fixed_points.polish(system, lm, progress=False).exact_roots
-    exact = fixed_points.approximate_set(roots, q_tol=fixed_points.EXACT_Q_TOL)
+    roots = solver.polish(system, lm, progress=False).exact_roots
+    exact = fixed_points.approximate_set(roots, q_tol=solver.EXACT_Q_TOL)
     print(f"exact roots (polish, an extension): {roots.seconds:.2f} s, {len(exact)} unique in the reachable states")
 
     unique = fixed_points.approximate_set(lm)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import yaml
 
-from rnn_dynamics import fixed_points, model, states, storage, text, training
+from rnn_dynamics import fixed_points, model, solver, states, storage, text, training
 from rnn_dynamics.grid import ModelSpec
 
 SAMPLE, OUT, DATA, MODELS, DEVICE = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
@@ -47,9 +47,9 @@ for folder in sorted(MODELS.iterdir()):
         visited = states.read_layer(OUT / "states" / mid / f"layer{layer}.parquet")["h"]
         starts = fixed_points.sample_starts(visited, 500, 0.0, 0)
         system = trained.system(f"layer{layer}")
-        fixed_points.find(system, starts[:10], max_iterations=5, progress=False, device=device)  # warm-up
+        solver.find(system, starts[:10], max_iterations=5, progress=False, device=device)  # warm-up
         sync()
-        result = fixed_points.find(system, starts, max_iterations=200, progress=False, device=device)
+        result = solver.find(system, starts, max_iterations=200, progress=False, device=device)
         entry[f"lm_layer{layer}"] = {"seconds": round(result.seconds, 2), "converged_1e-6": int(result.converged.sum()),
                                      "unique": len(fixed_points.approximate_set(result)), "median_iterations": float(np.median(result.iterations))}
     report[mid] = entry

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rnn_dynamics import analyses, fixed_points, linearization, synthetic, training
+from rnn_dynamics import analyses, fixed_points, linearization, solver, synthetic, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.text import Vocabulary
@@ -40,7 +40,7 @@ def trained(tmp_path_factory):
     with torch.no_grad():
         states = model.layer_states(tokens, lengths)[0]
     visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
-    found = fixed_points.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
+    found = solver.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
     lin = linearization.linearize(system, fixed_points.approximate_set(found))
     result = analyses.analyze(model, "layer1", lin, splits["train"], splits["test"], vocabulary.tokens, np.array(vocabulary.counts), SETTINGS, progress=False)
     return model, lin, result

@@ -2,7 +2,7 @@
 
 The reproduction descends q with Adam from visited states and stops each start once
 q < 1e-6. The pipeline's default, Levenberg-Marquardt with damping 1e-2 (see
-``fixed_points.find``), must give the same *set* of endpoints from the same starts,
+``solver.find``), must give the same *set* of endpoints from the same starts,
 only faster. Tolerances, from the trained GRU below (from 200 other starts LM and
 Adam gave 199 and 198 converged, 74 and 86 unique points in the reachable states,
 PC1 ranges -3.55..1.60 and -3.49..1.56 of a start span of 6.8, first-PC shares
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from trained import prepare_synthetic, train_synthetic
 
-from rnn_dynamics import fixed_points, states, training
+from rnn_dynamics import fixed_points, solver, states, training
 from rnn_dynamics import model as model_lib
 
 STARTS = 100
@@ -44,8 +44,8 @@ def test_lm_matches_adam(integrating_gru):
     origin = visited.mean(axis=0)
     axis = np.linalg.svd(visited - origin, full_matrices=False)[2][0]
 
-    lm = fixed_points.find(system, starts, progress=False)
-    adam = fixed_points.find(system, starts, method="adam", max_iterations=10000, progress=False)
+    lm = solver.find(system, starts, progress=False)
+    adam = solver.find(system, starts, method="adam", max_iterations=10000, progress=False)
     summary = {
         name: fixed_points.line_summary(fixed_points.approximate_set(result), axis, origin) for name, result in (("lm", lm), ("adam", adam))
     }
@@ -69,13 +69,13 @@ def test_lm_matches_adam(integrating_gru):
 def test_exact_roots_are_a_separate_polish_of_the_approximate_points(integrating_gru):
     model, visited = integrating_gru
     system = model.system("layer1")
-    approximate = fixed_points.find(system, fixed_points.sample_starts(visited, 40, seed=1), progress=False)
-    polished = fixed_points.polish(system, approximate, progress=False)
+    approximate = solver.find(system, fixed_points.sample_starts(visited, 40, seed=1), progress=False)
+    polished = solver.polish(system, approximate, progress=False)
     # The approximate points are kept as they were; the roots sit beside them.
     np.testing.assert_array_equal(polished.fixed_point, approximate.fixed_point)
     roots = polished.exact_roots
     # Some starts stall at slow points above 1e-12 (35% reach a root here): they keep no root.
-    assert (roots.q[roots.converged] < fixed_points.EXACT_Q_TOL).all() and roots.converged.sum() >= 5
+    assert (roots.q[roots.converged] < solver.EXACT_Q_TOL).all() and roots.converged.sum() >= 5
     gathered = fixed_points.gather([polished.to_table()])
     counts = fixed_points.counts(gathered)
     # Many approximate points lead to one root: fewer roots than points.
@@ -92,12 +92,12 @@ def test_an_lstm_reaches_the_tolerance_and_its_slow_points_are_counted_apart(pre
     test = training.read_reviews(prepared_synthetic_large / "test.parquet")
     for layer, visited in enumerate(states.visited_states(model, test, np.arange(300)), start=1):
         system = model.system(f"layer{layer}")
-        result = fixed_points.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
-        result = fixed_points.measure_slow_points(system, result)
+        result = solver.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
+        result = solver.measure_slow_points(system, result)
         counts = fixed_points.counts(fixed_points.gather([result.to_table()]))
         assert counts["converged"] >= 90, (layer, counts)
         assert counts["converged"] + counts["slow_points"] == 100
         if counts["slow_points"]:
-            assert counts["slow_point_median_q"] >= fixed_points.APPROXIMATE_Q_TOL
+            assert counts["slow_point_median_q"] >= solver.APPROXIMATE_Q_TOL
             assert counts["slow_point_time_constant"] > 0, counts
         assert np.isnan(result.slow_point_modulus[result.converged]).all()

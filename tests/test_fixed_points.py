@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import cells, fixed_points, states, storage
+from rnn_dynamics import cells, fixed_points, solver, states, storage
 
 
 def linear_system(size=6, seed=0):
@@ -43,7 +43,7 @@ def gru_system(state_size=8, input_size=3, seed=0, scale=1.0):
 def test_levenberg_marquardt_solves_a_linear_system_to_machine_precision():
     system, known = linear_system()
     starts = np.random.default_rng(1).standard_normal((20, system.state_size)) * 3
-    result = fixed_points.find(system, starts, tolerance=1e-20, progress=False)
+    result = solver.find(system, starts, tolerance=1e-20, progress=False)
     assert result.converged.all()
     assert (result.q < 1e-20).all()
     assert np.allclose(result.fixed_point, known, atol=1e-10)
@@ -54,8 +54,8 @@ def test_levenberg_marquardt_solves_a_linear_system_to_machine_precision():
 def test_adam_batched_and_per_start_find_the_same_fixed_point():
     system, known = linear_system(size=4)
     starts = np.random.default_rng(2).standard_normal((3, system.state_size))
-    batched = fixed_points.find(system, starts, method="adam", tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False)
-    one_by_one = fixed_points.find(
+    batched = solver.find(system, starts, method="adam", tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False)
+    one_by_one = solver.find(
         system, starts, method="adam", batched=False, tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False
     )
     for result in (batched, one_by_one):
@@ -69,7 +69,7 @@ def test_adam_batched_and_per_start_find_the_same_fixed_point():
 def test_levenberg_marquardt_on_a_gru_stops_converged_starts():
     system = gru_system()
     starts = np.random.default_rng(0).uniform(-1, 1, (30, system.state_size))
-    result = fixed_points.find(system, starts, tolerance=1e-14, progress=False)
+    result = solver.find(system, starts, tolerance=1e-14, progress=False)
     assert result.converged.mean() > 0.8
     h = torch.tensor(result.fixed_point[result.converged])
     residual = (h - system.step(h, torch.zeros(len(h), system.input_size, dtype=torch.float64))).pow(2).mean(-1)
@@ -80,9 +80,9 @@ def test_levenberg_marquardt_on_a_gru_stops_converged_starts():
 def test_find_rejects_starts_of_the_wrong_size():
     system, _ = linear_system()
     with pytest.raises(ValueError, match=r"\(B, 6\)"):
-        fixed_points.find(system, np.zeros((2, 5)), progress=False)
+        solver.find(system, np.zeros((2, 5)), progress=False)
     with pytest.raises(ValueError, match="method"):
-        fixed_points.find(system, np.zeros((2, 6)), method="newton", progress=False)
+        solver.find(system, np.zeros((2, 6)), method="newton", progress=False)
 
 
 def test_sample_starts_is_seeded_distinct_and_noisy_on_request():
@@ -108,7 +108,7 @@ def solve_in_shards(system, starts, count):
     tables = []
     for index in range(count):
         rows = fixed_points.shard_rows(len(starts), index, count)
-        result = fixed_points.find(system, starts[rows], tolerance=1e-14, progress=False)
+        result = solver.find(system, starts[rows], tolerance=1e-14, progress=False)
         tables.append(result.to_table(np.arange(len(starts))[rows]))
     return fixed_points.gather(tables[::-1], q_tol=1e-10, unique_tol=1e-6)
 
@@ -126,7 +126,7 @@ def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
 
 def shard(points, q):
     points = np.asarray(points, dtype=np.float64)
-    return fixed_points.FixedPointResult(
+    return solver.FixedPointResult(
         start=points, fixed_point=points, q=np.asarray(q), iterations=np.ones(len(q), dtype=int),
         converged=np.asarray(q) < 1e-12, method="lm", tolerance=1e-12, seconds=0.0,
     ).to_table()
@@ -217,7 +217,7 @@ def test_fixed_points_outside_the_reachable_state_space_are_not_counted():
         readout=lambda h: h,
         state_bound=cells.GRU.state_bound(hidden),
     )
-    result = fixed_points.find(system, np.array([[0.5, 0.0], [2.0, 0.0]]), progress=False)
+    result = solver.find(system, np.array([[0.5, 0.0], [2.0, 0.0]]), progress=False)
     assert result.q.max() < 1e-20
     np.testing.assert_array_equal(result.in_state_space, [True, False])
     gathered = fixed_points.gather([result.to_table()])

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import fixed_points, linearization, states, storage
+from rnn_dynamics import fixed_points, linearization, solver, states, storage
 from rnn_dynamics import model as model_lib
 from rnn_dynamics import training
 from rnn_dynamics.grid import ModelSpec
@@ -73,7 +73,7 @@ def test_a_trained_gru_has_a_slow_mode_at_its_fixed_points(trained_synthetic_mod
     (visited,) = states.visited_states(model, training.read_reviews(prepared_synthetic_large / "test.parquet"), np.arange(100))
     system = model.system("layer1")
     starts = fixed_points.sample_starts(visited, 100, seed=0)
-    result = fixed_points.find(system, starts, progress=False)
+    result = solver.find(system, starts, progress=False)
     gathered = fixed_points.gather([result.to_table()])
     counts = fixed_points.counts(gathered)
     assert counts["converged"] >= 90
@@ -88,7 +88,7 @@ def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
     """Layer 2 reads layer 1 but not back: the stack's J_rec is block triangular at its fixed point."""
     network = model_lib.SentimentClassifier(ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10)
     stack = network.system("stack")
-    result = fixed_points.find(stack, np.zeros((1, 12)), tolerance=1e-24, progress=False)
+    result = solver.find(stack, np.zeros((1, 12)), tolerance=1e-24, progress=False)
     assert result.converged.all()
     joint = linearization.linearize(stack, result.fixed_point, modes=None).eigenvalues[0]
     point = result.fixed_point[0]
@@ -101,7 +101,7 @@ def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
 def test_summary_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     system, known = linear_system(size=3)
     starts = np.random.default_rng(0).standard_normal((4, 3))
-    gathered = fixed_points.gather([fixed_points.find(system, starts, tolerance=1e-12, progress=False).to_table()])
+    gathered = fixed_points.gather([solver.find(system, starts, tolerance=1e-12, progress=False).to_table()])
     model_id = "gru-L1-E4-H3-s0"
     for kind, table in (
         ("fixed_points", gathered),

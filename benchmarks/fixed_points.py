@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from rnn_dynamics import datasets, embeddings, fixed_points, linearization, solver, synthetic, training
+from rnn_dynamics import batches, datasets, embeddings, fixed_points, linearization, solver, synthetic, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics import states as states_lib
 from rnn_dynamics.grid import ModelSpec
@@ -43,7 +43,7 @@ def train_on_synthetic(folder: Path, epochs: int) -> tuple[Path, Path]:
     outputs = {name: folder / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
     datasets.prepare(datasets.read_archive(folder / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0)
     spec = ModelSpec.parse("gru-L1-E16-H256-s0")
-    splits = {split: training.read_reviews(outputs[split]) for split in ("train", "valid", "test")}
+    splits = {split: batches.read_split(outputs[split]) for split in ("train", "valid", "test")}
     matrix = embeddings.build(pq.read_table(outputs["vocab"]), "random", spec.embedding)
     settings = training.Settings(epochs=epochs, learning_rate=0.01, dropout=0.1, device="cpu", threads=torch.get_num_threads())
     names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
@@ -92,7 +92,7 @@ def main() -> None:
         model_path, reviews_path = train_on_synthetic(Path(workdir.name), epochs=2 if args.quick else 6)
     model = model_lib.load(model_path)
     system = model.system("layer1")
-    reviews = training.read_reviews(reviews_path)
+    reviews = batches.read_split(reviews_path)
     states = states_lib.visited_states(model, reviews, np.arange(min(args.state_reviews, len(reviews))))[0]  # layer 1
     starts = fixed_points.sample_starts(states, starts_n, seed=0)
     origin = states.mean(axis=0)

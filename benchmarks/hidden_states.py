@@ -30,7 +30,7 @@ from sklearn.decomposition import PCA
 from rnn_dynamics import states, storage
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
-from rnn_dynamics.training import bucketed_batches, padded_batch, read_reviews
+from rnn_dynamics.batches import bucketed_batches, padded_batch, read_split
 
 VOCAB_SIZE = 5000
 
@@ -110,9 +110,9 @@ def main() -> None:
             write_split(scratch / f"{name}.parquet", n, *lengths)
         # Warm up: the CPU's recurrent kernels are set up once per sequence length, so run every
         # length once before timing anything.
-        in_memory_pca(model, read_reviews(scratch / "2n.parquet"), batch_size)
+        in_memory_pca(model, read_split(scratch / "2n.parquet"), batch_size)
         for name in ("n", "2n"):
-            split = read_reviews(scratch / f"{name}.parquet")
+            split = read_split(scratch / f"{name}.parquet")
             n_states = int(split.lengths.sum())
             # Every review dumped: the dump is streamed too, so this is the hardest case for memory.
             with PeakMemory() as memory:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import yaml
 
-from rnn_dynamics import fixed_points, model, solver, states, storage, text, training
+from rnn_dynamics import batches, fixed_points, model, solver, states, storage, text
 from rnn_dynamics.grid import ModelSpec
 
 SAMPLE, OUT, DATA, MODELS, DEVICE = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
@@ -33,7 +33,7 @@ for folder in sorted(MODELS.iterdir()):
     layers = ModelSpec.parse(mid).layers
     trained = model.load(folder / "model.pt", map_location=device)
     untrained = model.load(folder / "initial.pt", map_location=device)
-    split = training.read_reviews(DATA / "test.parquet", vocab_size=trained.vocab_size)
+    split = batches.read_split(DATA / "test.parquet", vocab_size=trained.vocab_size)
     sample = states.sample_reviews(len(split), SAMPLE, 0)
     began = time.perf_counter()
     pcas = states.extract(trained, untrained, split, OUT / "states" / mid, sample, 256, progress=False)

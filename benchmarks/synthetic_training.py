@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import torch
 
-from rnn_dynamics import datasets, embeddings, synthetic, training
+from rnn_dynamics import batches, datasets, embeddings, synthetic, training
 from rnn_dynamics.grid import ModelSpec
 
 FILES = ("train", "valid", "test", "vocab")
@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         files = prepare(scratch, reviews_per_split)
-        splits = {split: training.read_reviews(files[split]) for split in ("train", "valid", "test")}
+        splits = {split: batches.read_split(files[split]) for split in ("train", "valid", "test")}
         accuracies = []
         start = time.perf_counter()
         for seed in args.seeds:

@@ -27,14 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnn_dynamics import datasets, synthetic, training
+from rnn_dynamics import batches, datasets, synthetic, training
 from rnn_dynamics.grid import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "imdb" / "aclImdb_v1_labelled.tar.gz"
 
 
-def packed_epoch(spec: ModelSpec, reviews: training.Reviews, vocab_size: int, batch_size: int, device) -> float:
+def packed_epoch(spec: ModelSpec, reviews: batches.Reviews, vocab_size: int, batch_size: int, device) -> float:
     """Seconds for one training epoch of the same network on packed sequences in shuffled batches."""
     torch.manual_seed(spec.seed)
     embedding = torch.nn.Embedding(vocab_size, spec.embedding).to(device)
@@ -45,7 +45,7 @@ def packed_epoch(spec: ModelSpec, reviews: training.Reviews, vocab_size: int, ba
     order = np.random.default_rng(spec.seed).permutation(len(reviews))
     start = time.perf_counter()
     for begin in range(0, len(order), batch_size):
-        tokens, lengths, labels = training.padded_batch(reviews, order[begin : begin + batch_size], device)
+        tokens, lengths, labels = batches.padded_batch(reviews, order[begin : begin + batch_size], device)
         packed = pack_padded_sequence(
             F.dropout(embedding(tokens), 0.5), lengths.cpu(), batch_first=True, enforce_sorted=False
         )
@@ -94,7 +94,7 @@ def main(argv=None) -> dict:
         counts = {name: pq.read_metadata(path).num_rows for name, path in data.items()}
     prepare_seconds = time.perf_counter() - start
     vocab_size = counts["vocab"]
-    splits = {name: training.read_reviews(data[name], vocab_size) for name in ("train", "valid", "test")}
+    splits = {name: batches.read_split(data[name], vocab_size) for name in ("train", "valid", "test")}
     device = training.resolve_device(args.device)
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
           f"torch {torch.__version__}, prepared {counts} in {prepare_seconds:.1f} s", flush=True)  # fmt: skip

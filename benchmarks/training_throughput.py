@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
-from rnn_dynamics.training import Reviews, bucketed_batches, padded_batch
+from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 VOCAB = 25002
 BATCH = 64

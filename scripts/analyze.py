@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rnn_dynamics import analyses, linearization, logs, model, text, training
+from rnn_dynamics import analyses, batches, linearization, logs, model, text, training
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
@@ -14,8 +14,8 @@ with logs.to_file(snakemake.log[0]):
         network,
         snakemake.wildcards.system,
         linearization.read(snakemake.input.linearization),
-        training.read_reviews(snakemake.input.train, len(vocabulary)),
-        training.read_reviews(snakemake.input.test, len(vocabulary)),
+        batches.read_split(snakemake.input.train, len(vocabulary)),
+        batches.read_split(snakemake.input.test, len(vocabulary)),
         vocabulary.tokens,
         np.asarray(vocabulary.counts),
         settings,

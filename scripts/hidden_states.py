@@ -6,7 +6,7 @@ Writes the per-layer Parquet dumps of a sample of reviews, the PCA of every
 
 import torch
 
-from rnn_dynamics import logs, model, states, storage, text, training
+from rnn_dynamics import batches, logs, model, states, storage, text, training
 
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
@@ -14,7 +14,7 @@ with logs.to_file(snakemake.log[0]):
     device = training.resolve_device(snakemake.params.device)
     trained = model.load(snakemake.input.final, map_location=device)
     untrained = model.load(snakemake.input.initial, map_location=device)
-    split = training.read_reviews(snakemake.input.data, vocab_size=trained.vocab_size)
+    split = batches.read_split(snakemake.input.data, vocab_size=trained.vocab_size)
     sample = states.sample_reviews(len(split), settings["sample_reviews"], settings["seed"])
     pcas = states.extract(trained, untrained, split, snakemake.output.states, sample, settings["batch_size"])
     storage.write_table(states.pca_table(pcas), snakemake.output.pca)

@@ -6,7 +6,7 @@ model (an orphan of a killed Snakemake, a run after `--unlock`) stops at once.
 
 from pathlib import Path
 
-from rnn_dynamics import logs, storage, training
+from rnn_dynamics import batches, logs, storage, training
 from rnn_dynamics.grid import ModelSpec
 
 with logs.to_file(snakemake.log[0]):
@@ -15,7 +15,7 @@ with logs.to_file(snakemake.log[0]):
     with training.model_lock(spec, checkpoint.parent):
         embeddings = storage.read_array(snakemake.input.embeddings)
         splits = {
-            split: training.read_reviews(snakemake.input[split], vocab_size=embeddings.shape[0])
+            split: batches.read_split(snakemake.input[split], vocab_size=embeddings.shape[0])
             for split in ("train", "valid", "test")
         }
         training.train(

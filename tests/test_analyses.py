@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rnn_dynamics import analyses, fixed_points, linearization, solver, synthetic, training
+from rnn_dynamics import analyses, batches, fixed_points, linearization, solver, synthetic, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.text import Vocabulary
@@ -19,7 +19,7 @@ def encode_split(vocabulary, count, seed):
     pairs = synthetic.reviews(count, min_length=6, max_length=14, seed=seed)
     ids = [[vocabulary.index[word] for word in tokens] for tokens, _ in pairs]
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in ids])]).astype(np.int64)
-    return training.Reviews(np.concatenate(ids).astype(np.int64), offsets, np.array([label for _, label in pairs], dtype=np.float32))
+    return batches.Reviews(np.concatenate(ids).astype(np.int64), offsets, np.array([label for _, label in pairs], dtype=np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def trained(tmp_path_factory):
     assert metrics["test_accuracy"] > 0.9, metrics
     model = model_lib.load(outputs.final)
     system = model.system("layer1")
-    tokens, lengths, _ = training.padded_batch(splits["test"], np.arange(64), torch.device("cpu"))
+    tokens, lengths, _ = batches.padded_batch(splits["test"], np.arange(64), torch.device("cpu"))
     with torch.no_grad():
         states = model.layer_states(tokens, lengths)[0]
     visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
@@ -108,7 +108,7 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
     model = model_lib.SentimentClassifier(ModelSpec(architecture, 2, 4, 5, 0), 12).eval()
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 8, 20)
-    reviews = training.Reviews(rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0)
+    reviews = batches.Reviews(rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0)
     tokens = ["<pad>", "<unk>"] + [f"w{i}" for i in range(10)]
     counts = np.array([0] + [5] * 11)
     for system_name in ("layer1", "layer2", "stack"):
@@ -176,7 +176,7 @@ def test_analyze_on_a_device_returns_the_cpu_result(trained, name):
     rng = np.random.default_rng(5)
     lengths = rng.integers(3, 12, 60)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    reviews = training.Reviews(rng.integers(1, model.vocab_size, offsets[-1]).astype(np.int64), offsets, (np.arange(60) % 2).astype(np.float32))
+    reviews = batches.Reviews(rng.integers(1, model.vocab_size, offsets[-1]).astype(np.int64), offsets, (np.arange(60) % 2).astype(np.float32))
     tokens, counts = [f"w{i}" for i in range(model.vocab_size)], np.ones(model.vocab_size)
     reference = analyses.analyze(model, "layer1", lin, reviews, reviews, tokens, counts, SETTINGS, progress=False)
     moved = copy.deepcopy(model).to(device)

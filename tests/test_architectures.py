@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_dynamics import cells, synthetic, training
+from rnn_dynamics import batches, cells, synthetic, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.text import Vocabulary
@@ -60,7 +60,7 @@ def synthetic_split(count, seed):
     ids = [[VOCAB.index[word] for word in tokens] for tokens, _ in pairs]
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in ids])]).astype(np.int64)
     labels = np.array([label for _, label in pairs], dtype=np.float32)
-    return training.Reviews(np.concatenate(ids).astype(np.int64), offsets, labels)
+    return batches.Reviews(np.concatenate(ids).astype(np.int64), offsets, labels)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_vanilla_rnn_learns_the_synthetic_set(prepared_synthetic_large, tmp_path
     from rnn_dynamics import embeddings
 
     spec = ModelSpec("vanilla", 1, 16, 32, 0)
-    splits = {split: training.read_reviews(prepared_synthetic_large / f"{split}.parquet") for split in ("train", "valid", "test")}
+    splits = {split: batches.read_split(prepared_synthetic_large / f"{split}.parquet") for split in ("train", "valid", "test")}
     matrix = embeddings.build(pq.read_table(prepared_synthetic_large / "vocab.parquet"), "random", spec.embedding)
     settings = training.Settings(
         epochs=30, learning_rate=0.01, architecture_learning_rates={"vanilla": 0.005}, max_grad_norm=1.0,

@@ -22,7 +22,7 @@ import pytest
 import torch
 import yaml
 
-from rnn_dynamics import analyses, datasets, linearization, logs, states, storage, text, training
+from rnn_dynamics import analyses, batches, datasets, linearization, logs, states, storage, text, training
 from rnn_dynamics import config as config_lib
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
@@ -38,7 +38,7 @@ MODEL_DIR = f"results/synth/models/{SPEC.id}"
 def data(prepared_synthetic):
     vocabulary = text.read_vocabulary(prepared_synthetic / "vocab.parquet")
     splits = {
-        split: training.read_reviews(prepared_synthetic / f"{split}.parquet", len(vocabulary))
+        split: batches.read_split(prepared_synthetic / f"{split}.parquet", len(vocabulary))
         for split in ("train", "valid", "test")
     }
     return vocabulary, splits
@@ -164,7 +164,7 @@ def garbage(path):
         (f"{MODEL_DIR}/model.pt", model_lib.load, "train"),
         (f"{MODEL_DIR}/metrics.json", storage.read_json, "train"),
         ("results/synth/states/{SPEC}/layer1.parquet", states.read_layer, "hidden_states"),
-        ("results/synth/data/train.parquet", training.read_reviews, "prepare"),
+        ("results/synth/data/train.parquet", batches.read_split, "prepare"),
         ("results/synth/data/vocab.parquet", text.read_vocabulary, "prepare"),
         ("results/synth/embeddings/random-8.npy", storage.read_array, "embeddings"),
         ("results/synth/linearization/{SPEC}/layer1.parquet", linearization.read, "linearize"),
@@ -194,7 +194,7 @@ def test_a_table_of_the_wrong_schema_names_the_rule(tmp_path):
     path.parent.mkdir(parents=True)
     pq.write_table(pa.table({"id": ["a"]}), path)
     with pytest.raises(storage.SchemaError, match=r"test.parquet: missing column 'label'.*--forcerun prepare"):
-        training.read_reviews(path)
+        batches.read_split(path)
 
 
 # ---------------------------------------------------------------------------- 4. text encodings

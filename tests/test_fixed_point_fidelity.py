@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from trained import prepare_synthetic, train_synthetic
 
-from rnn_dynamics import fixed_points, solver, states, training
+from rnn_dynamics import batches, fixed_points, solver, states
 from rnn_dynamics import model as model_lib
 
 STARTS = 100
@@ -33,7 +33,7 @@ def integrating_gru(tmp_path_factory):
     """A GRU (E16, H32) trained on synthetic reviews of 16-40 words, long enough that it must integrate."""
     data = prepare_synthetic(tmp_path_factory.mktemp("integrating_gru"), 2000, min_length=16, max_length=40)
     model = model_lib.load(train_synthetic(data, data / "model", "gru-L1-E16-H32-s0", epochs=20))
-    (visited,) = states.visited_states(model, training.read_reviews(data / "test.parquet"), np.arange(400))
+    (visited,) = states.visited_states(model, batches.read_split(data / "test.parquet"), np.arange(400))
     return model, visited
 
 
@@ -89,7 +89,7 @@ def test_an_lstm_reaches_the_tolerance_and_its_slow_points_are_counted_apart(pre
     default now reaches it for at least 90% (100, 100 and 93 of 100 for LSTM-1 and the two
     layers of LSTM-2, where Adam reached 95, 100 and 93). The rest are slow points."""
     model = model_lib.load(train_synthetic(prepared_synthetic_large, prepared_synthetic_large / "lstm", "lstm-L2-E16-H32-s0", epochs=10))
-    test = training.read_reviews(prepared_synthetic_large / "test.parquet")
+    test = batches.read_split(prepared_synthetic_large / "test.parquet")
     for layer, visited in enumerate(states.visited_states(model, test, np.arange(300)), start=1):
         system = model.system(f"layer{layer}")
         result = solver.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)

@@ -13,7 +13,7 @@ from rnn_dynamics import datasets, states, storage, synthetic, text, training
 from rnn_dynamics.figures import states as figures
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier, load
-from rnn_dynamics.training import padded_batch, read_reviews
+from rnn_dynamics.batches import padded_batch, read_split
 
 VOCAB_SIZE = 40
 
@@ -105,7 +105,7 @@ def tiny_model(seed: int, layers: int = 2) -> SentimentClassifier:
 @pytest.fixture
 def split(tmp_path):
     write_split(tmp_path / "test.parquet", 23)
-    return read_reviews(tmp_path / "test.parquet")
+    return read_split(tmp_path / "test.parquet")
 
 
 def test_dump_schema_row_counts_and_pca_cover_every_state(tmp_path, split):
@@ -223,7 +223,7 @@ def trained_on_synthetic(tmp_path_factory):
     tables = {name: folder / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
     datasets.prepare(datasets.read_archive(folder / "synthetic.tar.gz"), tables, valid_fraction=0.2, split_seed=0)
     vocab_size = pq.read_metadata(tables["vocab"]).num_rows
-    splits = {name: read_reviews(tables[name], vocab_size) for name in ("train", "valid", "test")}
+    splits = {name: read_split(tables[name], vocab_size) for name in ("train", "valid", "test")}
     embeddings = np.random.default_rng(0).normal(size=(vocab_size, 16)).astype(np.float32)
     outputs = training.Outputs(*(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")))
     settings = training.Settings(epochs=12, batch_size=32, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)

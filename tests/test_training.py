@@ -1,4 +1,4 @@
-"""Training: batching, determinism, resume, non-finite loss, outputs, the accuracy table."""
+"""Training: batching (the batches module), determinism, resume, non-finite loss, outputs, the accuracy table."""
 
 import json
 
@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from rnn_dynamics import batches, training
 from rnn_dynamics import model as model_lib
-from rnn_dynamics import training
 from rnn_dynamics.grid import ModelSpec
 
 VOCAB = 12
@@ -48,7 +48,7 @@ def splits(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
     sizes = {"train": 256, "valid": 64, "test": 64}
     return {
-        split: training.read_reviews(write_split(folder / f"{split}.parquet", *counting_task(n, seed)), VOCAB)
+        split: batches.read_split(write_split(folder / f"{split}.parquet", *counting_task(n, seed)), VOCAB)
         for seed, (split, n) in enumerate(sizes.items())
     }
 
@@ -80,21 +80,21 @@ def uninterrupted(splits, tmp_path_factory):
 
 def test_bucketed_batches_cover_every_review_once_with_little_padding():
     lengths = np.random.default_rng(0).integers(1, 100, 1000)
-    batches = training.bucketed_batches(lengths, 64, torch.Generator().manual_seed(0))
-    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
-    assert sorted(len(b) for b in batches) == [1000 % 64] + [64] * (1000 // 64)
+    buckets = batches.bucketed_batches(lengths, 64, torch.Generator().manual_seed(0))
+    assert sorted(np.concatenate(buckets).tolist()) == list(range(1000))
+    assert sorted(len(b) for b in buckets) == [1000 % 64] + [64] * (1000 // 64)
     # Random batches of reviews 1-99 tokens long would pad to nearly twice the tokens.
-    padded = sum(len(b) * lengths[b].max() for b in batches)
+    padded = sum(len(b) * lengths[b].max() for b in buckets)
     assert padded < 1.1 * lengths.sum()
-    again = training.bucketed_batches(lengths, 64, torch.Generator().manual_seed(0))
-    assert all(np.array_equal(a, b) for a, b in zip(batches, again))
-    other = training.bucketed_batches(lengths, 64, torch.Generator().manual_seed(1))
-    assert not all(np.array_equal(a, b) for a, b in zip(batches, other))
+    again = batches.bucketed_batches(lengths, 64, torch.Generator().manual_seed(0))
+    assert all(np.array_equal(a, b) for a, b in zip(buckets, again))
+    other = batches.bucketed_batches(lengths, 64, torch.Generator().manual_seed(1))
+    assert not all(np.array_equal(a, b) for a, b in zip(buckets, other))
 
 
 def test_padded_batch_holds_each_review_then_zeros(splits):
     reviews = splits["valid"]
-    tokens, lengths, labels = training.padded_batch(reviews, np.array([3, 0]), torch.device("cpu"))
+    tokens, lengths, labels = batches.padded_batch(reviews, np.array([3, 0]), torch.device("cpu"))
     assert tokens.shape == (2, int(lengths.max()))
     for row, review in enumerate([3, 0]):
         n = reviews.lengths[review]
@@ -118,7 +118,7 @@ def test_bad_split_tables_are_named(tmp_path, token_lists, lengths, vocab_size, 
         table = table.set_column(2, "length", pa.array(lengths, pa.int32()))
         pq.write_table(table, path)
     with pytest.raises(ValueError, match=f"bad.parquet.*{message}"):
-        training.read_reviews(path, vocab_size)
+        batches.read_split(path, vocab_size)
 
 
 def test_training_writes_its_outputs_and_learns(uninterrupted):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from rnn_dynamics import datasets, embeddings, synthetic, training
+from rnn_dynamics import batches, datasets, embeddings, synthetic, training
 from rnn_dynamics.grid import ModelSpec
 
 DATA_FILES = ("train", "valid", "test", "vocab")
@@ -26,7 +26,7 @@ def train_synthetic(data: Path, folder: Path, spec_id: str, epochs: int) -> Path
     """model.pt of ``spec_id`` trained on the prepared splits in ``data`` (random vectors, Adam 0.01,
     dropout 0.1, on the CPU) into ``folder``, beside its other outputs."""
     spec = ModelSpec.parse(spec_id)
-    splits = {split: training.read_reviews(data / f"{split}.parquet") for split in ("train", "valid", "test")}
+    splits = {split: batches.read_split(data / f"{split}.parquet") for split in ("train", "valid", "test")}
     matrix = embeddings.build(pq.read_table(data / "vocab.parquet"), "random", spec.embedding)
     settings = training.Settings(epochs=epochs, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
     folder.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from .fixed_points import time_constant, variance_fractions
 from .grid import ModelSpec
 from .linearization import Linearization
 from .storage import atomic_path, write_json
-from .training import Reviews, bucketed_batches, padded_batch
+from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 CPU = torch.device("cpu")
 

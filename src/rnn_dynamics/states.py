@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from . import storage, text
-from .training import Reviews, bucketed_batches, padded_batch
+from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,7 @@
-"""Training a classifier: bucketed padded batches, Adam on binary cross-entropy, resumable.
+"""Training a classifier: Adam on binary cross-entropy over bucketed padded batches, resumable.
 
-Reviews are sorted by length and cut into batches, so a batch pads little, and
-the plain (cuDNN on a GPU) recurrent module runs on the padded batch: far faster
-than packed sequences, and the padding after a review's end cannot change its
-logit. The weights with the lowest validation loss are kept.
+The batches come from ``batches`` (reviews of similar length, padded to the
+longest). The weights with the lowest validation loss are kept.
 
 After every epoch a checkpoint (weights, optimiser, random states, history,
 best weights so far) is written atomically; a run started again with the same
@@ -24,7 +22,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +35,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rnn_dynamics import model as model_lib
+from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.storage import UnreadableFile, atomic_path, exclusive_lock, read_table, read_torch, write_json, write_table
+from rnn_dynamics.storage import UnreadableFile, atomic_path, exclusive_lock, read_torch, write_json, write_table
 
 log = logging.getLogger(__name__)
 
-SPLIT_SCHEMA = {"id": pa.string(), "label": pa.int8(), "length": pa.int32(), "tokens": pa.list_(pa.int32())}
 # How often (in batches) the loss is copied from the device: for the progress bar
 # and the non-finite check. Copying every batch would stall a GPU.
 CHECK_EVERY = 20
@@ -62,77 +59,6 @@ DIVERGED_LOSS = 100 * math.log(2)
 # Standard errors above the majority-label rate that a validation accuracy must reach
 # not to be flagged as chance level (one-sided, ~2% false alarms for a chance model).
 CHANCE_MARGIN = 2.0
-
-
-@dataclass(frozen=True)
-class Reviews:
-    """Token ids of ``n`` reviews stored flat, with their labels.
-
-    Review ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``.
-    """
-
-    tokens: np.ndarray  # int64 (total tokens,)
-    offsets: np.ndarray  # int64 (n + 1,)
-    labels: np.ndarray  # float32 (n,), 0 negative, 1 positive
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-def read_reviews(path: str | os.PathLike, vocab_size: int | None = None) -> Reviews:
-    """A split table (id, label, length, tokens), checked for empty reviews and unknown token ids."""
-    table = read_table(path, SPLIT_SCHEMA, columns=["id", "label", "length", "tokens"])
-    tokens = table.column("tokens").combine_chunks()
-    offsets = tokens.offsets.to_numpy().astype(np.int64)
-    flat = tokens.values.to_numpy().astype(np.int64)
-    reviews = Reviews(flat, offsets - offsets[0], table.column("label").to_numpy().astype(np.float32))
-    ids = table.column("id")
-    lengths = reviews.lengths
-    if not np.array_equal(lengths, table.column("length").to_numpy()):
-        row = int(np.flatnonzero(lengths != table.column("length").to_numpy())[0])
-        raise ValueError(f"{path}: review {ids[row]} has length {table['length'][row]} but {lengths[row]} tokens")
-    if (lengths == 0).any():
-        raise ValueError(f"{path}: review {ids[int(np.flatnonzero(lengths == 0)[0])]} has no tokens")
-    if not np.isin(reviews.labels, (0, 1)).all():
-        raise ValueError(f"{path}: column 'label' holds values other than 0 and 1")
-    if vocab_size is not None and len(flat) and flat.max() >= vocab_size:
-        raise ValueError(f"{path}: token id {flat.max()} is outside the vocabulary of {vocab_size} words")
-    return reviews
-
-
-def bucketed_batches(lengths: np.ndarray, batch_size: int, generator: torch.Generator | None = None) -> list[np.ndarray]:
-    """Review indices in batches of similar length.
-
-    Reviews are sorted by length and cut into consecutive batches. With a
-    ``generator``, reviews of equal length are ordered at random and the batches
-    are shuffled; without one the order is fixed (for evaluation).
-    """
-    if generator is None:
-        order = np.argsort(lengths, kind="stable")
-    else:
-        permutation = torch.randperm(len(lengths), generator=generator).numpy()
-        order = permutation[np.argsort(lengths[permutation], kind="stable")]
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    if generator is not None:
-        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-    return batches
-
-
-def padded_batch(reviews: Reviews, indices: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """tokens (B, T) 0-padded to the longest review, lengths (B,) and labels (B,) on ``device``."""
-    lengths = reviews.lengths[indices]
-    tokens = np.zeros((len(indices), lengths.max()), dtype=np.int64)
-    for row, review in enumerate(indices):
-        tokens[row, : lengths[row]] = reviews.tokens[reviews.offsets[review] : reviews.offsets[review + 1]]
-    tensors = (torch.from_numpy(tokens), torch.from_numpy(lengths), torch.from_numpy(reviews.labels[indices]))
-    if device.type == "cuda":
-        # Pinned host memory lets the copy overlap with the GPU's work.
-        return tuple(t.pin_memory().to(device, non_blocking=True) for t in tensors)
-    return tensors
 
 
 @dataclass(frozen=True)

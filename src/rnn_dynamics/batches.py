@@ -1,0 +1,97 @@
+"""The prepared splits in memory, and the batches a network reads them in.
+
+A split table (``results/{dataset}/data/{train,valid,test}.parquet``: id, label,
+length, tokens) is read into :class:`Reviews`, every review's token ids stored
+flat. Reviews are sorted by length and cut into batches (``bucketed_batches``), so
+a batch pads little, and each batch is padded with zeros to its longest review
+(``padded_batch``): the plain (cuDNN on a GPU) recurrent module runs on the padded
+batch far faster than on packed sequences, and the padding after a review's end
+cannot change its outputs. Training, the hidden states and the analyses all read
+reviews this way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from rnn_dynamics.storage import read_table
+
+__all__ = ["SPLIT_SCHEMA", "Reviews", "bucketed_batches", "padded_batch", "read_split"]
+
+SPLIT_SCHEMA = {"id": pa.string(), "label": pa.int8(), "length": pa.int32(), "tokens": pa.list_(pa.int32())}
+
+
+@dataclass(frozen=True)
+class Reviews:
+    """Token ids of ``n`` reviews stored flat, with their labels.
+
+    Review ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``.
+    """
+
+    tokens: np.ndarray  # int64 (total tokens,)
+    offsets: np.ndarray  # int64 (n + 1,)
+    labels: np.ndarray  # float32 (n,), 0 negative, 1 positive
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def read_split(path: str | os.PathLike, vocab_size: int | None = None) -> Reviews:
+    """A split table (id, label, length, tokens), checked for empty reviews and unknown token ids."""
+    table = read_table(path, SPLIT_SCHEMA, columns=["id", "label", "length", "tokens"])
+    tokens = table.column("tokens").combine_chunks()
+    offsets = tokens.offsets.to_numpy().astype(np.int64)
+    flat = tokens.values.to_numpy().astype(np.int64)
+    reviews = Reviews(flat, offsets - offsets[0], table.column("label").to_numpy().astype(np.float32))
+    ids = table.column("id")
+    lengths = reviews.lengths
+    if not np.array_equal(lengths, table.column("length").to_numpy()):
+        row = int(np.flatnonzero(lengths != table.column("length").to_numpy())[0])
+        raise ValueError(f"{path}: review {ids[row]} has length {table['length'][row]} but {lengths[row]} tokens")
+    if (lengths == 0).any():
+        raise ValueError(f"{path}: review {ids[int(np.flatnonzero(lengths == 0)[0])]} has no tokens")
+    if not np.isin(reviews.labels, (0, 1)).all():
+        raise ValueError(f"{path}: column 'label' holds values other than 0 and 1")
+    if vocab_size is not None and len(flat) and flat.max() >= vocab_size:
+        raise ValueError(f"{path}: token id {flat.max()} is outside the vocabulary of {vocab_size} words")
+    return reviews
+
+
+def bucketed_batches(lengths: np.ndarray, batch_size: int, generator: torch.Generator | None = None) -> list[np.ndarray]:
+    """Review indices in batches of similar length.
+
+    Reviews are sorted by length and cut into consecutive batches. With a
+    ``generator``, reviews of equal length are ordered at random and the batches
+    are shuffled; without one the order is fixed (for evaluation).
+    """
+    if generator is None:
+        order = np.argsort(lengths, kind="stable")
+    else:
+        permutation = torch.randperm(len(lengths), generator=generator).numpy()
+        order = permutation[np.argsort(lengths[permutation], kind="stable")]
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if generator is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
+def padded_batch(reviews: Reviews, indices: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """tokens (B, T) 0-padded to the longest review, lengths (B,) and labels (B,) on ``device``."""
+    lengths = reviews.lengths[indices]
+    tokens = np.zeros((len(indices), lengths.max()), dtype=np.int64)
+    for row, review in enumerate(indices):
+        tokens[row, : lengths[row]] = reviews.tokens[reviews.offsets[review] : reviews.offsets[review + 1]]
+    tensors = (torch.from_numpy(tokens), torch.from_numpy(lengths), torch.from_numpy(reviews.labels[indices]))
+    if device.type == "cuda":
+        # Pinned host memory lets the copy overlap with the GPU's work.
+        return tuple(t.pin_memory().to(device, non_blocking=True) for t in tensors)
+    return tensors

@@ -3,7 +3,7 @@
 The batches come from ``batches`` (reviews of similar length, padded to the
 longest). The weights with the lowest validation loss are kept.
 
-After every epoch a checkpoint (weights, optimiser, random states, history,
+After every epoch a checkpoint (weights, optimizer, random states, history,
 best weights so far) is written atomically; a run started again with the same
 checkpoint continues after its last finished epoch and, on a CPU, ends with the
 same weights as a run never interrupted. A checkpoint is continued only when it
@@ -222,6 +222,9 @@ def train(
 
     ``embeddings`` (vocab_size, spec.embedding) initialises the embedding.
     ``on_epoch_end(epoch, model)`` runs after each epoch's checkpoint is written.
+    Three steps: resume from a checkpoint (``_resume``), the epochs (``_train_epoch``,
+    then validation and a checkpoint), and the final evaluation of the kept weights
+    (``_finish``).
     """
     torch.set_num_threads(settings.threads)
     # Gradients fading back through hundreds of time steps reach subnormal floats,
@@ -237,59 +240,19 @@ def train(
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate_for(spec.architecture))
     shuffle = torch.Generator().manual_seed(spec.seed)
-    history: list[dict] = []
-    best = {"epoch": 0, "valid_loss": math.inf, "weights": _cpu_copy(model.state_dict())}
+    history, best = _resume(outputs.checkpoint, spec, settings, model, optimizer, shuffle, device)
 
-    checkpoint = resumable_checkpoint(outputs.checkpoint, spec, settings)
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["weights"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        _set_rng_states(checkpoint["rng"], shuffle, device)
-        history, best = checkpoint["history"], checkpoint["best"]
-        log.info("%s: resuming from %s after epoch %d", spec.id, outputs.checkpoint, len(history))
-
-    train_reviews = splits["train"]
-    train_tokens = int(train_reviews.lengths.sum())
+    train_tokens = int(splits["train"].lengths.sum())
     for epoch in range(len(history) + 1, settings.epochs + 1):
-        model.train()
-        batches = bucketed_batches(train_reviews.lengths, settings.batch_size, shuffle)
-        batch_losses = torch.zeros(len(batches), device=device)
-        batch_sizes = torch.tensor([len(indices) for indices in batches], device=device)
-        correct = torch.zeros((), dtype=torch.long, device=device)
-        start = time.perf_counter()
-        with tqdm(total=len(batches), desc=f"{spec.id} epoch {epoch}/{settings.epochs}", unit="batch", mininterval=1) as bar:
-            for number, indices in enumerate(batches, start=1):
-                tokens, lengths, labels = padded_batch(train_reviews, indices, device)
-                logits = model(tokens, lengths)
-                loss = F.binary_cross_entropy_with_logits(logits, labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if settings.max_grad_norm is not None:
-                    # Against exploding gradients (a vanilla RNN on long reviews); docs/training-notes.md.
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-                try:
-                    optimizer.step()
-                except RuntimeError as exc:  # a step too large for float32 (learning rate ~1e40)
-                    if "overflow" not in str(exc):
-                        raise
-                    check_loss(spec, epoch, f"batch {number} of {len(batches)} (optimiser step: {exc})", math.inf, outputs.checkpoint)
-                batch_losses[number - 1] = loss.detach() * len(indices)
-                correct += ((logits.detach() > 0) == (labels > 0.5)).sum()
-                bar.update()
-                if number % CHECK_EVERY == 0 or number == len(batches):
-                    means = (batch_losses[:number] / batch_sizes[:number]).cpu()
-                    diverged = ~(torch.isfinite(means) & (means <= DIVERGED_LOSS))
-                    if diverged.any():
-                        first = int(torch.nonzero(diverged)[0])
-                        check_loss(spec, epoch, f"batch {first + 1} of {len(batches)}", means[first].item(), outputs.checkpoint)
-                    bar.set_postfix(loss=f"{batch_losses[:number].sum().item() / sum(map(len, batches[:number])):.4f}")
-        seconds = time.perf_counter() - start
+        train_loss, train_accuracy, seconds = _train_epoch(
+            model, optimizer, splits["train"], settings, shuffle, spec, epoch, outputs.checkpoint, device
+        )
         valid_loss, valid_accuracy = evaluate(model, splits["valid"], settings.batch_size, device)
         check_loss(spec, epoch, "on the validation split", valid_loss, outputs.checkpoint)
         record = {
             "epoch": epoch,
-            "train_loss": batch_losses.sum().item() / len(train_reviews),
-            "train_accuracy": correct.item() / len(train_reviews),
+            "train_loss": train_loss,
+            "train_accuracy": train_accuracy,
             "valid_loss": valid_loss,
             "valid_accuracy": valid_accuracy,
             "seconds": seconds,
@@ -298,19 +261,7 @@ def train(
         history.append(record)
         if valid_loss < best["valid_loss"]:
             best = {"epoch": epoch, "valid_loss": valid_loss, "weights": _cpu_copy(model.state_dict())}
-        with atomic_path(outputs.checkpoint) as tmp:
-            torch.save(
-                {
-                    "model": spec.id,
-                    "settings": settings.resumable_with(),
-                    "weights": _cpu_copy(model.state_dict()),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": _rng_states(shuffle, device),
-                    "history": history,
-                    "best": best,
-                },
-                tmp,
-            )
+        _save_checkpoint(outputs.checkpoint, spec, settings, model, optimizer, shuffle, device, history, best)
         log.info(
             "%s epoch %d/%d: train loss %.4f accuracy %.4f, valid loss %.4f accuracy %.4f, %.1f s, %.0f tokens/s",
             spec.id, epoch, settings.epochs, record["train_loss"], record["train_accuracy"],
@@ -319,6 +270,91 @@ def train(
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
 
+    return _finish(model, spec, splits, settings, outputs, history, best, device)
+
+
+def _resume(
+    path: Path, spec: ModelSpec, settings: Settings, model, optimizer, shuffle: torch.Generator, device: torch.device
+) -> tuple[list[dict], dict]:
+    """The history and the best weights so far: those of a resumable checkpoint at ``path``, whose
+    weights, optimizer state and random states are loaded, else none yet (the initial weights)."""
+    best = {"epoch": 0, "valid_loss": math.inf, "weights": _cpu_copy(model.state_dict())}
+    checkpoint = resumable_checkpoint(path, spec, settings)
+    if checkpoint is None:
+        return [], best
+    model.load_state_dict(checkpoint["weights"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    _set_rng_states(checkpoint["rng"], shuffle, device)
+    log.info("%s: resuming from %s after epoch %d", spec.id, path, len(checkpoint["history"]))
+    return checkpoint["history"], checkpoint["best"]
+
+
+def _train_epoch(
+    model, optimizer, reviews: Reviews, settings: Settings, shuffle: torch.Generator, spec: ModelSpec, epoch: int,
+    checkpoint: Path, device: torch.device,
+) -> tuple[float, float, float]:
+    """One pass over the training ``reviews`` in shuffled buckets: its mean loss, its accuracy and its seconds."""
+    model.train()
+    batches = bucketed_batches(reviews.lengths, settings.batch_size, shuffle)
+    batch_losses = torch.zeros(len(batches), device=device)
+    batch_sizes = torch.tensor([len(indices) for indices in batches], device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    start = time.perf_counter()
+    with tqdm(total=len(batches), desc=f"{spec.id} epoch {epoch}/{settings.epochs}", unit="batch", mininterval=1) as bar:
+        for number, indices in enumerate(batches, start=1):
+            tokens, lengths, labels = padded_batch(reviews, indices, device)
+            logits = model(tokens, lengths)
+            loss = F.binary_cross_entropy_with_logits(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if settings.max_grad_norm is not None:
+                # Against exploding gradients (a vanilla RNN on long reviews); docs/training-notes.md.
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+            try:
+                optimizer.step()
+            except RuntimeError as exc:  # a step too large for float32 (learning rate ~1e40)
+                if "overflow" not in str(exc):
+                    raise
+                check_loss(spec, epoch, f"batch {number} of {len(batches)} (optimizer step: {exc})", math.inf, checkpoint)
+            batch_losses[number - 1] = loss.detach() * len(indices)
+            correct += ((logits.detach() > 0) == (labels > 0.5)).sum()
+            bar.update()
+            if number % CHECK_EVERY == 0 or number == len(batches):
+                means = (batch_losses[:number] / batch_sizes[:number]).cpu()
+                diverged = ~(torch.isfinite(means) & (means <= DIVERGED_LOSS))
+                if diverged.any():
+                    first = int(torch.nonzero(diverged)[0])
+                    check_loss(spec, epoch, f"batch {first + 1} of {len(batches)}", means[first].item(), checkpoint)
+                bar.set_postfix(loss=f"{batch_losses[:number].sum().item() / sum(map(len, batches[:number])):.4f}")
+    seconds = time.perf_counter() - start
+    return batch_losses.sum().item() / len(reviews), correct.item() / len(reviews), seconds
+
+
+def _save_checkpoint(
+    path: Path, spec: ModelSpec, settings: Settings, model, optimizer, shuffle: torch.Generator, device: torch.device,
+    history: list[dict], best: dict,
+) -> None:
+    """Everything a later run needs to continue after this epoch, written atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(
+            {
+                "model": spec.id,
+                "settings": settings.resumable_with(),
+                "weights": _cpu_copy(model.state_dict()),
+                "optimizer": optimizer.state_dict(),
+                "rng": _rng_states(shuffle, device),
+                "history": history,
+                "best": best,
+            },
+            tmp,
+        )
+
+
+def _finish(
+    model, spec: ModelSpec, splits: dict[str, Reviews], settings: Settings, outputs: Outputs, history: list[dict],
+    best: dict, device: torch.device,
+) -> dict:
+    """Keep the best weights, evaluate them on every split, write the final outputs and drop the checkpoint."""
     model.load_state_dict(best["weights"])
     model_lib.save(model, outputs.final, epoch=best["epoch"])
     metrics = {"model": spec.id, "epochs": settings.epochs, "best_epoch": best["epoch"], "device": str(device)}

@@ -2,12 +2,12 @@
 
 import pandas as pd
 
-from rnn_dynamics import analyses, logs, report
+from rnn_dynamics import logs, report, tables
 from rnn_dynamics.figures.analyses import comparison_figure
 from rnn_dynamics.storage import atomic_path
 
 with logs.to_file(snakemake.log[0]):
-    table = analyses.combine_comparisons([pd.read_csv(path, keep_default_na=False, na_values=[""]) for path in snakemake.input])
+    table = tables.combine_comparisons([pd.read_csv(path, keep_default_na=False, na_values=[""]) for path in snakemake.input])
     with atomic_path(snakemake.output.table) as tmp:
         table.to_csv(tmp, index=False)
     report.write_html_table(snakemake.output.table, snakemake.output.html, "comparison")

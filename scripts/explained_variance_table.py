@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from rnn_dynamics import logs, states
+from rnn_dynamics import logs, tables
 from rnn_dynamics.storage import atomic_path
 
 with logs.to_file(snakemake.log[0]):
     # Inputs are results/{dataset}/pca/{model}.parquet: the file name is the model id.
-    table = states.explained_variance_table({Path(path).stem: path for path in snakemake.input})
+    table = tables.explained_variance_table({Path(path).stem: path for path in snakemake.input})
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_csv(tmp, index=False)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rnn_dynamics import analyses, batches, fixed_points, linearization, solver, synthetic, training
+from rnn_dynamics import analyses, batches, fixed_points, linearization, solver, synthetic, tables, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.text import Vocabulary
@@ -133,7 +133,7 @@ def test_tables_and_figures_are_written(trained, tmp_path):
     assert list(top["side"]) == ["positive"] * 5 + ["negative"] * 5 and top["token"].iloc[0] in synthetic.POSITIVE_WORDS
     analysis_figures(result, {name: tmp_path / f"{name}.png" for name in FIGURES}, "gru layer1")
     assert all((tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").exists() for name in FIGURES)
-    table = analyses.comparison_table([result["summary"]], [{"model": result["summary"]["model"], "test_accuracy": 0.95}])
+    table = tables.comparison_table([result["summary"]], [{"model": result["summary"]["model"], "test_accuracy": 0.95}])
     assert table.loc[0, "test_accuracy"] == 0.95 and table.loc[0, "fixed_points"] == result["summary"]["fixed_points"]
 
 
@@ -151,15 +151,15 @@ def test_comparison_across_datasets_with_the_papers_numbers(trained, tmp_path):
         pca.update(model.layer_states(tokens, torch.full((16,), 12))[0].reshape(-1, 8))
     explained = {(summary["model"], 1): pca.fit().cumulative(2)}
     metrics = [{"model": summary["model"], "test_accuracy": 0.95}]
-    imdb = analyses.comparison_table([summary], metrics, explained, "imdb", "aclimdb")
-    own = analyses.comparison_table([summary], metrics, explained, "synthetic", "synthetic")
+    imdb = tables.comparison_table([summary], metrics, explained, "imdb", "aclimdb")
+    own = tables.comparison_table([summary], metrics, explained, "synthetic", "synthetic")
     assert imdb.loc[0, "paper_test_accuracy"] == 0.8686 and np.isnan(own.loc[0, "paper_test_accuracy"])
     assert 0 < imdb.loc[0, "explained_variance_2"] <= 1 and imdb.loc[0, "layers"] == 1
-    combined = analyses.combine_comparisons([own, imdb])
-    assert list(combined["dataset"]) == ["imdb", "synthetic"] and list(combined.columns) == analyses.COMPARISON_COLUMNS
+    combined = tables.combine_comparisons([own, imdb])
+    assert list(combined["dataset"]) == ["imdb", "synthetic"] and list(combined.columns) == tables.COMPARISON_COLUMNS
     # A stack has no per-layer PCA; a deeper network has no paper accuracy.
-    assert np.isnan(analyses.comparison_table([{**summary, "system": "stack"}], metrics, explained, "imdb", "aclimdb").loc[0, "explained_variance_2"])
-    assert np.isnan(analyses.paper_test_accuracy("aclimdb", "gru", 2))
+    assert np.isnan(tables.comparison_table([{**summary, "system": "stack"}], metrics, explained, "imdb", "aclimdb").loc[0, "explained_variance_2"])
+    assert np.isnan(tables.paper_test_accuracy("aclimdb", "gru", 2))
     comparison_figure(combined, tmp_path / "comparison.png")
     assert (tmp_path / "comparison.png").stat().st_size > 0
 

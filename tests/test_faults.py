@@ -22,7 +22,7 @@ import pytest
 import torch
 import yaml
 
-from rnn_dynamics import analyses, batches, datasets, linearization, logs, states, storage, text, training
+from rnn_dynamics import analyses, batches, datasets, linearization, logs, states, storage, tables, text, training
 from rnn_dynamics import config as config_lib
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
@@ -122,7 +122,7 @@ def test_a_model_at_chance_level_is_flagged_in_the_table_and_the_log(data, tmp_p
     assert metrics["at_chance"] is True and metrics["valid_chance_accuracy"] == pytest.approx(0.5, abs=0.05)
     assert f"{SPEC.id} is at chance level" in caplog.text
     learned = {**metrics, "model": "gru-L2-E8-H8-s0", "valid_accuracy": 0.95, "at_chance": False}
-    table = training.accuracy_table([metrics, learned])
+    table = tables.accuracy_table([metrics, learned])
     assert table["at_chance"].tolist() == [True, False]
 
 
@@ -145,7 +145,7 @@ def test_analysis_tables_and_figures_survive_non_finite_values(data, tmp_path):
         analysis_figures(result, {name: folder / f"{name}.png" for name in FIGURES}, "blown up", settings["top_words"])
         assert all((folder / f"{name}.png").stat().st_size > 0 for name in FIGURES)
         assert (folder / "eigenvalues.csv").exists() and (folder / "summary.json").exists()
-    comparison = analyses.comparison_table([result["summary"]], [{"model": SPEC.id, "test_accuracy": 0.5}])
+    comparison = tables.comparison_table([result["summary"]], [{"model": SPEC.id, "test_accuracy": 0.5}])
     assert len(comparison) == 1
 
 

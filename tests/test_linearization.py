@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import batches, fixed_points, linearization, solver, states, storage
+from rnn_dynamics import batches, fixed_points, linearization, solver, states, storage, tables
 from rnn_dynamics import model as model_lib
 from rnn_dynamics import training
 from rnn_dynamics.grid import ModelSpec
@@ -98,7 +98,7 @@ def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
     np.testing.assert_allclose(np.sort_complex(joint), np.sort_complex(np.concatenate([layer1, layer2])), atol=1e-10)
 
 
-def test_summary_table_pairs_fixed_point_and_linearization_tables(tmp_path):
+def test_fixed_point_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     system, known = linear_system(size=3)
     starts = np.random.default_rng(0).standard_normal((4, 3))
     gathered = fixed_points.gather([solver.find(system, starts, tolerance=1e-12, progress=False).to_table()])
@@ -109,7 +109,7 @@ def test_summary_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     ):
         (tmp_path / kind / model_id).mkdir(parents=True)
         pq.write_table(table, tmp_path / kind / model_id / "layer1.parquet")
-    summary = linearization.summary_table(sorted(tmp_path.glob("*/*/*.parquet")))
+    summary = tables.fixed_point_table(sorted(tmp_path.glob("*/*/*.parquet")))
     row = summary.iloc[0].to_dict()
     assert row["model"] == model_id and row["system"] == "layer1"
     assert (row["starts"], row["converged"], row["converged_1e-8"], row["unique_fixed_points"]) == (4, 4, 4, 1)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.decomposition import PCA as SklearnPCA
 
-from rnn_dynamics import datasets, states, storage, synthetic, text, training
+from rnn_dynamics import datasets, states, storage, synthetic, tables, text, training
 from rnn_dynamics.figures import states as figures
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier, load
@@ -189,7 +189,7 @@ def test_explained_variance_table(tmp_path):
     for model_id in ("gru-L1-E8-H5-s0", "gru-L1-E8-H5-s1"):
         pcas = {("trained", 1): streamed(x), ("untrained", 1): streamed(np.random.default_rng(0).normal(size=(100, 5)))}
         storage.write_table(states.pca_table(pcas), tmp_path / f"{model_id}.parquet")
-    table = states.explained_variance_table({p.stem: p for p in sorted(tmp_path.glob("*.parquet"))})
+    table = tables.explained_variance_table({p.stem: p for p in sorted(tmp_path.glob("*.parquet"))})
     assert list(table.columns) == ["model", "layer", "weights", "explained_1", "explained_2", "explained_3"]
     assert len(table) == 4
     trained = table[table["weights"] == "trained"].iloc[0]

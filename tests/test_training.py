@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import batches, training
+from rnn_dynamics import batches, tables, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 
@@ -196,8 +196,8 @@ def test_non_finite_loss_stops_naming_model_epoch_and_batch_and_keeps_the_checkp
 def test_accuracy_table_has_one_row_per_model(uninterrupted):
     _, metrics = uninterrupted
     other = {**metrics, "model": "gru-L3-E50-H256-s1"}
-    table = training.accuracy_table([metrics, other])
-    assert list(table.columns) == training.ACCURACY_COLUMNS
+    table = tables.accuracy_table([metrics, other])
+    assert list(table.columns) == tables.ACCURACY_COLUMNS
     assert table["model"].tolist() == [SPEC.id, "gru-L3-E50-H256-s1"]
     assert table.loc[1, ["layers", "embedding", "hidden", "seed"]].tolist() == [3, 50, 256, 1]
     assert table.loc[0, "test_accuracy"] == metrics["test_accuracy"]

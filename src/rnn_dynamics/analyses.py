@@ -30,7 +30,6 @@ from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from .fixed_points import time_constant, variance_fractions
-from .grid import ModelSpec
 from .linearization import Linearization
 from .storage import atomic_path, write_json
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
@@ -334,70 +333,6 @@ def analyze(model, system_name: str, lin: Linearization, train: Reviews, test: R
         "valence": words,
         "linearized": linearized,
     }
-
-
-# Test accuracies the paper reports (Maheswaranathan et al. 2019, one-layer networks), by
-# dataset kind and architecture. Its other claims (e.g. top 2-3 PCs explaining ~90% of the
-# states' variance) are qualitative and have no column here.
-PAPER_TEST_ACCURACY = {
-    "aclimdb": {"gru": 0.8686, "lstm": 0.8693, "ugrnn": 0.8796, "vanilla": 0.8708},
-    "sst2": {"gru": 0.8025, "lstm": 0.8009, "ugrnn": 0.7774, "vanilla": 0.7809},
-}
-
-COMPARISON_COLUMNS = [
-    "dataset", "model", "architecture", "layers", "system", "test_accuracy", "paper_test_accuracy",
-    "explained_variance_2", "fixed_points", "pc1_fraction", "top_modulus_median", "time_constant_median",
-    "mean_review_length", "alignment_median", "null_alignment_median", "valence_correlation",
-    "one_step_error_median", "network_accuracy", "linearized_accuracy",
-]  # fmt: skip
-
-
-def paper_test_accuracy(kind: str | None, architecture: str, layers: int) -> float:
-    """The paper's test accuracy of a one-layer ``architecture`` on a dataset of ``kind`` (NaN where it gives none)."""
-    if layers != 1:
-        return float("nan")
-    return PAPER_TEST_ACCURACY.get(kind or "", {}).get(architecture, float("nan"))
-
-
-def comparison_table(
-    summaries: list[dict],
-    metrics: list[dict],
-    explained_variance: dict[tuple[str, int], float] | None = None,
-    dataset: str = "",
-    kind: str | None = None,
-) -> pd.DataFrame:
-    """One row per (model, system) of ``dataset``: its test accuracy and the line-attractor measures.
-
-    ``explained_variance[(model, layer)]``: the fraction of the trained layer's state
-    variance on its top 2 principal components (``states.PCA.cumulative(2)``); a stack
-    has none. ``kind`` (the dataset's kind) selects the paper's accuracies.
-    """
-    accuracy = {entry["model"]: entry["test_accuracy"] for entry in metrics}
-    explained_variance = explained_variance or {}
-    rows = []
-    for summary in summaries:
-        spec = ModelSpec.parse(summary["model"])
-        layer = int(summary["system"].removeprefix("layer")) if summary["system"].startswith("layer") else None
-        rows.append(
-            {
-                **summary,
-                "dataset": dataset,
-                "layers": spec.layers,
-                "test_accuracy": accuracy.get(summary["model"], float("nan")),
-                "paper_test_accuracy": paper_test_accuracy(kind, spec.architecture, spec.layers),
-                "explained_variance_2": explained_variance.get((summary["model"], layer), float("nan")),
-            }
-        )
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-
-
-def combine_comparisons(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """The comparison tables of several datasets as one, ordered by architecture, dataset, model and system."""
-    tables = [table for table in tables if len(table)]
-    if not tables:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    combined = pd.concat(tables, ignore_index=True)[COMPARISON_COLUMNS]
-    return combined.sort_values(["architecture", "dataset", "model", "system"], kind="stable", ignore_index=True)
 
 
 def top_words(valence: pd.DataFrame, count: int = 30) -> pd.DataFrame:

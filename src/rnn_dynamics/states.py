@@ -173,24 +173,6 @@ def read_pca(path: str | Path) -> dict[tuple[str, int], PCA]:
     }
 
 
-def explained_variance_table(pca_paths: dict[str, str | Path], components=(1, 2, 3)) -> pd.DataFrame:
-    """Per model, layer and weights: the variance explained by the first 1, 2 and 3 components."""
-    rows = []
-    for model_id, path in pca_paths.items():
-        for (weights, layer), pca in read_pca(path).items():
-            row = {"model": model_id, "layer": layer, "weights": weights}
-            row.update({f"explained_{k}": pca.cumulative(k) for k in components})
-            rows.append(row)
-    return pd.DataFrame(rows).sort_values(["model", "layer", "weights"], ignore_index=True)
-
-
-def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> dict[tuple[str, int], float]:
-    """Per (model, layer): the variance of the trained network's states on their top ``k`` components."""
-    table = explained_variance_table(pca_paths, (k,))
-    trained = table[table["weights"] == "trained"]
-    return {(model, int(layer)): float(value) for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])}
-
-
 # ---------------------------------------------------------------------------
 # Extraction
 

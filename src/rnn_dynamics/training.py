@@ -25,10 +25,9 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import torch
 import torch.nn.functional as F
@@ -48,9 +47,6 @@ HISTORY_SCHEMA = pa.schema(
     [("epoch", pa.int32())]
     + [(name, pa.float64()) for name in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds", "tokens_per_second")]
 )
-ACCURACY_COLUMNS = ["model", "architecture", "layers", "embedding", "hidden", "seed"] + [
-    f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")
-] + ["valid_chance_accuracy", "at_chance"]
 # A loss no learning run passes through: ln 2 is the mean binary cross-entropy of a
 # classifier that answers 1/2 (an untrained one, near enough), and a mean 100 times
 # that gives the true label a probability of about e^-69 on average. Above it, or not
@@ -374,12 +370,3 @@ def _finish(
     return metrics
 
 
-def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
-    """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, and the chance flag."""
-    rows = []
-    for entry in metrics:
-        spec = ModelSpec.parse(entry["model"])
-        rows.append({**dataclasses.asdict(spec), **entry, "model": spec.id})
-        if entry.get("at_chance"):
-            log.warning("%s is at chance level (validation accuracy %.4f)", spec.id, entry["valid_accuracy"])
-    return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)

@@ -101,7 +101,7 @@ PAPER_MARKER = {"marker": "_", "color": "black", "s": 200, "linewidths": 2, "zor
 
 
 def comparison_figure(table: pd.DataFrame, path) -> None:
-    """One panel per measure of ``analyses.combine_comparisons``'s table: a point per row, grouped by
+    """One panel per measure of ``tables.combine_comparisons``'s table: a point per row, grouped by
     architecture (and model and system), one colour per dataset; the paper's accuracies as black marks."""
     datasets = list(dict.fromkeys(table["dataset"]))
     # A group per (model without its architecture, system) in each architecture: "L1-E50-H256-s0 layer1".

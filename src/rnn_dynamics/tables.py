@@ -1,0 +1,179 @@
+"""The summary tables of a run (``results/{dataset}/tables/*.csv``), one row per model or system.
+
+Each function is the work of the rule of the same name: ``accuracy_table`` (the
+kept weights' loss and accuracy per split), ``explained_variance_table`` (the
+variance on the top principal components of each layer's states),
+``fixed_point_table`` (what the fixed-point search found and the slowest mode
+there), ``comparison_table`` (the line-attractor measures beside the paper's
+accuracies) and ``combine_comparisons`` (those of every dataset run). They read
+what the stages below wrote; the HTML pages of the report are ``report``'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from rnn_dynamics import fixed_points, linearization
+from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.states import read_pca
+from rnn_dynamics.storage import list_matrix
+
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "COMPARISON_COLUMNS",
+    "FIXED_POINT_TABLE_COLUMNS",
+    "PAPER_TEST_ACCURACY",
+    "accuracy_table",
+    "combine_comparisons",
+    "comparison_table",
+    "explained_variance_table",
+    "fixed_point_table",
+    "paper_test_accuracy",
+    "trained_explained_variance",
+]
+
+log = logging.getLogger(__name__)
+
+ACCURACY_COLUMNS = ["model", "architecture", "layers", "embedding", "hidden", "seed"] + [
+    f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")
+] + ["valid_chance_accuracy", "at_chance"]
+
+
+def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
+    """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, and the chance flag."""
+    rows = []
+    for entry in metrics:
+        spec = ModelSpec.parse(entry["model"])
+        rows.append({**dataclasses.asdict(spec), **entry, "model": spec.id})
+        if entry.get("at_chance"):
+            log.warning("%s is at chance level (validation accuracy %.4f)", spec.id, entry["valid_accuracy"])
+    return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
+
+
+def explained_variance_table(pca_paths: dict[str, str | Path], components=(1, 2, 3)) -> pd.DataFrame:
+    """Per model, layer and weights: the variance explained by the first 1, 2 and 3 components."""
+    rows = []
+    for model_id, path in pca_paths.items():
+        for (weights, layer), pca in read_pca(path).items():
+            row = {"model": model_id, "layer": layer, "weights": weights}
+            row.update({f"explained_{k}": pca.cumulative(k) for k in components})
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values(["model", "layer", "weights"], ignore_index=True)
+
+
+def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> dict[tuple[str, int], float]:
+    """Per (model, layer): the variance of the trained network's states on their top ``k`` components."""
+    table = explained_variance_table(pca_paths, (k,))
+    trained = table[table["weights"] == "trained"]
+    return {(model, int(layer)): float(value) for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])}
+
+
+FIXED_POINT_TABLE_COLUMNS = [
+    "model",
+    "system",
+    "starts",
+    "converged",
+    "converged_1e-8",
+    "slow_points",
+    "slow_point_median_q",
+    "slow_point_time_constant",
+    "outside_state_space",
+    "unique_fixed_points",
+    "first_pc_share",
+    "median_largest_modulus",
+    "time_constant",
+    "exact_roots",
+]
+
+
+def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per (model, system) from its ``fixed_points/{model}/{system}.parquet`` and
+    ``linearization/{model}/{system}.parquet``: counts of starts, converged starts, unique
+    approximate fixed points (and exact roots, -1 where not sought), the share of the fixed
+    points' variance on their first principal component, and the median over fixed points
+    of the largest |lambda| with its time constant."""
+    found: dict[tuple[str, str], dict[str, Path]] = {}
+    for path in map(Path, paths):
+        found.setdefault((path.parent.name, path.stem), {})[path.parent.parent.name] = path
+    rows = []
+    for (model_id, system), kinds in found.items():
+        missing = {"fixed_points", "linearization"} - set(kinds)
+        if missing:
+            raise ValueError(f"{model_id} {system}: no {sorted(missing)} table among the inputs")
+        table = fixed_points.read_fixed_points(kinds["fixed_points"])
+        points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+        median, tau = linearization.largest_modulus(linearization.read_modulus(kinds["linearization"]))
+        rows.append(
+            {"model": model_id, "system": system, **fixed_points.counts(table), "first_pc_share": fixed_points.first_pc_share(points),
+             "median_largest_modulus": median, "time_constant": tau}
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=FIXED_POINT_TABLE_COLUMNS)
+
+
+# Test accuracies the paper reports (Maheswaranathan et al. 2019, one-layer networks), by
+# dataset kind and architecture. Its other claims (e.g. top 2-3 PCs explaining ~90% of the
+# states' variance) are qualitative and have no column here.
+PAPER_TEST_ACCURACY = {
+    "aclimdb": {"gru": 0.8686, "lstm": 0.8693, "ugrnn": 0.8796, "vanilla": 0.8708},
+    "sst2": {"gru": 0.8025, "lstm": 0.8009, "ugrnn": 0.7774, "vanilla": 0.7809},
+}
+
+COMPARISON_COLUMNS = [
+    "dataset", "model", "architecture", "layers", "system", "test_accuracy", "paper_test_accuracy",
+    "explained_variance_2", "fixed_points", "pc1_fraction", "top_modulus_median", "time_constant_median",
+    "mean_review_length", "alignment_median", "null_alignment_median", "valence_correlation",
+    "one_step_error_median", "network_accuracy", "linearized_accuracy",
+]  # fmt: skip
+
+
+def paper_test_accuracy(kind: str | None, architecture: str, layers: int) -> float:
+    """The paper's test accuracy of a one-layer ``architecture`` on a dataset of ``kind`` (NaN where it gives none)."""
+    if layers != 1:
+        return float("nan")
+    return PAPER_TEST_ACCURACY.get(kind or "", {}).get(architecture, float("nan"))
+
+
+def comparison_table(
+    summaries: list[dict],
+    metrics: list[dict],
+    explained_variance: dict[tuple[str, int], float] | None = None,
+    dataset: str = "",
+    kind: str | None = None,
+) -> pd.DataFrame:
+    """One row per (model, system) of ``dataset``: its test accuracy and the line-attractor measures.
+
+    ``explained_variance[(model, layer)]``: the fraction of the trained layer's state
+    variance on its top 2 principal components (``states.PCA.cumulative(2)``); a stack
+    has none. ``kind`` (the dataset's kind) selects the paper's accuracies.
+    """
+    accuracy = {entry["model"]: entry["test_accuracy"] for entry in metrics}
+    explained_variance = explained_variance or {}
+    rows = []
+    for summary in summaries:
+        spec = ModelSpec.parse(summary["model"])
+        layer = int(summary["system"].removeprefix("layer")) if summary["system"].startswith("layer") else None
+        rows.append(
+            {
+                **summary,
+                "dataset": dataset,
+                "layers": spec.layers,
+                "test_accuracy": accuracy.get(summary["model"], float("nan")),
+                "paper_test_accuracy": paper_test_accuracy(kind, spec.architecture, spec.layers),
+                "explained_variance_2": explained_variance.get((summary["model"], layer), float("nan")),
+            }
+        )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def combine_comparisons(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The comparison tables of several datasets as one, ordered by architecture, dataset, model and system."""
+    tables = [table for table in tables if len(table)]
+    if not tables:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    combined = pd.concat(tables, ignore_index=True)[COMPARISON_COLUMNS]
+    return combined.sort_values(["architecture", "dataset", "model", "system"], kind="stable", ignore_index=True)

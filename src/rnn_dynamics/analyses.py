@@ -29,10 +29,33 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from .fixed_points import time_constant, variance_fractions
-from .linearization import Linearization
-from .storage import atomic_path, write_json
+from rnn_dynamics.fixed_points import time_constant, variance_fractions
+from rnn_dynamics.linearization import Linearization
+from rnn_dynamics.storage import atomic_path, write_json
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
+
+__all__ = [
+    "CPU",
+    "LinearModel",
+    "alignment",
+    "analyze",
+    "bag_of_words",
+    "bag_of_words_coefficients",
+    "eigenvalue_table",
+    "evaluate_system",
+    "linearized_logits",
+    "mode_orientation",
+    "model_device",
+    "subset",
+    "system_readout",
+    "system_sequences",
+    "top_words",
+    "unit",
+    "valence_correlation",
+    "valence_table",
+    "word_valence",
+    "write",
+]
 
 CPU = torch.device("cpu")
 

@@ -26,6 +26,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import jacrev, vmap
 
+__all__ = [
+    "CELLS",
+    "GRU",
+    "LSTM",
+    "PARAMETER_NAMES",
+    "SCAN_CHUNK",
+    "UGRNN",
+    "Cell",
+    "DynamicalSystem",
+    "UGRNNModule",
+    "Vanilla",
+    "compiled_chunk",
+    "get",
+    "input_projection",
+    "layer_parameters",
+    "projected_step",
+    "scan",
+]
+
 log = logging.getLogger(__name__)
 
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

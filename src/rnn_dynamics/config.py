@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+__all__ = ["check_keys", "coerce_scalars", "unknown_keys"]
+
 # Snakemake parses nested `--config key={a: 1}` values with YAML's BaseLoader, which
 # leaves every scalar a string. These patterns are what YAML's safe loader would read
 # as numbers, booleans or null.

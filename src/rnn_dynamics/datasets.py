@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import codecs
+import csv
 import io
 import itertools
 import logging
@@ -31,6 +32,33 @@ from tqdm import tqdm
 
 from rnn_dynamics import storage
 from rnn_dynamics.text import UNK_INDEX, Vocabulary, tokenize
+
+__all__ = [
+    "ARCHIVE_READERS",
+    "DOWNLOADED_ARCHIVES",
+    "LABELS",
+    "LAYOUT_CHECKS",
+    "REVIEWS_SCHEMA",
+    "REVIEW_MEMBER",
+    "SPLITS",
+    "SST2_MEMBERS",
+    "TOKENS_SCHEMA",
+    "YELP_LABELS",
+    "YELP_MEMBERS",
+    "LabelError",
+    "LayoutError",
+    "check_archive_layout",
+    "check_sst2_layout",
+    "check_yelp_layout",
+    "label_mapping",
+    "prepare",
+    "read_archive",
+    "read_reviews",
+    "read_sst2_archive",
+    "read_table_files",
+    "read_yelp_archive",
+    "stratified_holdout",
+]
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +298,6 @@ def check_yelp_layout(path: str | os.PathLike) -> dict[str, int]:
 
 def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
     """GLUE's ``SST-2.zip`` read in place: train.tsv is the train split, the labelled dev.tsv the test split."""
-    import csv
-
     columns = ([], [], [], [])
     with _open_zip(path) as archive:
         _require_members(path, archive.namelist(), SST2_MEMBERS, "GLUE's SST-2.zip")
@@ -291,8 +317,6 @@ def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
 
 def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
     """Zhang et al.'s ``yelp_review_polarity_csv.tgz`` read in place (labels 1 negative, 2 positive)."""
-    import csv
-
     columns = ([], [], [], [])
     found = set()
     with tarfile.open(path, "r:*") as tar:

@@ -15,6 +15,8 @@ from tqdm import tqdm
 
 from rnn_dynamics.storage import atomic_path
 
+__all__ = ["CHUNK", "ChecksumError", "MissingChecksumError", "NoNetworkError", "copy", "fetch", "sha256sum"]
+
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20

@@ -22,6 +22,8 @@ import pyarrow.parquet as pq
 from rnn_dynamics.storage import atomic_path
 from rnn_dynamics.text import PAD_INDEX
 
+__all__ = ["KUMO_DIM", "SOURCES", "aligned", "build", "read_glove", "read_kumo", "save"]
+
 log = logging.getLogger(__name__)
 
 SOURCES = ("glove", "kumo", "random")

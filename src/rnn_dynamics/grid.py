@@ -11,6 +11,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+__all__ = ["MODEL_ID_PATTERN", "ModelSpec", "model_grid"]
+
 MODEL_ID_PATTERN = r"[a-z]+-L[0-9]+-E[0-9]+-H[0-9]+-s[0-9]+"
 _MODEL_ID = re.compile(r"^([a-z]+)-L([0-9]+)-E([0-9]+)-H([0-9]+)-s([0-9]+)$")
 

@@ -29,9 +29,23 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from . import fixed_points
-from .fixed_points import time_constant
-from .storage import list_column, list_matrix, read_table
+from rnn_dynamics import fixed_points
+from rnn_dynamics.fixed_points import time_constant
+from rnn_dynamics.storage import list_column, list_matrix, read_table
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_MODES",
+    "Linearization",
+    "eigendecomposition",
+    "jacobians",
+    "largest_modulus",
+    "line_coordinate",
+    "linearize",
+    "linearize_table",
+    "read",
+    "read_modulus",
+]
 
 # Eigenvectors kept per fixed point: the slowest modes carry the computation (the
 # analyses read the top one), and all S of them would take S*S values per point.

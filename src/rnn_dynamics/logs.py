@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+__all__ = ["to_file"]
+
 
 class _Brief(logging.Formatter):
     """One line per record: the level, the message, and an exception's message without its traceback."""

@@ -20,6 +20,8 @@ from rnn_dynamics import cells
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.storage import atomic_path, read_torch, reading
 
+__all__ = ["CPU_SCAN", "SentimentClassifier", "load", "save"]
+
 _LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
 # The cells whose states ``layer_states`` computes on a CPU by ``cells.scan`` rather than
 # their fused module: the LSTM (nn.LSTM returns no cell states, which then cost a second

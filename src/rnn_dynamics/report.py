@@ -15,7 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .storage import atomic_path, reading
+from rnn_dynamics.storage import atomic_path, reading
+from rnn_dynamics.timeline import per_rule
+
+__all__ = [
+    "STATUS_COLUMNS",
+    "TABLE_TITLES",
+    "describe_output",
+    "html_fragment",
+    "html_page",
+    "status_table",
+    "write_html_table",
+    "write_status",
+]
 
 # Where the workflow writes the outputs a report shows (see workflow/rules/common.smk).
 # A figure of one model, or of one of its systems (results/{dataset}/figures/{model}/{system}/{name}.png).
@@ -101,8 +113,6 @@ def html_fragment(table: pd.DataFrame, name: str) -> str:
     """
     summary = ""
     if name == "timeline":
-        from .timeline import per_rule
-
         span = float(table["end_s"].max()) if len(table) else 0.0
         summary = f"<p>{len(table)} jobs; from the first job's start to the last one's end: {span:.1f} s.</p>\n"
         table = per_rule(table)

@@ -21,8 +21,25 @@ import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
 
-from . import storage, text
+from rnn_dynamics import storage, text
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
+
+__all__ = [
+    "EXAMPLES_SCHEMA",
+    "PCA",
+    "PCA_SCHEMA",
+    "WEIGHTS",
+    "StreamingPCA",
+    "example_states",
+    "extract",
+    "layer_schema",
+    "pca_table",
+    "read_examples",
+    "read_layer",
+    "read_pca",
+    "sample_reviews",
+    "visited_states",
+]
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+__all__ = [
+    "PRODUCING_RULES",
+    "SchemaError",
+    "UnreadableFile",
+    "atomic_path",
+    "check_schema",
+    "exclusive_lock",
+    "list_column",
+    "list_matrix",
+    "producing_rule",
+    "read_array",
+    "read_json",
+    "read_table",
+    "read_torch",
+    "reading",
+    "remake_hint",
+    "write_json",
+    "write_table",
+]
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:

@@ -20,6 +20,21 @@ import numpy as np
 
 from rnn_dynamics.storage import atomic_path
 
+__all__ = [
+    "INTENSIFIERS",
+    "INTENSIFIER_RATE",
+    "MAX_PHRASES",
+    "NEGATION_RATE",
+    "NEGATIVE_WORDS",
+    "NEGATORS",
+    "NEUTRAL_WORDS",
+    "POSITIVE_WORDS",
+    "VALENCE",
+    "reviews",
+    "valence",
+    "write_archive",
+]
+
 POSITIVE_WORDS = ("good", "great", "excellent", "wonderful", "brilliant", "enjoyable", "superb", "amazing")
 NEGATIVE_WORDS = ("bad", "awful", "terrible", "boring", "dull", "horrible", "poor", "stupid")
 NEUTRAL_WORDS = (

@@ -9,7 +9,20 @@ from typing import Iterable, Mapping
 
 import pyarrow as pa
 
-from .storage import read_table
+from rnn_dynamics.storage import read_table
+
+__all__ = [
+    "PAD",
+    "PAD_INDEX",
+    "SPECIALS",
+    "UNK",
+    "UNK_INDEX",
+    "VOCAB_SCHEMA",
+    "Vocabulary",
+    "encode",
+    "read_vocabulary",
+    "tokenize",
+]
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_INDEX, UNK_INDEX = 0, 1

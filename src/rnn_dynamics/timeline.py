@@ -27,8 +27,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .grid import MODEL_ID_PATTERN
-from .storage import atomic_path
+from rnn_dynamics.grid import MODEL_ID_PATTERN
+from rnn_dynamics.storage import atomic_path
+
+__all__ = [
+    "COLUMNS",
+    "describe",
+    "find",
+    "main",
+    "per_rule",
+    "present",
+    "read_benchmark",
+    "timeline_table",
+    "write",
+]
 
 COLUMNS = ["rule", "model", "system", "shard", "item", "s", "max_rss", "cpu_time", "start_s", "end_s", "benchmark"]
 _MODEL = re.compile(f"^{MODEL_ID_PATTERN}$")

@@ -38,6 +38,23 @@ from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.storage import UnreadableFile, atomic_path, exclusive_lock, read_torch, write_json, write_table
 
+__all__ = [
+    "CHANCE_MARGIN",
+    "CHECK_EVERY",
+    "DIVERGED_LOSS",
+    "HISTORY_SCHEMA",
+    "Outputs",
+    "Settings",
+    "TrainingDiverged",
+    "at_chance",
+    "check_loss",
+    "evaluate",
+    "model_lock",
+    "resolve_device",
+    "resumable_checkpoint",
+    "train",
+]
+
 log = logging.getLogger(__name__)
 
 # How often (in batches) the loss is copied from the device: for the progress bar

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import style
+from rnn_dynamics.figures import style
+
+__all__ = [
+    "COMPARISON_PANELS",
+    "FIGURES",
+    "LABELLED_WORDS",
+    "PAPER_MARKER",
+    "SIGNED",
+    "UNIT",
+    "analysis_figures",
+    "comparison_figure",
+]
 
 FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "linearized")
 LABELLED_WORDS = 8  # most positive and most negative words named in the valence scatter

@@ -7,9 +7,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fixed_points, linearization, storage
-from ..states import PCA, StreamingPCA, read_pca
-from . import style
+from rnn_dynamics import fixed_points, linearization, storage
+from rnn_dynamics.states import PCA, StreamingPCA, read_pca
+from rnn_dynamics.figures import style
+
+__all__ = [
+    "CLOUD_POINTS",
+    "EXACT_ROOT_COLOUR",
+    "LINE_COLOURMAP",
+    "SLOW_POINT_COLOUR",
+    "fixed_point_figures",
+    "plot_eigenvalues",
+    "plot_fixed_points",
+    "plot_line",
+    "spread_along_line",
+    "state_cloud",
+    "system_pca",
+]
 
 
 

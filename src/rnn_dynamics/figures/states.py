@@ -8,8 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import states
-from . import style
+from rnn_dynamics import states
+from rnn_dynamics.figures import style
+
+__all__ = [
+    "LABEL_EXAMPLE_COLOURS",
+    "OTHER_EXAMPLE_COLOURS",
+    "example_colours",
+    "explained_variance",
+    "pca_trajectories",
+]
 
 # An example named after a label is drawn in a dark shade of that label's colour, readable over
 # the pale states; other examples take the rest, none black (the fixed points' colour).

@@ -10,7 +10,21 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..storage import atomic_path  # noqa: E402
+from rnn_dynamics.storage import atomic_path  # noqa: E402
+
+__all__ = [
+    "FIXED_POINT_COLOUR",
+    "LABEL_COLOURS",
+    "LABEL_NAMES",
+    "MIN_WIDTH",
+    "PANEL_SIZE",
+    "TRAINED_COLOUR",
+    "UNTRAINED_COLOUR",
+    "hist",
+    "note_left_out",
+    "panels",
+    "save",
+]
 
 # One colour per label, in every figure.
 LABEL_COLOURS = {0: "#d62728", 1: "#1f77b4"}

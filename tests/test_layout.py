@@ -1,0 +1,81 @@
+"""The package's layout: every module declares its public names, and imports run one way, bottom to top."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnn_dynamics"
+# Bottom to top: a module may import only the modules before it (README.md, "Layout").
+LAYERS = [
+    "config",
+    "grid",
+    "storage",
+    "logs",
+    "download",
+    "text",
+    "synthetic",
+    "datasets",
+    "embeddings",
+    "batches",
+    "cells",
+    "model",
+    "training",
+    "states",
+    "solver",
+    "fixed_points",
+    "linearization",
+    "analyses",
+    "tables",
+    "timeline",
+    "report",
+    "figures.style",
+    "figures.states",
+    "figures.fixed_points",
+    "figures.analyses",
+]
+MODULES = sorted(
+    ".".join(path.relative_to(PACKAGE).with_suffix("").parts) for path in PACKAGE.rglob("*.py") if path.name != "__init__.py"
+)
+
+
+def imported_modules(name: str) -> set[str]:
+    """The package's modules that module ``name`` imports, anywhere in its code."""
+    tree = ast.parse((PACKAGE / Path(*name.split("."))).with_suffix(".py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rnn_dynamics"):
+            base = node.module.removeprefix("rnn_dynamics").lstrip(".")
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}".lstrip(".")
+                found.add(candidate if candidate in MODULES else base)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.removeprefix("rnn_dynamics.") for alias in node.names if alias.name.startswith("rnn_dynamics.")}
+    return found - {""}
+
+
+def test_every_module_has_its_place_in_the_layers():
+    assert sorted(LAYERS) == MODULES
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_imports_run_one_way(name):
+    above = [module for module in imported_modules(name) if LAYERS.index(module) >= LAYERS.index(name)]
+    assert not above, f"{name} imports {above}, which stand above it (or are itself)"
+
+
+@pytest.mark.parametrize("name", ["", "figures"] + MODULES)
+def test_every_module_declares_its_public_names(name):
+    module = importlib.import_module(f"rnn_dynamics.{name}".rstrip("."))
+    assert isinstance(module.__all__, list)
+    assert [entry for entry in module.__all__ if not hasattr(module, entry)] == []
+
+
+def test_no_relative_imports():
+    relative = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(ast.parse(path.read_text())))
+    ]
+    assert relative == []

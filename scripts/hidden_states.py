@@ -11,7 +11,7 @@ from rnn_dynamics import batches, logs, model, states, storage, text, training
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
     torch.set_num_threads(snakemake.threads)
-    device = training.resolve_device(snakemake.params.device)
+    device = training.resolve_device(snakemake.config["training"]["device"])
     trained = model.load(snakemake.input.final, map_location=device)
     untrained = model.load(snakemake.input.initial, map_location=device)
     split = batches.read_split(snakemake.input.data, vocab_size=trained.vocab_size)
@@ -20,8 +20,8 @@ with logs.to_file(snakemake.log[0]):
     storage.write_table(states.pca_table(pcas), snakemake.output.pca)
     examples = states.example_states(
         trained,
-        settings.get("examples", {}),
+        settings["examples"],
         text.read_vocabulary(snakemake.input.vocab).index,
-        max_length=snakemake.params.prepare["max_length"],
+        max_length=snakemake.params.max_length,
     )
     storage.write_table(examples, snakemake.output.examples)

@@ -4,5 +4,5 @@ from rnn_dynamics import datasets, logs
 
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
-    reviews = datasets.read_reviews(snakemake.params.spec, list(snakemake.input), seed=settings.get("split_seed", 0))
+    reviews = datasets.read_reviews(snakemake.params.spec, list(snakemake.input), seed=settings["split_seed"])
     datasets.prepare(reviews, dict(snakemake.output.items()), **settings)

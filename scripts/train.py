@@ -22,7 +22,13 @@ with logs.to_file(snakemake.log[0]):
             spec,
             splits,
             embeddings,
-            training.Settings.from_config(snakemake.params.settings),
+            training.Settings.from_config(
+                {
+                    **snakemake.params.settings,
+                    "device": snakemake.config["training"]["device"],
+                    "threads": snakemake.config["training"]["threads"],
+                }
+            ),
             training.Outputs(
                 initial=Path(snakemake.output.initial),
                 final=Path(snakemake.output.final),

@@ -87,3 +87,13 @@ def test_moving_the_analysis_stages_to_another_device_reruns_nothing(synthetic_p
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_moving_training_to_another_device_or_thread_count_reruns_nothing(synthetic_pipeline):
+    # train and hidden_states read training.device and training.threads from the config, not from params.
+    result = snakemake(
+        synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n",
+        "--config", "training={'device': 'cpu', 'threads': 2}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]

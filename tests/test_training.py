@@ -1,5 +1,6 @@
 """Training: batching (the batches module), determinism, resume, non-finite loss, outputs, the accuracy table."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -220,3 +221,8 @@ def test_a_small_gru_learns_the_synthetic_rule(trained_synthetic_model):
     metrics = json.loads((trained_synthetic_model.parent / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.95, metrics
     assert model_lib.load(trained_synthetic_model).spec.id == metrics["model"]
+
+
+def test_the_train_rule_params_are_the_settings_less_device_and_threads():
+    fields = {field.name for field in dataclasses.fields(training.Settings)}
+    assert set(training.TRAINING_KEYS) == fields - {"device", "threads"}

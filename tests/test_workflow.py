@@ -99,3 +99,42 @@ def test_coerce_scalars_reads_yaml_numbers_and_keeps_text():
         "b": [1e-3, "x"],
         "c": {"d": None, "e": True, "f": "10 stars"},
     }
+
+
+def test_config_yaml_shows_the_schema_defaults_unchanged():
+    """The schema holds every default; config.yaml shows the default experiment, so where it sets a key that has
+    a default, its value is that default (a changed default is changed in the schema, and here)."""
+    import yaml
+
+    from rnn_dynamics import config as config_lib
+
+    shown = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    differing = {
+        f"{section}.{key}": (value, config_lib.defaults(section)[key])
+        for section, values in shown.items()
+        if section in config_lib.schema()["properties"] and isinstance(values, dict) and section != "datasets"
+        for key, value in values.items()
+        if key in config_lib.defaults(section) and value != config_lib.defaults(section)[key]
+    }
+    # The example reviews are content of the default experiment: the schema's default is none ({}).
+    assert differing.keys() == {"states.examples"}
+
+
+def test_library_defaults_are_the_schema_defaults():
+    """Code that takes a config section's values defaults to the schema's; the solver's named tolerance and damping
+    for approximate fixed points are the config's defaults."""
+    import inspect
+
+    from rnn_dynamics import config as config_lib
+    from rnn_dynamics import datasets, fixed_points, solver, training
+
+    fixed = config_lib.defaults("fixed_points")
+    assert (solver.APPROXIMATE_Q_TOL, solver.APPROXIMATE_DAMPING) == (fixed["q_tol"], fixed["damping"])
+    find = inspect.signature(solver.find).parameters
+    assert (find["max_iterations"].default, find["learning_rate"].default) == (fixed["max_iterations"], fixed["learning_rate"])
+    assert {
+        name: p.default for name, p in inspect.signature(fixed_points.gather).parameters.items() if name != "shards"
+    } == {key: fixed[key] for key in ("q_tol", "unique_tol", "unique_metric", "outlier_distance")}
+    assert training.Settings().__dict__ == config_lib.defaults("training")
+    prepare = inspect.signature(datasets.prepare).parameters
+    assert {key: prepare[key].default for key in config_lib.defaults("prepare")} == config_lib.defaults("prepare")

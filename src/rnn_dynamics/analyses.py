@@ -32,6 +32,7 @@ from tqdm import tqdm
 from rnn_dynamics.fixed_points import time_constant, variance_fractions
 from rnn_dynamics.linearization import Linearization
 from rnn_dynamics.storage import atomic_path, write_json
+from rnn_dynamics import config
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 __all__ = [
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 CPU = torch.device("cpu")
+# The config schema's defaults of the analyses section.
+_DEFAULTS = config.defaults("analyses")
 
 
 # ---------------------------------------------------------------------------
@@ -107,7 +110,7 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
 
-def alignment(lin: Linearization, direction: np.ndarray, null_samples: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def alignment(lin: Linearization, direction: np.ndarray, null_samples: int = _DEFAULTS["null_samples"], seed: int = _DEFAULTS["seed"]) -> tuple[np.ndarray, np.ndarray]:
     """|cos| of ``direction`` with the top right eigenvector at each fixed point (K,), and with random unit vectors."""
     direction = unit(direction)
     top_mode = unit(lin.right[:, 0].real) if len(lin.right) else np.zeros((0, len(direction)))
@@ -145,7 +148,7 @@ def bag_of_words(reviews: Reviews, vocab_size: int) -> sparse.csr_matrix:
     return counts
 
 
-def bag_of_words_coefficients(reviews: Reviews, vocab_size: int, regularization: float = 1.0) -> np.ndarray:
+def bag_of_words_coefficients(reviews: Reviews, vocab_size: int, regularization: float = _DEFAULTS["regularization"]) -> np.ndarray:
     """The coefficient of each word (V,) in a logistic regression on binary bag-of-words features."""
     features = bag_of_words(reviews, vocab_size)
     features.data[:] = 1.0
@@ -358,7 +361,7 @@ def analyze(model, system_name: str, lin: Linearization, train: Reviews, test: R
     }
 
 
-def top_words(valence: pd.DataFrame, count: int = 30) -> pd.DataFrame:
+def top_words(valence: pd.DataFrame, count: int = _DEFAULTS["top_words"]) -> pd.DataFrame:
     """The ``count`` most positive and ``count`` most negative words of a valence table, with their side."""
     valence = valence.dropna(subset=["valence"])
     positive = valence.head(count).assign(side="positive")
@@ -366,7 +369,7 @@ def top_words(valence: pd.DataFrame, count: int = 30) -> pd.DataFrame:
     return pd.concat([positive, negative], ignore_index=True)
 
 
-def write(result: dict, folder: str | Path, top_word_count: int = 30) -> None:
+def write(result: dict, folder: str | Path, top_word_count: int = _DEFAULTS["top_words"]) -> None:
     """The summary (summary.json) and one CSV per analysis, atomically, into ``folder``."""
     folder = Path(folder)
     write_json(result["summary"], folder / "summary.json")

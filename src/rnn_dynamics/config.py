@@ -1,14 +1,26 @@
-"""Configuration helpers used by the Snakefile before schema validation."""
+"""The configuration: its schema's defaults, and the helpers the Snakefile runs before validating it.
+
+``workflow/schemas/config.schema.yaml`` documents every key and holds every
+default; Snakemake's validation fills them into the config of a run. Library code
+that takes a config section's values (``training.Settings``, ``datasets.prepare``,
+``fixed_points.gather``, ...) defaults to the same values through ``defaults``, so
+no default is written twice.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import re
 from pathlib import Path
 
 import yaml
 
-__all__ = ["check_keys", "coerce_scalars", "unknown_keys"]
+__all__ = ["SCHEMA", "check_keys", "coerce_scalars", "defaults", "schema", "unknown_keys"]
+
+# The schema beside the Snakefile: the package is installed from its checkout (pip install -e .).
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 # Snakemake parses nested `--config key={a: 1}` values with YAML's BaseLoader, which
 # leaves every scalar a string. These patterns are what YAML's safe loader would read
@@ -16,6 +28,28 @@ __all__ = ["check_keys", "coerce_scalars", "unknown_keys"]
 _INT = re.compile(r"^[-+]?[0-9]+$")
 _FLOAT = re.compile(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
 _SPECIAL = {"true": True, "false": False, "null": None, "~": None}
+
+
+@functools.cache
+def schema() -> dict:
+    """The config schema (read once)."""
+    try:
+        return yaml.safe_load(SCHEMA.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{SCHEMA}: the config schema, which holds every default, is missing; install rnn_dynamics "
+            "from its checkout (pip install -e .)"
+        ) from None
+
+
+def defaults(section: str) -> dict:
+    """The schema's default of every key that has one, in a config section (``"training"``) or a
+    dataset kind (``"datasets.table"``)."""
+    if section.startswith("datasets."):
+        node = schema()["$defs"][section.removeprefix("datasets.")]
+    else:
+        node = schema()["properties"][section]
+    return {key: copy.deepcopy(entry["default"]) for key, entry in node["properties"].items() if "default" in entry}
 
 
 def coerce_scalars(value):

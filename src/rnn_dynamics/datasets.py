@@ -30,7 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from rnn_dynamics import storage
+from rnn_dynamics import config, storage
 from rnn_dynamics.text import UNK_INDEX, Vocabulary, tokenize
 
 __all__ = [
@@ -61,6 +61,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# The config schema's defaults of the prepare section and of a table dataset.
+_PREPARE = config.defaults("prepare")
+_TABLE = config.defaults("datasets.table")
 
 SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
@@ -202,9 +206,9 @@ def read_table_files(
     paths: Sequence[str | os.PathLike],
     text_column: str,
     label_column: str,
-    test_fraction: float = 0.2,
-    seed: int = 0,
-    encoding: str = "utf-8",
+    test_fraction: float = _TABLE["test_fraction"],
+    seed: int = _PREPARE["split_seed"],
+    encoding: str = _TABLE["encoding"],
 ) -> pa.Table:
     """Read users' CSV/TSV/Parquet files into a review table.
 
@@ -344,15 +348,16 @@ DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb_v1.tar.gz", "sst2": "SST-2.zip", "yel
 LAYOUT_CHECKS = {"aclimdb": check_archive_layout, "sst2": check_sst2_layout, "yelp": check_yelp_layout}
 
 
-def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = 0) -> pa.Table:
-    """The review table of a configured dataset (``spec`` is its entry under ``datasets``)."""
+def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = _PREPARE["split_seed"]) -> pa.Table:
+    """The review table of a configured dataset (``spec`` is its entry under ``datasets``; a key left
+    out takes the schema's default)."""
     if spec["kind"] in ARCHIVE_READERS:
         (path,) = paths
         return ARCHIVE_READERS[spec["kind"]](path)
     if spec["kind"] == "table":
+        spec = {**_TABLE, **spec}
         return read_table_files(
-            paths, spec["text_column"], spec["label_column"], spec.get("test_fraction", 0.2), seed,
-            spec.get("encoding", "utf-8"),
+            paths, spec["text_column"], spec["label_column"], spec["test_fraction"], seed, spec["encoding"]
         )
     raise ValueError(f"unknown dataset kind {spec['kind']!r}")
 
@@ -409,11 +414,11 @@ def _token_table(reviews: pa.Table, ids: np.ndarray, offsets: np.ndarray, length
 def prepare(
     reviews: pa.Table,
     outputs: Mapping[str, str | os.PathLike],
-    valid_fraction: float = 0.2,
-    split_seed: int = 0,
-    max_vocab: int | None = 25000,
-    min_count: int = 1,
-    max_length: int | None = None,
+    valid_fraction: float = _PREPARE["valid_fraction"],
+    split_seed: int = _PREPARE["split_seed"],
+    max_vocab: int | None = _PREPARE["max_vocab"],
+    min_count: int = _PREPARE["min_count"],
+    max_length: int | None = _PREPARE["max_length"],
 ) -> dict:
     """Write the token tables and the vocabulary of a review table.
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rnn_dynamics import config
 from rnn_dynamics.storage import atomic_path
 from rnn_dynamics.text import PAD_INDEX
 
@@ -109,7 +110,7 @@ def aligned(words: Sequence[str], vectors: dict[str, np.ndarray], dim: int, seed
 
 
 def build(
-    vocab: pa.Table, source: str, dim: int, seed: int = 0, glove_path: str | os.PathLike | None = None
+    vocab: pa.Table, source: str, dim: int, seed: int = config.defaults("embeddings")["seed"], glove_path: str | os.PathLike | None = None
 ) -> np.ndarray:
     """The embedding matrix of a vocabulary table (index, token, count) from ``source``; logs the coverage."""
     words = vocab.column("token").to_pylist()

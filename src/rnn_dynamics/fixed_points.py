@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from rnn_dynamics import solver
+from rnn_dynamics import config, solver
 from rnn_dynamics.states import read_layer
 from rnn_dynamics.storage import list_matrix, read_table
 
@@ -67,13 +67,15 @@ GATHER_KEYS = ("q_tol", "unique_tol", "unique_metric", "outlier_distance")
 UNIQUE_METRICS = ("chebyshev", "euclidean")
 # The original paper counts a start as converged below this q; the reproduction used 1e-6.
 STRICT_Q_TOL = 1e-8
+# The config schema's defaults of the fixed_points section.
+_DEFAULTS = config.defaults("fixed_points")
 
 
 # ---------------------------------------------------------------------------
 # Starting states
 
 
-def sample_starts(states: np.ndarray, n: int, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+def sample_starts(states: np.ndarray, n: int, noise: float = _DEFAULTS["noise"], seed: int = _DEFAULTS["seed"]) -> np.ndarray:
     """``n`` distinct rows of ``states`` (N, S), chosen with ``seed``, plus Gaussian noise of std ``noise``.
 
     Returned in float64: the solver works in double precision.
@@ -151,10 +153,10 @@ def read_shard(path: str | Path) -> pa.Table:
 
 def gather(
     shards: list[pa.Table],
-    q_tol: float = 1e-6,
-    unique_tol: float = 1e-3,
-    unique_metric: str = "chebyshev",
-    outlier_distance: float | None = None,
+    q_tol: float = _DEFAULTS["q_tol"],
+    unique_tol: float = _DEFAULTS["unique_tol"],
+    unique_metric: str = _DEFAULTS["unique_metric"],
+    outlier_distance: float | None = _DEFAULTS["outlier_distance"],
 ) -> pa.Table:
     """Join shard tables into one table of all starts, ordered by start_index, with the verdicts added.
 
@@ -331,7 +333,7 @@ def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> di
     }
 
 
-def approximate_set(result: solver.FixedPointResult, q_tol: float = solver.APPROXIMATE_Q_TOL, unique_tol: float = 1e-3) -> np.ndarray:
+def approximate_set(result: solver.FixedPointResult, q_tol: float = solver.APPROXIMATE_Q_TOL, unique_tol: float = _DEFAULTS["unique_tol"]) -> np.ndarray:
     """The unique approximate fixed points (K, S) of a solver result: converged, inside the state space, deduplicated."""
     kept = (result.q < q_tol) & result.inside()
     _, representatives = merge_duplicates(result.fixed_point[kept], result.q[kept], unique_tol)
@@ -380,7 +382,7 @@ def gather_shards(paths: list[str | Path], settings: dict) -> pa.Table:
         q_tol=settings["q_tol"],
         unique_tol=settings["unique_tol"],
         unique_metric=settings["unique_metric"],
-        outlier_distance=settings.get("outlier_distance"),
+        outlier_distance=settings["outlier_distance"],
     )
     log.info("%s", counts(table))
     return table

@@ -18,6 +18,7 @@ import tarfile
 
 import numpy as np
 
+from rnn_dynamics import config
 from rnn_dynamics.storage import atomic_path
 
 __all__ = [
@@ -48,6 +49,8 @@ VALENCE = {word: 1 for word in POSITIVE_WORDS} | {word: -1 for word in NEGATIVE_
 # Chance that a sentiment word is preceded by "not" / by "very".
 NEGATION_RATE = 0.25
 INTENSIFIER_RATE = 0.25
+# The config schema's defaults of a synthetic dataset.
+_DEFAULTS = config.defaults("datasets.synthetic")
 # More phrases per review make the sums harder to count; three keeps the rule learnable.
 MAX_PHRASES = 3
 
@@ -81,7 +84,12 @@ def _review(rng: np.random.Generator, length: int) -> list[str]:
     return tokens
 
 
-def reviews(count: int, min_length: int = 8, max_length: int = 24, seed: int = 0) -> list[tuple[list[str], int]]:
+def reviews(
+    count: int,
+    min_length: int = _DEFAULTS["min_length"],
+    max_length: int = _DEFAULTS["max_length"],
+    seed: int = _DEFAULTS["seed"],
+) -> list[tuple[list[str], int]]:
     """``count`` (tokens, label) pairs, half of each label (the extra one positive).
 
     Lengths are drawn uniformly from [min_length, max_length] (below 3 words a
@@ -105,10 +113,10 @@ def reviews(count: int, min_length: int = 8, max_length: int = 24, seed: int = 0
 
 def write_archive(
     path: str | os.PathLike,
-    reviews_per_split: int = 1000,
-    min_length: int = 8,
-    max_length: int = 24,
-    seed: int = 0,
+    reviews_per_split: int = _DEFAULTS["reviews_per_split"],
+    min_length: int = _DEFAULTS["min_length"],
+    max_length: int = _DEFAULTS["max_length"],
+    seed: int = _DEFAULTS["seed"],
 ) -> None:
     """Write a ``tar.gz`` in the aclImdb layout (``aclImdb/{train,test}/{pos,neg}/{i}_{stars}.txt``).
 

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from rnn_dynamics import config
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
@@ -43,6 +44,7 @@ __all__ = [
     "CHECK_EVERY",
     "DIVERGED_LOSS",
     "HISTORY_SCHEMA",
+    "TRAINING_KEYS",
     "Outputs",
     "Settings",
     "TrainingDiverged",
@@ -72,23 +74,31 @@ DIVERGED_LOSS = 100 * math.log(2)
 # Standard errors above the majority-label rate that a validation accuracy must reach
 # not to be flagged as chance level (one-sided, ~2% false alarms for a chance model).
 CHANCE_MARGIN = 2.0
+_DEFAULTS = config.defaults("training")
+# The config's training keys that decide the trained weights: the train rule's params. Where it runs
+# (device) and on how many threads are read from the config by the script, so changing them reruns nothing.
+TRAINING_KEYS = (
+    "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "max_grad_norm", "dropout", "layer_dropout",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``training`` section of the config."""
+    """The ``training`` section of the config; a key left out takes the config schema's default."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1e-3
+    epochs: int = _DEFAULTS["epochs"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    learning_rate: float = _DEFAULTS["learning_rate"]
     # Per-architecture learning rates replacing ``learning_rate`` (see ``learning_rate_for``).
-    architecture_learning_rates: dict = dataclasses.field(default_factory=dict)
+    architecture_learning_rates: dict = dataclasses.field(
+        default_factory=lambda: dict(_DEFAULTS["architecture_learning_rates"])
+    )
     # Largest global L2 norm of the gradient per step (None: no clipping).
-    max_grad_norm: float | None = 1.0
-    dropout: float = 0.5
-    layer_dropout: float = 0.0
-    device: str = "auto"
-    threads: int = 2
+    max_grad_norm: float | None = _DEFAULTS["max_grad_norm"]
+    dropout: float = _DEFAULTS["dropout"]
+    layer_dropout: float = _DEFAULTS["layer_dropout"]
+    device: str = _DEFAULTS["device"]
+    threads: int = _DEFAULTS["threads"]
 
     @classmethod
     def from_config(cls, section: dict) -> "Settings":

@@ -5,6 +5,7 @@ import re
 from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
 from rnn_dynamics.fixed_points import GATHER_KEYS, SEARCH_KEYS
 from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
+from rnn_dynamics.training import TRAINING_KEYS
 
 
 wildcard_constraints:

@@ -11,8 +11,8 @@ rule hidden_states:
         examples="results/{dataset}/examples/{model}.parquet",
     params:
         settings=config["states"],
-        prepare=config["prepare"],
-        device=config["training"]["device"],
+        max_length=config["prepare"]["max_length"],
+    # On training.device, read from the config by the script: it changes nothing beyond rounding.
     threads: config["training"]["threads"]
     resources:
         gpu=0 if config["training"]["device"] == "cpu" else 1,

@@ -10,7 +10,9 @@ rule train:
     params:
         # Not an output: it must survive a failed job so that a rerun resumes from it.
         checkpoint="results/{dataset}/models/{model}/checkpoint.pt",
-        settings=config["training"],
+        # Only the keys that change the weights: training.device and training.threads are read from
+        # the config by the script, so moving training to another device reruns nothing.
+        settings=narrow(config["training"], TRAINING_KEYS),
     threads: config["training"]["threads"]
     resources:
         gpu=0 if config["training"]["device"] == "cpu" else 1,

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import token_batch
 
 from rnn_dynamics import batches, cells, synthetic, training
 from rnn_dynamics import model as model_lib
@@ -18,20 +19,11 @@ def make(architecture, layers=2):
     return model_lib.SentimentClassifier(ModelSpec(architecture, layers, 6, 8, 0), 30).eval()
 
 
-def padded_batch():
-    lengths = torch.tensor([7, 3, 5])
-    tokens = torch.zeros(3, 9, dtype=torch.long)
-    generator = torch.Generator().manual_seed(1)
-    for i, n in enumerate(lengths):
-        tokens[i, :n] = torch.randint(2, 30, (int(n),), generator=generator)
-    return tokens, lengths
-
-
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_layer_states_systems_and_logits_agree(architecture):
     net = make(architecture)
     size = net.cell.state_size(8)
-    tokens, lengths = padded_batch()
+    tokens, lengths = token_batch(30)
     with torch.no_grad():
         states = [s.double() for s in net.layer_states(tokens, lengths)]
         assert [s.shape for s in states] == [(3, 9, size)] * 2

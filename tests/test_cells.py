@@ -9,35 +9,6 @@ from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
 
 
-def test_gru_equations_match_torch_gru_over_a_sequence_in_float64():
-    torch.manual_seed(0)
-    gru = nn.GRU(5, 7, batch_first=True).double()
-    x = torch.randn(3, 20, 5, dtype=torch.float64)
-    h0 = torch.randn(1, 3, 7, dtype=torch.float64)
-    expected, _ = gru(x, h0)
-
-    params = cells.layer_parameters(gru, 0)
-    h = h0[0]
-    steps = []
-    for t in range(x.shape[1]):
-        h = cells.GRU.step(params, h, x[:, t])
-        steps.append(h)
-    assert (torch.stack(steps, dim=1) - expected).abs().max().item() < 1e-10
-
-
-def test_gru_step_is_differentiable_with_torch_func_and_keeps_dtype():
-    torch.manual_seed(0)
-    gru = nn.GRU(4, 6)
-    params = {k: v.detach().double() for k, v in cells.layer_parameters(gru, 0).items()}
-    h = torch.randn(10, 6, dtype=torch.float64)
-    x = torch.zeros(10, 4, dtype=torch.float64)
-    jacobians = torch.func.vmap(torch.func.jacrev(lambda h, x: cells.GRU.step(params, h, x)))(h, x)
-    assert jacobians.shape == (10, 6, 6) and jacobians.dtype == torch.float64
-    # One sample's Jacobian by autograd agrees with the batched one.
-    single = torch.autograd.functional.jacobian(lambda v: cells.GRU.step(params, v, x[0]), h[0])
-    torch.testing.assert_close(jacobians[0], single)
-
-
 def test_registry_names_the_known_architectures_for_an_unknown_one():
     assert cells.get("gru") is cells.GRU
     assert cells.CELLS["gru"].state_size(16) == 16
@@ -66,16 +37,24 @@ def ugrnn_reference(weight_g, bias_g, weight_c, bias_c, h, x):
     return torch.stack(outputs, dim=1)
 
 
-def test_lstm_equations_match_torch_lstm_over_a_sequence_in_float64():
+# The fused torch module of each architecture that has one (the UGRNN has none: see below).
+FUSED = {"gru": nn.GRU, "lstm": nn.LSTM, "vanilla": nn.RNN}
+
+
+@pytest.mark.parametrize("name", sorted(FUSED))
+def test_equations_match_the_fused_module_over_a_sequence_in_float64(name):
+    cell = cells.get(name)
     torch.manual_seed(0)
-    lstm = nn.LSTM(5, 7, batch_first=True).double()
+    module = FUSED[name](5, 7, batch_first=True).double()
     x = torch.randn(3, 20, 5, dtype=torch.float64)
-    h0, c0 = torch.randn(2, 1, 3, 7, dtype=torch.float64)
-    expected, (_, c_last) = lstm(x, (h0, c0))
-    states = run_equations(cells.LSTM, cells.layer_parameters(lstm, 0), torch.cat([h0[0], c0[0]], dim=-1), x)
-    assert states.shape == (3, 20, 14) and cells.LSTM.state_size(7) == 14
-    assert (cells.LSTM.output(states) - expected).abs().max().item() < 1e-10
-    assert (states[:, -1, 7:] - c_last[0]).abs().max().item() < 1e-10
+    # (h0,) or, for the LSTM, (h0, c0): the state is their concatenation.
+    initial = torch.randn(cell.state_size(7) // 7, 1, 3, 7, dtype=torch.float64)
+    expected, finals = module(x, tuple(initial) if name == "lstm" else initial[0])
+    states = run_equations(cell, cells.layer_parameters(module, 0), torch.cat(list(initial[:, 0]), dim=-1), x)
+    assert states.shape == (3, 20, cell.state_size(7))
+    assert (cell.output(states) - expected).abs().max().item() < 1e-10
+    if name == "lstm":  # the cell state, which the fused module gives only after the last step
+        assert (states[:, -1, 7:] - finals[1][0]).abs().max().item() < 1e-10
 
 
 def test_lstm_state_sequence_recovers_the_cell_state_from_the_fused_outputs():
@@ -86,16 +65,6 @@ def test_lstm_state_sequence_recovers_the_cell_state_from_the_fused_outputs():
     params = cells.layer_parameters(lstm, 0)
     expected = run_equations(cells.LSTM, params, torch.zeros(3, 14, dtype=torch.float64), x)
     assert (cells.LSTM.state_sequence(params, x, outputs) - expected).abs().max().item() < 1e-10
-
-
-def test_vanilla_equations_match_torch_rnn_over_a_sequence_in_float64():
-    torch.manual_seed(0)
-    rnn = nn.RNN(5, 7, batch_first=True).double()
-    x = torch.randn(3, 20, 5, dtype=torch.float64)
-    h0 = torch.randn(1, 3, 7, dtype=torch.float64)
-    expected, _ = rnn(x, h0)
-    states = run_equations(cells.Vanilla, cells.layer_parameters(rnn, 0), h0[0], x)
-    assert (states - expected).abs().max().item() < 1e-10
 
 
 def test_ugrnn_equations_and_module_match_a_direct_ugrnn_over_a_sequence_in_float64():

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import token_batch
 
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
@@ -15,18 +16,9 @@ def make(layers=2, **kwargs):
     return model_lib.SentimentClassifier(ModelSpec("gru", layers, 6, 8, 0), VOCAB, **kwargs).eval()
 
 
-def padded_batch():
-    lengths = torch.tensor([7, 3, 5])
-    tokens = torch.zeros(3, 9, dtype=torch.long)
-    generator = torch.Generator().manual_seed(1)
-    for i, n in enumerate(lengths):
-        tokens[i, :n] = torch.randint(2, VOCAB, (int(n),), generator=generator)
-    return tokens, lengths
-
-
 def test_shapes_of_logits_and_layer_states():
     net = make(layers=3)
-    tokens, lengths = padded_batch()
+    tokens, lengths = token_batch(VOCAB)
     assert net(tokens, lengths).shape == (3,)
     with torch.no_grad():
         states = net.layer_states(tokens, lengths)
@@ -37,7 +29,7 @@ def test_shapes_of_logits_and_layer_states():
 
 def test_padding_after_a_review_changes_nothing():
     net = make()
-    tokens, lengths = padded_batch()
+    tokens, lengths = token_batch(VOCAB)
     other = tokens.clone()
     for i, n in enumerate(lengths):
         other[i, n:] = torch.randint(2, VOCAB, (9 - int(n),))
@@ -56,7 +48,7 @@ def test_padding_after_a_review_changes_nothing():
 
 def test_top_layer_state_at_the_last_token_gives_the_logit():
     net = make()
-    tokens, lengths = padded_batch()
+    tokens, lengths = token_batch(VOCAB)
     with torch.no_grad():
         top = net.layer_states(tokens, lengths)[-1]
         w, b = net.readout_weights()
@@ -67,7 +59,7 @@ def test_top_layer_state_at_the_last_token_gives_the_logit():
 @pytest.mark.parametrize("layer", [1, 2, 3])
 def test_layer_system_reproduces_layer_states_step_by_step(layer):
     net = make(layers=3)
-    tokens, lengths = padded_batch()
+    tokens, lengths = token_batch(VOCAB)
     with torch.no_grad():
         states = [s.double() for s in net.layer_states(tokens, lengths)]
         inputs = net.embedding(tokens).double() if layer == 1 else states[layer - 2]
@@ -82,7 +74,7 @@ def test_layer_system_reproduces_layer_states_step_by_step(layer):
 
 def test_stack_system_reproduces_all_layers_jointly():
     net = make(layers=3)
-    tokens, lengths = padded_batch()
+    tokens, lengths = token_batch(VOCAB)
     with torch.no_grad():
         expected = torch.cat(net.layer_states(tokens, lengths), dim=-1).double()
         embedded = net.embedding(tokens).double()
@@ -117,7 +109,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert torch.equal(torch.get_rng_state(), state)
     assert loaded.spec == net.spec and loaded.vocab_size == VOCAB and not loaded.training
     assert (loaded.dropout_rate, loaded.layer_dropout) == (0.3, 0.1)
-    tokens, lengths = padded_batch()
+    tokens, lengths = token_batch(VOCAB)
     with torch.no_grad():
         torch.testing.assert_close(loaded(tokens, lengths), net(tokens, lengths))
     assert torch.load(tmp_path / "m.pt", weights_only=True)["extra"] == {"epoch": 4}

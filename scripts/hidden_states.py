@@ -1,27 +1,25 @@
 """Rule hidden_states: every layer's states over a split for the trained and the untrained weights.
 
 Writes the per-layer Parquet dumps of a sample of reviews, the PCA of every
-(weights, layer), and the example reviews' trajectories through the trained model.
+(weights, layer), and the example reviews' trajectories through the trained model
+(``states.write_hidden_states``).
 """
 
 import torch
 
-from rnn_dynamics import batches, logs, model, states, storage, text, training
+from rnn_dynamics import batches, logs, model, states, text, training
 
 with logs.to_file(snakemake.log[0]):
-    settings = snakemake.params.settings
     torch.set_num_threads(snakemake.threads)
     device = training.resolve_device(snakemake.config["training"]["device"])
     trained = model.load(snakemake.input.final, map_location=device)
     untrained = model.load(snakemake.input.initial, map_location=device)
-    split = batches.read_split(snakemake.input.data, vocab_size=trained.vocab_size)
-    sample = states.sample_reviews(len(split), settings["sample_reviews"], settings["seed"])
-    pcas = states.extract(trained, untrained, split, snakemake.output.states, sample, settings["batch_size"])
-    storage.write_table(states.pca_table(pcas), snakemake.output.pca)
-    examples = states.example_states(
+    states.write_hidden_states(
         trained,
-        settings["examples"],
+        untrained,
+        batches.read_split(snakemake.input.data, vocab_size=trained.vocab_size),
         text.read_vocabulary(snakemake.input.vocab).index,
+        snakemake.params.settings,
+        {name: snakemake.output[name] for name in ("states", "pca", "examples")},
         max_length=snakemake.params.max_length,
     )
-    storage.write_table(examples, snakemake.output.examples)

@@ -184,6 +184,18 @@ def test_example_states_follow_the_model(tmp_path):
         states.example_states(model, {"empty": "   "}, tiny_vocabulary())
 
 
+def test_write_hidden_states_writes_the_rule_outputs(tmp_path, split):
+    trained, untrained = tiny_model(0), tiny_model(1)
+    settings = {"sample_reviews": 9, "seed": 0, "batch_size": 4, "examples": {"good": "w3 w4 w5"}}
+    outputs = {"states": tmp_path / "states", "pca": tmp_path / "pca.parquet", "examples": tmp_path / "examples.parquet"}
+    pcas = states.write_hidden_states(trained, untrained, split, tiny_vocabulary(), settings, outputs, progress=False)
+    expected = states.extract(trained, untrained, split, tmp_path / "again", states.sample_reviews(len(split), 9, 0), 4, False)
+    assert pcas.keys() == expected.keys() and all(np.array_equal(pcas[k].components, expected[k].components) for k in pcas)
+    assert states.read_pca(outputs["pca"]).keys() == pcas.keys()
+    assert pq.read_table(outputs["states"] / "layer1.parquet").equals(pq.read_table(tmp_path / "again" / "layer1.parquet"))
+    assert len(states.read_examples(outputs["examples"])) == 2 * 3
+
+
 def test_explained_variance_table(tmp_path):
     x = correlated(100, 5, seed=2)
     for model_id in ("gru-L1-E8-H5-s0", "gru-L1-E8-H5-s1"):

@@ -39,6 +39,7 @@ __all__ = [
     "read_pca",
     "sample_reviews",
     "visited_states",
+    "write_hidden_states",
 ]
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,31 @@ def extract(
                         writer.write_table(table)
             bar.update(int(lengths[reviews].sum()))
     return {key: stream.fit() for key, stream in streams.items()}
+
+
+def write_hidden_states(
+    trained,
+    untrained,
+    split: Reviews,
+    vocabulary: dict[str, int],
+    settings: dict,
+    outputs: dict[str, str | Path],
+    max_length: int | None = None,
+    progress: bool = True,
+) -> dict[tuple[str, int], PCA]:
+    """The hidden_states rule's work: every layer's states over ``split`` through both networks.
+
+    ``settings`` is the config's ``states`` section (sample_reviews, seed, batch_size,
+    examples); ``outputs`` maps ``states`` (the folder of layer dumps), ``pca`` and
+    ``examples`` to paths. Dumps the trained states of a seeded sample of reviews, writes
+    the PCA of every (weights, layer) and the example reviews' trajectories (tokenized
+    with ``vocabulary``, cut to ``max_length``); returns the PCAs.
+    """
+    sample = sample_reviews(len(split), settings["sample_reviews"], settings["seed"])
+    pcas = extract(trained, untrained, split, outputs["states"], sample, settings["batch_size"], progress)
+    storage.write_table(pca_table(pcas), outputs["pca"])
+    storage.write_table(example_states(trained, settings["examples"], vocabulary, max_length), outputs["examples"])
+    return pcas
 
 
 def visited_states(model, reviews: Reviews, rows: np.ndarray) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STARTS = 500
 
 
-def analyse_model(folder: Path, data: Path, out: Path, settings: dict, device: torch.device) -> dict:
+def analyze_model(folder: Path, data: Path, out: Path, settings: dict, device: torch.device) -> dict:
     """The hidden states of one trained model (timed), then the fixed points of each of its layers (timed)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     mid = folder.name
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     settings = {**config.defaults("states"), **shown, "sample_reviews": args.sample}
     report = {}
     for folder in sorted(args.models.iterdir()):
-        report[folder.name] = analyse_model(folder, args.data, args.out, settings, torch.device(args.device))
+        report[folder.name] = analyze_model(folder, args.data, args.out, settings, torch.device(args.device))
         print(folder.name, json.dumps(report[folder.name]), flush=True)
     print(json.dumps(report))
     return report

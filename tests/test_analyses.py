@@ -24,7 +24,7 @@ def encode_split(vocabulary, count, seed):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A one-layer GRU trained to >90% test accuracy, its fixed points and their linearisation."""
+    """A one-layer GRU trained to >90% test accuracy, its fixed points and their linearization."""
     train_pairs = synthetic.reviews(1024, min_length=6, max_length=14, seed=0)
     vocabulary = Vocabulary.build(tokens for tokens, _ in train_pairs)
     splits = {name: encode_split(vocabulary, n, seed) for seed, (name, n) in enumerate({"train": 1024, "valid": 128, "test": 256}.items())}
@@ -67,7 +67,7 @@ def test_readout_is_more_aligned_with_the_top_mode_than_random_directions(traine
     assert summary["alignment_median"] > summary["null_alignment_median"], summary
 
 
-def test_fixed_points_eigenvalues_and_linearised_dynamics(trained):
+def test_fixed_points_eigenvalues_and_linearized_dynamics(trained):
     _, lin, result = trained
     summary = result["summary"]
     # A slow mode at the approximate fixed points: the top |lambda| is near 1, between 0.8

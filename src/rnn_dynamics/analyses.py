@@ -1,6 +1,6 @@
 """The original paper's line-attractor measures of one system (a layer, or the stack) of a trained model.
 
-Given the system's linearisation at its fixed points (``linearization.Linearization``):
+Given the system's linearization at its fixed points (``linearization.Linearization``):
 
 - dimensionality: the fraction of the fixed points' variance on their first
   principal component (a line attractor puts nearly all of it there);
@@ -10,7 +10,7 @@ Given the system's linearisation at its fixed points (``linearization.Linearizat
   system's state space) and the top right eigenvector, against random unit vectors;
 - word valence: ``l_1^T J_inp x_w`` for every word embedding ``x_w`` (systems that
   read the embedding), next to a bag-of-words logistic regression's coefficients;
-- linearised dynamics: the one-step error of the linear model around the nearest
+- linearized dynamics: the one-step error of the linear model around the nearest
   fixed point, and a classifier that runs the linear model over whole reviews.
 
 An eigenvector's sign is arbitrary. The top mode is oriented per fixed point so
@@ -182,7 +182,7 @@ def valence_correlation(table: pd.DataFrame) -> float:
 
 
 # ---------------------------------------------------------------------------
-# Linearised dynamics
+# Linearized dynamics
 
 
 class LinearModel:
@@ -195,7 +195,7 @@ class LinearModel:
 
     def __init__(self, lin: Linearization, system, device: str | torch.device = CPU):
         if len(lin.fixed_point) == 0:
-            raise ValueError("no fixed points to linearise around")
+            raise ValueError("no fixed points to linearize around")
         # A copy: the array may be a read-only view of a Parquet table. On ``device``, where the system's weights are.
         self.points = torch.tensor(lin.fixed_point, device=device)
         self.system = system
@@ -204,7 +204,7 @@ class LinearModel:
         return torch.cdist(h, self.points).argmin(dim=1)
 
     def step(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next states (B, S), and the fixed point each one was linearised around."""
+        """The next states (B, S), and the fixed point each one was linearized around."""
         points = self.points[self.nearest(h)]
         _, change = torch.func.jvp(self.system.step, (points, torch.zeros_like(x)), (h - points, x))
         return points + change, points
@@ -233,8 +233,8 @@ def _run(step, h: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
 def linearized_logits(model, system_name: str, linear: LinearModel, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Logits (B,) of the network with the system replaced by its linear model (from a zero state).
 
-    Layers below a linearised layer run exactly; layers above it step their own
-    equations on the linearised layer's output.
+    Layers below a linearized layer run exactly; layers above it step their own
+    equations on the linearized layer's output.
     """
     inputs, _ = system_sequences(model, system_name, tokens, lengths)
     zeros = inputs.new_zeros(len(tokens), linear.points.shape[1])
@@ -257,7 +257,7 @@ def model_device(model) -> torch.device:
 
 def evaluate_system(model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True) -> dict:
     """Over ``reviews``: final states and labels (for orienting modes), one-step errors of the linear model,
-    and the accuracies of the network and of its linearised version.
+    and the accuracies of the network and of its linearized version.
 
     Runs on the device of ``model``'s weights; the results are numpy arrays (on the CPU) and numbers."""
     device = model_device(model)

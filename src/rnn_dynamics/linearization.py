@@ -1,4 +1,4 @@
-"""The system linearised at its fixed points: Jacobians, eigenvalues, eigenvectors, time constants.
+"""The system linearized at its fixed points: Jacobians, eigenvalues, eigenvectors, time constants.
 
 Near a fixed point ``h*`` (input ``x*``) a perturbation evolves as
 ``dh_t = J_rec dh_{t-1} + J_inp dx_t`` with ``J_rec = dF/dh`` and ``J_inp = dF/dx``.
@@ -8,7 +8,7 @@ time constant ``tau = |1 / ln|lambda||`` steps; a line attractor has one
 eigenvector ``l_k`` (rows of ``R^-1``, so ``l_k . r_k = 1``) what projects onto it:
 a word's effect on the mode is ``l_k . J_inp x``.
 
-The linearisation is taken at every unique approximate fixed point: hundreds of
+The linearization is taken at every unique approximate fixed point: hundreds of
 them along a line attractor, so the paper's spectra along the line can be drawn.
 
 Table: one row per unique fixed point. Eigenvalues come sorted by modulus,
@@ -54,7 +54,7 @@ DEFAULT_MODES = 3
 
 @dataclass
 class Linearization:
-    """The linearisation at K fixed points of a system with state size S and input size I."""
+    """The linearization at K fixed points of a system with state size S and input size I."""
 
     fixed_point_id: np.ndarray  # (K,) int
     fixed_point: np.ndarray  # (K, S)
@@ -195,7 +195,7 @@ def largest_modulus(modulus: np.ndarray) -> tuple[float, float]:
 def linearize_table(
     system, fixed_point_table: pa.Table, modes: int | None = DEFAULT_MODES, device: str | torch.device = "cpu"
 ) -> Linearization:
-    """The linearisation at every unique approximate fixed point of a gathered table (input zero)."""
+    """The linearization at every unique approximate fixed point of a gathered table (input zero)."""
     unique = fixed_points.unique_fixed_points(fixed_point_table)
     points = list_matrix(unique["fixed_point"])
     return linearize(system, points, unique["fixed_point_id"].to_numpy(), modes=modes, device=device)

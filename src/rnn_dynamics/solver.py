@@ -301,7 +301,7 @@ def _adam(step, h, x, max_iterations, tolerance, learning_rate, progress):
     """Adam on the sum of q over the starts; each start's answer is frozen once its q is below tolerance."""
     found = h.clone()
     point = h.clone().requires_grad_(True)
-    optimiser = torch.optim.Adam([point], lr=learning_rate)
+    optimizer = torch.optim.Adam([point], lr=learning_rate)
     q = torch.full((len(h),), float("inf"), dtype=h.dtype, device=h.device)
     iterations = torch.zeros(len(h), dtype=torch.int64, device=h.device)
     active = torch.ones(len(h), dtype=torch.bool, device=h.device)
@@ -316,8 +316,8 @@ def _adam(step, h, x, max_iterations, tolerance, learning_rate, progress):
             active &= q >= tolerance
         if not active.any() or iteration == max_iterations:
             break
-        optimiser.step()
-        optimiser.zero_grad()
+        optimizer.step()
+        optimizer.zero_grad()
         if progress and iteration % 100 == 0:
             bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return found.detach(), q, iterations

@@ -82,14 +82,14 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     bar_ax.set(xlabel="valence")
     style.save(fig, paths["valence"])
 
-    fig, (error_ax, accuracy_ax) = style.panels(2, f"{title}: linearised dynamics")
+    fig, (error_ax, accuracy_ax) = style.panels(2, f"{title}: linearized dynamics")
     errors = result["linearized"]["one_step_relative_error"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_errors = np.log10(errors[errors != 0])
     style.note_left_out(error_ax, style.hist(error_ax, log_errors, bins=40, color=style.TRAINED_COLOUR))
     error_ax.set(xlabel="log10 one-step relative error", ylabel="time steps")
     accuracies = [summary["network_accuracy"], summary["linearized_accuracy"]]
-    accuracy_ax.bar(["network", "linearised"], np.nan_to_num(accuracies), color=[style.TRAINED_COLOUR, style.UNTRAINED_COLOUR])
+    accuracy_ax.bar(["network", "linearized"], np.nan_to_num(accuracies), color=[style.TRAINED_COLOUR, style.UNTRAINED_COLOUR])
     accuracy_ax.set(ylabel="accuracy", ylim=(0, 1))
     style.save(fig, paths["linearized"])
 
@@ -106,7 +106,7 @@ COMPARISON_PANELS = (
     ("time_constant_median", "median time constant (tokens)", "log"),
     ("alignment_median", "median |cos(readout, top mode)|", UNIT),
     ("valence_correlation", "valence r with bag of words", SIGNED),
-    ("linearized_accuracy", "linearised accuracy", UNIT),
+    ("linearized_accuracy", "linearized accuracy", UNIT),
 )
 PAPER_MARKER = {"marker": "_", "color": "black", "s": 200, "linewidths": 2, "zorder": 3}
 

@@ -63,9 +63,13 @@ def main() -> None:
             cells.scan(cell, params, inputs, compiled=True).sum().backward()
         synchronize(device)
         figures[f"{name}_compile_seconds"] = time.perf_counter() - start
-        figures[f"{name}_compiled_tokens_per_s"] = tokens_per_second(lambda x: cells.scan(cell, params, x, compiled=True), inputs, repeats)
+        figures[f"{name}_compiled_tokens_per_s"] = tokens_per_second(
+            lambda x: cells.scan(cell, params, x, compiled=True), inputs, repeats
+        )
         cells.scan(cell, params, inputs, compiled=False).sum().backward()
-        figures[f"{name}_eager_tokens_per_s"] = tokens_per_second(lambda x: cells.scan(cell, params, x, compiled=False), inputs, repeats)
+        figures[f"{name}_eager_tokens_per_s"] = tokens_per_second(
+            lambda x: cells.scan(cell, params, x, compiled=False), inputs, repeats
+        )
         if cell.module is not cells.UGRNNModule:
             module(inputs)[0].sum().backward()
             figures[f"{name}_fused_tokens_per_s"] = tokens_per_second(lambda x: module(x)[0], inputs, repeats)

@@ -45,7 +45,9 @@ def train_on_synthetic(folder: Path, epochs: int) -> tuple[Path, Path]:
     spec = ModelSpec.parse("gru-L1-E16-H256-s0")
     splits = {split: batches.read_split(outputs[split]) for split in ("train", "valid", "test")}
     matrix = embeddings.build(pq.read_table(outputs["vocab"]), "random", spec.embedding)
-    settings = training.Settings(epochs=epochs, learning_rate=0.01, dropout=0.1, device="cpu", threads=torch.get_num_threads())
+    settings = training.Settings(
+        epochs=epochs, learning_rate=0.01, dropout=0.1, device="cpu", threads=torch.get_num_threads()
+    )
     names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
     training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in names)))
     return folder / "model.pt", outputs["test"]
@@ -69,7 +71,9 @@ def agreement(lm: dict, adam: dict, lm_result, adam_result) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 starts, 3 per-start samples, a model trained 2 epochs")
+    parser.add_argument(
+        "--quick", action="store_true", help="100 starts, 3 per-start samples, a model trained 2 epochs"
+    )
     parser.add_argument("--model", type=Path, help="a trained model.pt (its layer 1 is solved)")
     parser.add_argument("--reviews", type=Path, help="the split table whose reviews give the visited states")
     parser.add_argument("--starts", type=int)
@@ -113,7 +117,9 @@ def main() -> None:
     adam = solver.find(system, starts, method="adam", max_iterations=args.adam_iterations, progress=False)
     adam_summary = report("adam, batched", adam)
     chosen = np.random.default_rng(0).choice(starts_n, size=sample, replace=False)
-    per_start = solver.find(system, starts[chosen], method="adam", batched=False, max_iterations=args.adam_iterations, progress=False)
+    per_start = solver.find(
+        system, starts[chosen], method="adam", batched=False, max_iterations=args.adam_iterations, progress=False
+    )
     per_start_seconds = per_start.seconds / sample * starts_n
     print(f"adam, one start at a time: {per_start.seconds:.2f} s for {sample} starts, {per_start_seconds:.1f} s for {starts_n} "
           f"(extrapolated), {per_start.converged.sum()} of {sample} below q 1e-6; the same endpoints as batched Adam within "

@@ -70,14 +70,20 @@ def main() -> None:
             params = cells.layer_parameters(model.recurrent, 0)
             module = model._single_layer(0)
             lengths = lambda t: torch.full((t.shape[0],), t.shape[1])  # noqa: E731
-            figures[f"{name}_layer_states_tokens_per_s"] = tokens_per_second(lambda t: model.layer_states(t, lengths(t)), tokens, repeats)
-            figures[f"{name}_scan_tokens_per_s"] = tokens_per_second(lambda t: cells.scan(cell, params, model.embedding(t)), tokens, repeats)
+            figures[f"{name}_layer_states_tokens_per_s"] = tokens_per_second(
+                lambda t: model.layer_states(t, lengths(t)), tokens, repeats
+            )
+            figures[f"{name}_scan_tokens_per_s"] = tokens_per_second(
+                lambda t: cells.scan(cell, params, model.embedding(t)), tokens, repeats
+            )
             if cell.module is cells.UGRNNModule:
                 baseline = lambda t: stepped(cell, params, model.embedding(t))  # noqa: E731
             else:
                 baseline = lambda t: cell.state_sequence(params, model.embedding(t), module(model.embedding(t))[0])  # noqa: E731
             figures[f"{name}_fused_tokens_per_s"] = tokens_per_second(baseline, tokens, repeats)
-            figures[f"{name}_speedup"] = figures[f"{name}_layer_states_tokens_per_s"] / figures[f"{name}_fused_tokens_per_s"]
+            figures[f"{name}_speedup"] = (
+                figures[f"{name}_layer_states_tokens_per_s"] / figures[f"{name}_fused_tokens_per_s"]
+            )
             print(name, {key: round(value, 2) for key, value in figures.items() if key.startswith(name)}, flush=True)
     figures = {key: round(value, 2 if key.endswith("speedup") else 1) for key, value in figures.items()}
     figures |= {

@@ -28,9 +28,9 @@ import torch
 from sklearn.decomposition import PCA
 
 from rnn_dynamics import states, storage
+from rnn_dynamics.batches import bucketed_batches, padded_batch, read_split
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
-from rnn_dynamics.batches import bucketed_batches, padded_batch, read_split
 
 VOCAB_SIZE = 5000
 
@@ -138,7 +138,9 @@ def main() -> None:
                 "baseline_peak_traced_mb": round(baseline_memory.traced_peak / 2**20, 1),
             }
             print(name, json.dumps(results[name]), flush=True)
-    results["peak_rss_ratio_2n_over_n"] = round(results["2n"]["peak_rss_growth_mb"] / max(results["n"]["peak_rss_growth_mb"], 0.1), 2)
+    results["peak_rss_ratio_2n_over_n"] = round(
+        results["2n"]["peak_rss_growth_mb"] / max(results["n"]["peak_rss_growth_mb"], 0.1), 2
+    )
     results["baseline_peak_rss_ratio_2n_over_n"] = round(
         results["2n"]["baseline_peak_rss_growth_mb"] / max(results["n"]["baseline_peak_rss_growth_mb"], 0.1), 2
     )

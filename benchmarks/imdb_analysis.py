@@ -37,7 +37,11 @@ def analyze_model(folder: Path, data: Path, out: Path, settings: dict, device: t
     untrained = model.load(folder / "initial.pt", map_location=device)
     split = batches.read_split(data / "test.parquet", vocab_size=trained.vocab_size)
     vocabulary = text.read_vocabulary(data / "vocab.parquet").index
-    outputs = {"states": out / "states" / mid, "pca": out / "pca" / f"{mid}.parquet", "examples": out / "examples" / f"{mid}.parquet"}
+    outputs = {
+        "states": out / "states" / mid,
+        "pca": out / "pca" / f"{mid}.parquet",
+        "examples": out / "examples" / f"{mid}.parquet",
+    }
     began = time.perf_counter()
     pcas = states.write_hidden_states(trained, untrained, split, vocabulary, settings, outputs, progress=False)
     sync()
@@ -47,7 +51,9 @@ def analyze_model(folder: Path, data: Path, out: Path, settings: dict, device: t
         "explained_2": {f"{w}_layer{layer}": round(p.cumulative(2), 4) for (w, layer), p in pcas.items()},
     }
     for layer in range(1, ModelSpec.parse(mid).layers + 1):
-        starts = fixed_points.sample_starts(fixed_points.system_states(outputs["states"], f"layer{layer}"), STARTS, 0.0, 0)
+        starts = fixed_points.sample_starts(
+            fixed_points.system_states(outputs["states"], f"layer{layer}"), STARTS, 0.0, 0
+        )
         system = trained.system(f"layer{layer}")
         solver.find(system, starts[:10], max_iterations=5, progress=False, device=device)  # warm-up
         sync()

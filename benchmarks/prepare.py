@@ -101,7 +101,9 @@ def main() -> None:
         baseline_counts = baseline(archive, tmp / "baseline")
         baseline_seconds = time.perf_counter() - start
         baseline_rss = peak_rss_mb()
-        print(f"baseline: {baseline_seconds:6.1f} s  peak RSS {baseline_rss:7.0f} MB  {baseline_counts}", file=sys.stderr)
+        print(
+            f"baseline: {baseline_seconds:6.1f} s  peak RSS {baseline_rss:7.0f} MB  {baseline_counts}", file=sys.stderr
+        )
         same = all(
             storage.read_table(tmp / "project" / f"{n}.parquet", {}).equals(
                 storage.read_table(tmp / "baseline" / f"{n}.parquet", {})

@@ -29,9 +29,13 @@ FILES = ("train", "valid", "test", "vocab")
 
 
 def prepare(folder: Path, reviews_per_split: int) -> dict:
-    synthetic.write_archive(folder / "synthetic.tar.gz", reviews_per_split=reviews_per_split, min_length=8, max_length=24, seed=0)
+    synthetic.write_archive(
+        folder / "synthetic.tar.gz", reviews_per_split=reviews_per_split, min_length=8, max_length=24, seed=0
+    )
     outputs = {name: folder / f"{name}.parquet" for name in FILES}
-    datasets.prepare(datasets.read_archive(folder / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0, max_vocab=None)
+    datasets.prepare(
+        datasets.read_archive(folder / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0, max_vocab=None
+    )
     return outputs
 
 
@@ -57,7 +61,11 @@ def main() -> None:
         device="cpu",
         threads=1,
     )
-    results = {"architecture": args.architecture, "layers": args.layers, "settings": training.dataclasses.asdict(settings)}
+    results = {
+        "architecture": args.architecture,
+        "layers": args.layers,
+        "settings": training.dataclasses.asdict(settings),
+    }
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         files = prepare(scratch, reviews_per_split)
@@ -69,11 +77,17 @@ def main() -> None:
             matrix = embeddings.build(pq.read_table(files["vocab"]), "random", spec.embedding, seed=0)
             folder = scratch / spec.id
             folder.mkdir()
-            outputs = training.Outputs(*(folder / n for n in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")))
+            outputs = training.Outputs(
+                *(folder / n for n in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
+            )
             metrics = training.train(spec, splits, matrix, settings, outputs)
             accuracies.append(round(metrics["test_accuracy"], 4))
             print(spec.id, "test accuracy", accuracies[-1], "best epoch", metrics["best_epoch"], flush=True)
-        results |= {"test_accuracy": accuracies, "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__}
+        results |= {
+            "test_accuracy": accuracies,
+            "seconds": round(time.perf_counter() - start, 1),
+            "torch": torch.__version__,
+        }
     print(json.dumps(results))
 
 

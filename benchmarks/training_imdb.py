@@ -62,8 +62,15 @@ def packed_epoch(spec: ModelSpec, reviews: batches.Reviews, vocab_size: int, bat
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", type=Path, default=ARCHIVE)
-    parser.add_argument("--data", type=Path, default=None, help="a prepared data folder (train/valid/test/vocab.parquet) instead of --archive")
-    parser.add_argument("--embeddings", type=Path, default=None, help="an embedding matrix (.npy) instead of random vectors")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a prepared data folder (train/valid/test/vocab.parquet) instead of --archive",
+    )
+    parser.add_argument(
+        "--embeddings", type=Path, default=None, help="an embedding matrix (.npy) instead of random vectors"
+    )
     parser.add_argument("--layers", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 2], help="epochs per entry of --layers")
     parser.add_argument("--architecture", default="gru", help="a cell of rnn_dynamics.cells")
@@ -108,7 +115,9 @@ def main(argv=None) -> dict:
             embeddings = np.load(args.embeddings)
         settings = training.Settings(epochs=epochs, device=args.device, threads=args.threads)
         folder = work / "models" / spec.id
-        outputs = training.Outputs(*(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")))
+        outputs = training.Outputs(
+            *(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
+        )
         start = time.perf_counter()
         metrics = training.train(spec, splits, embeddings, settings, outputs)
         total = time.perf_counter() - start

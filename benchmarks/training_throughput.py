@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
-from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 VOCAB = 25002
 BATCH = 64
@@ -39,7 +39,9 @@ def imdb_like_reviews(count: int, max_length: int, seed: int = 0) -> Reviews:
 
 def packed_logits(model: SentimentClassifier, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The baseline: the same network run on a packed sequence, reading the final state."""
-    packed = pack_padded_sequence(model.dropout(model.embedding(tokens)), lengths, batch_first=True, enforce_sorted=False)
+    packed = pack_padded_sequence(
+        model.dropout(model.embedding(tokens)), lengths, batch_first=True, enforce_sorted=False
+    )
     _, final = model.recurrent(packed)
     return model.readout(model.dropout(final[-1])).squeeze(-1)
 

@@ -7,7 +7,9 @@ from rnn_dynamics.figures.analyses import comparison_figure
 from rnn_dynamics.storage import atomic_path
 
 with logs.to_file(snakemake.log[0]):
-    table = tables.combine_comparisons([pd.read_csv(path, keep_default_na=False, na_values=[""]) for path in snakemake.input])
+    table = tables.combine_comparisons(
+        [pd.read_csv(path, keep_default_na=False, na_values=[""]) for path in snakemake.input]
+    )
     with atomic_path(snakemake.output.table) as tmp:
         table.to_csv(tmp, index=False)
     report.write_html_table(snakemake.output.table, snakemake.output.html, "comparison")

@@ -4,4 +4,6 @@ for the report's first page."""
 from rnn_dynamics import logs, report
 
 with logs.to_file(snakemake.log[0]):
-    report.write_html_table(snakemake.input[0], snakemake.output.html, snakemake.wildcards.table, snakemake.output.fragment)
+    report.write_html_table(
+        snakemake.input[0], snakemake.output.html, snakemake.wildcards.table, snakemake.output.fragment
+    )

@@ -54,4 +54,6 @@ def trained_synthetic_model(prepared_synthetic_large, tmp_path_factory):
 
     Beside it: initial.pt (the untrained weights), history.parquet, metrics.json.
     """
-    return train_synthetic(prepared_synthetic_large, tmp_path_factory.mktemp("trained_synthetic_model"), TRAINED_SYNTHETIC_SPEC, epochs=12)
+    return train_synthetic(
+        prepared_synthetic_large, tmp_path_factory.mktemp("trained_synthetic_model"), TRAINED_SYNTHETIC_SPEC, epochs=12
+    )

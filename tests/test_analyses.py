@@ -19,7 +19,9 @@ def encode_split(vocabulary, count, seed):
     pairs = synthetic.reviews(count, min_length=6, max_length=14, seed=seed)
     ids = [[vocabulary.index[word] for word in tokens] for tokens, _ in pairs]
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in ids])]).astype(np.int64)
-    return batches.Reviews(np.concatenate(ids).astype(np.int64), offsets, np.array([label for _, label in pairs], dtype=np.float32))
+    return batches.Reviews(
+        np.concatenate(ids).astype(np.int64), offsets, np.array([label for _, label in pairs], dtype=np.float32)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,15 @@ def trained(tmp_path_factory):
     """A one-layer GRU trained to >90% test accuracy, its fixed points and their linearization."""
     train_pairs = synthetic.reviews(1024, min_length=6, max_length=14, seed=0)
     vocabulary = Vocabulary.build(tokens for tokens, _ in train_pairs)
-    splits = {name: encode_split(vocabulary, n, seed) for seed, (name, n) in enumerate({"train": 1024, "valid": 128, "test": 256}.items())}
+    splits = {
+        name: encode_split(vocabulary, n, seed)
+        for seed, (name, n) in enumerate({"train": 1024, "valid": 128, "test": 256}.items())
+    }
     folder = tmp_path_factory.mktemp("model")
     settings = training.Settings(epochs=10, batch_size=32, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)
-    outputs = training.Outputs(*(folder / n for n in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")))
+    outputs = training.Outputs(
+        *(folder / n for n in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
+    )
     embeddings = np.random.default_rng(0).normal(size=(len(vocabulary), 16)).astype(np.float32)
     metrics = training.train(ModelSpec("gru", 1, 16, 8, 0), splits, embeddings, settings, outputs)
     assert metrics["test_accuracy"] > 0.9, metrics
@@ -42,7 +49,17 @@ def trained(tmp_path_factory):
     visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
     found = solver.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
     lin = linearization.linearize(system, fixed_points.approximate_set(found))
-    result = analyses.analyze(model, "layer1", lin, splits["train"], splits["test"], vocabulary.tokens, np.array(vocabulary.counts), SETTINGS, progress=False)
+    result = analyses.analyze(
+        model,
+        "layer1",
+        lin,
+        splits["train"],
+        splits["test"],
+        vocabulary.tokens,
+        np.array(vocabulary.counts),
+        SETTINGS,
+        progress=False,
+    )
     return model, lin, result
 
 
@@ -108,13 +125,17 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
     model = model_lib.SentimentClassifier(ModelSpec(architecture, 2, 4, 5, 0), 12).eval()
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 8, 20)
-    reviews = batches.Reviews(rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0)
+    reviews = batches.Reviews(
+        rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0
+    )
     tokens = ["<pad>", "<unk>"] + [f"w{i}" for i in range(10)]
     counts = np.array([0] + [5] * 11)
     for system_name in ("layer1", "layer2", "stack"):
         system = model.system(system_name)
         lin = linearization.linearize(system, 0.1 * rng.normal(size=(3, system.state_size)))
-        result = analyses.analyze(model, system_name, lin, reviews, reviews, tokens, counts, SETTINGS | {"null_samples": 10}, progress=False)
+        result = analyses.analyze(
+            model, system_name, lin, reviews, reviews, tokens, counts, SETTINGS | {"null_samples": 10}, progress=False
+        )
         summary = result["summary"]
         assert summary["fixed_points"] == 3 and 0 <= summary["linearized_accuracy"] <= 1
         # Only the readout's own layer (and the stack) has an alignment; only systems reading words a valence.
@@ -128,11 +149,27 @@ def test_tables_and_figures_are_written(trained, tmp_path):
     _, _, result = trained
     analyses.write(result, tmp_path / "tables", top_word_count=5)
     written = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert written == sorted(["summary.json"] + [f"{n}.csv" for n in ("dimensionality", "eigenvalues", "alignment", "valence", "linearized", "null_alignment", "top_words")])
+    assert written == sorted(
+        ["summary.json"]
+        + [
+            f"{n}.csv"
+            for n in (
+                "dimensionality",
+                "eigenvalues",
+                "alignment",
+                "valence",
+                "linearized",
+                "null_alignment",
+                "top_words",
+            )
+        ]
+    )
     top = pd.read_csv(tmp_path / "tables" / "top_words.csv")
     assert list(top["side"]) == ["positive"] * 5 + ["negative"] * 5 and top["token"].iloc[0] in synthetic.POSITIVE_WORDS
     analysis_figures(result, {name: tmp_path / f"{name}.png" for name in FIGURES}, "gru layer1")
-    assert all((tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").exists() for name in FIGURES)
+    assert all(
+        (tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").exists() for name in FIGURES
+    )
     table = tables.comparison_table([result["summary"]], [{"model": result["summary"]["model"], "test_accuracy": 0.95}])
     assert table.loc[0, "test_accuracy"] == 0.95 and table.loc[0, "fixed_points"] == result["summary"]["fixed_points"]
 
@@ -158,7 +195,11 @@ def test_comparison_across_datasets_with_the_papers_numbers(trained, tmp_path):
     combined = tables.combine_comparisons([own, imdb])
     assert list(combined["dataset"]) == ["imdb", "synthetic"] and list(combined.columns) == tables.COMPARISON_COLUMNS
     # A stack has no per-layer PCA; a deeper network has no paper accuracy.
-    assert np.isnan(tables.comparison_table([{**summary, "system": "stack"}], metrics, explained, "imdb", "aclimdb").loc[0, "explained_variance_2"])
+    assert np.isnan(
+        tables.comparison_table([{**summary, "system": "stack"}], metrics, explained, "imdb", "aclimdb").loc[
+            0, "explained_variance_2"
+        ]
+    )
     assert np.isnan(tables.paper_test_accuracy("aclimdb", "gru", 2))
     comparison_figure(combined, tmp_path / "comparison.png")
     assert (tmp_path / "comparison.png").stat().st_size > 0
@@ -176,7 +217,9 @@ def test_analyze_on_a_device_returns_the_cpu_result(trained, name):
     rng = np.random.default_rng(5)
     lengths = rng.integers(3, 12, 60)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    reviews = batches.Reviews(rng.integers(1, model.vocab_size, offsets[-1]).astype(np.int64), offsets, (np.arange(60) % 2).astype(np.float32))
+    reviews = batches.Reviews(
+        rng.integers(1, model.vocab_size, offsets[-1]).astype(np.int64), offsets, (np.arange(60) % 2).astype(np.float32)
+    )
     tokens, counts = [f"w{i}" for i in range(model.vocab_size)], np.ones(model.vocab_size)
     reference = analyses.analyze(model, "layer1", lin, reviews, reviews, tokens, counts, SETTINGS, progress=False)
     moved = copy.deepcopy(model).to(device)

@@ -34,9 +34,7 @@ def write_tar(path, members):
 def reviews_table(rows):
     """A review table from (id, split, label, text) rows."""
     ids, splits, labels, texts = zip(*rows)
-    return pa.table(
-        [list(ids), list(splits), pa.array(labels, pa.int8()), list(texts)], schema=datasets.REVIEWS_SCHEMA
-    )
+    return pa.table([list(ids), list(splits), pa.array(labels, pa.int8()), list(texts)], schema=datasets.REVIEWS_SCHEMA)
 
 
 def prepare_to(tmp_path, reviews, **settings):
@@ -141,11 +139,17 @@ def test_train_and_test_files_share_one_label_mapping(tmp_path):
 
 
 def test_prepare_on_a_generated_archive(prepared_synthetic, synthetic_archive):
-    tables = {name: pq.read_table(prepared_synthetic / f"{name}.parquet") for name in ("train", "valid", "test", "vocab")}
+    tables = {
+        name: pq.read_table(prepared_synthetic / f"{name}.parquet") for name in ("train", "valid", "test", "vocab")
+    }
     for name in ("train", "valid", "test"):
         assert tables[name].schema == TOKENS_SCHEMA
     assert tables["vocab"].schema == VOCAB_SCHEMA
-    assert {name: t.num_rows for name, t in tables.items() if name != "vocab"} == {"train": 160, "valid": 40, "test": 200}
+    assert {name: t.num_rows for name, t in tables.items() if name != "vocab"} == {
+        "train": 160,
+        "valid": 40,
+        "test": 200,
+    }
     # Stratified: valid holds 20% of each label of the original train split.
     assert Counter(tables["valid"].column("label").to_pylist()) == {0: 20, 1: 20}
     assert not set(tables["valid"].column("id").to_pylist()) & set(tables["train"].column("id").to_pylist())
@@ -169,7 +173,11 @@ def test_vocabulary_comes_from_train_only(tmp_path):
         ]
     )
     tables = prepare_to(tmp_path, reviews, valid_fraction=0.5, split_seed=0)
-    train_texts = [t for i, t in zip(reviews["id"].to_pylist(), reviews["text"].to_pylist()) if i in tables["train"]["id"].to_pylist()]
+    train_texts = [
+        t
+        for i, t in zip(reviews["id"].to_pylist(), reviews["text"].to_pylist())
+        if i in tables["train"]["id"].to_pylist()
+    ]
     expected = Counter(token for text in train_texts for token in tokenize(text))
     vocab = dict(zip(tables["vocab"]["token"].to_pylist()[2:], tables["vocab"]["count"].to_pylist()[2:]))
     assert vocab == expected

@@ -108,7 +108,9 @@ def test_an_exploding_loss_keeps_the_last_good_checkpoint(data, tmp_path):
             with torch.no_grad():
                 model.readout.weight.mul_(1e6)  # finite, but every logit is enormous
 
-    with pytest.raises(training.TrainingDiverged, match=r"epoch 2, batch 1 of .*above 69.3.*checkpoint.pt, after epoch 1\) is kept"):
+    with pytest.raises(
+        training.TrainingDiverged, match=r"epoch 2, batch 1 of .*above 69.3.*checkpoint.pt, after epoch 1\) is kept"
+    ):
         train(tmp_path, data, on_epoch_end=blow_up_after_first_epoch)
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert len(checkpoint["history"]) == 1
@@ -136,10 +138,22 @@ def test_analysis_tables_and_figures_survive_non_finite_values(data, tmp_path):
         with torch.no_grad():
             for parameter in network.parameters():
                 parameter.mul_(scale)
-        lin = linearization.linearize(network.system("layer1"), np.random.default_rng(0).uniform(-1, 1, (4, SPEC.hidden)))
+        lin = linearization.linearize(
+            network.system("layer1"), np.random.default_rng(0).uniform(-1, 1, (4, SPEC.hidden))
+        )
         tau = lin.time_constants
         assert not np.isfinite(tau).all()
-        result = analyses.analyze(network, "layer1", lin, splits["train"], splits["test"], vocabulary.tokens, np.asarray(vocabulary.counts), settings, progress=False)
+        result = analyses.analyze(
+            network,
+            "layer1",
+            lin,
+            splits["train"],
+            splits["test"],
+            vocabulary.tokens,
+            np.asarray(vocabulary.counts),
+            settings,
+            progress=False,
+        )
         folder = tmp_path / f"scale{scale:g}"
         analyses.write(result, folder, settings["top_words"])
         analysis_figures(result, {name: folder / f"{name}.png" for name in FIGURES}, "blown up", settings["top_words"])
@@ -185,7 +199,9 @@ def test_a_model_file_of_something_else_is_named(tmp_path):
     path = tmp_path / MODEL_DIR / "model.pt"
     path.parent.mkdir(parents=True)
     torch.save({"weights": torch.zeros(3)}, path)
-    with pytest.raises(storage.UnreadableFile, match=r"model.pt: unreadable \(expected a dict with keys .*rule `train`"):
+    with pytest.raises(
+        storage.UnreadableFile, match=r"model.pt: unreadable \(expected a dict with keys .*rule `train`"
+    ):
         model_lib.load(path)
 
 
@@ -215,7 +231,13 @@ def test_a_latin1_file_is_named_with_line_and_encoding(tmp_path):
 
 def test_a_latin1_file_reads_with_its_encoding(tmp_path):
     path = latin1_csv(tmp_path / "reviews.csv")
-    spec = {"kind": "table", "path": str(path), "text_column": "review", "label_column": "sentiment", "encoding": "latin-1"}
+    spec = {
+        "kind": "table",
+        "path": str(path),
+        "text_column": "review",
+        "label_column": "sentiment",
+        "encoding": "latin-1",
+    }
     table = datasets.read_reviews(spec, [path])
     assert "un café crème superb" in table.column("text").to_pylist()
 
@@ -226,7 +248,9 @@ def test_a_latin1_file_reads_with_its_encoding(tmp_path):
 def test_a_second_trainer_of_one_model_fails_while_the_first_holds_the_lock(tmp_path):
     folder = tmp_path / MODEL_DIR
     with training.model_lock(SPEC, folder):
-        with pytest.raises(RuntimeError, match=rf"model {SPEC.id} .*already being written by process {os.getpid()}.*\.lock"):
+        with pytest.raises(
+            RuntimeError, match=rf"model {SPEC.id} .*already being written by process {os.getpid()}.*\.lock"
+        ):
             with training.model_lock(SPEC, folder):
                 pass
     with training.model_lock(SPEC, folder):  # released with the block
@@ -237,13 +261,17 @@ def test_the_lock_of_a_killed_trainer_is_released(tmp_path):
     """Another process holds the lock; killed with SIGKILL it cannot clean up, yet the lock is free again."""
     lock = tmp_path / ".lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import time
             from rnn_dynamics.storage import exclusive_lock
             with exclusive_lock({str(lock)!r}, "model x"):
                 print("locked", flush=True)
                 time.sleep(60)
-        """)],
+        """),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -290,7 +318,9 @@ def test_an_unknown_config_key_is_named_with_its_file_and_the_allowed_keys(tmp_p
     assert len(lines) == 4
     assert lines[0].startswith(f"unknown config key 'trainig' (in {extra}); allowed keys: analyses, datasets,")
     assert lines[1].startswith("unknown config key 'bogus' (in --config)")
-    assert lines[2].startswith(f"unknown config key 'training.epoch' (in {extra}); allowed keys under training: architecture_learning_rates, batch_size,")
+    assert lines[2].startswith(
+        f"unknown config key 'training.epoch' (in {extra}); allowed keys under training: architecture_learning_rates, batch_size,"
+    )
     assert "config.schema.yaml" in lines[3]
     config_lib.check_keys(yaml.safe_load((ROOT / "config.yaml").read_text()), schema, [ROOT / "config.yaml"])
 
@@ -316,7 +346,9 @@ def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
     """The rule named in an 'unreadable' error follows the rules themselves (a dry run's plan)."""
     from pipeline import copy_workflow, snakemake
 
-    result = snakemake(copy_workflow(tmp_path), "-n", "--forceall", "--configfile", "configs/synthetic.yaml", timeout=120)
+    result = snakemake(
+        copy_workflow(tmp_path), "-n", "--forceall", "--configfile", "configs/synthetic.yaml", timeout=120
+    )
     assert result.returncode == 0, result.stderr
     traced = set()
     for block in result.stdout.split("\nrule ")[1:]:

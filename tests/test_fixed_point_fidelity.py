@@ -20,10 +20,10 @@ Every point the gather step counts as a fixed point lies in the reachable states
 
 import numpy as np
 import pytest
-from trained import prepare_synthetic, train_synthetic
 
 from rnn_dynamics import batches, fixed_points, solver, states
 from rnn_dynamics import model as model_lib
+from trained import prepare_synthetic, train_synthetic
 
 STARTS = 100
 
@@ -47,7 +47,8 @@ def test_lm_matches_adam(integrating_gru):
     lm = solver.find(system, starts, progress=False)
     adam = solver.find(system, starts, method="adam", max_iterations=10000, progress=False)
     summary = {
-        name: fixed_points.line_summary(fixed_points.approximate_set(result), axis, origin) for name, result in (("lm", lm), ("adam", adam))
+        name: fixed_points.line_summary(fixed_points.approximate_set(result), axis, origin)
+        for name, result in (("lm", lm), ("adam", adam))
     }
     span = np.ptp((starts - origin) @ axis)
     assert lm.converged.mean() >= 0.95 and adam.converged.mean() >= 0.95, summary
@@ -88,7 +89,9 @@ def test_an_lstm_reaches_the_tolerance_and_its_slow_points_are_counted_apart(pre
     layer 1 reached q < 1e-6 for 5 of 100 starts with the earlier exact-root search; the
     default now reaches it for at least 90% (100, 100 and 93 of 100 for LSTM-1 and the two
     layers of LSTM-2, where Adam reached 95, 100 and 93). The rest are slow points."""
-    model = model_lib.load(train_synthetic(prepared_synthetic_large, prepared_synthetic_large / "lstm", "lstm-L2-E16-H32-s0", epochs=10))
+    model = model_lib.load(
+        train_synthetic(prepared_synthetic_large, prepared_synthetic_large / "lstm", "lstm-L2-E16-H32-s0", epochs=10)
+    )
     test = batches.read_split(prepared_synthetic_large / "test.parquet")
     for layer, visited in enumerate(states.visited_states(model, test, np.arange(300)), start=1):
         system = model.system(f"layer{layer}")

@@ -34,9 +34,15 @@ def gru_system(state_size=8, input_size=3, seed=0, scale=1.0):
         "bias_ih": (3 * state_size,),
         "bias_hh": (3 * state_size,),
     }
-    params = {name: scale * torch.randn(shape, generator=generator, dtype=torch.float64) / np.sqrt(state_size) for name, shape in shapes.items()}
+    params = {
+        name: scale * torch.randn(shape, generator=generator, dtype=torch.float64) / np.sqrt(state_size)
+        for name, shape in shapes.items()
+    }
     return cells.DynamicalSystem(
-        step=lambda h, x: cells.GRU.step(params, h, x), state_size=state_size, input_size=input_size, readout=lambda h: h
+        step=lambda h, x: cells.GRU.step(params, h, x),
+        state_size=state_size,
+        input_size=input_size,
+        readout=lambda h: h,
     )
 
 
@@ -54,9 +60,18 @@ def test_levenberg_marquardt_solves_a_linear_system_to_machine_precision():
 def test_adam_batched_and_per_start_find_the_same_fixed_point():
     system, known = linear_system(size=4)
     starts = np.random.default_rng(2).standard_normal((3, system.state_size))
-    batched = solver.find(system, starts, method="adam", tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False)
+    batched = solver.find(
+        system, starts, method="adam", tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False
+    )
     one_by_one = solver.find(
-        system, starts, method="adam", batched=False, tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False
+        system,
+        starts,
+        method="adam",
+        batched=False,
+        tolerance=1e-10,
+        max_iterations=5000,
+        learning_rate=0.05,
+        progress=False,
     )
     for result in (batched, one_by_one):
         assert result.converged.all()
@@ -119,7 +134,9 @@ def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
     one, three, five = (solve_in_shards(system, starts, count) for count in (1, 3, 5))
     for other in (three, five):
         np.testing.assert_array_equal(other["start_index"].to_numpy(), np.arange(13))
-        np.testing.assert_allclose(storage.list_matrix(other["fixed_point"]), storage.list_matrix(one["fixed_point"]), atol=1e-12)
+        np.testing.assert_allclose(
+            storage.list_matrix(other["fixed_point"]), storage.list_matrix(one["fixed_point"]), atol=1e-12
+        )
         for column in ("converged", "fixed_point_id", "representative"):
             np.testing.assert_array_equal(other[column].to_numpy(), one[column].to_numpy())
 
@@ -127,8 +144,14 @@ def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
 def shard(points, q):
     points = np.asarray(points, dtype=np.float64)
     return solver.FixedPointResult(
-        start=points, fixed_point=points, q=np.asarray(q), iterations=np.ones(len(q), dtype=int),
-        converged=np.asarray(q) < 1e-12, method="lm", tolerance=1e-12, seconds=0.0,
+        start=points,
+        fixed_point=points,
+        q=np.asarray(q),
+        iterations=np.ones(len(q), dtype=int),
+        converged=np.asarray(q) < 1e-12,
+        method="lm",
+        tolerance=1e-12,
+        seconds=0.0,
     ).to_table()
 
 

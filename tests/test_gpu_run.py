@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from pipeline import copy_workflow
 
 
@@ -71,7 +72,9 @@ def test_the_script_runs_end_to_end_on_the_quick_look_set(tmp_path):
     summary = (directory / "logs/gpu_run/summary.txt").read_text()
     assert "gpu: none (CPU)" in summary and "snakemake exit status: 0" in summary
     assert "snakemake wall time (s): " in summary and "--resources gpu=2" in summary
-    assert "timeline of synthetic:" in result.stdout and "wall time from the first start to the last end" in result.stdout
+    assert (
+        "timeline of synthetic:" in result.stdout and "wall time from the first start to the last end" in result.stdout
+    )
     assert (directory / "logs/gpu_run/timeline-synthetic.csv").exists()
     assert (directory / "results/synthetic/tables/timeline.csv").exists()
     # A second run refuses a results/ that is not empty: the timing is of a clean run.

@@ -36,7 +36,9 @@ LAYERS = [
     "figures.analyses",
 ]
 MODULES = sorted(
-    ".".join(path.relative_to(PACKAGE).with_suffix("").parts) for path in PACKAGE.rglob("*.py") if path.name != "__init__.py"
+    ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+    for path in PACKAGE.rglob("*.py")
+    if path.name != "__init__.py"
 )
 
 
@@ -51,7 +53,11 @@ def imported_modules(name: str) -> set[str]:
                 candidate = f"{base}.{alias.name}".lstrip(".")
                 found.add(candidate if candidate in MODULES else base)
         elif isinstance(node, ast.Import):
-            found |= {alias.name.removeprefix("rnn_dynamics.") for alias in node.names if alias.name.startswith("rnn_dynamics.")}
+            found |= {
+                alias.name.removeprefix("rnn_dynamics.")
+                for alias in node.names
+                if alias.name.startswith("rnn_dynamics.")
+            }
     return found - {""}
 
 

@@ -7,9 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import batches, fixed_points, linearization, solver, states, storage, tables
+from rnn_dynamics import batches, fixed_points, linearization, solver, states, storage, tables, training
 from rnn_dynamics import model as model_lib
-from rnn_dynamics import training
 from rnn_dynamics.grid import ModelSpec
 from test_fixed_points import gru_system, linear_system
 
@@ -70,7 +69,9 @@ def test_time_constants_of_a_linear_system_follow_its_eigenvalues(tmp_path):
 def test_a_trained_gru_has_a_slow_mode_at_its_fixed_points(trained_synthetic_model, prepared_synthetic_large):
     """The science: training on sentiment makes fixed points with |lambda| near 1 (a line attractor)."""
     model = model_lib.load(trained_synthetic_model).eval()
-    (visited,) = states.visited_states(model, batches.read_split(prepared_synthetic_large / "test.parquet"), np.arange(100))
+    (visited,) = states.visited_states(
+        model, batches.read_split(prepared_synthetic_large / "test.parquet"), np.arange(100)
+    )
     system = model.system("layer1")
     starts = fixed_points.sample_starts(visited, 100, seed=0)
     result = solver.find(system, starts, progress=False)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from helpers import token_batch
 
+from helpers import token_batch
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 

@@ -1,9 +1,9 @@
 """requirements.txt is the one list of pins: pyproject.toml, envs/*.yaml and .ci/run follow it."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,9 @@ def test_requirements_are_exact_pins():
 def test_pyproject_lists_the_pinned_packages():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {re.split(r"[<>=!~ \[]", d)[0].lower() for d in project["dependencies"]}
-    names |= {re.split(r"[<>=!~ \[]", d)[0].lower() for extra in project["optional-dependencies"].values() for d in extra}
+    names |= {
+        re.split(r"[<>=!~ \[]", d)[0].lower() for extra in project["optional-dependencies"].values() for d in extra
+    }
     assert names == set(requirements())
 
 
@@ -44,7 +46,9 @@ def test_conda_environments_follow_the_pins():
         env_pins = pins(pip)
         assert env_pins, f"{env.name} pins nothing"
         for name, version in env_pins.items():
-            assert required.get(name) == version, f"{env.name}: {name}=={version}, requirements.txt says {required.get(name)}"
+            assert required.get(name) == version, (
+                f"{env.name}: {name}=={version}, requirements.txt says {required.get(name)}"
+            )
 
 
 def test_ci_installs_from_the_pins():

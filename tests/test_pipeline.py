@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from pipeline import snakemake
 
+from pipeline import snakemake
 from rnn_dynamics.grid import ModelSpec
 
 pytestmark = pytest.mark.slow
@@ -55,7 +55,9 @@ def test_a_second_run_has_nothing_to_do(synthetic_pipeline):
 
 def planned_rules(directory, *config):
     """The rules a dry run would run after ``--config`` overrides of the synthetic configuration."""
-    result = snakemake(directory, "-n", "--quiet", "rules", "--configfile", "configs/synthetic.yaml", "--config", *config)
+    result = snakemake(
+        directory, "-n", "--quiet", "rules", "--configfile", "configs/synthetic.yaml", "--config", *config
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     if "Nothing to be done" in output:
@@ -69,7 +71,11 @@ def planned_rules(directory, *config):
     "override, reruns, keeps",
     [
         # Spectra drawn: only the figure, never the search.
-        ("fixed_points={eigen_points: 5}", {"fixed_point_figures"}, {"fixed_point_shard", "gather_fixed_points", "linearize"}),
+        (
+            "fixed_points={eigen_points: 5}",
+            {"fixed_point_figures"},
+            {"fixed_point_shard", "gather_fixed_points", "linearize"},
+        ),
         # Deduplication: gathering and what follows, not the shards.
         ("fixed_points={unique_tol: 0.01}", {"gather_fixed_points", "linearize"}, {"fixed_point_shard", "train"}),
     ],

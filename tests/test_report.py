@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pipeline import snakemake
 
+from pipeline import snakemake
 from rnn_dynamics import report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
@@ -20,9 +20,17 @@ FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "lin
 TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html", "timeline.html"]
 CONFIG = ("--configfile", "configs/synthetic.yaml")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1400,1000", "--enable-logging=stderr", "--v=0",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+    "--enable-logging=stderr",
+    "--v=0",
 ]
 
 # Injected into a copy of the report: record script errors from the first script on, then
@@ -85,7 +93,9 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
         pytest.skip(message)
     return subprocess.run(
         [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -102,7 +112,9 @@ def browse(report_html: Path, tmp_path: Path, screenshot: Path) -> dict:
     assert match, "the report's app did not finish rendering:\n" + dom.stderr[-3000:]
     listing = json.loads(html.unescape(match.group(1)))
     shot = chromium(
-        "--virtual-time-budget=5000", f"--screenshot={screenshot}", report_html.as_uri(),
+        "--virtual-time-budget=5000",
+        f"--screenshot={screenshot}",
+        report_html.as_uri(),
         profile=tmp_path / "profile-shot",
     )
     assert shot.returncode == 0 and screenshot.stat().st_size > 10_000, shot.stderr[-3000:]
@@ -117,7 +129,9 @@ def assert_no_script_errors(listing: dict) -> None:
 
 
 def listed_text(listing: dict, category: str, subcategory: str) -> str:
-    views = [v for v in listing["listed"] if v["view"]["category"] == category and v["view"]["subcategory"] == subcategory]
+    views = [
+        v for v in listing["listed"] if v["view"]["category"] == category and v["view"]["subcategory"] == subcategory
+    ]
     assert views, f"no view of {category} / {subcategory}; views: {[v['view'] for v in listing['listed']]}"
     return views[0]["text"]
 
@@ -136,8 +150,11 @@ def test_status_lists_missing_outputs_first():
     assert list(table["status"]) == ["missing", "missing", "present"]
     assert set(table.loc[table["status"] == "missing", "model"]) == {"all models", "gru-L2-E50-H256-s0"}
     assert table.loc[2].to_dict() == {
-        "dataset": "imdb", "model": "gru-L1-E50-H256-s0", "output": "pca_trajectories",
-        "path": expected[1], "status": "present",
+        "dataset": "imdb",
+        "model": "gru-L1-E50-H256-s0",
+        "output": "pca_trajectories",
+        "path": expected[1],
+        "status": "present",
     }
 
 
@@ -145,7 +162,11 @@ def test_status_rejects_unexpected_or_unknown_paths():
     with pytest.raises(ValueError, match="not among the expected"):
         report.status_table(["results/a/tables/accuracy.html"], ["results/a/tables/other.html"])
     assert report.describe_output("results/a/figures/m/layer2/valence.png")["output"] == "layer2/valence"
-    assert report.describe_output("results/comparison.png") == {"dataset": "all datasets", "model": "all models", "output": "comparison"}
+    assert report.describe_output("results/comparison.png") == {
+        "dataset": "all datasets",
+        "model": "all models",
+        "output": "comparison",
+    }
     with pytest.raises(ValueError, match=r"'results/a/models/x/model\.pt' is neither"):
         report.describe_output("results/a/models/x/model.pt")
 
@@ -248,7 +269,9 @@ def test_report_of_a_partial_run_renders_and_lists_what_is_missing(synthetic_pip
         assert rows[f"results/synthetic/figures/{MODELS[0]}/{figure}"] == "present"
     assert all(rows[f"results/synthetic/tables/{table}"] == "missing" for table in TABLES)
     assert all(rows[f"results/comparison.{kind}"] == "missing" for kind in ("html", "png"))
-    assert all(MODELS[1] in path or "/tables/" in path or path.startswith("results/comparison.") for path in missing), missing
+    assert all(MODELS[1] in path or "/tables/" in path or path.startswith("results/comparison.") for path in missing), (
+        missing
+    )
 
     listing = browse(run / "report.html", tmp_path, artifacts_dir(tmp_path) / "report-partial.png")
     assert_no_script_errors(listing)

@@ -37,7 +37,9 @@ def test_scan_equals_the_explicit_equations(architecture):
     h0 = 0.5 * torch.randn(4, cell.state_size(HIDDEN), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     for start in (h0, None):
         expected = stepped(cell, params, inputs, torch.zeros_like(h0) if start is None else start)
-        torch.testing.assert_close(cells.scan(cell, params, inputs, start, compiled=False), expected, rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            cells.scan(cell, params, inputs, start, compiled=False), expected, rtol=0, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("architecture", ["ugrnn", "vanilla"])
@@ -50,8 +52,13 @@ def test_compiled_scan_equals_the_explicit_equations(architecture):
     torch.testing.assert_close(cells.scan(cell, params, inputs, compiled=True, chunk=4), expected, rtol=0, atol=1e-12)
     # Gradients flow through the compiled steps as through the eager ones (training uses them).
     weights = params["weight_hh"].clone().requires_grad_()
-    compiled_grad = torch.autograd.grad(cells.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True, chunk=4).sum(), weights)[0]
-    eager_grad = torch.autograd.grad(stepped(cell, {**params, "weight_hh": weights}, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64)).sum(), weights)[0]
+    compiled_grad = torch.autograd.grad(
+        cells.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True, chunk=4).sum(), weights
+    )[0]
+    eager_grad = torch.autograd.grad(
+        stepped(cell, {**params, "weight_hh": weights}, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64)).sum(),
+        weights,
+    )[0]
     torch.testing.assert_close(compiled_grad, eager_grad, rtol=0, atol=1e-10)
 
 

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from pipeline import ROOT, copy_workflow, snakemake
 
+from pipeline import ROOT, copy_workflow, snakemake
 from rnn_dynamics import storage
 
 PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
@@ -204,7 +204,10 @@ def our_jobs(directory: Path) -> list[dict]:
     """Every job the scheduler still knows of (finished ones for MinJobAge) submitted from ``directory``."""
     result = subprocess.run(
         ["squeue", "--noheader", "--states=all", "--format=%i|%T|%k|%Z"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     jobs = [dict(zip(("id", "state", "comment", "workdir"), line.split("|"))) for line in result.stdout.splitlines()]
     return [job for job in jobs if Path(job["workdir"]) == directory]
@@ -287,13 +290,17 @@ def slurm_runs(slurm_node, tmp_path_factory):
     profile = capped_profile(directory, memory_cap_mb=1000)
     common = [f"--configfile={config}", *TARGETS]
     slurm = [
-        "--workflow-profile", str(profile),
+        "--workflow-profile",
+        str(profile),
         # Group jobs ask for at most the node's CPUs (the shards then run in turn).
-        "--cores", str(cpus),
+        "--cores",
+        str(cpus),
         # No accounting database here: squeue reports job states, and jobs need no account.
-        "--slurm-status-command", "squeue",
+        "--slurm-status-command",
+        "squeue",
         "--slurm-no-account",
-        "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
         "--slurm-keep-successful-logs",
         *common,
     ]
@@ -301,7 +308,8 @@ def slurm_runs(slurm_node, tmp_path_factory):
 
     cancelled: list[str] = []
     failed = run_on_slurm(
-        directory, [*slurm, "--slurm-logdir", "slurm-logs/failed"],
+        directory,
+        [*slurm, "--slurm-logdir", "slurm-logs/failed"],
         watch=lambda run: cancel_first_job_of(CANCELLED_RULE, directory, run, cancelled),
     )
     after_failure = file_mtimes(directory)
@@ -372,7 +380,9 @@ def assert_column_equal(mine, theirs, where: str) -> None:
     elif pa.types.is_list(theirs.type) or pa.types.is_string(theirs.type):
         assert mine.to_pylist() == theirs.to_pylist(), where
     else:
-        np.testing.assert_array_equal(mine.to_numpy(zero_copy_only=False), theirs.to_numpy(zero_copy_only=False), err_msg=where)
+        np.testing.assert_array_equal(
+            mine.to_numpy(zero_copy_only=False), theirs.to_numpy(zero_copy_only=False), err_msg=where
+        )
 
 
 @pytest.mark.slow
@@ -389,7 +399,9 @@ def test_outputs_equal_a_local_run(slurm_runs):
         for name in kept:
             assert_column_equal(mine[name], theirs[name], f"{path}: {name}")
     for path in local_results.rglob("*.npy"):
-        np.testing.assert_array_equal(np.load(slurm_runs.directory / "results" / path.relative_to(local_results)), np.load(path))
+        np.testing.assert_array_equal(
+            np.load(slurm_runs.directory / "results" / path.relative_to(local_results)), np.load(path)
+        )
     for path in local_results.rglob("metrics.json"):
         mine = json.loads((slurm_runs.directory / "results" / path.relative_to(local_results)).read_text())
         theirs = json.loads(path.read_text())

@@ -7,8 +7,8 @@ import zipfile
 
 import pyarrow.parquet as pq
 import pytest
-from pipeline import copy_workflow, snakemake
 
+from pipeline import copy_workflow, snakemake
 from rnn_dynamics import datasets
 
 SST2_TRAIN = 'sentence\tlabel\nhide new secretions \t0\na "wonderful" film \t1\nso bad \t0\n'
@@ -69,7 +69,10 @@ def test_bad_archives_are_named(tmp_path):
 
 
 def test_layout_checks_name_the_missing_members(tmp_path):
-    assert datasets.check_sst2_layout(write_sst2(tmp_path / "SST-2.zip")) == {"SST-2/train.tsv": len(SST2_TRAIN), "SST-2/dev.tsv": 43}
+    assert datasets.check_sst2_layout(write_sst2(tmp_path / "SST-2.zip")) == {
+        "SST-2/train.tsv": len(SST2_TRAIN),
+        "SST-2/dev.tsv": 43,
+    }
     assert set(datasets.check_yelp_layout(write_yelp(tmp_path / "yelp.tgz"))) == set(datasets.YELP_MEMBERS.values())
     with pytest.raises(datasets.LayoutError, match=r"yelp.tgz: not a readable zip"):
         datasets.check_sst2_layout(tmp_path / "yelp.tgz")
@@ -135,7 +138,9 @@ def test_data_stage_runs_on_a_local_archive(name, archive, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (directory / "resources" / name / archive).read_bytes() == source.read_bytes()
     assert "train" in (directory / f"logs/{name}/download/{archive}.log").read_text()  # the layout check's report
-    rows = {split: pq.read_table(directory / target).num_rows for split, target in zip(("train", "valid", "test"), targets)}
+    rows = {
+        split: pq.read_table(directory / target).num_rows for split, target in zip(("train", "valid", "test"), targets)
+    }
     assert rows == {"train": 6, "valid": 2, "test": {"sst2": 1, "yelp": 2}[name]}
     vocab = pq.read_table(directory / targets[3]).column("token").to_pylist()
     assert {"fine", "dull", "film"} <= set(vocab)
@@ -144,7 +149,15 @@ def test_data_stage_runs_on_a_local_archive(name, archive, tmp_path):
 @pytest.mark.slow
 def test_a_null_checksum_refuses_to_download_and_names_the_keys(tmp_path):
     directory = workflow_with(tmp_path, "yelp", "{sha256: null, url: 'http://127.0.0.1:9/never-fetched.tgz'}")
-    result = snakemake(directory, "resources/yelp/yelp_review_polarity_csv.tgz", "--cores", "1", "--configfile", "tiny.yaml", timeout=120)
+    result = snakemake(
+        directory,
+        "resources/yelp/yelp_review_polarity_csv.tgz",
+        "--cores",
+        "1",
+        "--configfile",
+        "tiny.yaml",
+        timeout=120,
+    )
     assert result.returncode != 0
     log = (directory / "logs/yelp/download/yelp_review_polarity_csv.tgz.log").read_text()
     assert "refusing to download http://127.0.0.1:9/never-fetched.tgz unverified" in log

@@ -10,10 +10,10 @@ import torch
 from sklearn.decomposition import PCA as SklearnPCA
 
 from rnn_dynamics import datasets, states, storage, synthetic, tables, text, training
+from rnn_dynamics.batches import padded_batch, read_split
 from rnn_dynamics.figures import states as figures
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier, load
-from rnn_dynamics.batches import padded_batch, read_split
 
 VOCAB_SIZE = 40
 
@@ -90,7 +90,9 @@ def write_split(path, n_reviews: int, seed: int = 0) -> None:
                 "id": [f"r{i}" for i in range(n_reviews)],
                 "label": pa.array(rng.integers(0, 2, size=n_reviews), pa.int8()),
                 "length": pa.array(lengths, pa.int32()),
-                "tokens": pa.array([rng.integers(2, VOCAB_SIZE, size=n).tolist() for n in lengths], pa.list_(pa.int32())),
+                "tokens": pa.array(
+                    [rng.integers(2, VOCAB_SIZE, size=n).tolist() for n in lengths], pa.list_(pa.int32())
+                ),
             }
         ),
         path,
@@ -137,7 +139,9 @@ def test_dump_schema_row_counts_and_pca_cover_every_state(tmp_path, split):
 
 def test_pca_of_extraction_equals_sklearn_on_all_untrained_states(tmp_path, split):
     untrained = tiny_model(1)
-    pcas = states.extract(tiny_model(0), untrained, split, tmp_path / "states", np.arange(1), batch_size=5, progress=False)
+    pcas = states.extract(
+        tiny_model(0), untrained, split, tmp_path / "states", np.arange(1), batch_size=5, progress=False
+    )
     every = []
     for review in range(len(split)):
         tokens, lengths, _ = padded_batch(split, np.array([review]), torch.device("cpu"))
@@ -148,7 +152,9 @@ def test_pca_of_extraction_equals_sklearn_on_all_untrained_states(tmp_path, spli
 
 def test_sample_all_dumps_every_review(tmp_path, split):
     model = tiny_model(0, layers=1)
-    states.extract(model, model, split, tmp_path / "all", states.sample_reviews(len(split), "all", 0), 8, progress=False)
+    states.extract(
+        model, model, split, tmp_path / "all", states.sample_reviews(len(split), "all", 0), 8, progress=False
+    )
     assert pq.read_metadata(tmp_path / "all" / "layer1.parquet").num_rows == split.lengths.sum()
 
 
@@ -177,7 +183,9 @@ def test_example_states_follow_the_model(tmp_path):
     tokens = torch.tensor([[3, 4, text.UNK_INDEX]])
     lengths = torch.tensor([3])
     with torch.no_grad():
-        np.testing.assert_allclose(np.stack(good["h"].to_numpy()), model.layer_states(tokens, lengths)[1][0].numpy(), atol=1e-6)
+        np.testing.assert_allclose(
+            np.stack(good["h"].to_numpy()), model.layer_states(tokens, lengths)[1][0].numpy(), atol=1e-6
+        )
         assert good["probability"].iloc[0] == pytest.approx(torch.sigmoid(model(tokens, lengths)).item())
     assert len(examples) == 2 * (3 + 2)
     with pytest.raises(ValueError, match="states.examples.empty"):
@@ -187,12 +195,22 @@ def test_example_states_follow_the_model(tmp_path):
 def test_write_hidden_states_writes_the_rule_outputs(tmp_path, split):
     trained, untrained = tiny_model(0), tiny_model(1)
     settings = {"sample_reviews": 9, "seed": 0, "batch_size": 4, "examples": {"good": "w3 w4 w5"}}
-    outputs = {"states": tmp_path / "states", "pca": tmp_path / "pca.parquet", "examples": tmp_path / "examples.parquet"}
+    outputs = {
+        "states": tmp_path / "states",
+        "pca": tmp_path / "pca.parquet",
+        "examples": tmp_path / "examples.parquet",
+    }
     pcas = states.write_hidden_states(trained, untrained, split, tiny_vocabulary(), settings, outputs, progress=False)
-    expected = states.extract(trained, untrained, split, tmp_path / "again", states.sample_reviews(len(split), 9, 0), 4, False)
-    assert pcas.keys() == expected.keys() and all(np.array_equal(pcas[k].components, expected[k].components) for k in pcas)
+    expected = states.extract(
+        trained, untrained, split, tmp_path / "again", states.sample_reviews(len(split), 9, 0), 4, False
+    )
+    assert pcas.keys() == expected.keys() and all(
+        np.array_equal(pcas[k].components, expected[k].components) for k in pcas
+    )
     assert states.read_pca(outputs["pca"]).keys() == pcas.keys()
-    assert pq.read_table(outputs["states"] / "layer1.parquet").equals(pq.read_table(tmp_path / "again" / "layer1.parquet"))
+    assert pq.read_table(outputs["states"] / "layer1.parquet").equals(
+        pq.read_table(tmp_path / "again" / "layer1.parquet")
+    )
     assert len(states.read_examples(outputs["examples"])) == 2 * 3
 
 
@@ -216,8 +234,13 @@ def test_figures_are_written(tmp_path, split):
     storage.write_table(examples, tmp_path / "examples.parquet")
     figures.explained_variance(pcas, model.spec.id, tmp_path / "figures" / "explained_variance.png")
     figures.pca_trajectories(
-        pcas, tmp_path / "states", states.read_examples(tmp_path / "examples.parquet"), model.spec.id,
-        tmp_path / "figures" / "pca_trajectories.png", seed=0, max_points=50,
+        pcas,
+        tmp_path / "states",
+        states.read_examples(tmp_path / "examples.parquet"),
+        model.spec.id,
+        tmp_path / "figures" / "pca_trajectories.png",
+        seed=0,
+        max_points=50,
     )
     for name in ("explained_variance", "pca_trajectories"):
         for suffix in (".png", ".pdf"):
@@ -237,7 +260,9 @@ def trained_on_synthetic(tmp_path_factory):
     vocab_size = pq.read_metadata(tables["vocab"]).num_rows
     splits = {name: read_split(tables[name], vocab_size) for name in ("train", "valid", "test")}
     embeddings = np.random.default_rng(0).normal(size=(vocab_size, 16)).astype(np.float32)
-    outputs = training.Outputs(*(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")))
+    outputs = training.Outputs(
+        *(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
+    )
     settings = training.Settings(epochs=12, batch_size=32, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)
     metrics = training.train(ModelSpec("gru", 1, 16, 16, 0), splits, embeddings, settings, outputs)
     assert metrics["test_accuracy"] > 0.9, metrics

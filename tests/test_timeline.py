@@ -36,7 +36,9 @@ def test_a_file_that_is_no_benchmark_record_is_named(tmp_path):
 
 @pytest.mark.slow
 def test_the_pipeline_gathers_every_jobs_record(synthetic_pipeline):
-    table = pd.read_csv(synthetic_pipeline / "results/synthetic/tables/timeline.csv", keep_default_na=False, na_values=[""])
+    table = pd.read_csv(
+        synthetic_pipeline / "results/synthetic/tables/timeline.csv", keep_default_na=False, na_values=[""]
+    )
     assert list(table.columns) == timeline.COLUMNS
     jobs = table.groupby("rule").size().to_dict()
     assert jobs == {

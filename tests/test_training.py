@@ -55,7 +55,9 @@ def splits(tmp_path_factory):
 
 
 def outputs(folder):
-    return training.Outputs(*(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")))
+    return training.Outputs(
+        *(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
+    )
 
 
 def run(folder, splits, settings=SETTINGS, spec=SPEC, **kwargs):
@@ -99,7 +101,9 @@ def test_padded_batch_holds_each_review_then_zeros(splits):
     assert tokens.shape == (2, int(lengths.max()))
     for row, review in enumerate([3, 0]):
         n = reviews.lengths[review]
-        assert tokens[row, :n].tolist() == reviews.tokens[reviews.offsets[review] : reviews.offsets[review + 1]].tolist()
+        assert (
+            tokens[row, :n].tolist() == reviews.tokens[reviews.offsets[review] : reviews.offsets[review + 1]].tolist()
+        )
         assert not tokens[row, n:].any()
     assert labels.tolist() == reviews.labels[[3, 0]].tolist()
 

@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from pipeline import copy_workflow, snakemake
 
 
@@ -57,7 +58,9 @@ def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
     out = (result.stdout + result.stderr).splitlines()
     counts = {line.split()[0]: line.split()[1] for line in out if len(line.split()) == 2 and line.split()[1].isdigit()}
     # Three datasets of four architectures, one comparison table each, and one across them.
-    assert counts["train"] == "12" and counts["comparison_table"] == "3" and counts["comparison_across_datasets"] == "1", out
+    assert (
+        counts["train"] == "12" and counts["comparison_table"] == "3" and counts["comparison_across_datasets"] == "1"
+    ), out
 
 
 @pytest.mark.parametrize(
@@ -87,7 +90,9 @@ def test_unknown_dataset_in_run_datasets_is_named():
 
 
 def test_nested_command_line_override_is_read_as_numbers():
-    result = dry_run("--configfile", "configs/synthetic.yaml", "--config", "training={'epochs': 2, 'learning_rate': 1e-3}")
+    result = dry_run(
+        "--configfile", "configs/synthetic.yaml", "--config", "training={'epochs': 2, 'learning_rate': 1e-3}"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -131,7 +136,10 @@ def test_library_defaults_are_the_schema_defaults():
     fixed = config_lib.defaults("fixed_points")
     assert (solver.APPROXIMATE_Q_TOL, solver.APPROXIMATE_DAMPING) == (fixed["q_tol"], fixed["damping"])
     find = inspect.signature(solver.find).parameters
-    assert (find["max_iterations"].default, find["learning_rate"].default) == (fixed["max_iterations"], fixed["learning_rate"])
+    assert (find["max_iterations"].default, find["learning_rate"].default) == (
+        fixed["max_iterations"],
+        fixed["learning_rate"],
+    )
     assert {
         name: p.default for name, p in inspect.signature(fixed_points.gather).parameters.items() if name != "shards"
     } == {key: fixed[key] for key in ("q_tol", "unique_tol", "unique_metric", "outlier_distance")}

@@ -29,11 +29,11 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
+from rnn_dynamics import config
+from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.fixed_points import time_constant, variance_fractions
 from rnn_dynamics.linearization import Linearization
 from rnn_dynamics.storage import atomic_path, write_json
-from rnn_dynamics import config
-from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 __all__ = [
     "CPU",
@@ -83,7 +83,15 @@ def eigenvalue_table(lin: Linearization, mean_length: float, top: int = 3) -> pd
         for fixed_point_id, values in zip(lin.fixed_point_id, lin.eigenvalues)
         for rank in range(top)
     ]
-    columns = ["fixed_point_id", "rank", "eigenvalue_real", "eigenvalue_imag", "modulus", "time_constant", "mean_review_length"]
+    columns = [
+        "fixed_point_id",
+        "rank",
+        "eigenvalue_real",
+        "eigenvalue_imag",
+        "modulus",
+        "time_constant",
+        "mean_review_length",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -110,7 +118,12 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
 
-def alignment(lin: Linearization, direction: np.ndarray, null_samples: int = _DEFAULTS["null_samples"], seed: int = _DEFAULTS["seed"]) -> tuple[np.ndarray, np.ndarray]:
+def alignment(
+    lin: Linearization,
+    direction: np.ndarray,
+    null_samples: int = _DEFAULTS["null_samples"],
+    seed: int = _DEFAULTS["seed"],
+) -> tuple[np.ndarray, np.ndarray]:
     """|cos| of ``direction`` with the top right eigenvector at each fixed point (K,), and with random unit vectors."""
     direction = unit(direction)
     top_mode = unit(lin.right[:, 0].real) if len(lin.right) else np.zeros((0, len(direction)))
@@ -148,7 +161,9 @@ def bag_of_words(reviews: Reviews, vocab_size: int) -> sparse.csr_matrix:
     return counts
 
 
-def bag_of_words_coefficients(reviews: Reviews, vocab_size: int, regularization: float = _DEFAULTS["regularization"]) -> np.ndarray:
+def bag_of_words_coefficients(
+    reviews: Reviews, vocab_size: int, regularization: float = _DEFAULTS["regularization"]
+) -> np.ndarray:
     """The coefficient of each word (V,) in a logistic regression on binary bag-of-words features."""
     features = bag_of_words(reviews, vocab_size)
     features.data[:] = 1.0
@@ -210,7 +225,9 @@ class LinearModel:
         return points + change, points
 
 
-def system_sequences(model, system_name: str, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def system_sequences(
+    model, system_name: str, tokens: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The system's inputs (B, T, I) and states (B, T, S) over a padded batch, float64."""
     with torch.no_grad():
         layer_states = model.layer_states(tokens, lengths)
@@ -230,7 +247,9 @@ def _run(step, h: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     return torch.stack(states, dim=1)
 
 
-def linearized_logits(model, system_name: str, linear: LinearModel, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def linearized_logits(
+    model, system_name: str, linear: LinearModel, tokens: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
     """Logits (B,) of the network with the system replaced by its linear model (from a zero state).
 
     Layers below a linearized layer run exactly; layers above it step their own
@@ -255,7 +274,9 @@ def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def evaluate_system(model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True) -> dict:
+def evaluate_system(
+    model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True
+) -> dict:
     """Over ``reviews``: final states and labels (for orienting modes), one-step errors of the linear model,
     and the accuracies of the network and of its linearized version.
 
@@ -264,7 +285,9 @@ def evaluate_system(model, system_name: str, lin: Linearization, reviews: Review
     linear = LinearModel(lin, model.system(system_name), device) if len(lin.fixed_point) else None
     finals, labels, errors, network_correct, linear_correct = [], [], [], 0, 0
     model.eval()
-    for indices in tqdm(bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress):
+    for indices in tqdm(
+        bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress
+    ):
         tokens, lengths, batch_labels = padded_batch(reviews, indices, device)
         inputs, states = system_sequences(model, system_name, tokens, lengths)
         finals.append(states[torch.arange(len(tokens), device=device), lengths - 1].cpu().numpy())
@@ -278,7 +301,9 @@ def evaluate_system(model, system_name: str, lin: Linearization, reviews: Review
             predicted, points = linear.step(previous[valid], inputs[valid])
             actual = states[valid]
             errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).cpu().numpy())
-            linear_correct += int(((linearized_logits(model, system_name, linear, tokens, lengths) > 0) == (batch_labels > 0.5)).sum())
+            linear_correct += int(
+                ((linearized_logits(model, system_name, linear, tokens, lengths) > 0) == (batch_labels > 0.5)).sum()
+            )
     return {
         "final_states": np.concatenate(finals),
         "labels": np.concatenate(labels),
@@ -302,7 +327,17 @@ def subset(reviews: Reviews, count: int | str, seed: int) -> Reviews:
 # Everything for one system
 
 
-def analyze(model, system_name: str, lin: Linearization, train: Reviews, test: Reviews, tokens: list[str], counts: np.ndarray, settings: dict, progress: bool = True) -> dict:
+def analyze(
+    model,
+    system_name: str,
+    lin: Linearization,
+    train: Reviews,
+    test: Reviews,
+    tokens: list[str],
+    counts: np.ndarray,
+    settings: dict,
+    progress: bool = True,
+) -> dict:
     """All measures of one system: a summary (plain numbers) and one table per analysis.
 
     The network runs on the device its weights are on (``model.load(..., map_location=device)``);
@@ -325,7 +360,11 @@ def analyze(model, system_name: str, lin: Linearization, train: Reviews, test: R
     summary["time_constant_median"] = float(top["time_constant"].median()) if len(top) else float("nan")
 
     readout = system_readout(model, system_name)
-    aligned, null = alignment(lin, readout[0], settings["null_samples"], settings["seed"]) if readout else (np.zeros(0), np.zeros(0))
+    aligned, null = (
+        alignment(lin, readout[0], settings["null_samples"], settings["seed"])
+        if readout
+        else (np.zeros(0), np.zeros(0))
+    )
     alignment_table = pd.DataFrame({"fixed_point_id": lin.fixed_point_id[: len(aligned)], "abs_cos_top_mode": aligned})
     summary["alignment_median"] = float(np.median(aligned)) if len(aligned) else float("nan")
     summary["null_alignment_median"] = float(np.median(null)) if len(null) else float("nan")

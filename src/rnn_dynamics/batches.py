@@ -66,7 +66,9 @@ def read_split(path: str | os.PathLike, vocab_size: int | None = None) -> Review
     return reviews
 
 
-def bucketed_batches(lengths: np.ndarray, batch_size: int, generator: torch.Generator | None = None) -> list[np.ndarray]:
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, generator: torch.Generator | None = None
+) -> list[np.ndarray]:
     """Review indices in batches of similar length.
 
     Reviews are sorted by length and cut into consecutive batches. With a

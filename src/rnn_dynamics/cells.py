@@ -195,7 +195,9 @@ class LSTM(Cell):
     @staticmethod
     def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
         hidden, cell = h.chunk(2, dim=-1)
-        gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(hidden, params["weight_hh"], params["bias_hh"])
+        gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(
+            hidden, params["weight_hh"], params["bias_hh"]
+        )
         i, f, g, o = gates.chunk(4, dim=-1)
         new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
         return torch.cat([torch.sigmoid(o) * torch.tanh(new_cell), new_cell], dim=-1)
@@ -205,7 +207,9 @@ class LSTM(Cell):
         # c' = f c + i g,  h' = o tanh(c'):  dc' = c df + g di + i dg + f dc,
         # dh' = tanh(c') do + o (1 - tanh(c')^2) dc'
         hidden, cell = h.chunk(2, dim=-1)
-        gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(hidden, params["weight_hh"], params["bias_hh"])
+        gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(
+            hidden, params["weight_hh"], params["bias_hh"]
+        )
         i, f, g, o = gates.chunk(4, dim=-1)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         new_cell = f * cell + i * g
@@ -236,7 +240,9 @@ class LSTM(Cell):
         # nn.LSTM returns only h. Every gate at t depends on (x_t, h_{t-1}) alone, so all
         # gates come from one batched product and only the elementwise c recursion loops.
         previous = torch.cat([torch.zeros_like(outputs[:, :1]), outputs[:, :-1]], dim=1)
-        gates = F.linear(inputs, params["weight_ih"], params["bias_ih"]) + F.linear(previous, params["weight_hh"], params["bias_hh"])
+        gates = F.linear(inputs, params["weight_ih"], params["bias_ih"]) + F.linear(
+            previous, params["weight_hh"], params["bias_hh"]
+        )
         i, f, g, _ = gates.chunk(4, dim=-1)
         forget, write = torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g)
         cell = torch.zeros_like(outputs[:, 0])
@@ -257,7 +263,9 @@ class UGRNNModule(nn.Module):
     time, and on a GPU each step's gates are one compiled kernel.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True, dropout: float = 0.0):
+    def __init__(
+        self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True, dropout: float = 0.0
+    ):
         super().__init__()
         if not batch_first:
             raise ValueError("UGRNNModule supports batch_first=True only")
@@ -304,13 +312,17 @@ class UGRNN(Cell):
 
     @staticmethod
     def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
-        preactivation = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"])
+        preactivation = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(
+            h, params["weight_hh"], params["bias_hh"]
+        )
         return UGRNN.update(preactivation, h)
 
     @staticmethod
     def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         # h' = g h + (1 - g) c:  dh' = (h - c) g (1 - g) dA_g + (1 - g)(1 - c^2) dA_c + g dh
-        preactivation = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"])
+        preactivation = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(
+            h, params["weight_hh"], params["bias_hh"]
+        )
         gate, candidate = preactivation.chunk(2, dim=-1)
         g, c = torch.sigmoid(gate), torch.tanh(candidate)
         via_gate, via_candidate = (h - c) * g * (1 - g), (1 - g) * (1 - c**2)
@@ -330,7 +342,9 @@ class Vanilla(Cell):
 
     @staticmethod
     def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
-        return torch.tanh(F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"]))
+        return torch.tanh(
+            F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(h, params["weight_hh"], params["bias_hh"])
+        )
 
     @staticmethod
     def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -445,7 +459,9 @@ def compiled_chunk(cell: type[Cell], length: int = SCAN_CHUNK) -> Callable[[dict
     if key not in _COMPILED_CHUNKS:
         step = projected_step(cell)
         # dynamic=False: one graph per batch shape; length-bucketed batches have one or two.
-        _COMPILED_CHUNKS[key] = torch.compile(lambda params, h, projected: _run_steps(step, params, h, projected), dynamic=False)
+        _COMPILED_CHUNKS[key] = torch.compile(
+            lambda params, h, projected: _run_steps(step, params, h, projected), dynamic=False
+        )
     return _COMPILED_CHUNKS[key]
 
 

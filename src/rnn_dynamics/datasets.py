@@ -70,9 +70,7 @@ SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
 REVIEW_MEMBER = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/([^/]+)\.txt$")
 
-REVIEWS_SCHEMA = pa.schema(
-    [("id", pa.string()), ("split", pa.string()), ("label", pa.int8()), ("text", pa.string())]
-)
+REVIEWS_SCHEMA = pa.schema([("id", pa.string()), ("split", pa.string()), ("label", pa.int8()), ("text", pa.string())])
 TOKENS_SCHEMA = pa.schema(
     [("id", pa.string()), ("label", pa.int8()), ("length", pa.int32()), ("tokens", pa.list_(pa.int32()))]
 )
@@ -134,9 +132,7 @@ def read_archive(path: str | os.PathLike) -> pa.Table:
         texts.append(text)
         counts[split, label] += 1
     _check_counts(path, counts)
-    table = pa.table(
-        [ids, splits, pa.array(labels, pa.int8()), pa.array(texts, pa.string())], schema=REVIEWS_SCHEMA
-    )
+    table = pa.table([ids, splits, pa.array(labels, pa.int8()), pa.array(texts, pa.string())], schema=REVIEWS_SCHEMA)
     # Sorted, so that the output does not depend on the order the archive was packed in.
     return table.take(pc.sort_indices(table, [("id", "ascending")]))
 
@@ -182,7 +178,7 @@ def _raise_for_encoding(path: str | os.PathLike, encoding: str) -> None:
                 line.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise ValueError(
-                    f"{path}: line {number} is not valid {encoding} (byte {line[exc.start:exc.start + 1]!r} at "
+                    f"{path}: line {number} is not valid {encoding} (byte {line[exc.start : exc.start + 1]!r} at "
                     f"byte {exc.start + 1} of the line); set the dataset's `encoding` key to the file's encoding, "
                     f"e.g. `encoding: latin-1`"
                 ) from None
@@ -314,7 +310,9 @@ def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
             for row, record in enumerate(reader):
                 if record["label"] not in ("0", "1"):
                     raise LabelError(f"{path}: {member} row {row + 1} has label {record['label']!r}, expected 0 or 1")
-                for column, value in zip(columns, (f"{Path(member).stem}:{row}", split, int(record["label"]), record["sentence"])):
+                for column, value in zip(
+                    columns, (f"{Path(member).stem}:{row}", split, int(record["label"]), record["sentence"])
+                ):
                     column.append(value)
     return _review_table(*columns)
 
@@ -341,7 +339,12 @@ def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
     return _review_table(*columns)
 
 
-ARCHIVE_READERS = {"aclimdb": read_archive, "synthetic": read_archive, "sst2": read_sst2_archive, "yelp": read_yelp_archive}
+ARCHIVE_READERS = {
+    "aclimdb": read_archive,
+    "synthetic": read_archive,
+    "sst2": read_sst2_archive,
+    "yelp": read_yelp_archive,
+}
 # The kinds that are downloaded: the official file name, and the check of a local copy's layout
 # (which stands in for the checksum, since a local copy need not be byte-identical).
 DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb_v1.tar.gz", "sst2": "SST-2.zip", "yelp": "yelp_review_polarity_csv.tgz"}

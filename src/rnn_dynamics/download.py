@@ -105,9 +105,7 @@ def fetch(
             if attempt < retries:
                 time.sleep(backoff * 2 ** (attempt - 1))
     hint = f" Set the config key `{local_key}` to a local copy of the file instead." if local_key else ""
-    raise NoNetworkError(
-        f"could not download {url} ({'; '.join(errors)}). There seems to be no network access.{hint}"
-    )
+    raise NoNetworkError(f"could not download {url} ({'; '.join(errors)}). There seems to be no network access.{hint}")
 
 
 def copy(source: str | os.PathLike, path: str | os.PathLike) -> Path:

@@ -110,13 +110,19 @@ def aligned(words: Sequence[str], vectors: dict[str, np.ndarray], dim: int, seed
 
 
 def build(
-    vocab: pa.Table, source: str, dim: int, seed: int = config.defaults("embeddings")["seed"], glove_path: str | os.PathLike | None = None
+    vocab: pa.Table,
+    source: str,
+    dim: int,
+    seed: int = config.defaults("embeddings")["seed"],
+    glove_path: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """The embedding matrix of a vocabulary table (index, token, count) from ``source``; logs the coverage."""
     words = vocab.column("token").to_pylist()
     if source == "glove":
         if glove_path is None:
-            raise ValueError("embeddings source 'glove' needs a GloVe file (embeddings.glove.local_file or the download)")
+            raise ValueError(
+                "embeddings source 'glove' needs a GloVe file (embeddings.glove.local_file or the download)"
+            )
         vectors = read_glove(glove_path, words, dim)
     elif source == "kumo":
         vectors = read_kumo(words, dim)

@@ -62,7 +62,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # The config's fixed_points keys that decide a shard's solution, and those that decide the gathered verdicts.
-SEARCH_KEYS = ("starts", "noise", "seed", "method", "max_iterations", "q_tol", "damping", "learning_rate", "exact_roots")
+SEARCH_KEYS = (
+    "starts",
+    "noise",
+    "seed",
+    "method",
+    "max_iterations",
+    "q_tol",
+    "damping",
+    "learning_rate",
+    "exact_roots",
+)
 GATHER_KEYS = ("q_tol", "unique_tol", "unique_metric", "outlier_distance")
 UNIQUE_METRICS = ("chebyshev", "euclidean")
 # The original paper counts a start as converged below this q; the reproduction used 1e-6.
@@ -75,7 +85,9 @@ _DEFAULTS = config.defaults("fixed_points")
 # Starting states
 
 
-def sample_starts(states: np.ndarray, n: int, noise: float = _DEFAULTS["noise"], seed: int = _DEFAULTS["seed"]) -> np.ndarray:
+def sample_starts(
+    states: np.ndarray, n: int, noise: float = _DEFAULTS["noise"], seed: int = _DEFAULTS["seed"]
+) -> np.ndarray:
     """``n`` distinct rows of ``states`` (N, S), chosen with ``seed``, plus Gaussian noise of std ``noise``.
 
     Returned in float64: the solver works in double precision.
@@ -193,7 +205,9 @@ def gather(
     rooted = np.flatnonzero(table["exact_root_in_state_space"].to_numpy() & (root_q < solver.EXACT_Q_TOL))
     root_ids = np.full(len(q), -1, dtype=np.int32)
     root_representative = np.zeros(len(q), dtype=bool)
-    root_ids[rooted], root_rows = merge_duplicates(list_matrix(table["exact_root"])[rooted], root_q[rooted], unique_tol, unique_metric)
+    root_ids[rooted], root_rows = merge_duplicates(
+        list_matrix(table["exact_root"])[rooted], root_q[rooted], unique_tol, unique_metric
+    )
     root_representative[rooted[root_rows]] = True
     metadata = dict(table.schema.metadata or {})
     metadata[b"gather"] = json.dumps(
@@ -285,7 +299,9 @@ def counts(table: pa.Table) -> dict:
         "converged": int(np.sum(converged)),
         "slow_points": int(np.sum(~converged)),
         "slow_point_median_q": float(np.median(q[~converged])) if (~converged).any() else float("nan"),
-        "slow_point_time_constant": float(time_constant(np.nanmedian(table["slow_point_modulus"].to_numpy()[~converged])))
+        "slow_point_time_constant": float(
+            time_constant(np.nanmedian(table["slow_point_modulus"].to_numpy()[~converged]))
+        )
         if np.isfinite(table["slow_point_modulus"].to_numpy()[~converged]).any()
         else float("nan"),
         "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
@@ -323,7 +339,12 @@ def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> di
     ``origin``, their mean) and the share of its own variance on its first principal component."""
     points = np.asarray(points, dtype=np.float64)
     if len(points) < 2:
-        return {"count": len(points), "axis_min": float("nan"), "axis_max": float("nan"), "first_pc_share": float("nan")}
+        return {
+            "count": len(points),
+            "axis_min": float("nan"),
+            "axis_max": float("nan"),
+            "first_pc_share": float("nan"),
+        }
     along = (points - origin) @ axis
     return {
         "count": len(points),
@@ -333,7 +354,11 @@ def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> di
     }
 
 
-def approximate_set(result: solver.FixedPointResult, q_tol: float = solver.APPROXIMATE_Q_TOL, unique_tol: float = _DEFAULTS["unique_tol"]) -> np.ndarray:
+def approximate_set(
+    result: solver.FixedPointResult,
+    q_tol: float = solver.APPROXIMATE_Q_TOL,
+    unique_tol: float = _DEFAULTS["unique_tol"],
+) -> np.ndarray:
     """The unique approximate fixed points (K, S) of a solver result: converged, inside the state space, deduplicated."""
     kept = (result.q < q_tol) & result.inside()
     _, representatives = merge_duplicates(result.fixed_point[kept], result.q[kept], unique_tol)
@@ -352,7 +377,9 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
     """
     starts = sample_starts(states, settings["starts"], settings["noise"], settings["seed"])
     rows = shard_rows(len(starts), index, count)
-    log.info("shard %d of %d: starts %d..%d of %d on %s", index + 1, count, rows.start, rows.stop - 1, len(starts), device)
+    log.info(
+        "shard %d of %d: starts %d..%d of %d on %s", index + 1, count, rows.start, rows.stop - 1, len(starts), device
+    )
     result = solver.find(
         system,
         starts[rows],
@@ -365,13 +392,24 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
     )
     log.info(
         "%s: %d of %d starts reached approximate fixed points (q < %.0e) in %.1f s (at most %d iterations)",
-        result.method, result.converged.sum(), len(result.q), result.tolerance, result.seconds, result.iterations.max(initial=0),
+        result.method,
+        result.converged.sum(),
+        len(result.q),
+        result.tolerance,
+        result.seconds,
+        result.iterations.max(initial=0),
     )
     result = solver.measure_slow_points(system, result, device=device)
     if settings["exact_roots"]:
         result = solver.polish(system, result, settings["max_iterations"], device=device)
         roots = result.exact_roots
-        log.info("exact roots: %d of %d starts reached q < %.0e in %.1f s", roots.converged.sum(), len(roots.q), solver.EXACT_Q_TOL, roots.seconds)
+        log.info(
+            "exact roots: %d of %d starts reached q < %.0e in %.1f s",
+            roots.converged.sum(),
+            len(roots.q),
+            solver.EXACT_Q_TOL,
+            roots.seconds,
+        )
     return result.to_table(np.arange(len(starts))[rows])
 
 

@@ -137,7 +137,11 @@ def jacobians(system, points, x=None, device: str | torch.device = "cpu") -> tup
     Computed on ``device`` (where ``system``'s weights must be); returned as numpy arrays on the CPU.
     """
     h = torch.from_numpy(np.array(points, dtype=np.float64)).reshape(-1, system.state_size).to(device)
-    x = torch.zeros(system.input_size, dtype=torch.float64, device=device) if x is None else torch.as_tensor(x, dtype=torch.float64, device=device)
+    x = (
+        torch.zeros(system.input_size, dtype=torch.float64, device=device)
+        if x is None
+        else torch.as_tensor(x, dtype=torch.float64, device=device)
+    )
     with torch.no_grad():
         j_rec, j_inp = system.jacobians(h, x.expand(len(h), -1))
     return j_rec.cpu().numpy(), j_inp.cpu().numpy()
@@ -161,7 +165,12 @@ def eigendecomposition(j_rec: np.ndarray, modes: int | None = DEFAULT_MODES):
 
 
 def linearize(
-    system, fixed_points: np.ndarray, fixed_point_id=None, x=None, modes: int | None = DEFAULT_MODES, chunk: int = 64,
+    system,
+    fixed_points: np.ndarray,
+    fixed_point_id=None,
+    x=None,
+    modes: int | None = DEFAULT_MODES,
+    chunk: int = 64,
     device: str | torch.device = "cpu",
 ) -> Linearization:
     """Eigendecomposition of the Jacobians at each row of ``fixed_points`` (K, S), ``chunk`` points at a time.
@@ -210,5 +219,3 @@ def line_coordinate(points: np.ndarray) -> np.ndarray:
     centred = points - points.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     return centred @ vt[0]
-
-

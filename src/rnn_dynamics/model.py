@@ -200,7 +200,9 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> S
     payload = read_torch(path, required={"spec", "vocab_size", "hyperparameters", "state_dict"})
     # Building the model draws initial weights; keep the caller's random stream untouched.
     with torch.random.fork_rng(devices=[]):
-        model = SentimentClassifier(ModelSpec.parse(payload["spec"]), payload["vocab_size"], **payload["hyperparameters"])
+        model = SentimentClassifier(
+            ModelSpec.parse(payload["spec"]), payload["vocab_size"], **payload["hyperparameters"]
+        )
     with reading(path):  # weights of another shape or name
         model.load_state_dict(payload["state_dict"])
     return model.to(map_location).eval()

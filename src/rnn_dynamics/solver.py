@@ -136,8 +136,6 @@ class FixedPointResult:
         ).replace_schema_metadata(metadata)
 
 
-
-
 def measure_slow_points(system, result: FixedPointResult, device="cpu") -> FixedPointResult:
     """``result`` with the largest |lambda| of dF/dh at each slow point: a start that settled at a
     minimum of q above the tolerance. Their time constants say how slow they are."""
@@ -152,7 +150,9 @@ def measure_slow_points(system, result: FixedPointResult, device="cpu") -> Fixed
     return dataclasses.replace(result, slow_point_modulus=modulus)
 
 
-def polish(system, result: FixedPointResult, max_iterations: int = 200, progress: bool = True, device="cpu") -> FixedPointResult:
+def polish(
+    system, result: FixedPointResult, max_iterations: int = 200, progress: bool = True, device="cpu"
+) -> FixedPointResult:
     """``result`` with the exact roots its endpoints lead to: nearly undamped LM on to ``q < EXACT_Q_TOL``."""
     roots = find(
         system, result.fixed_point, method="lm", max_iterations=max_iterations, tolerance=EXACT_Q_TOL,
@@ -207,14 +207,20 @@ def find(
     h0 = torch.from_numpy(np.array(starts, dtype=np.float64)).to(device)
     if h0.ndim != 2 or h0.shape[1] != system.state_size:
         raise ValueError(f"starts must have shape (B, {system.state_size}), got {tuple(h0.shape)}")
-    x = torch.zeros(system.input_size, dtype=torch.float64, device=device) if x is None else torch.as_tensor(x, dtype=torch.float64, device=device)
+    x = (
+        torch.zeros(system.input_size, dtype=torch.float64, device=device)
+        if x is None
+        else torch.as_tensor(x, dtype=torch.float64, device=device)
+    )
     if x.shape != (system.input_size,):
         raise ValueError(f"x must have shape ({system.input_size},), got {tuple(x.shape)}")
     inputs = x.expand(len(h0), -1)
     began = time.perf_counter()
     with torch.no_grad():
         if method == "lm":
-            h, q, iterations = _levenberg_marquardt(system, h0, inputs, max_iterations, tolerance, damping, min_damping, progress)
+            h, q, iterations = _levenberg_marquardt(
+                system, h0, inputs, max_iterations, tolerance, damping, min_damping, progress
+            )
         elif batched:
             h, q, iterations = _adam(system.step, h0, inputs, max_iterations, tolerance, learning_rate, progress)
         else:

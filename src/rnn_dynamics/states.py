@@ -254,10 +254,13 @@ def extract(
     with contextlib.ExitStack() as stack, torch.no_grad():
         # Atomic paths are entered before the writers, so each writer has written its footer
         # before its file is moved into place.
-        paths = [stack.enter_context(storage.atomic_path(states_dir / f"layer{n}.parquet")) for n in range(1, len(sizes) + 1)]
+        paths = [
+            stack.enter_context(storage.atomic_path(states_dir / f"layer{n}.parquet")) for n in range(1, len(sizes) + 1)
+        ]
         # No dictionary encoding: states hardly repeat, and trying it makes writing ~10x slower and files larger.
         writers = [
-            stack.enter_context(pq.ParquetWriter(p, layer_schema(s), use_dictionary=False)) for p, s in zip(paths, sizes)
+            stack.enter_context(pq.ParquetWriter(p, layer_schema(s), use_dictionary=False))
+            for p, s in zip(paths, sizes)
         ]
         bar = stack.enter_context(tqdm(total=int(lengths.sum()), unit="state", disable=not progress, mininterval=5))
         for reviews in bucketed_batches(lengths, batch_size):
@@ -269,7 +272,9 @@ def extract(
                 for layer, h in enumerate(layer_states, start=1):
                     streams[weights, layer].update(h[mask])
                 if weights == "trained" and keep.any():
-                    for writer, table in zip(writers, _dump_batch(reviews, lengths[reviews], labels[reviews], mask, layer_states, keep)):
+                    for writer, table in zip(
+                        writers, _dump_batch(reviews, lengths[reviews], labels[reviews], mask, layer_states, keep)
+                    ):
                         writer.write_table(table)
             bar.update(int(lengths[reviews].sum()))
     return {key: stream.fit() for key, stream in streams.items()}
@@ -349,7 +354,9 @@ def read_layer(path: str | Path, max_rows: int | None = None, seed: int = 0) -> 
 # Example reviews
 
 
-def example_states(model, examples: dict[str, str], vocabulary: dict[str, int], max_length: int | None = None) -> pa.Table:
+def example_states(
+    model, examples: dict[str, str], vocabulary: dict[str, int], max_length: int | None = None
+) -> pa.Table:
     """Every layer's state at every token of each example text, with the model's final P(positive)."""
     device = next(model.parameters()).device
     model.eval()

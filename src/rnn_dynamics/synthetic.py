@@ -124,7 +124,10 @@ def write_archive(
     """
     rng = np.random.default_rng([seed, 1])  # star ratings: a stream apart from the texts'
     with atomic_path(path) as tmp, open(tmp, "wb") as raw:
-        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        with (
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w") as tar,
+        ):
             for split_number, split in enumerate(("train", "test")):
                 split_reviews = reviews(reviews_per_split, min_length, max_length, seed=[seed, split_number])
                 for i, (tokens, label) in enumerate(split_reviews):

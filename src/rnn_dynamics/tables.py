@@ -39,9 +39,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ACCURACY_COLUMNS = ["model", "architecture", "layers", "embedding", "hidden", "seed"] + [
-    f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")
-] + ["valid_chance_accuracy", "at_chance"]
+ACCURACY_COLUMNS = (
+    ["model", "architecture", "layers", "embedding", "hidden", "seed"]
+    + [f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")]
+    + ["valid_chance_accuracy", "at_chance"]
+)
 
 
 def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
@@ -70,7 +72,10 @@ def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> 
     """Per (model, layer): the variance of the trained network's states on their top ``k`` components."""
     table = explained_variance_table(pca_paths, (k,))
     trained = table[table["weights"] == "trained"]
-    return {(model, int(layer)): float(value) for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])}
+    return {
+        (model, int(layer)): float(value)
+        for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])
+    }
 
 
 FIXED_POINT_TABLE_COLUMNS = [

@@ -64,7 +64,10 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = 20
 HISTORY_SCHEMA = pa.schema(
     [("epoch", pa.int32())]
-    + [(name, pa.float64()) for name in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds", "tokens_per_second")]
+    + [
+        (name, pa.float64())
+        for name in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds", "tokens_per_second")
+    ]
 )
 # A loss no learning run passes through: ln 2 is the mean binary cross-entropy of a
 # classifier that answers 1/2 (an untrained one, near enough), and a mean 100 times
@@ -114,7 +117,9 @@ class Settings:
 
     def resumable_with(self) -> dict:
         """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
-        return {key: value for key, value in dataclasses.asdict(self).items() if key not in ("epochs", "device", "threads")}
+        return {
+            key: value for key, value in dataclasses.asdict(self).items() if key not in ("epochs", "device", "threads")
+        }
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,9 @@ def resolve_device(name: str, key: str = "training.device") -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: model_lib.SentimentClassifier, reviews: Reviews, batch_size: int, device: torch.device) -> tuple[float, float]:
+def evaluate(
+    model: model_lib.SentimentClassifier, reviews: Reviews, batch_size: int, device: torch.device
+) -> tuple[float, float]:
     """Mean binary cross-entropy and accuracy of ``model`` (in eval mode) on ``reviews``."""
     model.eval()
     loss = torch.zeros((), dtype=torch.float64, device=device)
@@ -313,8 +320,15 @@ def _resume(
 
 
 def _train_epoch(
-    model, optimizer, reviews: Reviews, settings: Settings, shuffle: torch.Generator, spec: ModelSpec, epoch: int,
-    checkpoint: Path, device: torch.device,
+    model,
+    optimizer,
+    reviews: Reviews,
+    settings: Settings,
+    shuffle: torch.Generator,
+    spec: ModelSpec,
+    epoch: int,
+    checkpoint: Path,
+    device: torch.device,
 ) -> tuple[float, float, float]:
     """One pass over the training ``reviews`` in shuffled buckets: its mean loss, its accuracy and its seconds."""
     model.train()
@@ -323,7 +337,9 @@ def _train_epoch(
     batch_sizes = torch.tensor([len(indices) for indices in batches], device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     start = time.perf_counter()
-    with tqdm(total=len(batches), desc=f"{spec.id} epoch {epoch}/{settings.epochs}", unit="batch", mininterval=1) as bar:
+    with tqdm(
+        total=len(batches), desc=f"{spec.id} epoch {epoch}/{settings.epochs}", unit="batch", mininterval=1
+    ) as bar:
         for number, indices in enumerate(batches, start=1):
             tokens, lengths, labels = padded_batch(reviews, indices, device)
             logits = model(tokens, lengths)
@@ -338,7 +354,9 @@ def _train_epoch(
             except RuntimeError as exc:  # a step too large for float32 (learning rate ~1e40)
                 if "overflow" not in str(exc):
                     raise
-                check_loss(spec, epoch, f"batch {number} of {len(batches)} (optimizer step: {exc})", math.inf, checkpoint)
+                check_loss(
+                    spec, epoch, f"batch {number} of {len(batches)} (optimizer step: {exc})", math.inf, checkpoint
+                )
             batch_losses[number - 1] = loss.detach() * len(indices)
             correct += ((logits.detach() > 0) == (labels > 0.5)).sum()
             bar.update()
@@ -354,8 +372,15 @@ def _train_epoch(
 
 
 def _save_checkpoint(
-    path: Path, spec: ModelSpec, settings: Settings, model, optimizer, shuffle: torch.Generator, device: torch.device,
-    history: list[dict], best: dict,
+    path: Path,
+    spec: ModelSpec,
+    settings: Settings,
+    model,
+    optimizer,
+    shuffle: torch.Generator,
+    device: torch.device,
+    history: list[dict],
+    best: dict,
 ) -> None:
     """Everything a later run needs to continue after this epoch, written atomically."""
     with atomic_path(path) as tmp:
@@ -374,8 +399,14 @@ def _save_checkpoint(
 
 
 def _finish(
-    model, spec: ModelSpec, splits: dict[str, Reviews], settings: Settings, outputs: Outputs, history: list[dict],
-    best: dict, device: torch.device,
+    model,
+    spec: ModelSpec,
+    splits: dict[str, Reviews],
+    settings: Settings,
+    outputs: Outputs,
+    history: list[dict],
+    best: dict,
+    device: torch.device,
 ) -> dict:
     """Keep the best weights, evaluate them on every split, write the final outputs and drop the checkpoint."""
     model.load_state_dict(best["weights"])
@@ -383,7 +414,9 @@ def _finish(
     metrics = {"model": spec.id, "epochs": settings.epochs, "best_epoch": best["epoch"], "device": str(device)}
     for split, reviews in splits.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate(model, reviews, settings.batch_size, device)
-    metrics["at_chance"], metrics["valid_chance_accuracy"] = at_chance(metrics["valid_accuracy"], splits["valid"].labels)
+    metrics["at_chance"], metrics["valid_chance_accuracy"] = at_chance(
+        metrics["valid_accuracy"], splits["valid"].labels
+    )
     if metrics["at_chance"]:
         log.warning(
             "%s is at chance level: validation accuracy %.4f, always answering the majority label %.4f",
@@ -393,7 +426,11 @@ def _finish(
     write_json(metrics, outputs.metrics)
     # Finished: a later run (new code, same settings) must start afresh, not resume.
     outputs.checkpoint.unlink()
-    log.info("%s: kept epoch %d; test loss %.4f accuracy %.4f", spec.id, best["epoch"], metrics["test_loss"], metrics["test_accuracy"])
+    log.info(
+        "%s: kept epoch %d; test loss %.4f accuracy %.4f",
+        spec.id,
+        best["epoch"],
+        metrics["test_loss"],
+        metrics["test_accuracy"],
+    )
     return metrics
-
-

@@ -54,8 +54,23 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
 
     fig, (ax,) = style.panels(1, f"{title}: readout vs top mode")
     bins = np.linspace(0, 1, 31)
-    ax.hist(result["null_alignment"], bins=bins, density=True, color=style.UNTRAINED_COLOUR, alpha=0.6, label="random unit vectors")
-    left_out = style.hist(ax, result["alignment"]["abs_cos_top_mode"], bins=bins, density=True, color=style.TRAINED_COLOUR, alpha=0.7, label="top right eigenvector")
+    ax.hist(
+        result["null_alignment"],
+        bins=bins,
+        density=True,
+        color=style.UNTRAINED_COLOUR,
+        alpha=0.6,
+        label="random unit vectors",
+    )
+    left_out = style.hist(
+        ax,
+        result["alignment"]["abs_cos_top_mode"],
+        bins=bins,
+        density=True,
+        color=style.TRAINED_COLOUR,
+        alpha=0.7,
+        label="top right eigenvector",
+    )
     style.note_left_out(ax, left_out)
     ax.set(xlabel="|cos(readout, vector)|", ylabel="density")
     if not len(result["alignment"]):
@@ -70,14 +85,22 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     style.note_left_out(scatter_ax, int((~finite).sum()), "words")
     words = words[np.isfinite(words["valence"])]
     for _, word in words.head(LABELLED_WORDS).iterrows():
-        scatter_ax.annotate(word["token"], (word["regression_coefficient"], word["valence"]), fontsize=6, color=style.LABEL_COLOURS[1])
+        scatter_ax.annotate(
+            word["token"], (word["regression_coefficient"], word["valence"]), fontsize=6, color=style.LABEL_COLOURS[1]
+        )
     for _, word in words.tail(LABELLED_WORDS).iterrows():
-        scatter_ax.annotate(word["token"], (word["regression_coefficient"], word["valence"]), fontsize=6, color=style.LABEL_COLOURS[0])
+        scatter_ax.annotate(
+            word["token"], (word["regression_coefficient"], word["valence"]), fontsize=6, color=style.LABEL_COLOURS[0]
+        )
     scatter_ax.set(xlabel="bag-of-words regression coefficient", ylabel="valence l1' J_inp x")
     scatter_ax.set_title(f"Pearson r = {summary['valence_correlation']:.2f}")
     # Half of each list keeps the names legible; the tables hold all top_words.
     extremes = pd.concat([words.tail(top_words // 2), words.head(top_words // 2)])
-    bar_ax.barh(np.arange(len(extremes)), extremes["valence"], color=[style.LABEL_COLOURS[int(v > 0)] for v in extremes["valence"]])
+    bar_ax.barh(
+        np.arange(len(extremes)),
+        extremes["valence"],
+        color=[style.LABEL_COLOURS[int(v > 0)] for v in extremes["valence"]],
+    )
     bar_ax.set_yticks(np.arange(len(extremes)), extremes["token"], fontsize=5)
     bar_ax.set(xlabel="valence")
     style.save(fig, paths["valence"])
@@ -89,7 +112,9 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     style.note_left_out(error_ax, style.hist(error_ax, log_errors, bins=40, color=style.TRAINED_COLOUR))
     error_ax.set(xlabel="log10 one-step relative error", ylabel="time steps")
     accuracies = [summary["network_accuracy"], summary["linearized_accuracy"]]
-    accuracy_ax.bar(["network", "linearized"], np.nan_to_num(accuracies), color=[style.TRAINED_COLOUR, style.UNTRAINED_COLOUR])
+    accuracy_ax.bar(
+        ["network", "linearized"], np.nan_to_num(accuracies), color=[style.TRAINED_COLOUR, style.UNTRAINED_COLOUR]
+    )
     accuracy_ax.set(ylabel="accuracy", ylim=(0, 1))
     style.save(fig, paths["linearized"])
 

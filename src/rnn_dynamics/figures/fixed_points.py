@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from rnn_dynamics import fixed_points, linearization, storage
-from rnn_dynamics.states import PCA, StreamingPCA, read_pca
 from rnn_dynamics.figures import style
+from rnn_dynamics.states import PCA, StreamingPCA, read_pca
 
 __all__ = [
     "CLOUD_POINTS",
@@ -24,7 +24,6 @@ __all__ = [
     "state_cloud",
     "system_pca",
 ]
-
 
 
 def system_pca(system: str, pca_path: str | Path, states_dir: str | Path) -> PCA:
@@ -71,7 +70,14 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
     for ax, (system, table) in zip(axes, tables.items()):
         pca = pcas[system]
         cloud = pca.project(clouds[system])
-        ax.scatter(*cloud.T, s=2, alpha=0.15, color=style.UNTRAINED_COLOUR, linewidths=0, label=f"visited states ({len(cloud)})")
+        ax.scatter(
+            *cloud.T,
+            s=2,
+            alpha=0.15,
+            color=style.UNTRAINED_COLOUR,
+            linewidths=0,
+            label=f"visited states ({len(cloud)})",
+        )
         points = storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
         counts = fixed_points.counts(table)
         if len(points):
@@ -92,11 +98,19 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
         roots = fixed_points.exact_roots(table)
         if len(roots):
             projected = pca.project(storage.list_matrix(roots["exact_root"]))
-            ax.scatter(*projected.T, s=40, marker="x", color=EXACT_ROOT_COLOUR, label=f"exact roots, an extension ({len(roots)})")
+            ax.scatter(
+                *projected.T,
+                s=40,
+                marker="x",
+                color=EXACT_ROOT_COLOUR,
+                label=f"exact roots, an extension ({len(roots)})",
+            )
         note = f"{counts['converged']} of {counts['starts']} starts below q_tol"
         if counts["outside_state_space"]:
             note += f",\n{counts['outside_state_space']} of them outside the reachable states, left out"
-        ax.set(title=f"{model_id} {_system_title(system)}\n{note}", xlabel="PC1 of the states", ylabel="PC2 of the states")
+        ax.set(
+            title=f"{model_id} {_system_title(system)}\n{note}", xlabel="PC1 of the states", ylabel="PC2 of the states"
+        )
         ax.title.set_fontsize(8)
         ax.legend(loc="lower left", fontsize=7, markerscale=2)
     style.save(fig, path)
@@ -126,7 +140,9 @@ def spread_along_line(theta: np.ndarray, n: int) -> np.ndarray:
 def plot_eigenvalues(model_id: str, spectra: dict, eigen_points: int, path: str | Path) -> None:
     """Per system, as the paper's Fig. 3: the eigenvalues of J_rec at ``eigen_points`` approximate fixed
     points spread along the line, coloured by their coordinate theta, with the unit circle."""
-    fig, axes = style.panels(len(spectra), f"{model_id}: eigenvalues of the recurrent Jacobian along the line", square=True)
+    fig, axes = style.panels(
+        len(spectra), f"{model_id}: eigenvalues of the recurrent Jacobian along the line", square=True
+    )
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 400))
     for ax, (system, lin) in zip(axes, spectra.items()):
         ax.plot(circle.real, circle.imag, color="grey", linewidth=0.8)
@@ -177,7 +193,9 @@ def state_cloud(states_dir: str | Path, system: str, max_points: int = CLOUD_POI
     return states
 
 
-def fixed_point_figures(model_id: str, systems: list[str], table_paths: list, pca_path, states_dir, eigen_points: int, outputs: dict) -> None:
+def fixed_point_figures(
+    model_id: str, systems: list[str], table_paths: list, pca_path, states_dir, eigen_points: int, outputs: dict
+) -> None:
     """The three figures of one model; ``table_paths`` holds its fixed_points/ and linearization/ tables."""
     by_kind = {(Path(p).parent.parent.name, Path(p).stem): p for p in map(Path, table_paths)}
     missing = [(kind, s) for s in systems for kind in ("fixed_points", "linearization") if (kind, s) not in by_kind]

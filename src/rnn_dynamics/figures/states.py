@@ -31,7 +31,9 @@ def example_colours(names: list[str]) -> dict[str, str]:
     return {name: LABEL_EXAMPLE_COLOURS.get(name) or next(others) for name in names}
 
 
-def explained_variance(pcas: dict[tuple[str, int], states.PCA], model_id: str, path: str | Path, components: int = 50) -> None:
+def explained_variance(
+    pcas: dict[tuple[str, int], states.PCA], model_id: str, path: str | Path, components: int = 50
+) -> None:
     """Cumulative explained variance of the first ``components`` PCs, trained against untrained, per layer."""
     layers = sorted({layer for _, layer in pcas})
     shown = min(components, max(len(pca.explained_variance_ratio) for pca in pcas.values()))
@@ -39,7 +41,9 @@ def explained_variance(pcas: dict[tuple[str, int], states.PCA], model_id: str, p
     for ax, layer in zip(axes, layers):
         for weights, colour in (("trained", style.TRAINED_COLOUR), ("untrained", style.UNTRAINED_COLOUR)):
             cumulative = np.cumsum(pcas[weights, layer].explained_variance_ratio[:components])
-            ax.plot(np.arange(1, len(cumulative) + 1), cumulative, marker="o", markersize=2, color=colour, label=weights)
+            ax.plot(
+                np.arange(1, len(cumulative) + 1), cumulative, marker="o", markersize=2, color=colour, label=weights
+            )
         ax.set(
             title=f"{model_id} layer {layer}",
             xlabel="number of principal components",
@@ -89,13 +93,19 @@ def pca_trajectories(
             rows = rows.sort_values("t")
             path_xy = _trajectory(pca, rows)
             probability = rows["probability"].iloc[0]
-            ax.plot(*path_xy.T, "-", linewidth=1.0, color=colour, label=f"example {name!r}, P(positive) {probability:.2f}")
+            ax.plot(
+                *path_xy.T, "-", linewidth=1.0, color=colour, label=f"example {name!r}, P(positive) {probability:.2f}"
+            )
             ax.plot(*path_xy[0], marker="o", markersize=6, markerfacecolor="white", color=colour, linestyle="none")
             steps = np.linalg.norm(np.diff(path_xy, axis=0), axis=1)
             for t in np.argsort(steps)[::-1][:annotate]:
                 ax.annotate(
-                    rows["token"].iloc[t], path_xy[t + 1], fontsize=7, color=colour,
-                    xytext=(3, 3), textcoords="offset points",
+                    rows["token"].iloc[t],
+                    path_xy[t + 1],
+                    fontsize=7,
+                    color=colour,
+                    xytext=(3, 3),
+                    textcoords="offset points",
                 )
         ratio = pca.explained_variance_ratio
         ax.set(
@@ -103,7 +113,16 @@ def pca_trajectories(
             xlabel=f"PC1 ({ratio[0]:.0%} of variance)",
             ylabel=f"PC2 ({ratio[1]:.0%} of variance)" if len(ratio) > 1 else "PC2",
         )
-        ax.plot([], [], marker="o", markersize=6, markerfacecolor="white", color="grey", linestyle="none", label="start (h = 0)")
+        ax.plot(
+            [],
+            [],
+            marker="o",
+            markersize=6,
+            markerfacecolor="white",
+            color="grey",
+            linestyle="none",
+            label="start (h = 0)",
+        )
     # Every panel has the same entries: one legend under the panels keeps the states visible.
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     style.save(fig, path)

@@ -72,7 +72,16 @@ def hist(ax, values, **kwargs) -> int:
 def note_left_out(ax, count: int, what: str = "values") -> None:
     """Say on the panel that ``count`` non-finite ``what`` are not drawn (a diverged network makes them)."""
     if count:
-        ax.text(0.98, 0.98, f"{count} non-finite {what} not shown", transform=ax.transAxes, ha="right", va="top", fontsize=7, color="firebrick")
+        ax.text(
+            0.98,
+            0.98,
+            f"{count} non-finite {what} not shown",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="firebrick",
+        )
 
 
 def save(fig, path: str | Path) -> None:

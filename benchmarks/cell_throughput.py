@@ -3,7 +3,8 @@
 The UGRNN trains through ``cells.scan`` (its module, ``UGRNNModule``), and any cell can be
 run through its explicit equations the same way. Timed here, forward + backward of one
 layer on random inputs, in one process: the scan with each step compiled
-(``cells.compiled_chunk``: ``SCAN_CHUNK`` steps per compiled call, the default on CUDA), the same scan eager, and for the vanilla
+(``cells.compiled_chunk``: ``SCAN_CHUNK`` steps per compiled call, the default on CUDA), the same scan eager,
+and for the vanilla
 RNN also cuDNN's ``nn.RNN`` (the fused kernel the compiled scan should approach).
 Compilation is warmed up before timing and reported apart.
 

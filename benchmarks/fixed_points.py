@@ -107,9 +107,12 @@ def main() -> None:
     def report(name, result):
         points = fixed_points.approximate_set(result)
         summary = fixed_points.line_summary(points, axis, origin)
-        print(f"{name}: {result.seconds:.2f} s, {result.converged.sum()} of {len(result.q)} below q 1e-6, "
-              f"{summary['count']} unique in the reachable states, PC1 {summary['axis_min']:.2f}..{summary['axis_max']:.2f}, "
-              f"first-PC share {summary['first_pc_share']:.3f}, median iterations {np.median(result.iterations):.0f}")  # fmt: skip
+        print(
+            f"{name}: {result.seconds:.2f} s, {result.converged.sum()} of {len(result.q)} below q 1e-6, "
+            f"{summary['count']} unique in the reachable states, "
+            f"PC1 {summary['axis_min']:.2f}..{summary['axis_max']:.2f}, "
+            f"first-PC share {summary['first_pc_share']:.3f}, median iterations {np.median(result.iterations):.0f}"
+        )
         return summary
 
     lm = solver.find(system, starts, progress=False)
@@ -121,9 +124,12 @@ def main() -> None:
         system, starts[chosen], method="adam", batched=False, max_iterations=args.adam_iterations, progress=False
     )
     per_start_seconds = per_start.seconds / sample * starts_n
-    print(f"adam, one start at a time: {per_start.seconds:.2f} s for {sample} starts, {per_start_seconds:.1f} s for {starts_n} "
-          f"(extrapolated), {per_start.converged.sum()} of {sample} below q 1e-6; the same endpoints as batched Adam within "
-          f"{np.abs(per_start.fixed_point - adam.fixed_point[chosen]).max():.1e}")  # fmt: skip
+    print(
+        f"adam, one start at a time: {per_start.seconds:.2f} s for {sample} starts, "
+        f"{per_start_seconds:.1f} s for {starts_n} (extrapolated), {per_start.converged.sum()} of {sample} below "
+        f"q 1e-6; the same endpoints as batched Adam within "
+        f"{np.abs(per_start.fixed_point - adam.fixed_point[chosen]).max():.1e}"
+    )
     roots = solver.polish(system, lm, progress=False).exact_roots
     exact = fixed_points.approximate_set(roots, q_tol=solver.EXACT_Q_TOL)
     print(f"exact roots (polish, an extension): {roots.seconds:.2f} s, {len(exact)} unique in the reachable states")

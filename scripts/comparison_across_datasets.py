@@ -1,4 +1,5 @@
-"""Rule comparison_across_datasets: the comparison tables of every dataset run as one table, its HTML page and a figure."""
+"""Rule comparison_across_datasets: the comparison tables of every dataset run as one table, its HTML page and a
+figure."""
 
 import pandas as pd
 

@@ -1,4 +1,5 @@
-"""Rule fixed_point_figures: approximate fixed points over the visited states, spectra and the slowest mode along the line."""
+"""Rule fixed_point_figures: approximate fixed points over the visited states, spectra and the slowest mode along
+the line."""
 
 from rnn_dynamics import logs
 from rnn_dynamics.figures.fixed_points import fixed_point_figures

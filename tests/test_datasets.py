@@ -225,7 +225,10 @@ def test_data_stage_runs_in_snakemake(kind, tmp_path, tmp_path_factory):
     if kind == "local_archive":
         archive = tmp_path_factory.mktemp("local") / "aclImdb_local.tar.gz"
         synthetic.write_archive(archive, reviews_per_split=50, seed=0)
-        dataset = f"{{kind: aclimdb, url: 'http://invalid.invalid/a.tar.gz', sha256: '{'f' * 64}', local_archive: '{archive}'}}"
+        dataset = (
+            f"{{kind: aclimdb, url: 'http://invalid.invalid/a.tar.gz', sha256: '{'f' * 64}', "
+            f"local_archive: '{archive}'}}"
+        )
     (tmp_path / "tiny.yaml").write_text(
         f"datasets:\n  tiny: {dataset}\n"
         "prepare: {valid_fraction: 0.2, max_vocab: 30}\n"

@@ -319,7 +319,8 @@ def test_an_unknown_config_key_is_named_with_its_file_and_the_allowed_keys(tmp_p
     assert lines[0].startswith(f"unknown config key 'trainig' (in {extra}); allowed keys: analyses, datasets,")
     assert lines[1].startswith("unknown config key 'bogus' (in --config)")
     assert lines[2].startswith(
-        f"unknown config key 'training.epoch' (in {extra}); allowed keys under training: architecture_learning_rates, batch_size,"
+        f"unknown config key 'training.epoch' (in {extra}); "
+        "allowed keys under training: architecture_learning_rates, batch_size,"
     )
     assert "config.schema.yaml" in lines[3]
     config_lib.check_keys(yaml.safe_load((ROOT / "config.yaml").read_text()), schema, [ROOT / "config.yaml"])

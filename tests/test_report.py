@@ -61,7 +61,8 @@ DRIVER = """<script>
     }
     const out = document.createElement("pre");
     out.id = "test-listing";
-    out.textContent = JSON.stringify({ errors: window.reportErrors, listed: listed, landing: landing, titleTop: titleTop });
+    out.textContent = JSON.stringify(
+      { errors: window.reportErrors, listed: listed, landing: landing, titleTop: titleTop });
     document.body.appendChild(out);
   }
   // What a reader sees first, before opening anything.

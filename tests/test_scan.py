@@ -44,7 +44,8 @@ def test_scan_equals_the_explicit_equations(architecture):
 
 @pytest.mark.parametrize("architecture", ["ugrnn", "vanilla"])
 def test_compiled_scan_equals_the_explicit_equations(architecture):
-    """The GPU path (chunks of steps through torch.compile), run here on the CPU in float64: two chunks and a remainder."""
+    """The GPU path (chunks of steps through torch.compile), run here on the CPU in float64: two chunks and a
+    remainder."""
     cell = cells.get(architecture)
     params = float64_layer(architecture)
     inputs = torch.randn(3, 9, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1))

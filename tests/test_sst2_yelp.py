@@ -87,9 +87,11 @@ def test_layout_checks_name_the_missing_members(tmp_path):
 # Enough sentences that a 25% validation split holds both labels.
 TRAIN_SENTENCES = [("a fine warm film", 1), ("a dull cold film", 0)] * 4
 LOCAL_ARCHIVES = {
-    "sst2": lambda path: write_sst2(path, train="sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in TRAIN_SENTENCES)),
+    "sst2": lambda path: write_sst2(
+        path, train="sentence\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in TRAIN_SENTENCES)
+    ),
     "yelp": lambda path: write_yelp(path, {
-        "train": "".join(f'"{l + 1}","{t}"\n' for t, l in TRAIN_SENTENCES),
+        "train": "".join(f'"{label + 1}","{text}"\n' for text, label in TRAIN_SENTENCES),
         "test": '"2","Loved it"\n"1","meh"\n',
     }),
 }  # fmt: skip

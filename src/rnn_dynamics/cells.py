@@ -451,7 +451,8 @@ def _run_steps(step: Callable, params: dict[str, Tensor], h: Tensor, projected: 
 
 
 def compiled_chunk(cell: type[Cell], length: int = SCAN_CHUNK) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
-    """``length`` steps of ``cell`` (``_run_steps`` on a chunk of that length) through ``torch.compile``, built on first use.
+    """``length`` steps of ``cell`` (``_run_steps`` on a chunk of that length) through ``torch.compile``, built on
+    first use.
 
     Inductor fuses each step's elementwise gates into one kernel beside the hidden product.
     """

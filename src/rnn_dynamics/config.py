@@ -108,6 +108,7 @@ def check_keys(config: dict, schema_path: str | os.PathLike, configfiles: list) 
         sources = [name for name, content in files.items() if _has_key(content, path)] or ["--config"]
         section = f" under {'.'.join(path[:-1])}" if len(path) > 1 else ""
         lines.append(
-            f"unknown config key {'.'.join(path)!r} (in {', '.join(sources)}); allowed keys{section}: {', '.join(allowed)}"
+            f"unknown config key {'.'.join(path)!r} (in {', '.join(sources)}); "
+            f"allowed keys{section}: {', '.join(allowed)}"
         )
     raise ValueError("\n".join(lines) + f"\n(every key is documented in {schema_path})")

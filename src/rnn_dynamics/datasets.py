@@ -105,9 +105,9 @@ def _review_members(path: str | os.PathLike, read_text: bool):
 
 
 def _check_counts(path, counts: Mapping[tuple[str, str], int]) -> None:
-    missing = [f"aclImdb/{s}/{l}/" for s in SPLITS for l in LABELS if counts.get((s, l), 0) == 0]
+    missing = [f"aclImdb/{s}/{label}/" for s in SPLITS for label in LABELS if counts.get((s, label), 0) == 0]
     if missing:
-        found = ", ".join(f"{s}/{l}: {n}" for (s, l), n in sorted(counts.items())) or "no reviews at all"
+        found = ", ".join(f"{s}/{label}: {n}" for (s, label), n in sorted(counts.items())) or "no reviews at all"
         raise LayoutError(
             f"{path}: not an aclImdb archive: no reviews (*.txt) under {', '.join(missing)} (found {found})"
         )

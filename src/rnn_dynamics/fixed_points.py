@@ -178,7 +178,8 @@ def gather(
     within the network's state space (``in_state_space``); -1 otherwise) and
     ``representative`` (the row that stands for its fixed point:
     the one with the lowest q); ``exact_root_id`` and ``exact_root_representative``
-    do the same for the exact roots, where they were sought (-1 and false otherwise). Two points are one fixed point when every coordinate
+    do the same for the exact roots, where they were sought (-1 and false otherwise). Two points are one fixed
+    point when every coordinate
     differs by less than ``unique_tol`` (``chebyshev``, the reproduction's rule) or
     their Euclidean distance is below it (``euclidean``, FixedPointFinder's).
     """
@@ -359,7 +360,8 @@ def approximate_set(
     q_tol: float = solver.APPROXIMATE_Q_TOL,
     unique_tol: float = _DEFAULTS["unique_tol"],
 ) -> np.ndarray:
-    """The unique approximate fixed points (K, S) of a solver result: converged, inside the state space, deduplicated."""
+    """The unique approximate fixed points (K, S) of a solver result: converged, inside the state space,
+    deduplicated."""
     kept = (result.q < q_tol) & result.inside()
     _, representatives = merge_duplicates(result.fixed_point[kept], result.q[kept], unique_tol)
     return result.fixed_point[kept][representatives]

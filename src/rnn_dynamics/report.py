@@ -43,7 +43,9 @@ TABLE_TITLES = {
     "accuracy": "Loss and accuracy of each model's kept weights, per split",
     "explained_variance": "Variance explained by the top 1, 2 and 3 principal components, per layer",
     "fixed_points": "Fixed points per model and system: converged starts, unique points, slowest mode",
-    "comparison": "Test accuracy (beside the paper's), top-2 PC variance and line-attractor measures per model and system",
+    "comparison": (
+        "Test accuracy (beside the paper's), top-2 PC variance and line-attractor measures per model and system"
+    ),
     "timeline": "Timeline of the run: every job's rule, model, system, shard, seconds and peak memory (MB)",
 }
 

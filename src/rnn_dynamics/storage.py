@@ -123,7 +123,10 @@ def remake_hint(path: str | os.PathLike) -> str:
     rule = producing_rule(path)
     if rule is None:
         return ""
-    return f"; it is made by rule `{rule}`: make it again with `snakemake --forcerun {path}` (this job) or `--forcerun {rule}` (every job of the rule)"
+    return (
+        f"; it is made by rule `{rule}`: make it again with `snakemake --forcerun {path}` (this job) "
+        f"or `--forcerun {rule}` (every job of the rule)"
+    )
 
 
 class UnreadableFile(ValueError):

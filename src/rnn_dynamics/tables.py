@@ -114,9 +114,15 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
         points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
         median, tau = linearization.largest_modulus(linearization.read_modulus(kinds["linearization"]))
         rows.append(
-            {"model": model_id, "system": system, **fixed_points.counts(table), "first_pc_share": fixed_points.first_pc_share(points),
-             "median_largest_modulus": median, "time_constant": tau}
-        )  # fmt: skip
+            {
+                "model": model_id,
+                "system": system,
+                **fixed_points.counts(table),
+                "first_pc_share": fixed_points.first_pc_share(points),
+                "median_largest_modulus": median,
+                "time_constant": tau,
+            }
+        )
     return pd.DataFrame(rows, columns=FIXED_POINT_TABLE_COLUMNS)
 
 

@@ -112,7 +112,8 @@ class Settings:
         return cls(**section)
 
     def learning_rate_for(self, architecture: str) -> float:
-        """The learning rate of ``architecture``: its entry in ``architecture_learning_rates``, else ``learning_rate``."""
+        """The learning rate of ``architecture``: its entry in ``architecture_learning_rates``, else
+        ``learning_rate``."""
         return self.architecture_learning_rates.get(architecture, self.learning_rate)
 
     def resumable_with(self) -> dict:

@@ -93,8 +93,8 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
         slow = ~table["converged"].to_numpy(zero_copy_only=False)
         if slow.any():
             projected = pca.project(storage.list_matrix(table["fixed_point"])[slow])
-            ax.scatter(*projected.T, s=14, facecolors="none", edgecolors=SLOW_POINT_COLOUR,
-                       label=f"slow points, q ≥ q_tol ({int(slow.sum())}; median q {counts['slow_point_median_q']:.1e})")  # fmt: skip
+            label = f"slow points, q ≥ q_tol ({int(slow.sum())}; median q {counts['slow_point_median_q']:.1e})"
+            ax.scatter(*projected.T, s=14, facecolors="none", edgecolors=SLOW_POINT_COLOUR, label=label)
         roots = fixed_points.exact_roots(table)
         if len(roots):
             projected = pca.project(storage.list_matrix(roots["exact_root"]))

@@ -9,7 +9,6 @@ rule analyze:
         test="results/{dataset}/data/test.parquet",
         vocab="results/{dataset}/data/vocab.parquet",
     output:
-        tables=directory("results/{dataset}/analyses/{model}/{system}"),
         **{
             name: report(
                 f"results/{{dataset}}/figures/{{model}}/{{system}}/{name}.png",
@@ -19,18 +18,19 @@ rule analyze:
             )
             for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
         },
-    params:
-        # Everything but the device (analyses.device, read from the config by the script), which changes
-        # nothing beyond rounding: moving the analyses to a GPU reruns nothing.
-        settings={key: value for key, value in config["analyses"].items() if key != "device"},
-    resources:
-        gpu=0 if config["analyses"]["device"] == "cpu" else 1,
+        tables=directory("results/{dataset}/analyses/{model}/{system}"),
     log:
         "logs/{dataset}/analyses/{model}/{system}.log",
     benchmark:
         "logs/benchmarks/{dataset}/analyze/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    resources:
+        gpu=0 if config["analyses"]["device"] == "cpu" else 1,
+    params:
+        # Everything but the device (analyses.device, read from the config by the script), which changes
+        # nothing beyond rounding: moving the analyses to a GPU reruns nothing.
+        settings={key: value for key, value in config["analyses"].items() if key != "device"},
     script:
         "../../scripts/analyze.py"
 
@@ -42,13 +42,13 @@ rule comparison_table:
         pca=per_model("results/{dataset}/pca/{model}.parquet"),
     output:
         "results/{dataset}/tables/comparison.csv",
-    params:
-        models=[m.id for m in MODELS],
-        kind=lambda wildcards: dataset_spec(wildcards)["kind"],
     log:
         "logs/{dataset}/tables/comparison.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        models=[m.id for m in MODELS],
+        kind=lambda wildcards: dataset_spec(wildcards)["kind"],
     script:
         "../../scripts/comparison_table.py"
 

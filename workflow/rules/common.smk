@@ -152,12 +152,17 @@ def benchmark_records(wildcards):
     records += [f"{root}/embeddings/{source}-{dim}.tsv" for dim in sorted({m.embedding for m in MODELS})]
     shards = config["fixed_points"]["shards"]
     for m in MODELS:
-        records += [f"{root}/{rule}/{m.id}.tsv" for rule in ("train", "hidden_states", "state_figures", "fixed_point_figures")]
+        records += [
+            f"{root}/{rule}/{m.id}.tsv" for rule in ("train", "hidden_states", "state_figures", "fixed_point_figures")
+        ]
         for system in m.systems(config["fixed_points"]["mode"]):
             records += [
-                f"{root}/fixed_point_shard/{m.id}/{system}/shard-{index}-of-{shards}.tsv" for index in range(1, shards + 1)
+                f"{root}/fixed_point_shard/{m.id}/{system}/shard-{index}-of-{shards}.tsv"
+                for index in range(1, shards + 1)
             ]
-            records += [f"{root}/{rule}/{m.id}/{system}.tsv" for rule in ("gather_fixed_points", "linearize", "analyze")]
+            records += [
+                f"{root}/{rule}/{m.id}/{system}.tsv" for rule in ("gather_fixed_points", "linearize", "analyze")
+            ]
     return records
 
 

@@ -1,16 +1,16 @@
 rule download:
     output:
         "resources/{dataset}/{archive}",
-    wildcard_constraints:
-        archive="|".join(re.escape(name) for name in DOWNLOADED_ARCHIVES.values()),
-    params:
-        spec=archive_spec,
     log:
         "logs/{dataset}/download/{archive}.log",
     benchmark:
         "logs/benchmarks/{dataset}/download/{archive}.tsv"
+    wildcard_constraints:
+        archive="|".join(re.escape(name) for name in DOWNLOADED_ARCHIVES.values()),
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        spec=archive_spec,
     script:
         "../../scripts/download.py"
 
@@ -18,14 +18,14 @@ rule download:
 rule synthesize:
     output:
         "resources/{dataset}/synthetic.tar.gz",
-    params:
-        spec=dataset_spec,
     log:
         "logs/{dataset}/synthesize.log",
     benchmark:
         "logs/benchmarks/{dataset}/synthesize.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        spec=dataset_spec,
     script:
         "../../scripts/synthesize.py"
 
@@ -36,15 +36,15 @@ rule prepare:
     output:
         **{split: f"results/{{dataset}}/data/{split}.parquet" for split in SPLITS},
         vocab="results/{dataset}/data/vocab.parquet",
-    params:
-        spec=dataset_spec,
-        settings=config["prepare"],
     log:
         "logs/{dataset}/prepare.log",
     benchmark:
         "logs/benchmarks/{dataset}/prepare.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        spec=dataset_spec,
+        settings=config["prepare"],
     script:
         "../../scripts/prepare.py"
 
@@ -52,14 +52,14 @@ rule prepare:
 rule download_glove:
     output:
         "resources/glove/glove.6B.zip",
-    params:
-        glove=config["embeddings"].get("glove", {}),
     log:
         "logs/download_glove.log",
     benchmark:
         "logs/benchmarks/download_glove.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        glove=config["embeddings"].get("glove", {}),
     script:
         "../../scripts/download_glove.py"
 
@@ -70,13 +70,13 @@ rule embeddings:
         glove=glove_input,
     output:
         "results/{dataset}/embeddings/{source}-{dim}.npy",
-    params:
-        seed=config["embeddings"]["seed"],
     log:
         "logs/{dataset}/embeddings/{source}-{dim}.log",
     benchmark:
         "logs/benchmarks/{dataset}/embeddings/{source}-{dim}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        seed=config["embeddings"]["seed"],
     script:
         "../../scripts/embeddings.py"

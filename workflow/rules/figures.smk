@@ -16,14 +16,14 @@ rule state_figures:
             category="{dataset}",
             subcategory="{model}",
         ),
-    params:
-        seed=config["states"]["seed"],
     log:
         "logs/{dataset}/figures/{model}/states.log",
     benchmark:
         "logs/benchmarks/{dataset}/state_figures/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        seed=config["states"]["seed"],
     script:
         "../../scripts/state_figures.py"
 
@@ -52,15 +52,15 @@ rule fixed_point_figures:
             category="{dataset}",
             subcategory="{model}",
         ),
-    params:
-        eigen_points=config["fixed_points"]["eigen_points"],
-        systems=systems,
     log:
         "logs/{dataset}/figures/{model}/fixed_points.log",
     benchmark:
         "logs/benchmarks/{dataset}/fixed_point_figures/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        eigen_points=config["fixed_points"]["eigen_points"],
+        systems=systems,
     script:
         "../../scripts/fixed_point_figures.py"
 
@@ -103,10 +103,10 @@ rule table_html:
         ),
         # The bare table, which the report's first page (workflow/report/workflow.rst) embeds.
         fragment="results/{dataset}/tables/{table}.fragment.html",
-    wildcard_constraints:
-        table="accuracy|explained_variance|fixed_points|comparison|timeline",
     log:
         "logs/{dataset}/tables/{table}_html.log",
+    wildcard_constraints:
+        table="accuracy|explained_variance|fixed_points|comparison|timeline",
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -121,13 +121,13 @@ rule timeline:
         model_outputs,
     output:
         "results/{dataset}/tables/timeline.csv",
-    params:
-        records=benchmark_records,
-        root="logs/benchmarks/{dataset}",
     log:
         "logs/{dataset}/tables/timeline.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        records=benchmark_records,
+        root="logs/benchmarks/{dataset}",
     script:
         "../../scripts/timeline.py"
 
@@ -139,11 +139,11 @@ rule report_status:
         present_targets,
     output:
         report("results/report_status.html", caption="../report/report_status.rst", category="run status"),
-    params:
-        expected=all_targets(),
     log:
         "logs/report_status.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        expected=all_targets(),
     script:
         "../../scripts/report_status.py"

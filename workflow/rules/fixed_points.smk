@@ -8,39 +8,37 @@ rule fixed_point_shard:
         model="results/{dataset}/models/{model}/model.pt",
     output:
         "results/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.parquet",
-    params:
-        # Only the keys that change the solution: editing a later stage's key re-solves nothing.
-        settings=narrow(config["fixed_points"], SEARCH_KEYS),
-    # The device (fixed_points.device) is read from the config by the script, not a param: it changes
-    # nothing beyond rounding, so moving the search to a GPU reruns nothing.
-    threads: 1
-    resources:
-        gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.log",
     benchmark:
         "logs/benchmarks/{dataset}/fixed_point_shard/{model}/{system}/shard-{scatteritem}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    # The device (fixed_points.device) is read from the config by the script, not a param: it changes
+    # nothing beyond rounding, so moving the search to a GPU reruns nothing.
+    threads: 1
+    resources:
+        gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
+    params:
+        # Only the keys that change the solution: editing a later stage's key re-solves nothing.
+        settings=narrow(config["fixed_points"], SEARCH_KEYS),
     script:
         "../../scripts/fixed_point_shard.py"
 
 
 rule gather_fixed_points:
     input:
-        gather.fixed_point_shards(
-            "results/{{dataset}}/fixed_points/{{model}}/{{system}}/shard-{scatteritem}.parquet"
-        ),
+        gather.fixed_point_shards("results/{{dataset}}/fixed_points/{{model}}/{{system}}/shard-{scatteritem}.parquet"),
     output:
         "results/{dataset}/fixed_points/{model}/{system}.parquet",
-    params:
-        settings=narrow(config["fixed_points"], GATHER_KEYS),
     log:
         "logs/{dataset}/fixed_points/{model}/{system}.log",
     benchmark:
         "logs/benchmarks/{dataset}/gather_fixed_points/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        settings=narrow(config["fixed_points"], GATHER_KEYS),
     script:
         "../../scripts/gather_fixed_points.py"
 
@@ -51,14 +49,14 @@ rule linearize:
         model="results/{dataset}/models/{model}/model.pt",
     output:
         "results/{dataset}/linearization/{model}/{system}.parquet",
-    # On fixed_points.device (the same stage as the search), read from the config by the script.
-    resources:
-        gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/linearization/{model}/{system}.log",
     benchmark:
         "logs/benchmarks/{dataset}/linearize/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    # On fixed_points.device (the same stage as the search), read from the config by the script.
+    resources:
+        gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     script:
         "../../scripts/linearize.py"

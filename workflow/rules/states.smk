@@ -9,18 +9,18 @@ rule hidden_states:
         states=directory("results/{dataset}/states/{model}"),
         pca="results/{dataset}/pca/{model}.parquet",
         examples="results/{dataset}/examples/{model}.parquet",
-    params:
-        settings=config["states"],
-        max_length=config["prepare"]["max_length"],
-    # On training.device, read from the config by the script: it changes nothing beyond rounding.
-    threads: config["training"]["threads"]
-    resources:
-        gpu=0 if config["training"]["device"] == "cpu" else 1,
     log:
         "logs/{dataset}/hidden_states/{model}.log",
     benchmark:
         "logs/benchmarks/{dataset}/hidden_states/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    # On training.device, read from the config by the script: it changes nothing beyond rounding.
+    threads: config["training"]["threads"]
+    resources:
+        gpu=0 if config["training"]["device"] == "cpu" else 1,
+    params:
+        settings=config["states"],
+        max_length=config["prepare"]["max_length"],
     script:
         "../../scripts/hidden_states.py"

@@ -1,4 +1,4 @@
-# The original paper's line-attractor measures per model and system, and a comparison across models.
+# The original paper's line-attractor measures per model and system.
 
 
 rule analyze:
@@ -33,36 +33,3 @@ rule analyze:
         settings={key: value for key, value in config["analyses"].items() if key != "device"},
     script:
         "../../scripts/analyze.py"
-
-
-rule comparison_table:
-    input:
-        analyses=analysis_folders,
-        metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
-        pca=per_model("results/{dataset}/pca/{model}.parquet"),
-    output:
-        "results/{dataset}/tables/comparison.csv",
-    log:
-        "logs/{dataset}/tables/comparison.log",
-    conda:
-        "../../envs/pipeline.yaml"
-    params:
-        models=[m.id for m in MODELS],
-        kind=lambda wildcards: dataset_spec(wildcards)["kind"],
-    script:
-        "../../scripts/comparison_table.py"
-
-
-rule comparison_across_datasets:
-    input:
-        expand("results/{dataset}/tables/comparison.csv", dataset=config["run_datasets"]),
-    output:
-        table="results/comparison.csv",
-        html=report("results/comparison.html", caption="../report/comparison.rst", category="across datasets"),
-        figure=report("results/comparison.png", caption="../report/comparison.rst", category="across datasets"),
-    log:
-        "logs/comparison.log",
-    conda:
-        "../../envs/pipeline.yaml"
-    script:
-        "../../scripts/comparison_across_datasets.py"

@@ -24,16 +24,3 @@ rule train:
         settings=narrow(config["training"], TRAINING_KEYS),
     script:
         "../../scripts/train.py"
-
-
-rule accuracy_table:
-    input:
-        per_model("results/{dataset}/models/{model}/metrics.json"),
-    output:
-        "results/{dataset}/tables/accuracy.csv",
-    log:
-        "logs/{dataset}/tables/accuracy.log",
-    conda:
-        "../../envs/pipeline.yaml"
-    script:
-        "../../scripts/accuracy_table.py"

@@ -1,0 +1,132 @@
+# The summary tables of a run (one script and one function of rnn_dynamics.tables per table), their HTML
+# pages for the report, the run's timeline and the status page of a partial run.
+
+
+rule accuracy_table:
+    input:
+        per_model("results/{dataset}/models/{model}/metrics.json"),
+    output:
+        "results/{dataset}/tables/accuracy.csv",
+    log:
+        "logs/{dataset}/tables/accuracy.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/accuracy_table.py"
+
+
+rule explained_variance_table:
+    input:
+        per_model("results/{dataset}/pca/{model}.parquet"),
+    output:
+        "results/{dataset}/tables/explained_variance.csv",
+    log:
+        "logs/{dataset}/tables/explained_variance.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/explained_variance_table.py"
+
+
+rule fixed_point_table:
+    input:
+        all_fixed_point_tables,
+    output:
+        "results/{dataset}/tables/fixed_points.csv",
+    log:
+        "logs/{dataset}/tables/fixed_points.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/fixed_point_table.py"
+
+
+rule comparison_table:
+    input:
+        analyses=analysis_folders,
+        metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
+        pca=per_model("results/{dataset}/pca/{model}.parquet"),
+    output:
+        "results/{dataset}/tables/comparison.csv",
+    log:
+        "logs/{dataset}/tables/comparison.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        models=[m.id for m in MODELS],
+        kind=lambda wildcards: dataset_spec(wildcards)["kind"],
+    script:
+        "../../scripts/comparison_table.py"
+
+
+rule comparison_across_datasets:
+    input:
+        expand("results/{dataset}/tables/comparison.csv", dataset=config["run_datasets"]),
+    output:
+        table="results/comparison.csv",
+        html=report("results/comparison.html", caption="../report/comparison.rst", category="across datasets"),
+        figure=report("results/comparison.png", caption="../report/comparison.rst", category="across datasets"),
+    log:
+        "logs/comparison.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/comparison_across_datasets.py"
+
+
+rule table_html:
+    input:
+        "results/{dataset}/tables/{table}.csv",
+    output:
+        html=report(
+            "results/{dataset}/tables/{table}.html",
+            caption="../report/table.rst",
+            category="{dataset}",
+            subcategory="summary tables",
+        ),
+        # The bare table, which the report's first page (workflow/report/workflow.rst) embeds.
+        fragment="results/{dataset}/tables/{table}.fragment.html",
+    log:
+        "logs/{dataset}/tables/{table}_html.log",
+    wildcard_constraints:
+        table="accuracy|explained_variance|fixed_points|comparison|timeline",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/table_html.py"
+
+
+# The run's timeline: every job's benchmark record (rule, model, system, shard, seconds, peak memory).
+# It waits for every model's last outputs and reads the records that exist then (never asks for one:
+# a deleted record must not make its job, say a training, run again); the log names the missing ones.
+rule timeline:
+    input:
+        model_outputs,
+    output:
+        "results/{dataset}/tables/timeline.csv",
+    log:
+        "logs/{dataset}/tables/timeline.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        records=benchmark_records,
+        root="logs/benchmarks/{dataset}",
+    script:
+        "../../scripts/timeline.py"
+
+
+# After a partial run: `snakemake --cores 1 report_status --report report.html --report-after-run`
+# builds a report of the outputs that exist, with this table of the ones that do not.
+rule report_status:
+    input:
+        present_targets,
+    output:
+        report("results/report_status.html", caption="../report/report_status.rst", category="run status"),
+    log:
+        "logs/report_status.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        expected=all_targets(),
+    script:
+        "../../scripts/report_status.py"

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnn_dynamics import batches, datasets, synthetic, training
+from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +103,7 @@ def main(argv=None) -> dict:
     prepare_seconds = time.perf_counter() - start
     vocab_size = counts["vocab"]
     splits = {name: batches.read_split(data[name], vocab_size) for name in ("train", "valid", "test")}
-    device = training.resolve_device(args.device)
+    device = model_lib.resolve_device(args.device)
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
           f"torch {torch.__version__}, prepared {counts} in {prepare_seconds:.1f} s", flush=True)  # fmt: skip
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from rnn_dynamics import analyses, batches, linearization, logs, model, text, training
+from rnn_dynamics import analyses, batches, linearization, logs, model, text
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
     settings = snakemake.params.settings
-    device = training.resolve_device(snakemake.config["analyses"]["device"], "analyses.device")
+    device = model.resolve_device(snakemake.config["analyses"]["device"], "analyses.device")
     network = model.load(snakemake.input.model, map_location=device)
     vocabulary = text.read_vocabulary(snakemake.input.vocab)
     result = analyses.analyze(

@@ -3,12 +3,11 @@
 import torch
 
 from rnn_dynamics import fixed_points, logs, model, storage
-from rnn_dynamics.training import resolve_device
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     index, count = fixed_points.parse_scatteritem(snakemake.wildcards.scatteritem)
-    device = resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")
+    device = model.resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")
     system = model.load(snakemake.input.model, map_location=device).system(snakemake.wildcards.system)
     states = fixed_points.system_states(snakemake.input.states, snakemake.wildcards.system)
     table = fixed_points.solve_shard(system, states, snakemake.params.settings, index, count, device=device)

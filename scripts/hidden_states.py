@@ -7,11 +7,11 @@ Writes the per-layer Parquet dumps of a sample of reviews, the PCA of every
 
 import torch
 
-from rnn_dynamics import batches, logs, model, states, text, training
+from rnn_dynamics import batches, logs, model, states, text
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    device = training.resolve_device(snakemake.config["training"]["device"])
+    device = model.resolve_device(snakemake.config["training"]["device"])
     trained = model.load(snakemake.input.final, map_location=device)
     untrained = model.load(snakemake.input.initial, map_location=device)
     states.write_hidden_states(

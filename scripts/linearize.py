@@ -1,10 +1,9 @@
 """Rule linearize: Jacobians and eigendecomposition at a system's unique fixed points."""
 
 from rnn_dynamics import fixed_points, linearization, logs, model, storage
-from rnn_dynamics.training import resolve_device
 
 with logs.to_file(snakemake.log[0]):
-    device = resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")
+    device = model.resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")
     system = model.load(snakemake.input.model, map_location=device).system(snakemake.wildcards.system)
     table = fixed_points.read_fixed_points(snakemake.input.fixed_points)
     result = linearization.linearize_table(system, table, device=device)

@@ -213,7 +213,7 @@ def test_analyze_on_a_device_returns_the_cpu_result(trained, name):
     """analyses.device: the network and its linear model run where the weights are; every result is on the CPU
     and, on the CPU, identical to the default."""
     model, lin, _ = trained
-    device = training.resolve_device(name, "analyses.device")
+    device = model_lib.resolve_device(name, "analyses.device")
     rng = np.random.default_rng(5)
     lengths = rng.integers(3, 12, 60)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import batches, fixed_points, linearization, solver, states, storage, tables, training
+from rnn_dynamics import batches, fixed_points, linearization, solver, states, storage, tables
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from test_fixed_points import gru_system, linear_system
@@ -126,7 +126,7 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device 
 @pytest.mark.parametrize("name", ["cpu", "auto", pytest.param("cuda", marks=CUDA)])
 def test_linearize_on_a_device_returns_the_cpu_result(name):
     """fixed_points.device reaches the Jacobians; the result is numpy on the CPU, identical on the CPU itself."""
-    device = training.resolve_device(name, "fixed_points.device")
+    device = model_lib.resolve_device(name, "fixed_points.device")
     network = model_lib.SentimentClassifier(ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10)
     points = np.random.default_rng(2).uniform(-1, 1, (5, 6))
     x = np.random.default_rng(3).uniform(-1, 1, 6)
@@ -146,4 +146,4 @@ def test_a_cuda_device_without_cuda_names_the_key():
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     with pytest.raises(ValueError, match="fixed_points.device is 'cuda'"):
-        training.resolve_device("cuda", "fixed_points.device")
+        model_lib.resolve_device("cuda", "fixed_points.device")

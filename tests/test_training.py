@@ -216,9 +216,9 @@ def test_settings_name_an_unknown_key():
 def test_cuda_device_without_cuda_is_refused():
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    assert training.resolve_device("auto") == torch.device("cpu")
+    assert model_lib.resolve_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="'cuda:0'"):
-        training.resolve_device("cuda:0")
+        model_lib.resolve_device("cuda:0")
 
 
 def test_a_small_gru_learns_the_synthetic_rule(trained_synthetic_model):

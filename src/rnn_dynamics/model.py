@@ -20,7 +20,7 @@ from rnn_dynamics import cells
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.storage import atomic_path, read_torch, reading
 
-__all__ = ["CPU_SCAN", "SentimentClassifier", "load", "save"]
+__all__ = ["CPU_SCAN", "SentimentClassifier", "load", "resolve_device", "save"]
 
 _LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
 # The cells whose states ``layer_states`` computes on a CPU by ``cells.scan`` rather than
@@ -177,6 +177,17 @@ class SentimentClassifier(nn.Module):
             readout=cell.output,
             state_bound=cell.state_bound(self.spec.hidden),
         )
+
+
+def resolve_device(name: str, key: str = "training.device") -> torch.device:
+    """The device a model runs on, from a config value: ``auto`` is the GPU when CUDA is available, else
+    the CPU. ``key`` names the config key in errors."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{key} is {name!r} but CUDA is not available here; use 'auto' or 'cpu'")
+    return device
 
 
 def save(model: SentimentClassifier, path: str | os.PathLike, **extra) -> None:

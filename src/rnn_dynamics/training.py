@@ -52,7 +52,6 @@ __all__ = [
     "check_loss",
     "evaluate",
     "model_lock",
-    "resolve_device",
     "resumable_checkpoint",
     "train",
 ]
@@ -130,16 +129,6 @@ class Outputs:
     history: Path
     metrics: Path
     checkpoint: Path
-
-
-def resolve_device(name: str, key: str = "training.device") -> torch.device:
-    """``auto``: the GPU when CUDA is available, else the CPU. ``key`` names the config key in errors."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{key} is {name!r} but CUDA is not available here; use 'auto' or 'cpu'")
-    return device
 
 
 @torch.no_grad()
@@ -262,7 +251,7 @@ def train(
     # which the CPU multiplies many times slower: flushing them to zero made a
     # CPU training step ~8x faster (a batch of 64 reviews of 200 tokens, GRU-256).
     torch.set_flush_denormal(True)
-    device = resolve_device(settings.device)
+    device = model_lib.resolve_device(settings.device)
     torch.manual_seed(spec.seed)
     model = model_lib.SentimentClassifier(
         spec, embeddings.shape[0], settings.dropout, settings.layer_dropout, embeddings

@@ -84,23 +84,33 @@ def test_exact_roots_are_a_separate_polish_of_the_approximate_points(integrating
     assert fixed_points.counts(fixed_points.gather([approximate.to_table()]))["exact_roots"] == -1
 
 
-def test_an_lstm_reaches_the_tolerance_and_its_slow_points_are_counted_apart(prepared_synthetic_large):
+def test_an_lstm_reaches_the_tolerance_wherever_adam_does_and_its_slow_points_are_counted_apart(
+    prepared_synthetic_large,
+):
     """The paper's claim is universal: LSTM fixed points too. On the quick-look set an LSTM-2's
-    layer 1 reached q < 1e-6 for 5 of 100 starts with the earlier exact-root search; the
-    default now reaches it for at least 90% (100, 100 and 93 of 100 for LSTM-1 and the two
-    layers of LSTM-2, where Adam reached 95, 100 and 93). The rest are slow points."""
+    layer 1 reached q < 1e-6 for 5 of 100 starts with the earlier exact-root search. Whether
+    q < 1e-6 can be reached at all is the trained model's: on one machine LM and Adam reached
+    it for 100 and 100 of 100 starts (layer 1), on another the same recipe trained a layer 1
+    whose slow manifold bottoms out at q = 9.2e-6, and both stopped there (17 and 14 of 100;
+    layer 2: 93 and 94). So the search is held to the reference: from the same starts LM
+    reaches the tolerance wherever Adam does (within 5 starts), and every start that does
+    not is a slow point, counted apart, at a q no higher than Adam's."""
     model = model_lib.load(
         train_synthetic(prepared_synthetic_large, prepared_synthetic_large / "lstm", "lstm-L2-E16-H32-s0", epochs=10)
     )
     test = batches.read_split(prepared_synthetic_large / "test.parquet")
     for layer, visited in enumerate(states.visited_states(model, test, np.arange(300)), start=1):
         system = model.system(f"layer{layer}")
-        result = solver.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
-        result = solver.measure_slow_points(system, result)
+        starts = fixed_points.sample_starts(visited, 100, seed=0)
+        result = solver.measure_slow_points(system, solver.find(system, starts, progress=False))
+        adam = solver.find(system, starts, method="adam", max_iterations=10000, progress=False)
         counts = fixed_points.counts(fixed_points.gather([result.to_table()]))
-        assert counts["converged"] >= 90, (layer, counts)
+        assert counts["converged"] >= int(adam.converged.sum()) - 5, (layer, counts, int(adam.converged.sum()))
         assert counts["converged"] + counts["slow_points"] == 100
-        if counts["slow_points"]:
+        slow = ~result.converged
+        if slow.any():
             assert counts["slow_point_median_q"] >= solver.APPROXIMATE_Q_TOL
             assert counts["slow_point_time_constant"] > 0, counts
+            # LM stops at the bottom of q, not above where Adam got to.
+            assert np.median(result.q[slow]) <= 1.5 * np.median(adam.q[slow]), (layer, counts)
         assert np.isnan(result.slow_point_modulus[result.converged]).all()

@@ -177,7 +177,7 @@ def test_gather_counts_convergence_and_drops_outliers():
     assert np.isnan(counts.pop("slow_point_time_constant"))  # no modulus measured at the slow point
     assert counts == {
         "starts": 4, "converged": 3, "slow_points": 1, "slow_point_median_q": 1e-3, "converged_1e-8": 2,
-        "outside_state_space": 0, "unique_fixed_points": 2, "exact_roots": -1,
+        "outside_state_space": 0, "at_bound": 0, "unique_fixed_points": 2, "exact_roots": -1,
     }  # fmt: skip
     with pytest.raises(ValueError, match="overlap"):
         fixed_points.gather([table, table])
@@ -240,9 +240,20 @@ def test_fixed_points_outside_the_reachable_state_space_are_not_counted():
         readout=lambda h: h,
         state_bound=cells.GRU.state_bound(hidden),
     )
-    result = solver.find(system, np.array([[0.5, 0.0], [2.0, 0.0]]), progress=False)
+    starts = np.array([[0.5, 0.0], [2.0, 0.0]])
+    result = solver.find(system, starts, progress=False, bounded=False)
     assert result.q.max() < 1e-20
     np.testing.assert_array_equal(result.in_state_space, [True, False])
     gathered = fixed_points.gather([result.to_table()])
     assert gathered["fixed_point_id"].to_pylist() == [0, -1]
     assert fixed_points.counts(gathered)["outside_state_space"] == 1
+    # The default, bounded search stops the second start on the bound (h = 1): in the state
+    # space, but counted apart, not as a fixed point.
+    bounded = solver.find(system, starts, progress=False)
+    np.testing.assert_array_equal(bounded.fixed_point, [[0.5, 0.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(bounded.in_state_space, [True, True])
+    np.testing.assert_array_equal(bounded.at_bound, [False, True])
+    gathered = fixed_points.gather([bounded.to_table()])
+    assert gathered["fixed_point_id"].to_pylist() == [0, -1]
+    counts = fixed_points.counts(gathered)
+    assert (counts["outside_state_space"], counts["at_bound"], counts["unique_fixed_points"]) == (0, 1, 1)

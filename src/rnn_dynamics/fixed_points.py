@@ -72,6 +72,7 @@ SEARCH_KEYS = (
     "damping",
     "learning_rate",
     "exact_roots",
+    "bounded",
 )
 GATHER_KEYS = ("q_tol", "unique_tol", "unique_metric", "outlier_distance")
 UNIQUE_METRICS = ("chebyshev", "euclidean")
@@ -175,7 +176,8 @@ def gather(
     Added columns: ``converged`` (q < q_tol), ``outlier`` (a converged point whose
     nearest other converged point is farther than ``outlier_distance``, Euclidean),
     ``fixed_point_id`` (the unique fixed point a converged, non-outlier start found
-    within the network's state space (``in_state_space``); -1 otherwise) and
+    within the network's state space (``in_state_space``) and not on its bound (``at_bound``);
+    -1 otherwise) and
     ``representative`` (the row that stands for its fixed point:
     the one with the lowest q); ``exact_root_id`` and ``exact_root_representative``
     do the same for the exact roots, where they were sought (-1 and false otherwise). Two points are one fixed
@@ -192,7 +194,7 @@ def gather(
     points = list_matrix(table["fixed_point"])
     q = table["q"].to_numpy()
     converged = q < q_tol
-    reachable = converged & table["in_state_space"].to_numpy()
+    reachable = converged & table["in_state_space"].to_numpy() & ~table["at_bound"].to_numpy()
     outlier = np.zeros(len(q), dtype=bool)
     if outlier_distance is not None:
         outlier[reachable] = _isolated(points[reachable], outlier_distance)
@@ -306,7 +308,8 @@ def counts(table: pa.Table) -> dict:
         if np.isfinite(table["slow_point_modulus"].to_numpy()[~converged]).any()
         else float("nan"),
         "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
-        "outside_state_space": int(np.sum(table["converged"].to_numpy() & ~table["in_state_space"].to_numpy())),
+        "outside_state_space": int(np.sum(converged & ~table["in_state_space"].to_numpy())),
+        "at_bound": int(np.sum(converged & table["at_bound"].to_numpy())),
         "unique_fixed_points": int(np.sum(table["representative"].to_numpy())),
         "exact_roots": int(np.sum(table["exact_root_representative"].to_numpy())) if sought else -1,
     }
@@ -375,7 +378,7 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
     """Shard ``index`` of ``count``: sample the config's starts from ``states``, solve this shard's slice.
 
     ``settings`` holds the ``fixed_points`` keys that decide the result: starts,
-    noise, seed, method, max_iterations, q_tol, damping, learning_rate, exact_roots.
+    noise, seed, method, max_iterations, q_tol, damping, learning_rate, exact_roots, bounded.
     """
     starts = sample_starts(states, settings["starts"], settings["noise"], settings["seed"])
     rows = shard_rows(len(starts), index, count)
@@ -391,6 +394,7 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
         damping=settings["damping"],
         learning_rate=settings["learning_rate"],
         device=device,
+        bounded=settings["bounded"],
     )
     log.info(
         "%s: %d of %d starts reached approximate fixed points (q < %.0e) in %.1f s (at most %d iterations)",
@@ -403,7 +407,7 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
     )
     result = solver.measure_slow_points(system, result, device=device)
     if settings["exact_roots"]:
-        result = solver.polish(system, result, settings["max_iterations"], device=device)
+        result = solver.polish(system, result, settings["max_iterations"], device=device, bounded=settings["bounded"])
         roots = result.exact_roots
         log.info(
             "exact roots: %d of %d starts reached q < %.0e in %.1f s",

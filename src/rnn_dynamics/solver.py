@@ -71,6 +71,7 @@ RESULT_COLUMNS = {
     "iterations": pa.int32(),
     "solver_converged": pa.bool_(),
     "in_state_space": pa.bool_(),
+    "at_bound": pa.bool_(),
     "exact_root": None,
     "exact_root_q": pa.float64(),
     "exact_root_in_state_space": pa.bool_(),
@@ -92,6 +93,9 @@ class FixedPointResult:
     seconds: float
     # (B,) bool: the fixed point lies where the network's states can be (cells.DynamicalSystem.state_bound)
     in_state_space: np.ndarray | None = None
+    # (B,) bool: some coordinate of the fixed point sits on the state bound (where a bounded
+    # search stops a start that would leave); None where the system has no bound.
+    at_bound: np.ndarray | None = None
     # The exact root each approximate fixed point leads to (``polish``), or None when not sought.
     exact_roots: "FixedPointResult | None" = None
     # (B,) the largest |lambda| of dF/dh at the slow points (starts that stopped above the
@@ -99,8 +103,12 @@ class FixedPointResult:
     slow_point_modulus: np.ndarray | None = None
 
     def inside(self) -> np.ndarray:
-        """(B,) bool: ``in_state_space``, or every start where the system has no state bound."""
-        return np.ones(len(self.q), dtype=bool) if self.in_state_space is None else self.in_state_space
+        """(B,) bool: strictly inside the state space (``in_state_space`` and not ``at_bound``), or
+        every start where the system has no state bound."""
+        inside = np.ones(len(self.q), dtype=bool) if self.in_state_space is None else self.in_state_space.copy()
+        if self.at_bound is not None:
+            inside &= ~self.at_bound
+        return inside
 
     def to_table(self, start_index: np.ndarray | None = None) -> pa.Table:
         """One row per start; ``start_index`` numbers the starts within the full, unsharded set.
@@ -123,7 +131,10 @@ class FixedPointResult:
                 "q": pa.array(self.q),
                 "iterations": pa.array(self.iterations.astype(np.int32)),
                 "solver_converged": pa.array(self.converged),
-                "in_state_space": pa.array(self.inside()),
+                "in_state_space": pa.array(
+                    np.ones(n, dtype=bool) if self.in_state_space is None else self.in_state_space
+                ),
+                "at_bound": pa.array(np.zeros(n, dtype=bool) if self.at_bound is None else self.at_bound),
                 "exact_root": list_column(np.full_like(self.start, np.nan) if roots is None else roots.fixed_point),
                 "exact_root_q": pa.array(np.full(n, np.nan) if roots is None else roots.q),
                 "exact_root_in_state_space": pa.array(
@@ -151,12 +162,17 @@ def measure_slow_points(system, result: FixedPointResult, device="cpu") -> Fixed
 
 
 def polish(
-    system, result: FixedPointResult, max_iterations: int = 200, progress: bool = True, device="cpu"
+    system,
+    result: FixedPointResult,
+    max_iterations: int = 200,
+    progress: bool = True,
+    device="cpu",
+    bounded: bool = True,
 ) -> FixedPointResult:
     """``result`` with the exact roots its endpoints lead to: nearly undamped LM on to ``q < EXACT_Q_TOL``."""
     roots = find(
         system, result.fixed_point, method="lm", max_iterations=max_iterations, tolerance=EXACT_Q_TOL,
-        damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, progress=progress, device=device,
+        damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, progress=progress, device=device, bounded=bounded,
     )  # fmt: skip
     return dataclasses.replace(result, exact_roots=roots)
 
@@ -174,6 +190,7 @@ def find(
     batched: bool = True,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    bounded: bool = True,
 ) -> FixedPointResult:
     """Minimise ``q`` from every row of ``starts`` (B, S) in float64; each start stops once ``q < tolerance``.
 
@@ -201,6 +218,14 @@ def find(
     roots* of ``h = F(h, x)``: an extension the pipeline offers apart (``polish``,
     ``exact_roots``). The damping is raised tenfold when a step fails and lowered
     tenfold, down to ``min_damping``, when it succeeds.
+
+    ``bounded`` (the default) keeps the search where the network's states can be
+    (``system.state_bound``: |h| <= 1 for a GRU, UGRNN or vanilla RNN, the LSTM's h; its
+    cell state is unbounded): a step of either method that would leave is cut back to
+    the bound, coordinate by coordinate (projected LM, projected Adam). Every endpoint
+    then lies in the state space, and a start that would have left ends on the bound
+    (``at_bound``), where the search's verdicts leave it out. Unbounded, such starts
+    run on outside, to points no state of the network can reach.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -215,24 +240,39 @@ def find(
     if x.shape != (system.input_size,):
         raise ValueError(f"x must have shape ({system.input_size},), got {tuple(x.shape)}")
     inputs = x.expand(len(h0), -1)
+    state_bound = getattr(system, "state_bound", None)
+    bound = (
+        torch.as_tensor(np.asarray(state_bound), dtype=torch.float64, device=device)
+        if bounded and state_bound is not None
+        else None
+    )
     began = time.perf_counter()
     with torch.no_grad():
         if method == "lm":
             h, q, iterations = _levenberg_marquardt(
-                system, h0, inputs, max_iterations, tolerance, damping, min_damping, progress
+                system, h0, inputs, max_iterations, tolerance, damping, min_damping, bound, progress
             )
         elif batched:
-            h, q, iterations = _adam(system.step, h0, inputs, max_iterations, tolerance, learning_rate, progress)
+            h, q, iterations = _adam(system.step, h0, inputs, max_iterations, tolerance, learning_rate, bound, progress)
         else:
             solved = [
-                _adam(system.step, h0[i : i + 1], inputs[i : i + 1], max_iterations, tolerance, learning_rate, False)
+                _adam(
+                    system.step,
+                    h0[i : i + 1],
+                    inputs[i : i + 1],
+                    max_iterations,
+                    tolerance,
+                    learning_rate,
+                    bound,
+                    False,
+                )
                 for i in tqdm(range(len(h0)), desc="adam, one start at a time", disable=not progress)
             ]
             h, q, iterations = (torch.cat(parts) for parts in zip(*solved))
     seconds = time.perf_counter() - began
     q = q.cpu().numpy()
     fixed = h.cpu().numpy()
-    bound = getattr(system, "state_bound", None)
+    limit = None if state_bound is None else np.asarray(state_bound)
     return FixedPointResult(
         start=h0.cpu().numpy(),
         fixed_point=fixed,
@@ -243,7 +283,10 @@ def find(
         tolerance=tolerance,
         seconds=seconds,
         # A hair of slack: a point on the boundary is reachable in the limit.
-        in_state_space=None if bound is None else (np.abs(fixed) <= np.asarray(bound) + 1e-9).all(axis=1),
+        in_state_space=None if limit is None else (np.abs(fixed) <= limit + 1e-9).all(axis=1),
+        at_bound=None
+        if limit is None
+        else (np.abs(fixed) >= limit).any(axis=1) & (np.abs(fixed) <= limit + 1e-9).all(axis=1),
     )
 
 
@@ -258,9 +301,14 @@ def _residual_jacobians(system, h, x):
     return torch.eye(h.shape[1], dtype=h.dtype, device=h.device) - j_rec
 
 
-def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_damping, progress):
+def _clip(h, bound):
+    """``h`` cut back to ``[-bound, bound]`` coordinate by coordinate; unchanged when ``bound`` is None."""
+    return h if bound is None else torch.clamp(h, -bound, bound)
+
+
+def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_damping, bound, progress):
     step = system.step
-    h = h.clone()
+    h = _clip(h.clone(), bound)
     residual = h - step(h, x)
     q = residual.pow(2).mean(dim=-1)
     mu = torch.full_like(q, damping)
@@ -282,7 +330,7 @@ def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_d
         # J^T J + mu I is symmetric positive definite for mu > 0: Cholesky is the cheap, stable solve.
         factor, info = torch.linalg.cholesky_ex(jtj + mu[rows, None, None] * eye)
         delta = torch.cholesky_solve(-gradient.unsqueeze(-1), factor).squeeze(-1)
-        trial = h[rows] + delta
+        trial = _clip(h[rows] + delta, bound)
         trial_residual = trial - step(trial, x[rows])
         trial_q = trial_residual.pow(2).mean(dim=-1)
         # A step that does not lower q (or whose system was numerically singular) is
@@ -303,8 +351,10 @@ def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_d
     return h, q, iterations
 
 
-def _adam(step, h, x, max_iterations, tolerance, learning_rate, progress):
-    """Adam on the sum of q over the starts; each start's answer is frozen once its q is below tolerance."""
+def _adam(step, h, x, max_iterations, tolerance, learning_rate, bound, progress):
+    """Adam on the sum of q over the starts, each step cut back to ``bound``; each start's answer is
+    frozen once its q is below tolerance."""
+    h = _clip(h, bound)
     found = h.clone()
     point = h.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([point], lr=learning_rate)
@@ -324,6 +374,9 @@ def _adam(step, h, x, max_iterations, tolerance, learning_rate, progress):
             break
         optimizer.step()
         optimizer.zero_grad()
+        if bound is not None:
+            with torch.no_grad():
+                point.copy_(_clip(point, bound))
         if progress and iteration % 100 == 0:
             bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return found.detach(), q, iterations

@@ -88,6 +88,7 @@ FIXED_POINT_TABLE_COLUMNS = [
     "slow_point_median_q",
     "slow_point_time_constant",
     "outside_state_space",
+    "at_bound",
     "unique_fixed_points",
     "first_pc_share",
     "median_largest_modulus",

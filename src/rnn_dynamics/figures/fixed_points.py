@@ -108,6 +108,8 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
         note = f"{counts['converged']} of {counts['starts']} starts below q_tol"
         if counts["outside_state_space"]:
             note += f",\n{counts['outside_state_space']} of them outside the reachable states, left out"
+        if counts["at_bound"]:
+            note += f",\n{counts['at_bound']} of them stopped on the state bound, left out"
         ax.set(
             title=f"{model_id} {_system_title(system)}\n{note}", xlabel="PC1 of the states", ylabel="PC2 of the states"
         )

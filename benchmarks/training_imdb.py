@@ -2,6 +2,8 @@
 
     python benchmarks/training_imdb.py [--archive PATH] [--layers 1 3] [--epochs 10 2]
     python benchmarks/training_imdb.py --quick     # a generated archive, tiny model, CPU
+    python benchmarks/training_imdb.py --data results/imdb/data --embeddings results/imdb/embeddings/kumo-50.npy \
+        --embedding 50 --architecture vanilla --layers 1 --epochs 6 --learning-rate 3e-4 --dropout 0.1 --skip-baseline
 
 Trains the project's way (``rnn_dynamics.training.train``: length-bucketed padded
 batches, the fused cuDNN module on a GPU) for each layer count, and as the baseline
@@ -78,6 +80,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--embedding", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0: none)")
+    parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=None, help="keep data and models here (default: a temp dir)")
@@ -114,7 +119,14 @@ def main(argv=None) -> dict:
             embeddings = np.random.default_rng(0).normal(0, 1, (vocab_size, args.embedding)).astype(np.float32)
         else:
             embeddings = np.load(args.embeddings)
-        settings = training.Settings(epochs=epochs, device=args.device, threads=args.threads)
+        settings = training.Settings(
+            epochs=epochs,
+            device=args.device,
+            threads=args.threads,
+            learning_rate=args.learning_rate,
+            max_grad_norm=args.max_grad_norm or None,
+            dropout=args.dropout,
+        )
         folder = work / "models" / spec.id
         outputs = training.Outputs(
             *(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))

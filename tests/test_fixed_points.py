@@ -257,3 +257,22 @@ def test_fixed_points_outside_the_reachable_state_space_are_not_counted():
     assert gathered["fixed_point_id"].to_pylist() == [0, -1]
     counts = fixed_points.counts(gathered)
     assert (counts["outside_state_space"], counts["at_bound"], counts["unique_fixed_points"]) == (0, 1, 1)
+
+
+def test_the_chunked_cholesky_equals_torchs():
+    # The LM step factorises its batch in parallel chunks of one intra-op thread each (solver._cholesky).
+    generator = torch.Generator().manual_seed(0)
+    jacobians = torch.eye(64, dtype=torch.float64) - 0.3 * torch.randn(
+        40, 64, 64, generator=generator, dtype=torch.float64
+    )
+    matrices = jacobians.transpose(1, 2) @ jacobians + 1e-3 * torch.eye(64, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        factor, info = solver._cholesky(matrices)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    expected, expected_info = torch.linalg.cholesky_ex(matrices)
+    torch.testing.assert_close(factor, expected, rtol=0, atol=1e-12)
+    assert torch.equal(info, expected_info)

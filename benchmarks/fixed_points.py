@@ -80,6 +80,9 @@ def main() -> None:
     parser.add_argument("--adam-iterations", type=int, default=20000)
     parser.add_argument("--per-start-sample", type=int)
     parser.add_argument("--state-reviews", type=int, default=600, help="reviews whose states are the visited states")
+    parser.add_argument(
+        "--unbounded", action="store_true", help="let every solver leave the state bound (the reproduction's Adam)"
+    )
     args = parser.parse_args()
     if (args.model is None) != (args.reviews is None):
         parser.error("--model and --reviews go together")
@@ -115,13 +118,22 @@ def main() -> None:
         )
         return summary
 
-    lm = solver.find(system, starts, progress=False)
+    bounded = not args.unbounded
+    lm = solver.find(system, starts, progress=False, bounded=bounded)
     lm_summary = report("levenberg-marquardt (default)", lm)
-    adam = solver.find(system, starts, method="adam", max_iterations=args.adam_iterations, progress=False)
+    adam = solver.find(
+        system, starts, method="adam", max_iterations=args.adam_iterations, progress=False, bounded=bounded
+    )
     adam_summary = report("adam, batched", adam)
     chosen = np.random.default_rng(0).choice(starts_n, size=sample, replace=False)
     per_start = solver.find(
-        system, starts[chosen], method="adam", batched=False, max_iterations=args.adam_iterations, progress=False
+        system,
+        starts[chosen],
+        method="adam",
+        batched=False,
+        max_iterations=args.adam_iterations,
+        progress=False,
+        bounded=bounded,
     )
     per_start_seconds = per_start.seconds / sample * starts_n
     print(
@@ -130,7 +142,7 @@ def main() -> None:
         f"q 1e-6; the same endpoints as batched Adam within "
         f"{np.abs(per_start.fixed_point - adam.fixed_point[chosen]).max():.1e}"
     )
-    roots = solver.polish(system, lm, progress=False).exact_roots
+    roots = solver.polish(system, lm, progress=False, bounded=bounded).exact_roots
     exact = fixed_points.approximate_set(roots, q_tol=solver.EXACT_Q_TOL)
     print(f"exact roots (polish, an extension): {roots.seconds:.2f} s, {len(exact)} unique in the reachable states")
 
@@ -141,6 +153,7 @@ def main() -> None:
         "model_path": str(model_path),
         "starts": starts_n,
         "threads": torch.get_num_threads(),
+        "bounded": bounded,
         "lm_seconds": round(lm.seconds, 3),
         "adam_batched_seconds": round(adam.seconds, 3),
         "adam_per_start_seconds_extrapolated": round(per_start_seconds, 1),

@@ -40,13 +40,13 @@ def main(argv=None) -> dict:
             counts = fixed_points.counts(table)
             points = storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
             modulus = linearization.linearize(system, points, modes=1).modulus if len(points) else np.empty((0, 1))
-            top = float(np.median(np.abs(modulus).max(axis=1))) if len(points) else float("nan")
+            top, tau = linearization.largest_modulus(modulus)
             row = {
                 "converged": counts["converged"],
                 "unique": counts["unique_fixed_points"],
                 "first_pc_share": round(fixed_points.first_pc_share(points), 3) if len(points) > 2 else float("nan"),
                 "median_largest_modulus": round(top, 5),
-                "time_constant": round(float(fixed_points.time_constant(top)), 1),
+                "time_constant": round(tau, 1),
             }
             result[f"{folder.name} {args.system} q<{q_tol:g}"] = row
             print(f"{folder.name} {args.system} q < {q_tol:g}: {row}", flush=True)

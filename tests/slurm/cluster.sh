@@ -3,7 +3,8 @@
 #
 #   tests/slurm/cluster.sh start    install slurm-wlm + munge if missing, start
 #                                   munged, slurmctld, slurmd; wait for an idle node
-#   tests/slurm/cluster.sh stop     stop the daemons `start` started
+#   tests/slurm/cluster.sh stop     stop the daemons `start` started and kill the
+#                                   jobs still running
 #   tests/slurm/cluster.sh status   sinfo
 #
 # Runs as root. State (pid files, logs, spool) lives in $RNN_DYNAMICS_SLURM_STATE
@@ -89,10 +90,47 @@ start() {
     fi
     write_config
     start_munge
-    # -i: ignore saved state from an earlier run of this cluster.
-    slurmctld -i
+    clear_saved_state
+    # -c: start with no jobs and no node states, whatever an earlier run saved;
+    # -i: ignore errors in what is left of that state.
+    slurmctld -c -i
     slurmd -N localhost
     wait_for_idle_node
+}
+
+# An earlier cluster killed mid-job (a cancelled CI run on the same runner) leaves
+# its jobs in the controller's state and their scripts in slurmd's spool; recovered,
+# they hold the node in `mix` and the tests' jobs wait behind them. Its stray daemons
+# would keep the ports, and its jobs' steps (slurmstepd ignores SIGTERM) the CPUs.
+# All of it goes before a fresh start.
+clear_saved_state() {
+    local daemon
+    for daemon in slurmctld slurmd; do
+        if pkill -x "$daemon" 2>/dev/null; then
+            log "stopped a stray $daemon from an earlier run"
+            sleep 1
+        fi
+    done
+    kill_job_steps
+    rm -rf "${state:?}/slurmctld" "${state:?}/slurmd" "$state/slurmctld.pid" "$state/slurmd.pid"
+    mkdir -p "$state/slurmctld" "$state/slurmd"
+}
+
+# Job steps left running once their slurmd is gone, with everything they started.
+kill_job_steps() {
+    local pid
+    for pid in $(pgrep -x slurmstepd); do
+        log "killing job step $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null) and its processes"
+        kill_tree "$pid"
+    done
+}
+
+kill_tree() {
+    local child
+    for child in $(pgrep -P "$1"); do
+        kill_tree "$child"
+    done
+    kill -KILL "$1" 2>/dev/null || true
 }
 
 stop_pidfile() {
@@ -112,6 +150,7 @@ stop_pidfile() {
 stop() {
     stop_pidfile slurmd "$state/slurmd.pid"
     stop_pidfile slurmctld "$state/slurmctld.pid"
+    kill_job_steps
     if [[ -e $state/munged.started ]]; then
         stop_pidfile munged "$state/munged.pid"
         rm -f "$state/munged.started"

@@ -276,3 +276,87 @@ def test_the_chunked_cholesky_equals_torchs():
     expected, expected_info = torch.linalg.cholesky_ex(matrices)
     torch.testing.assert_close(factor, expected, rtol=0, atol=1e-12)
     assert torch.equal(info, expected_info)
+
+
+def slow_slope(delta=1e-4):
+    """h' = ((1 - delta) h1, 0.5 h2): one mode with a time constant of 1 / delta steps, one fast.
+
+    Its fixed point is 0; q = delta^2 h1^2 / 2 along h1, so q < 1e-6 once |h1| < 1e-3 / delta
+    (14.1 for delta = 1e-4), reached only by stepping along the slow mode.
+    """
+    scale = torch.tensor([1 - delta, 0.5], dtype=torch.float64)
+    return cells.DynamicalSystem(step=lambda h, x: h * scale, state_size=2, input_size=1, readout=lambda h: h)
+
+
+def test_a_start_on_a_slow_slope_goes_on_below_the_tolerance_where_adam_stops(monkeypatch):
+    system = slow_slope()
+    starts = np.array([[20.0, 0.3], [-18.0, -0.2]])
+    lm = solver.find(system, starts, progress=False)
+    adam = solver.find(system, starts, method="adam", max_iterations=5000, progress=False)
+    assert lm.converged.all() and adam.converged.all()
+    # Both stop just past the edge of the tolerance (|h1| = 14.1), not at the fixed point 0.
+    assert np.all(np.abs(lm.fixed_point[:, 0]) > 13), lm.fixed_point
+    np.testing.assert_allclose(lm.fixed_point[:, 0], adam.fixed_point[:, 0], atol=0.5)
+    assert lm.iterations.max() < 100 < adam.iterations.min()
+    # With the damping floor held at APPROXIMATE_MIN_DAMPING LM moves h1 by 2e-4 a step:
+    # it stalls and would call these starts slow points.
+    monkeypatch.setattr(solver, "STALL_MIN_DAMPING", solver.APPROXIMATE_MIN_DAMPING)
+    held = solver.find(system, starts, progress=False)
+    assert not held.converged.any() and held.iterations.max() < 20
+
+
+def test_a_start_at_a_minimum_of_q_above_the_tolerance_stops_there_as_a_slow_point():
+    # h1' = h1 - eps (h1^2 + a): no fixed point, q has its minimum eps^2 a^2 / 2 = 2e-6 at h1 = 0.
+    eps, a = 1e-2, 0.2
+    system = cells.DynamicalSystem(
+        step=lambda h, x: torch.stack([h[:, 0] - eps * (h[:, 0] ** 2 + a), 0.5 * h[:, 1]], dim=1),
+        state_size=2, input_size=1, readout=lambda h: h,
+    )  # fmt: skip
+    result = solver.measure_slow_points(
+        system, solver.find(system, np.array([[0.4, 0.1], [-0.3, 0.0]]), progress=False)
+    )
+    assert not result.converged.any()
+    np.testing.assert_allclose(result.q, (eps * a) ** 2 / 2, rtol=1e-3)
+    np.testing.assert_allclose(result.fixed_point, 0, atol=0.02)
+    assert result.iterations.max() < 200  # it stopped: it did not run out of iterations
+    counts = fixed_points.counts(fixed_points.gather([result.to_table()]))
+    assert (counts["converged"], counts["slow_points"]) == (0, 2)
+
+
+def test_a_start_pressed_on_the_bound_slides_along_it_to_the_least_q_there():
+    # h' = A h + b, whose fixed point (1.5, 0.2) lies beyond the state bound |h| <= 1: the
+    # bounded search holds h1 on the bound and solves for h2, ending at the least q on the
+    # face h1 = 1 (a slow point on the bound), where clipping the full step would creep.
+    a = np.array([[0.5, 0.2], [0.1, 0.3]])
+    residual_map = np.eye(2) - a
+    b = residual_map @ np.array([1.5, 0.2])
+    a_t, b_t = torch.tensor(a), torch.tensor(b)
+    system = cells.DynamicalSystem(
+        step=lambda h, x: h @ a_t.T + b_t, state_size=2, input_size=1, readout=lambda h: h,
+        state_bound=np.ones(2),
+    )  # fmt: skip
+    # Least ||(I - A) h - b|| with h1 = 1: a one-variable least-squares problem in h2.
+    column, target = residual_map[:, 1], b - residual_map[:, 0]
+    best = np.array([1.0, column @ target / (column @ column)])
+    result = solver.find(system, np.array([[0.0, 0.0], [0.9, -0.8], [-0.5, 0.9]]), progress=False)
+    np.testing.assert_allclose(result.fixed_point, np.tile(best, (3, 1)), atol=1e-6)
+    assert result.at_bound.all() and not result.converged.any()
+    assert result.iterations.max() < 50
+
+
+def test_extent_tells_one_stable_point_from_points_along_a_slow_mode():
+    # Around the one root of a contracting linear system the approximate fixed points
+    # (stopped at q < 1e-6 from different sides) scatter a little, and the deduplication
+    # may count several; along a slow mode they stay spread like their starts.
+    starts = np.random.default_rng(2).standard_normal((40, 6)) * 3
+    system, known = linear_system()
+    around_one = fixed_points.gather([solver.find(system, starts, progress=False).to_table()])
+    points = np.stack(fixed_points.unique_fixed_points(around_one)["fixed_point"].to_numpy(zero_copy_only=False))
+    assert np.abs(points - known).max() < 0.05
+    assert fixed_points.extent(points, starts) < 0.01
+    slope_starts = np.column_stack([np.linspace(-40, 40, 9), np.zeros(9)])
+    slope_starts = slope_starts[np.abs(slope_starts[:, 0]) > 15]
+    along = solver.find(slow_slope(), slope_starts, progress=False)
+    assert along.converged.all()
+    assert fixed_points.extent(along.fixed_point, slope_starts) > 0.3
+    assert np.isnan(fixed_points.extent(points[:1], starts))

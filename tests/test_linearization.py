@@ -115,7 +115,7 @@ def test_fixed_point_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     assert row["model"] == model_id and row["system"] == "layer1"
     assert (row["starts"], row["converged"], row["converged_1e-8"], row["unique_fixed_points"]) == (4, 4, 4, 1)
     assert row["exact_roots"] == -1  # not sought
-    assert np.isnan(row["first_pc_share"])  # one point is no line
+    assert np.isnan(row["first_pc_share"]) and np.isnan(row["extent"])  # one point is no line
     np.testing.assert_allclose(row["median_largest_modulus"], 0.9)
     np.testing.assert_allclose(row["time_constant"], 1 / abs(np.log(0.9)))
 

@@ -42,6 +42,7 @@ __all__ = [
     "approximate_set",
     "counts",
     "exact_roots",
+    "extent",
     "first_pc_share",
     "gather",
     "gather_shards",
@@ -329,6 +330,23 @@ def variance_fractions(points: np.ndarray) -> np.ndarray:
     singular = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
     variance = singular**2
     return variance / variance.sum() if variance.sum() > 0 else np.zeros(0)
+
+
+def extent(points: np.ndarray, starts: np.ndarray) -> float:
+    """How far the fixed points spread, as a fraction of how far their starts spread: the rms
+    distance of ``points`` (K, S) from their mean over that of ``starts`` (B, S) from theirs
+    (NaN below two points).
+
+    Of the order of 1 for fixed points strung along the visited states (a line attractor);
+    near 0 for approximate fixed points around one stable point, however many of them the
+    deduplication counts as unique: stopped at ``q < q_tol`` from different sides, they
+    scatter around it by about ``sqrt(q_tol) / (1 - |lambda|)``, beyond ``unique_tol``.
+    """
+    points, starts = np.asarray(points, dtype=np.float64), np.asarray(starts, dtype=np.float64)
+    if len(points) < 2 or len(starts) < 2:
+        return float("nan")
+    spread = np.sqrt(((starts - starts.mean(axis=0)) ** 2).sum(axis=1).mean())
+    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()) / spread)
 
 
 def first_pc_share(points: np.ndarray) -> float:

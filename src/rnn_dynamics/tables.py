@@ -90,6 +90,7 @@ FIXED_POINT_TABLE_COLUMNS = [
     "outside_state_space",
     "at_bound",
     "unique_fixed_points",
+    "extent",
     "first_pc_share",
     "median_largest_modulus",
     "time_constant",
@@ -100,7 +101,8 @@ FIXED_POINT_TABLE_COLUMNS = [
 def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
     """One row per (model, system) from its ``fixed_points/{model}/{system}.parquet`` and
     ``linearization/{model}/{system}.parquet``: counts of starts, converged starts, unique
-    approximate fixed points (and exact roots, -1 where not sought), the share of the fixed
+    approximate fixed points (and exact roots, -1 where not sought), how far the fixed points
+    spread against their starts (``fixed_points.extent``), the share of the fixed
     points' variance on their first principal component, and the median over fixed points
     of the largest |lambda| with its time constant."""
     found: dict[tuple[str, str], dict[str, Path]] = {}
@@ -119,6 +121,7 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
                 "model": model_id,
                 "system": system,
                 **fixed_points.counts(table),
+                "extent": fixed_points.extent(points, list_matrix(table["start"])),
                 "first_pc_share": fixed_points.first_pc_share(points),
                 "median_largest_modulus": median,
                 "time_constant": tau,

@@ -83,6 +83,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0: none)")
     parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (training.weight_decay)")
+    parser.add_argument("--freeze-embeddings", action="store_true", help="training.freeze_embeddings")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=None, help="keep data and models here (default: a temp dir)")
@@ -126,6 +128,8 @@ def main(argv=None) -> dict:
             learning_rate=args.learning_rate,
             max_grad_norm=args.max_grad_norm or None,
             dropout=args.dropout,
+            weight_decay=args.weight_decay,
+            freeze_embeddings=args.freeze_embeddings,
         )
         folder = work / "models" / spec.id
         outputs = training.Outputs(

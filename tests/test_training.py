@@ -230,3 +230,25 @@ def test_a_small_gru_learns_the_synthetic_rule(trained_synthetic_model):
 def test_the_train_rule_params_are_the_settings_less_device_and_threads():
     fields = {field.name for field in dataclasses.fields(training.Settings)}
     assert set(training.TRAINING_KEYS) == fields - {"device", "threads"}
+
+
+def test_frozen_embeddings_stay_at_their_initial_vectors_while_the_rest_learns(uninterrupted, splits, tmp_path):
+    folder, _ = uninterrupted
+    metrics = run(tmp_path, splits, dataclasses.replace(SETTINGS, freeze_embeddings=True))
+    initial, final = weights(tmp_path / "initial.pt"), weights(tmp_path / "model.pt")
+    assert torch.equal(initial["embedding.weight"], final["embedding.weight"])
+    assert not torch.equal(initial["readout.weight"], final["readout.weight"])
+    # The default run moves its embedding.
+    assert not torch.equal(initial["embedding.weight"], weights(folder / "model.pt")["embedding.weight"])
+    assert metrics["test_accuracy"] > 0.6
+
+
+def test_weight_decay_pulls_every_weight_towards_zero(uninterrupted, splits, tmp_path):
+    folder, _ = uninterrupted
+    run(tmp_path, splits, dataclasses.replace(SETTINGS, weight_decay=1.0))
+    decayed, free = weights(tmp_path / "model.pt"), weights(folder / "model.pt")
+    initial = weights(tmp_path / "initial.pt")
+    # Adam moves each weight by about the learning rate a step (0.01, 48 steps): the penalty's
+    # pull shows as norms below the undecayed run's and below the initial ones.
+    for key in ("embedding.weight", "recurrent.weight_hh_l0", "readout.weight"):
+        assert decayed[key].norm() < min(free[key].norm(), initial[key].norm()), key

@@ -80,7 +80,8 @@ _DEFAULTS = config.defaults("training")
 # The config's training keys that decide the trained weights: the train rule's params. Where it runs
 # (device) and on how many threads are read from the config by the script, so changing them reruns nothing.
 TRAINING_KEYS = (
-    "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "max_grad_norm", "dropout", "layer_dropout",
+    "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "max_grad_norm", "weight_decay",
+    "freeze_embeddings", "dropout", "layer_dropout",
 )  # fmt: skip
 
 
@@ -97,6 +98,10 @@ class Settings:
     )
     # Largest global L2 norm of the gradient per step (None: no clipping).
     max_grad_norm: float | None = _DEFAULTS["max_grad_norm"]
+    # An L2 penalty on every weight, as Adam's ``weight_decay`` (its gradient, weight_decay * w, added to the loss's).
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    # Keep the embedding at its initial vectors (GloVe's): only the recurrent layers and the readout learn.
+    freeze_embeddings: bool = _DEFAULTS["freeze_embeddings"]
     dropout: float = _DEFAULTS["dropout"]
     layer_dropout: float = _DEFAULTS["layer_dropout"]
     device: str = _DEFAULTS["device"]
@@ -258,7 +263,12 @@ def train(
     )
     model_lib.save(model, outputs.initial)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate_for(spec.architecture))
+    model.embedding.weight.requires_grad_(not settings.freeze_embeddings)
+    optimizer = torch.optim.Adam(
+        [parameter for parameter in model.parameters() if parameter.requires_grad],
+        lr=settings.learning_rate_for(spec.architecture),
+        weight_decay=settings.weight_decay,
+    )
     shuffle = torch.Generator().manual_seed(spec.seed)
     history, best = _resume(outputs.checkpoint, spec, settings, model, optimizer, shuffle, device)
 

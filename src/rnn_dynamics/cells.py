@@ -55,6 +55,19 @@ def _rows(scale: Tensor, weight: Tensor) -> Tensor:
     return scale.unsqueeze(-1) * weight
 
 
+def _rows_sum(terms: list[tuple[Tensor, Tensor]], diagonal: Tensor | None = None) -> Tensor:
+    """The sum of ``_rows(scale, weight)`` over ``terms``, plus ``diag(diagonal)`` (B, S) when given,
+    accumulated in place in one (B, S, K) tensor: a batch of 500 GRU-256 Jacobians is 262 MB, and
+    each temporary of a sum written out costs as much again in memory traffic."""
+    (scale, weight), *rest = terms
+    total = _rows(scale, weight)
+    for scale, weight in rest:
+        total.addcmul_(scale.unsqueeze(-1), weight)
+    if diagonal is not None:
+        total.diagonal(dim1=-2, dim2=-1).add_(diagonal)
+    return total
+
+
 @dataclass(frozen=True)
 class DynamicalSystem:
     """A discrete dynamical system ``h_t = step(h_{t-1}, x_t)`` batched over the first dimension.
@@ -163,8 +176,8 @@ class GRU(Cell):
         via_n = (1 - z) * (1 - n**2)  # dh'/dA_n
         via_r = via_n * hidden_n * r * (1 - r)  # dh'/dA_r
         via_z = (h - n) * z * (1 - z)  # dh'/dA_z
-        j_rec = _rows(via_n * r, w_hn) + _rows(via_r, w_hr) + _rows(via_z, w_hz) + torch.diag_embed(z)
-        j_inp = _rows(via_n, w_in) + _rows(via_r, w_ir) + _rows(via_z, w_iz)
+        j_rec = _rows_sum([(via_n * r, w_hn), (via_r, w_hr), (via_z, w_hz)], diagonal=z)
+        j_inp = _rows_sum([(via_n, w_in), (via_r, w_ir), (via_z, w_iz)])
         return j_rec, j_inp
 
 
@@ -220,7 +233,7 @@ class LSTM(Cell):
 
         def gate_jacobian(weight: Tensor) -> tuple[Tensor, Tensor]:
             w_i, w_f, w_g, w_o = weight.chunk(4, dim=0)
-            d_cell = sum(_rows(scale, w) for scale, w in zip(cell_scales, (w_i, w_f, w_g)))
+            d_cell = _rows_sum(list(zip(cell_scales, (w_i, w_f, w_g))))
             d_hidden = through_cell.unsqueeze(-1) * d_cell + _rows(squashed * o * (1 - o), w_o)
             return d_hidden, d_cell
 
@@ -329,9 +342,11 @@ class UGRNN(Cell):
 
         def through(weight: Tensor) -> Tensor:
             w_gate, w_candidate = weight.chunk(2, dim=0)
-            return _rows(via_gate, w_gate) + _rows(via_candidate, w_candidate)
+            return _rows_sum([(via_gate, w_gate), (via_candidate, w_candidate)])
 
-        return through(params["weight_hh"]) + torch.diag_embed(g), through(params["weight_ih"])
+        j_rec = through(params["weight_hh"])
+        j_rec.diagonal(dim1=-2, dim2=-1).add_(g)
+        return j_rec, through(params["weight_ih"])
 
 
 class Vanilla(Cell):

@@ -314,28 +314,41 @@ def _speed(step, h, x):
 def _residual_jacobians(system, h, x):
     """d r / d h = I - dF/dh at every row of ``h``: (B, S, S), from the cell's closed form."""
     j_rec, _ = system.jacobians(h, x)
-    return torch.eye(h.shape[1], dtype=h.dtype, device=h.device) - j_rec
+    residual = -j_rec  # a new tensor: a system's jacobians may hand out one it keeps
+    residual.diagonal(dim1=-2, dim2=-1).add_(1.0)
+    return residual
 
 
-def _cholesky(matrices):
-    """``torch.linalg.cholesky_ex`` of a batch of small matrices, on the CPU split across threads.
+def _cholesky_solve(matrices, rhs):
+    """The solutions (B, S) of ``matrices`` (B, S, S, symmetric positive definite) ``x = rhs`` (B, S)
+    by Cholesky, and ``cholesky_ex``'s ``info`` (B,): nonzero where a matrix was not positive
+    definite (its solution is then meaningless).
 
-    A CPU factorises a batch one matrix after another, each on all intra-op threads,
-    which for 256 x 256 matrices spend more time in handing work over than in
+    A CPU factorises and solves a batch one matrix after another, each on all intra-op
+    threads, which for 256 x 256 matrices spend more time in handing work over than in
     arithmetic: one intra-op thread per chunk of the batch, the chunks in parallel,
-    took 0.8 s for 500 such matrices where torch's call took 5.1 s (2 shared cores).
+    took 0.8 s to factorise 500 such matrices where torch's call took 5.1 s (2 shared
+    cores). Each chunk writes its factors into one buffer, and solves with them in the
+    same thread.
     """
+
+    def solve(matrices, rhs, factor):
+        _, info = torch.linalg.cholesky_ex(matrices, out=(factor, torch.empty(0, dtype=torch.int32)))
+        return torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1), info
+
     threads = torch.get_num_threads()
     if matrices.device.type != "cpu" or threads == 1 or len(matrices) < 2 * threads:
-        return torch.linalg.cholesky_ex(matrices)
-    chunks = matrices.chunk(threads)
+        factor, info = torch.linalg.cholesky_ex(matrices)
+        return torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1), info
+    factor = torch.empty_like(matrices)
+    chunks = list(zip(matrices.chunk(threads), rhs.chunk(threads), factor.chunk(threads)))
     try:
         torch.set_num_threads(1)
         with ThreadPoolExecutor(len(chunks)) as pool:
-            parts = list(pool.map(torch.linalg.cholesky_ex, chunks))
+            parts = list(pool.map(lambda chunk: solve(*chunk), chunks))
     finally:
         torch.set_num_threads(threads)
-    return torch.cat([factor for factor, _ in parts]), torch.cat([info for _, info in parts])
+    return torch.cat([solution for solution, _ in parts]), torch.cat([info for _, info in parts])
 
 
 def _clip(h, bound):
@@ -349,8 +362,12 @@ def _hold_at_bound(h, jtj, gradient, bound):
     and solves for the rest (an active-set, projected LM step). Clipping the full step instead
     wastes it on coordinates that cannot move, and a start pressed on the bound creeps."""
     held = (h.abs() >= bound) & (torch.sign(h) * gradient < 0)
-    keep = (~held).to(h.dtype)
-    return jtj * keep.unsqueeze(2) * keep.unsqueeze(1), gradient * keep
+    pressed = held.any(dim=1).nonzero().squeeze(1)
+    if len(pressed) == 0:
+        return jtj, gradient
+    keep = (~held[pressed]).to(h.dtype)
+    jtj[pressed] = jtj[pressed] * keep.unsqueeze(2) * keep.unsqueeze(1)
+    return jtj, gradient * (~held).to(h.dtype)
 
 
 def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_damping, bound, progress):
@@ -370,20 +387,20 @@ def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_d
     active = q >= tolerance
     if active.any():
         jacobian[active] = _residual_jacobians(system, h[active], x[active])
-    eye = torch.eye(h.shape[1], dtype=h.dtype, device=h.device)
     bar = tqdm(range(max_iterations), desc="levenberg-marquardt", disable=not progress)
     for _ in bar:
         rows = active.nonzero().squeeze(1)
         if len(rows) == 0:
             break
-        jac, res = jacobian[rows], residual[rows]
-        jtj = jac.transpose(1, 2) @ jac
-        gradient = (jac.transpose(1, 2) @ res.unsqueeze(-1)).squeeze(-1)
+        # Every start active (the first iterations): the Jacobians as they are, not a 262 MB copy.
+        jac = jacobian if len(rows) == len(h) else jacobian[rows]
+        jtj = torch.bmm(jac.transpose(1, 2), jac)
+        gradient = torch.bmm(jac.transpose(1, 2), residual[rows].unsqueeze(-1)).squeeze(-1)
         if bound is not None:
             jtj, gradient = _hold_at_bound(h[rows], jtj, gradient, bound)
         # J^T J + mu I is symmetric positive definite for mu > 0: Cholesky is the cheap, stable solve.
-        factor, info = _cholesky(jtj + mu[rows, None, None] * eye)
-        delta = torch.cholesky_solve(-gradient.unsqueeze(-1), factor).squeeze(-1)
+        jtj.diagonal(dim1=1, dim2=2).add_(mu[rows].unsqueeze(1))
+        delta, info = _cholesky_solve(jtj, -gradient)
         trial = _clip(h[rows] + delta, bound)
         trial_residual = trial - step(trial, x[rows])
         trial_q = trial_residual.pow(2).mean(dim=-1)

@@ -385,7 +385,9 @@ def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_d
     lowerings = max(0, round(np.log10(min_damping / STALL_MIN_DAMPING)))
     lowered = torch.zeros(len(h), dtype=torch.int64, device=h.device)
     active = q >= tolerance
-    if active.any():
+    if active.all():
+        jacobian = _residual_jacobians(system, h, x)
+    elif active.any():
         jacobian[active] = _residual_jacobians(system, h[active], x[active])
     bar = tqdm(range(max_iterations), desc="levenberg-marquardt", disable=not progress)
     for _ in bar:
@@ -421,7 +423,9 @@ def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_d
         mu[relax], slow[relax], stalled[relax] = floor[relax], 0, 0
         active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
         refresh = taken[active[taken]]
-        if len(refresh):
+        if len(refresh) == len(h):  # every start stepped: the new batch replaces the old, uncopied
+            jacobian = _residual_jacobians(system, h, x)
+        elif len(refresh):
             jacobian[refresh] = _residual_jacobians(system, h[refresh], x[refresh])
         bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return h, q, iterations

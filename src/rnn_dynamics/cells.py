@@ -340,13 +340,11 @@ class UGRNN(Cell):
         g, c = torch.sigmoid(gate), torch.tanh(candidate)
         via_gate, via_candidate = (h - c) * g * (1 - g), (1 - g) * (1 - c**2)
 
-        def through(weight: Tensor) -> Tensor:
+        def through(weight: Tensor, diagonal: Tensor | None = None) -> Tensor:
             w_gate, w_candidate = weight.chunk(2, dim=0)
-            return _rows_sum([(via_gate, w_gate), (via_candidate, w_candidate)])
+            return _rows_sum([(via_gate, w_gate), (via_candidate, w_candidate)], diagonal)
 
-        j_rec = through(params["weight_hh"])
-        j_rec.diagonal(dim1=-2, dim2=-1).add_(g)
-        return j_rec, through(params["weight_ih"])
+        return through(params["weight_hh"], diagonal=g), through(params["weight_ih"])
 
 
 class Vanilla(Cell):

@@ -342,11 +342,14 @@ def extent(points: np.ndarray, starts: np.ndarray) -> float:
     deduplication counts as unique: stopped at ``q < q_tol`` from different sides, they
     scatter around it by about ``sqrt(q_tol) / (1 - |lambda|)``, beyond ``unique_tol``.
     """
-    points, starts = np.asarray(points, dtype=np.float64), np.asarray(starts, dtype=np.float64)
     if len(points) < 2 or len(starts) < 2:
         return float("nan")
-    spread = np.sqrt(((starts - starts.mean(axis=0)) ** 2).sum(axis=1).mean())
-    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()) / spread)
+
+    def spread(rows) -> float:
+        rows = np.asarray(rows, dtype=np.float64)
+        return float(np.sqrt(((rows - rows.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+    return spread(points) / spread(starts)
 
 
 def first_pc_share(points: np.ndarray) -> float:

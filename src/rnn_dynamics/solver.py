@@ -319,6 +319,16 @@ def _residual_jacobians(system, h, x):
     return residual
 
 
+def _refresh_jacobians(jacobian, system, h, x, rows):
+    """``jacobian`` (B, S, S) with the residual Jacobians of ``rows`` recomputed at ``h``. When
+    ``rows`` are every start, the new batch replaces the old instead of being copied into it."""
+    if len(rows) == len(h):
+        return _residual_jacobians(system, h, x)
+    if len(rows):
+        jacobian[rows] = _residual_jacobians(system, h[rows], x[rows])
+    return jacobian
+
+
 def _cholesky_solve(matrices, rhs):
     """The solutions (B, S) of ``matrices`` (B, S, S, symmetric positive definite) ``x = rhs`` (B, S)
     by Cholesky, and ``cholesky_ex``'s ``info`` (B,): nonzero where a matrix was not positive
@@ -328,24 +338,20 @@ def _cholesky_solve(matrices, rhs):
     threads, which for 256 x 256 matrices spend more time in handing work over than in
     arithmetic: one intra-op thread per chunk of the batch, the chunks in parallel,
     took 0.8 s to factorise 500 such matrices where torch's call took 5.1 s (2 shared
-    cores). Each chunk writes its factors into one buffer, and solves with them in the
-    same thread.
+    cores). Each chunk is factorised and solved in the same thread.
     """
 
-    def solve(matrices, rhs, factor):
-        _, info = torch.linalg.cholesky_ex(matrices, out=(factor, torch.empty(0, dtype=torch.int32)))
+    def solve(matrices, rhs):
+        factor, info = torch.linalg.cholesky_ex(matrices)
         return torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1), info
 
     threads = torch.get_num_threads()
     if matrices.device.type != "cpu" or threads == 1 or len(matrices) < 2 * threads:
-        factor, info = torch.linalg.cholesky_ex(matrices)
-        return torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1), info
-    factor = torch.empty_like(matrices)
-    chunks = list(zip(matrices.chunk(threads), rhs.chunk(threads), factor.chunk(threads)))
+        return solve(matrices, rhs)
     try:
         torch.set_num_threads(1)
-        with ThreadPoolExecutor(len(chunks)) as pool:
-            parts = list(pool.map(lambda chunk: solve(*chunk), chunks))
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(solve, matrices.chunk(threads), rhs.chunk(threads)))
     finally:
         torch.set_num_threads(threads)
     return torch.cat([solution for solution, _ in parts]), torch.cat([info for _, info in parts])
@@ -377,18 +383,18 @@ def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_d
     q = residual.pow(2).mean(dim=-1)
     mu = torch.full_like(q, damping)
     iterations = torch.zeros(len(h), dtype=torch.int64, device=h.device)
-    jacobian = torch.empty(len(h), h.shape[1], h.shape[1], dtype=h.dtype, device=h.device)
     stalled = torch.zeros(len(h), dtype=torch.int64, device=h.device)
     slow = torch.zeros(len(h), dtype=torch.int64, device=h.device)
-    # Each start's damping floor, lowered tenfold (at most ``lowerings`` times) when its progress is slow.
-    floor = torch.full_like(q, min_damping)
+    # How many times each start's damping floor was lowered tenfold (at most ``lowerings``) for slow progress.
     lowerings = max(0, round(np.log10(min_damping / STALL_MIN_DAMPING)))
     lowered = torch.zeros(len(h), dtype=torch.int64, device=h.device)
+
+    def floor(rows):
+        return min_damping * 10.0 ** -lowered[rows].to(mu.dtype)
+
     active = q >= tolerance
-    if active.all():
-        jacobian = _residual_jacobians(system, h, x)
-    elif active.any():
-        jacobian[active] = _residual_jacobians(system, h[active], x[active])
+    jacobian = torch.empty(len(h), h.shape[1], h.shape[1], dtype=h.dtype, device=h.device)
+    jacobian = _refresh_jacobians(jacobian, system, h, x, active.nonzero().squeeze(1))
     bar = tqdm(range(max_iterations), desc="levenberg-marquardt", disable=not progress)
     for _ in bar:
         rows = active.nonzero().squeeze(1)
@@ -414,19 +420,14 @@ def _levenberg_marquardt(system, h, x, max_iterations, tolerance, damping, min_d
         slow[taken] = torch.where(reduction < SLOW_REDUCTION, slow[taken] + 1, 0)
         stalled[taken] = torch.where(reduction < STALL_REDUCTION, stalled[taken] + 1, 0)
         h[taken], residual[taken], q[taken] = trial[accept], trial_residual[accept], trial_q[accept]
-        mu[taken] = torch.maximum(mu[taken] * 0.1, floor[taken])
+        mu[taken] = torch.maximum(mu[taken] * 0.1, floor(taken))
         mu[rows[~accept]] *= 10.0
         iterations[rows] += 1
         relax = (slow >= STALL_PATIENCE) & (q >= tolerance) & (lowered < lowerings)
         lowered[relax] += 1
-        floor[relax] = min_damping * 10.0 ** -lowered[relax].to(floor.dtype)
-        mu[relax], slow[relax], stalled[relax] = floor[relax], 0, 0
+        mu[relax], slow[relax], stalled[relax] = floor(relax), 0, 0
         active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
-        refresh = taken[active[taken]]
-        if len(refresh) == len(h):  # every start stepped: the new batch replaces the old, uncopied
-            jacobian = _residual_jacobians(system, h, x)
-        elif len(refresh):
-            jacobian[refresh] = _residual_jacobians(system, h[refresh], x[refresh])
+        jacobian = _refresh_jacobians(jacobian, system, h, x, taken[active[taken]])
         bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return h, q, iterations
 

@@ -81,6 +81,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--learning-rate-decay", type=float, default=1.0, help="per-epoch factor (training.learning_rate_decay)"
+    )
     parser.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0: none)")
     parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (training.weight_decay)")
@@ -126,6 +129,7 @@ def main(argv=None) -> dict:
             device=args.device,
             threads=args.threads,
             learning_rate=args.learning_rate,
+            learning_rate_decay=args.learning_rate_decay,
             max_grad_norm=args.max_grad_norm or None,
             dropout=args.dropout,
             weight_decay=args.weight_decay,

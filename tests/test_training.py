@@ -252,3 +252,23 @@ def test_weight_decay_pulls_every_weight_towards_zero(uninterrupted, splits, tmp
     # pull shows as norms below the undecayed run's and below the initial ones.
     for key in ("embedding.weight", "recurrent.weight_hh_l0", "readout.weight"):
         assert decayed[key].norm() < min(free[key].norm(), initial[key].norm()), key
+
+
+def test_the_learning_rate_decays_each_epoch_and_a_resumed_run_keeps_its_schedule(uninterrupted, splits, tmp_path):
+    decaying = dataclasses.replace(SETTINGS, learning_rate_decay=0.5)
+    run(tmp_path / "full", splits, decaying)
+    full = pd.read_parquet(tmp_path / "full" / "history.parquet").drop(columns=["seconds", "tokens_per_second"])
+    assert full["learning_rate"].tolist() == pytest.approx([0.01, 0.005, 0.0025], rel=1e-12)
+    constant = pd.read_parquet(uninterrupted[0] / "history.parquet")
+    assert constant["learning_rate"].tolist() == pytest.approx([0.01] * 3, rel=1e-12)
+    # The second epoch on is trained differently from the constant rate's.
+    assert full["train_loss"].iloc[0] == constant["train_loss"].iloc[0]
+    assert full["train_loss"].iloc[1] != constant["train_loss"].iloc[1]
+
+    with pytest.raises(Killed):
+        run(tmp_path / "resumed", splits, decaying, on_epoch_end=kill_after_first_epoch)
+    (tmp_path / "resumed" / "initial.pt").unlink()  # Snakemake removes the outputs of a failed job
+    run(tmp_path / "resumed", splits, decaying)
+    assert_same_weights(weights(tmp_path / "resumed" / "model.pt"), weights(tmp_path / "full" / "model.pt"))
+    resumed = pd.read_parquet(tmp_path / "resumed" / "history.parquet").drop(columns=["seconds", "tokens_per_second"])
+    pd.testing.assert_frame_equal(resumed, full)

@@ -65,7 +65,15 @@ HISTORY_SCHEMA = pa.schema(
     [("epoch", pa.int32())]
     + [
         (name, pa.float64())
-        for name in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds", "tokens_per_second")
+        for name in (
+            "learning_rate",
+            "train_loss",
+            "train_accuracy",
+            "valid_loss",
+            "valid_accuracy",
+            "seconds",
+            "tokens_per_second",
+        )  # fmt: skip
     ]
 )
 # A loss no learning run passes through: ln 2 is the mean binary cross-entropy of a
@@ -80,8 +88,8 @@ _DEFAULTS = config.defaults("training")
 # The config's training keys that decide the trained weights: the train rule's params. Where it runs
 # (device) and on how many threads are read from the config by the script, so changing them reruns nothing.
 TRAINING_KEYS = (
-    "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "max_grad_norm", "weight_decay",
-    "freeze_embeddings", "dropout", "layer_dropout",
+    "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "learning_rate_decay", "max_grad_norm",
+    "weight_decay", "freeze_embeddings", "dropout", "layer_dropout",
 )  # fmt: skip
 
 
@@ -96,6 +104,8 @@ class Settings:
     architecture_learning_rates: dict = dataclasses.field(
         default_factory=lambda: dict(_DEFAULTS["architecture_learning_rates"])
     )
+    # Each epoch's learning rate is the previous one's times this: epoch e runs at rate * decay ** (e - 1).
+    learning_rate_decay: float = _DEFAULTS["learning_rate_decay"]
     # Largest global L2 norm of the gradient per step (None: no clipping).
     max_grad_norm: float | None = _DEFAULTS["max_grad_norm"]
     # An L2 penalty on every weight, as Adam's ``weight_decay`` (its gradient, weight_decay * w, added to the loss's).
@@ -119,6 +129,12 @@ class Settings:
         """The learning rate of ``architecture``: its entry in ``architecture_learning_rates``, else
         ``learning_rate``."""
         return self.architecture_learning_rates.get(architecture, self.learning_rate)
+
+    def learning_rate_at(self, architecture: str, epoch: int) -> float:
+        """The learning rate of ``architecture`` in ``epoch`` (from 1): ``learning_rate_for`` decayed
+        ``epoch - 1`` times by ``learning_rate_decay``. A function of the epoch alone, so a resumed run
+        continues the schedule where it stopped."""
+        return self.learning_rate_for(architecture) * self.learning_rate_decay ** (epoch - 1)
 
     def resumable_with(self) -> dict:
         """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
@@ -274,6 +290,9 @@ def train(
 
     train_tokens = int(splits["train"].lengths.sum())
     for epoch in range(len(history) + 1, settings.epochs + 1):
+        learning_rate = settings.learning_rate_at(spec.architecture, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
         train_loss, train_accuracy, seconds = _train_epoch(
             model, optimizer, splits["train"], settings, shuffle, spec, epoch, outputs.checkpoint, device
         )
@@ -281,6 +300,7 @@ def train(
         check_loss(spec, epoch, "on the validation split", valid_loss, outputs.checkpoint)
         record = {
             "epoch": epoch,
+            "learning_rate": learning_rate,
             "train_loss": train_loss,
             "train_accuracy": train_accuracy,
             "valid_loss": valid_loss,

@@ -4,7 +4,8 @@ Times, in one process, from the same starts and to the same tolerance (the
 reproduction's q < 1e-6), the project's default solver (float64
 Levenberg-Marquardt on all starts at once, closed-form Jacobians) against the
 reproduction's way (Adam on q, one start at a time; a sample of starts is timed
-and the time extrapolated to all of them) and FixedPointFinder's way (Adam on all
+and its seconds per iteration multiplied by the iterations batched Adam gave every
+start, the same starts' own counts) and FixedPointFinder's way (Adam on all
 starts at once), and says how well the endpoint sets agree: converged starts,
 unique points in the reachable states, their range along the visited states' PC1
 and their first PC's share of variance (keys ending in ``_agreement``: 1 is
@@ -135,11 +136,19 @@ def main() -> None:
         progress=False,
         bounded=bounded,
     )
-    per_start_seconds = per_start.seconds / sample * starts_n
+    # Adam's iterations differ by start (hundreds to thousands), so a small sample's mean time per
+    # start is a noisy guess. Batched Adam is per-start Adam run side by side (q and Adam's update act
+    # start by start), so its iteration count per start is each start's own: the sample's seconds per
+    # iteration times the iterations of every start is the time for all of them.
+    per_iteration = per_start.seconds / per_start.iterations.sum()
+    per_start_seconds = per_iteration * adam.iterations.sum()
+    per_start_by_mean = per_start.seconds / sample * starts_n
     print(
-        f"adam, one start at a time: {per_start.seconds:.2f} s for {sample} starts, "
-        f"{per_start_seconds:.1f} s for {starts_n} (extrapolated), {per_start.converged.sum()} of {sample} below "
-        f"q 1e-6; the same endpoints as batched Adam within "
+        f"adam, one start at a time: {per_start.seconds:.2f} s for {sample} starts "
+        f"({per_start.iterations.sum()} iterations; batched Adam's for the same starts: "
+        f"{adam.iterations[chosen].sum()}), {per_start_seconds:.1f} s for {starts_n} extrapolated by "
+        f"batched Adam's {adam.iterations.sum()} iterations ({per_start_by_mean:.1f} s by the mean per start), "
+        f"{per_start.converged.sum()} of {sample} below q 1e-6; the same endpoints as batched Adam within "
         f"{np.abs(per_start.fixed_point - adam.fixed_point[chosen]).max():.1e}"
     )
     roots = solver.polish(system, lm, progress=False, bounded=bounded).exact_roots
@@ -157,7 +166,11 @@ def main() -> None:
         "lm_seconds": round(lm.seconds, 3),
         "adam_batched_seconds": round(adam.seconds, 3),
         "adam_per_start_seconds_extrapolated": round(per_start_seconds, 1),
+        "adam_per_start_seconds_by_sample_mean": round(per_start_by_mean, 1),
         "adam_per_start_sample": sample,
+        "adam_per_start_sample_iterations": int(per_start.iterations.sum()),
+        "adam_batched_iterations_of_sample": int(adam.iterations[chosen].sum()),
+        "adam_iterations": int(adam.iterations.sum()),
         "speedup_vs_adam_batched": round(adam.seconds / lm.seconds, 1),
         "speedup_vs_adam_per_start": round(per_start_seconds / lm.seconds, 1),
         **agreement(lm_summary, adam_summary, lm, adam),

@@ -1,8 +1,10 @@
 """Approximate fixed points of a GRU layer of 256 units from 500 starts: the default LM against Adam.
 
 Times, in one process, from the same starts and to the same tolerance (the
-reproduction's q < 1e-6), the project's default solver (float64
-Levenberg-Marquardt on all starts at once, closed-form Jacobians) against the
+reproduction's q < 1e-6), the project's default solver (Levenberg-Marquardt on
+all starts at once, closed-form Jacobians, float64 residuals and normal equations
+in float32; the same LM all in float64 is timed beside it, with how far apart
+their endpoints end) against the
 reproduction's way (Adam on q, one start at a time; a sample of starts is timed
 and its seconds per iteration multiplied by the iterations batched Adam gave every
 start, the same starts' own counts) and FixedPointFinder's way (Adam on all
@@ -122,6 +124,14 @@ def main() -> None:
     bounded = not args.unbounded
     lm = solver.find(system, starts, progress=False, bounded=bounded)
     lm_summary = report("levenberg-marquardt (default)", lm)
+    # The reference for the default's float32 normal equations: the same LM all in float64.
+    lm64 = solver.find(system, starts, progress=False, bounded=bounded, single_precision=False)
+    report("levenberg-marquardt in float64 (the reference)", lm64)
+    lm64_difference = float(np.abs(lm.fixed_point - lm64.fixed_point).max())
+    print(
+        f"float32 normal equations against float64: {lm64.seconds / lm.seconds:.2f}x faster, endpoints within "
+        f"{lm64_difference:.1e}, the same starts converged: {bool((lm.converged == lm64.converged).all())}"
+    )
     adam = solver.find(
         system, starts, method="adam", max_iterations=args.adam_iterations, progress=False, bounded=bounded
     )
@@ -164,6 +174,10 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "bounded": bounded,
         "lm_seconds": round(lm.seconds, 3),
+        "lm_float64_seconds": round(lm64.seconds, 3),
+        "speedup_single_precision": round(lm64.seconds / lm.seconds, 2),
+        "lm_float64_max_endpoint_difference": lm64_difference,
+        "lm_float64_same_converged": bool((lm.converged == lm64.converged).all()),
         "adam_batched_seconds": round(adam.seconds, 3),
         "adam_per_start_seconds_extrapolated": round(per_start_seconds, 1),
         "adam_per_start_seconds_by_sample_mean": round(per_start_by_mean, 1),

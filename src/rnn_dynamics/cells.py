@@ -86,6 +86,9 @@ class DynamicalSystem:
     state_bound: np.ndarray | None = None
     # (h, x) -> (dF/dh (B, S, S), dF/dx (B, S, I)) at every row in closed form; None: by autograd.
     closed_form_jacobians: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None
+    # dtype -> the same system with its weights in that dtype (the fixed-point solver forms its
+    # Jacobians in float32 from it); None where the system cannot be rebuilt so.
+    in_dtype: Callable[[torch.dtype], "DynamicalSystem"] | None = None
 
     def jacobians(self, h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         """``dF/dh`` (B, S, S) and ``dF/dx`` (B, S, I) at every row of ``h`` (B, S) and ``x`` (B, I)."""

@@ -161,6 +161,7 @@ class SentimentClassifier(nn.Module):
                 state_size=size * self.spec.layers,
                 input_size=self.spec.embedding,
                 readout=lambda h: cell.output(h[..., -size:]),
+                in_dtype=lambda dtype: self.system(name, dtype),
                 state_bound=np.tile(cell.state_bound(self.spec.hidden), self.spec.layers),
             )
         match = _LAYER_SYSTEM.match(name)
@@ -175,6 +176,7 @@ class SentimentClassifier(nn.Module):
             state_size=size,
             input_size=self.spec.embedding if layer == 0 else self.spec.hidden,
             readout=cell.output,
+            in_dtype=lambda dtype: self.system(name, dtype),
             state_bound=cell.state_bound(self.spec.hidden),
         )
 

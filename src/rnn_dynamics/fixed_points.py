@@ -74,6 +74,7 @@ SEARCH_KEYS = (
     "learning_rate",
     "exact_roots",
     "bounded",
+    "single_precision",
 )
 GATHER_KEYS = ("q_tol", "unique_tol", "unique_metric", "outlier_distance")
 UNIQUE_METRICS = ("chebyshev", "euclidean")
@@ -399,7 +400,8 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
     """Shard ``index`` of ``count``: sample the config's starts from ``states``, solve this shard's slice.
 
     ``settings`` holds the ``fixed_points`` keys that decide the result: starts,
-    noise, seed, method, max_iterations, q_tol, damping, learning_rate, exact_roots, bounded.
+    noise, seed, method, max_iterations, q_tol, damping, learning_rate, exact_roots, bounded,
+    single_precision.
     """
     starts = sample_starts(states, settings["starts"], settings["noise"], settings["seed"])
     rows = shard_rows(len(starts), index, count)
@@ -416,6 +418,7 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
         learning_rate=settings["learning_rate"],
         device=device,
         bounded=settings["bounded"],
+        single_precision=settings["single_precision"],
     )
     log.info(
         "%s: %d of %d starts reached approximate fixed points (q < %.0e) in %.1f s (at most %d iterations)",

@@ -48,6 +48,17 @@ def test_paper_config_dry_run_plans_four_architectures_and_the_comparison():
     assert counts["train"] == "4" and counts["analyze"] == "4" and counts["comparison_across_datasets"] == "1", out
 
 
+def test_the_vanilla_recipe_config_plans_the_vanilla_rnn_alone():
+    # configs/paper-vanilla-cpu.yaml on top of the paper's grid: one model, analysed end to end.
+    result = dry_run(
+        "--configfile", "configs/paper.yaml", "configs/paper-cpu.yaml", "configs/paper-vanilla-cpu.yaml"
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = (result.stdout + result.stderr).splitlines()
+    counts = {line.split()[0]: line.split()[1] for line in out if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts["train"] == "1" and counts["analyze"] == "1" and counts["comparison_table"] == "1", out
+
+
 def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
     archives = {"sst2": tmp_path / "SST-2.zip", "yelp": tmp_path / "yelp_review_polarity_csv.tgz"}
     result = dry_run(

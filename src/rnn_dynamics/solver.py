@@ -1,13 +1,14 @@
 """The fixed-point solver: minimising ``q(h) = 1/S ||h - F(h, x*)||^2`` from many starts at once.
 
-``find`` solves every start together in float64 (LM's normal equations in float32), by batched Levenberg-Marquardt
-on the residual ``h - F(h, x*)`` with the cell's closed-form Jacobians (see its
-docstring for how the damping picks the paper's approximate fixed points or exact
-roots), or by Adam, the reproduction's method, kept for comparison and for the
-fidelity test. ``polish`` drives approximate fixed points on to exact roots;
-``measure_slow_points`` takes the largest |lambda| of dF/dh where a start settled
-above the tolerance. The solver knows nothing of files, shards or configs: the
-search (``fixed_points``) samples the starts and gathers the results.
+``find`` solves every start together in float64 (LM's normal equations in float32),
+by batched Levenberg-Marquardt on the residual ``h - F(h, x*)`` with the cell's
+closed-form Jacobians (see its docstring for how the damping picks the paper's
+approximate fixed points or exact roots), or by Adam, the reproduction's method,
+kept for comparison and for the fidelity test. ``polish`` drives approximate fixed
+points on to exact roots; ``measure_slow_points`` takes the largest |lambda| of
+dF/dh where a start settled above the tolerance. The solver knows nothing of files,
+shards or configs: the search (``fixed_points``) samples the starts and gathers the
+results.
 """
 
 from __future__ import annotations

@@ -235,3 +235,25 @@ def test_analyze_on_a_device_returns_the_cpu_result(trained, name):
             assert value == expected or (value != value and expected != expected), key
     for key in ("dimensionality", "eigenvalues", "alignment", "valence", "linearized"):
         pd.testing.assert_frame_equal(result[key], reference[key], check_exact=exact, rtol=1e-6, atol=1e-9)
+
+
+def test_the_variance_inset_moves_off_a_line_of_fixed_points_in_the_upper_right():
+    """The paper's inset of the fixed points' variance sits in a corner of the fixed-point
+    figure; where the fixed points lie in the upper right it must go elsewhere, not hide them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnn_dynamics.figures import fixed_points as figure
+
+    rng = np.random.default_rng(0)
+    cloud = rng.uniform(-1, 1, size=(500, 2))
+    corner_line = np.column_stack([np.linspace(0.6, 0.95, 30), np.full(30, 0.9)])
+    fig, ax = plt.subplots()
+    ax.scatter(*cloud.T)
+    ax.scatter(*corner_line.T)
+    assert figure.inset_place(ax, corner_line, cloud) != figure.INSET_PLACES[0]
+    centre_line = np.column_stack([np.linspace(-0.3, 0.3, 30), np.zeros(30)])
+    assert figure.inset_place(ax, centre_line, cloud) in figure.INSET_PLACES
+    plt.close(fig)

@@ -80,6 +80,7 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
         )
         points = storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
         counts = fixed_points.counts(table)
+        marks = []  # what the inset must not hide: fixed points, slow points, roots (data coordinates)
         if len(points):
             theta = linearization.line_coordinate(points)
             norm, cmap = _theta_colours(theta)
@@ -87,7 +88,7 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
             mappable = ax.scatter(*projected.T, s=10, c=theta, cmap=cmap, norm=norm,
                                   label=f"approximate fixed points ({len(points)})")  # fmt: skip
             fig.colorbar(mappable, ax=ax, label="θ (fixed points' PC1)", shrink=0.8)
-            _variance_inset(ax, points)
+            marks.append(projected)
         else:
             ax.text(0.5, 0.5, "no approximate fixed points", transform=ax.transAxes, ha="center")
         slow = ~table["converged"].to_numpy(zero_copy_only=False)
@@ -95,6 +96,7 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
             projected = pca.project(storage.list_matrix(table["fixed_point"])[slow])
             label = f"slow points, q ≥ q_tol ({int(slow.sum())}; median q {counts['slow_point_median_q']:.1e})"
             ax.scatter(*projected.T, s=14, facecolors="none", edgecolors=SLOW_POINT_COLOUR, label=label)
+            marks.append(projected)
         roots = fixed_points.exact_roots(table)
         if len(roots):
             projected = pca.project(storage.list_matrix(roots["exact_root"]))
@@ -105,6 +107,9 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
                 color=EXACT_ROOT_COLOUR,
                 label=f"exact roots, an extension ({len(roots)})",
             )
+            marks.append(projected)
+        if len(points):
+            _variance_inset(ax, points, np.concatenate(marks), cloud)
         note = f"{counts['converged']} of {counts['starts']} starts below q_tol"
         if counts["outside_state_space"]:
             note += f",\n{counts['outside_state_space']} of them outside the reachable states, left out"
@@ -118,12 +123,36 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
     style.save(fig, path)
 
 
-def _variance_inset(ax, points: np.ndarray) -> None:
-    """The fixed points' own explained variance by component, as the paper's inset."""
+# Where the inset of the fixed points' variance may go, in axes fractions (x, y, width, height):
+# upper right, upper left, lower right (the legend holds the lower left).
+INSET_PLACES = ((0.70, 0.66, 0.28, 0.26), (0.10, 0.66, 0.28, 0.26), (0.70, 0.10, 0.28, 0.26))
+
+
+def inset_place(ax, marks: np.ndarray, cloud: np.ndarray) -> tuple[float, float, float, float]:
+    """Of ``INSET_PLACES``, the one that hides the fewest ``marks`` (fixed points, slow points,
+    roots: (N, 2) in data coordinates), then the fewest visited states: a line of fixed points in
+    a corner must not vanish under the inset."""
+    ax.autoscale_view()
+
+    def hidden(xy: np.ndarray, place) -> int:
+        if len(xy) == 0:
+            return 0
+        x, y = ax.transLimits.transform(xy).T
+        left, bottom, width, height = place
+        # The inset's title and tick labels reach a little beyond its box.
+        inside = (x > left - 0.03) & (x < left + width + 0.02) & (y > bottom - 0.06) & (y < bottom + height + 0.08)
+        return int(inside.sum())
+
+    return min(INSET_PLACES, key=lambda place: (hidden(marks, place), hidden(cloud, place)))
+
+
+def _variance_inset(ax, points: np.ndarray, marks: np.ndarray, cloud: np.ndarray) -> None:
+    """The fixed points' own explained variance by component, as the paper's inset, where it hides
+    the fewest points (``inset_place``)."""
     fractions = fixed_points.variance_fractions(points)[:5]
     if len(fractions) == 0:
         return
-    inset = ax.inset_axes([0.7, 0.66, 0.28, 0.26])
+    inset = ax.inset_axes(inset_place(ax, marks, cloud))
     inset.bar(np.arange(1, len(fractions) + 1), fractions, color=style.FIXED_POINT_COLOUR)
     inset.set_ylim(0, 1)
     inset.set_xticks(np.arange(1, len(fractions) + 1))

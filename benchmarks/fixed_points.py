@@ -4,12 +4,12 @@ Times, in one process, from the same starts and to the same tolerance (the
 reproduction's q < 1e-6), the project's default solver (Levenberg-Marquardt on
 all starts at once, closed-form Jacobians, float64 residuals and normal equations
 in float32; the same LM all in float64 is timed beside it, with how far apart
-their endpoints end) against the
-reproduction's way (Adam on q, one start at a time; a sample of starts is timed,
-on the benchmark's threads and on one thread, and its seconds per iteration
-multiplied by the iterations batched Adam gave every start, the same starts' own
-counts; the speedup is against the faster of the two thread counts) and FixedPointFinder's way (Adam on all
-starts at once), and says how well the endpoint sets agree: converged starts,
+their endpoints end) against the reproduction's way (Adam on q, one start at a
+time; a sample of starts is timed, on the benchmark's threads and on one thread,
+and its seconds per iteration multiplied by the iterations batched Adam gave
+every start, the same starts' own counts; the speedup is against the faster of
+the two thread counts) and FixedPointFinder's way (Adam on all starts at once),
+and says how well the endpoint sets agree: converged starts,
 unique points in the reachable states, their range along the visited states' PC1
 and their first PC's share of variance (keys ending in ``_agreement``: 1 is
 perfect, the smaller of two numbers over the larger, or for the range the overlap
@@ -129,9 +129,11 @@ def main() -> None:
     lm64 = solver.find(system, starts, progress=False, bounded=bounded, single_precision=False)
     report("levenberg-marquardt in float64 (the reference)", lm64)
     lm64_difference = float(np.abs(lm.fixed_point - lm64.fixed_point).max())
+    lm64_same_converged = bool((lm.converged == lm64.converged).all())
+    single_precision_speedup = lm64.seconds / lm.seconds
     print(
-        f"float32 normal equations against float64: {lm64.seconds / lm.seconds:.2f}x faster, endpoints within "
-        f"{lm64_difference:.1e}, the same starts converged: {bool((lm.converged == lm64.converged).all())}"
+        f"float32 normal equations against float64: {single_precision_speedup:.2f}x faster, endpoints within "
+        f"{lm64_difference:.1e}, the same starts converged: {lm64_same_converged}"
     )
     adam = solver.find(
         system, starts, method="adam", max_iterations=args.adam_iterations, progress=False, bounded=bounded
@@ -201,9 +203,9 @@ def main() -> None:
         "bounded": bounded,
         "lm_seconds": round(lm.seconds, 3),
         "lm_float64_seconds": round(lm64.seconds, 3),
-        "speedup_single_precision": round(lm64.seconds / lm.seconds, 2),
+        "speedup_single_precision": round(single_precision_speedup, 2),
         "lm_float64_max_endpoint_difference": lm64_difference,
-        "lm_float64_same_converged": bool((lm.converged == lm64.converged).all()),
+        "lm_float64_same_converged": lm64_same_converged,
         "adam_batched_seconds": round(adam.seconds, 3),
         "adam_per_start_seconds_extrapolated": round(per_start_seconds, 1),
         "adam_per_start_one_thread_seconds_extrapolated": None

@@ -19,7 +19,11 @@ The network: ``--model PATH --reviews SPLIT.parquet`` (a trained 1-layer model a
 the split whose reviews give the visited states), or else a 1-layer GRU with 256
 units trained here on a generated dataset.
 
-    python benchmarks/fixed_points.py [--quick] [--model PATH --reviews SPLIT.parquet]
+    python benchmarks/fixed_points.py [--quick] [--model PATH --reviews SPLIT.parquet] [--device cuda]
+
+On a GPU (``--device cuda``) every solver runs there; an untimed LM search (both
+precisions) warms CUDA up (context, cuBLAS and cuSOLVER handles, kernel loading) first, and per-start Adam is
+timed on the GPU alone (the thread count is the CPU's).
 
 The last line printed is one JSON object with the figures.
 """
@@ -84,6 +88,7 @@ def main() -> None:
     parser.add_argument("--adam-iterations", type=int, default=20000)
     parser.add_argument("--per-start-sample", type=int)
     parser.add_argument("--state-reviews", type=int, default=600, help="reviews whose states are the visited states")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU when there is one)")
     parser.add_argument(
         "--unbounded", action="store_true", help="let every solver leave the state bound (the reproduction's Adam)"
     )
@@ -101,15 +106,21 @@ def main() -> None:
         workdir = tempfile.TemporaryDirectory(prefix="benchmark_fixed_points_")
         print("no --model given: training a GRU (E16, H256) on generated data")
         model_path, reviews_path = train_on_synthetic(Path(workdir.name), epochs=2 if args.quick else 6)
-    model = model_lib.load(model_path)
+    device = model_lib.resolve_device(args.device, "--device")
+    model = model_lib.load(model_path, map_location=device)
     system = model.system("layer1")
     reviews = batches.read_split(reviews_path)
     states = states_lib.visited_states(model, reviews, np.arange(min(args.state_reviews, len(reviews))))[0]  # layer 1
     starts = fixed_points.sample_starts(states, starts_n, seed=0)
     origin = states.mean(axis=0)
     axis = np.linalg.svd(states - origin, full_matrices=False)[2][0]
-    print(f"model {model_path} ({model.spec.id}), {len(states)} visited states, {starts_n} starts, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
+    on_gpu = device.type == "cuda"
+    where = torch.cuda.get_device_name(device) if on_gpu else f"{torch.get_num_threads()} threads"
+    print(f"model {model_path} ({model.spec.id}), {len(states)} visited states, {starts_n} starts, {where}")
+    if on_gpu:  # the first full search pays for CUDA's handles and kernel loading
+        for precision in (True, False):
+            solver.find(system, starts, progress=False, bounded=not args.unbounded, device=device,
+                        single_precision=precision)  # fmt: skip
 
     def report(name, result):
         points = fixed_points.approximate_set(result)
@@ -123,10 +134,10 @@ def main() -> None:
         return summary
 
     bounded = not args.unbounded
-    lm = solver.find(system, starts, progress=False, bounded=bounded)
+    lm = solver.find(system, starts, progress=False, bounded=bounded, device=device)
     lm_summary = report("levenberg-marquardt (default)", lm)
     # The reference for the default's float32 normal equations: the same LM all in float64.
-    lm64 = solver.find(system, starts, progress=False, bounded=bounded, single_precision=False)
+    lm64 = solver.find(system, starts, progress=False, bounded=bounded, single_precision=False, device=device)
     report("levenberg-marquardt in float64 (the reference)", lm64)
     lm64_difference = float(np.abs(lm.fixed_point - lm64.fixed_point).max())
     lm64_same_converged = bool((lm.converged == lm64.converged).all())
@@ -136,7 +147,13 @@ def main() -> None:
         f"{lm64_difference:.1e}, the same starts converged: {lm64_same_converged}"
     )
     adam = solver.find(
-        system, starts, method="adam", max_iterations=args.adam_iterations, progress=False, bounded=bounded
+        system,
+        starts,
+        method="adam",
+        max_iterations=args.adam_iterations,
+        progress=False,
+        bounded=bounded,
+        device=device,
     )
     adam_summary = report("adam, batched", adam)
     chosen = np.random.default_rng(0).choice(starts_n, size=sample, replace=False)
@@ -150,6 +167,7 @@ def main() -> None:
             max_iterations=args.adam_iterations,
             progress=False,
             bounded=bounded,
+            device=device,
         )
 
     # One start's Adam step is a handful of tiny operations: on a CPU, handing them to several
@@ -158,7 +176,7 @@ def main() -> None:
     per_start = one_at_a_time()
     threads = torch.get_num_threads()
     per_start_one_thread = None
-    if threads > 1:
+    if threads > 1 and not on_gpu:
         try:
             torch.set_num_threads(1)
             per_start_one_thread = one_at_a_time()
@@ -189,16 +207,19 @@ def main() -> None:
             f"{one_thread_seconds:.1f} s for {starts_n} extrapolated likewise"
         )
     baseline = min(per_start_seconds, one_thread_seconds or np.inf)
-    roots = solver.polish(system, lm, progress=False, bounded=bounded).exact_roots
+    roots = solver.polish(system, lm, progress=False, bounded=bounded, device=device).exact_roots
     exact = fixed_points.approximate_set(roots, q_tol=solver.EXACT_Q_TOL)
     print(f"exact roots (polish, an extension): {roots.seconds:.2f} s, {len(exact)} unique in the reachable states")
 
     unique = fixed_points.approximate_set(lm)
-    median, tau = linearization.largest_modulus(linearization.linearize(system, unique, modes=1).modulus)
+    median, tau = linearization.largest_modulus(linearization.linearize(system, unique, modes=1, device=device).modulus)
     figures = {
         "model": model.spec.id,
         "model_path": str(model_path),
         "starts": starts_n,
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if on_gpu else None,
+        "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "bounded": bounded,
         "lm_seconds": round(lm.seconds, 3),

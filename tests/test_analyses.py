@@ -226,15 +226,18 @@ def test_analyze_on_a_device_returns_the_cpu_result(trained, name):
     assert analyses.model_device(moved).type == device.type
     result = analyses.analyze(moved, "layer1", lin, reviews, reviews, tokens, counts, SETTINGS, progress=False)
     exact = device.type == "cpu"
+    # cuDNN's float32 against the CPU's: on an H200 the median one-step error moved by 1.6e-6 (relative) in
+    # IEEE float32, and by 1.1e-4 with cuDNN's TF32, which the package turns off (model.py).
+    rtol = 1e-5
     assert result["summary"].keys() == reference["summary"].keys()
     for key, expected in reference["summary"].items():
         value = result["summary"][key]
         if isinstance(expected, float) and not exact:
-            np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-9, err_msg=key)
+            np.testing.assert_allclose(value, expected, rtol=rtol, atol=1e-9, err_msg=key)
         else:
             assert value == expected or (value != value and expected != expected), key
     for key in ("dimensionality", "eigenvalues", "alignment", "valence", "linearized"):
-        pd.testing.assert_frame_equal(result[key], reference[key], check_exact=exact, rtol=1e-6, atol=1e-9)
+        pd.testing.assert_frame_equal(result[key], reference[key], check_exact=exact, rtol=rtol, atol=1e-9)
 
 
 def test_the_variance_inset_moves_off_a_line_of_fixed_points_in_the_upper_right():

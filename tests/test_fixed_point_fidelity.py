@@ -26,8 +26,11 @@ Every endpoint lies in the state space, and every point the gather step counts a
 a fixed point lies strictly inside it.
 """
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 from rnn_dynamics import batches, fixed_points, solver, states
 from rnn_dynamics import model as model_lib
@@ -142,4 +145,21 @@ def test_single_precision_normal_equations_give_the_float64_endpoints(integratin
     assert counts[0] == counts[1]
     # Exact roots need mu far below float32's reach: polish runs in float64 whatever is asked.
     roots = solver.polish(system, single, progress=False).exact_roots
+    assert roots.converged.any() and (roots.q[roots.converged] < solver.EXACT_Q_TOL).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_lm_on_a_gpu_ends_where_it_does_on_the_cpu(integrating_gru):
+    """fixed_points.device: the same search on a GPU (cuBLAS and cuSOLVER round differently) ends every start
+    where the CPU does, counts the same approximate fixed points, and polishes to exact roots there too."""
+    model, visited = integrating_gru
+    starts = fixed_points.sample_starts(visited, STARTS, seed=0)
+    cpu = solver.find(model.system("layer1"), starts, progress=False)
+    gpu_system = copy.deepcopy(model).to("cuda").system("layer1")
+    gpu = solver.find(gpu_system, starts, progress=False, device="cuda")
+    np.testing.assert_array_equal(gpu.converged, cpu.converged)
+    np.testing.assert_allclose(gpu.fixed_point, cpu.fixed_point, rtol=0, atol=1e-4)
+    counts = [fixed_points.counts(fixed_points.gather([r.to_table()]))["unique_fixed_points"] for r in (gpu, cpu)]
+    assert counts[0] == counts[1]
+    roots = solver.polish(gpu_system, gpu, progress=False, device="cuda").exact_roots
     assert roots.converged.any() and (roots.q[roots.converged] < solver.EXACT_Q_TOL).all()

@@ -42,14 +42,18 @@ def test_scan_equals_the_explicit_equations(architecture):
         )
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("architecture", ["ugrnn", "vanilla"])
-def test_compiled_scan_equals_the_explicit_equations(architecture):
-    """The GPU path (chunks of steps through torch.compile), run here on the CPU in float64: two chunks and a
-    remainder."""
+def test_compiled_scan_equals_the_explicit_equations(architecture, device):
+    """The GPU path (chunks of steps through torch.compile) in float64, on the CPU and on a GPU where there is
+    one: two chunks and a remainder, states and gradients as the explicit equations stepped eagerly."""
     cell = cells.get(architecture)
-    params = float64_layer(architecture)
-    inputs = torch.randn(3, 9, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    expected = stepped(cell, params, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64))
+    params = {name: value.to(device) for name, value in float64_layer(architecture).items()}
+    inputs = torch.randn(3, 9, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(device)
+    expected = stepped(cell, params, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64, device=device))
     torch.testing.assert_close(cells.scan(cell, params, inputs, compiled=True, chunk=4), expected, rtol=0, atol=1e-12)
     # Gradients flow through the compiled steps as through the eager ones (training uses them).
     weights = params["weight_hh"].clone().requires_grad_()
@@ -57,7 +61,9 @@ def test_compiled_scan_equals_the_explicit_equations(architecture):
         cells.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True, chunk=4).sum(), weights
     )[0]
     eager_grad = torch.autograd.grad(
-        stepped(cell, {**params, "weight_hh": weights}, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64)).sum(),
+        stepped(
+            cell, {**params, "weight_hh": weights}, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64, device=device)
+        ).sum(),
         weights,
     )[0]
     torch.testing.assert_close(compiled_grad, eager_grad, rtol=0, atol=1e-10)

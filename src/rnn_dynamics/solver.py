@@ -305,6 +305,8 @@ def find(
                 for i in tqdm(range(len(h0)), desc="adam, one start at a time", disable=not progress)
             ]
             h, q, iterations = (torch.cat(parts) for parts in zip(*solved))
+    if h.is_cuda:  # kernels still queued belong to the search's time
+        torch.cuda.synchronize(h.device)
     seconds = time.perf_counter() - began
     q = q.cpu().numpy()
     fixed = h.cpu().numpy()

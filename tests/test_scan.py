@@ -69,6 +69,40 @@ def test_compiled_scan_equals_the_explicit_equations(architecture, device):
     torch.testing.assert_close(compiled_grad, eager_grad, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_the_ugrnn_through_the_fused_gru_kernel_equals_the_explicit_equations(device):
+    """On a GPU the UGRNN trains through the GRU kernel with its reset gate held open (cuDNN's kernel there,
+    torch's own here): states and every parameter's gradient as the UGRNN's explicit equations, in float64."""
+    cell = cells.UGRNN
+    params = {name: value.to(device).requires_grad_() for name, value in float64_layer("ugrnn").items()}
+    inputs = torch.randn(4, 13, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(device)
+    h0 = 0.5 * torch.randn(4, HIDDEN, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).to(device)
+    for start in (h0, None):
+        expected = stepped(cell, params, inputs, torch.zeros_like(h0) if start is None else start)
+        fused = cells.fused_ugrnn(params, inputs, start)
+        torch.testing.assert_close(fused, expected, rtol=0, atol=1e-12)
+        weights = torch.randn(expected.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        weights = weights.to(device)
+        grads = torch.autograd.grad((fused * weights).sum(), list(params.values()))
+        expected_grads = torch.autograd.grad((expected * weights).sum(), list(params.values()))
+        for name, grad, expected_grad in zip(params, grads, expected_grads):
+            torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-10, msg=name)
+    with torch.no_grad():  # inference: cuDNN keeps nothing for a backward pass
+        torch.testing.assert_close(cells.fused_ugrnn(params, inputs, h0), stepped(cell, params, inputs, h0))
+
+
+def test_the_ugrnn_module_runs_the_fused_kernel_on_a_gpu_only():
+    """Off a GPU the module's states are the scan's (the eager explicit equations), bit for bit."""
+    torch.manual_seed(0)
+    module = cells.UGRNNModule(INPUT, HIDDEN, num_layers=2).double()
+    inputs = torch.randn(3, 6, INPUT, dtype=torch.float64)
+    outputs, finals = module(inputs)
+    first = cells.scan(cells.UGRNN, cells.layer_parameters(module, 0), inputs, compiled=False)
+    second = cells.scan(cells.UGRNN, cells.layer_parameters(module, 1), first, compiled=False)
+    torch.testing.assert_close(outputs, second, rtol=0, atol=0)
+    torch.testing.assert_close(finals, torch.stack([first[:, -1], second[:, -1]]), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_cpu_layer_states_and_scan_equal_the_fused_modules_path(architecture):
     """On a CPU, layer_states (the scan for the cells in model.CPU_SCAN) and the scan itself give the states

@@ -5,8 +5,10 @@
 #   bash benchmarks/gpu_checks.sh [INPUTS] [OUT]
 #
 # INPUTS (default .device) holds fp/model.pt (a trained 1-layer GRU-256) with fp/test600.parquet
-# (reviews whose states give the fixed-point starts), and imdb/{train,valid,test,vocab}.parquet
-# with imdb/kumo-50.npy (a prepared IMDB and its 50-d vectors). OUT (default gpu_checks) gets one
+# (a split table whose reviews give the fixed-point starts; the benchmark reads its first 600, so
+# those rows suffice: pq.write_table(pq.read_table(test).slice(0, 600), ...)), and
+# imdb/{train,valid,test,vocab}.parquet with imdb/kumo-50.npy (a prepared IMDB, results/imdb/data,
+# and its vectors, results/imdb/embeddings). Carry INPUTS with the call (it is git-ignored). OUT (default gpu_checks) gets one
 # log per step and summary.txt. Steps, most wanted first, each under its own time limit:
 #   pytest_cuda      the CUDA tests: the compiled scan's states and gradients against the explicit
 #                    equations, LM on the GPU against the CPU, linearize and analyze on the GPU

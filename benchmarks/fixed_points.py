@@ -22,8 +22,8 @@ units trained here on a generated dataset.
     python benchmarks/fixed_points.py [--quick] [--model PATH --reviews SPLIT.parquet] [--device cuda]
 
 On a GPU (``--device cuda``) every solver runs there; an untimed LM search (both
-precisions) warms CUDA up (context, cuBLAS and cuSOLVER handles, kernel loading) first, and per-start Adam is
-timed on the GPU alone (the thread count is the CPU's).
+precisions) warms CUDA up (context, cuBLAS and cuSOLVER handles, kernel loading)
+first, and per-start Adam is timed on the GPU alone (the thread count is the CPU's).
 
 The last line printed is one JSON object with the figures.
 """
@@ -117,10 +117,10 @@ def main() -> None:
     on_gpu = device.type == "cuda"
     where = torch.cuda.get_device_name(device) if on_gpu else f"{torch.get_num_threads()} threads"
     print(f"model {model_path} ({model.spec.id}), {len(states)} visited states, {starts_n} starts, {where}")
+    bounded = not args.unbounded
     if on_gpu:  # the first full search pays for CUDA's handles and kernel loading
         for precision in (True, False):
-            solver.find(system, starts, progress=False, bounded=not args.unbounded, device=device,
-                        single_precision=precision)  # fmt: skip
+            solver.find(system, starts, progress=False, bounded=bounded, device=device, single_precision=precision)
 
     def report(name, result):
         points = fixed_points.approximate_set(result)
@@ -133,7 +133,6 @@ def main() -> None:
         )
         return summary
 
-    bounded = not args.unbounded
     lm = solver.find(system, starts, progress=False, bounded=bounded, device=device)
     lm_summary = report("levenberg-marquardt (default)", lm)
     # The reference for the default's float32 normal equations: the same LM all in float64.

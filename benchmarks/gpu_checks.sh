@@ -4,18 +4,21 @@
 #
 #   bash benchmarks/gpu_checks.sh [INPUTS] [OUT]
 #
-# INPUTS (default .device) holds fp/model.pt (a trained 1-layer GRU-256) with fp/test600.parquet
-# (a split table whose reviews give the fixed-point starts; the benchmark reads its first 600, so
-# those rows suffice: pq.write_table(pq.read_table(test).slice(0, 600), ...)), and
-# imdb/{train,valid,test,vocab}.parquet with imdb/kumo-50.npy (a prepared IMDB, results/imdb/data,
-# and its vectors, results/imdb/embeddings). Carry INPUTS with the call (it is git-ignored). OUT (default gpu_checks) gets one
-# log per step and summary.txt. Steps, most wanted first, each under its own time limit:
-#   pytest_cuda      the CUDA tests: the compiled scan's states and gradients against the explicit
-#                    equations, LM on the GPU against the CPU, linearize and analyze on the GPU
+# INPUTS (default .device, git-ignored: carry it with the call) holds fp/model.pt (a trained
+# 1-layer GRU-256) with fp/test600.parquet (a split table whose reviews give the fixed-point
+# starts; the benchmark reads its first 600, so those rows suffice:
+# pq.write_table(pq.read_table(test).slice(0, 600), ...)), and imdb/{train,valid,test,vocab}.parquet
+# with imdb/kumo-50.npy (a prepared IMDB, results/imdb/data, and its vectors,
+# results/imdb/embeddings). OUT (default gpu_checks) gets one log per step and summary.txt.
+# Steps, in the order they run (most wanted first), each under its own time limit:
 #   fixed_points     benchmarks/fixed_points.py on the GPU (goal: 500 starts in under 0.5 s)
-#   train_{gru,ugrnn,vanilla}
-#                    seconds per epoch on IMDB (goal: the UGRNN's scan within 2x of the GRU)
-#   cell_throughput  forward + backward tokens/s: compiled scan, eager scan, cuDNN module
+#   train_{gru,ugrnn}
+#                    seconds per IMDB epoch (goal: the UGRNN, through cells.fused_ugrnn, within
+#                    2x of the GRU)
+#   pytest_cuda      the CUDA tests: the compiled scan and the fused UGRNN against the explicit
+#                    equations, LM on the GPU against the CPU, linearize and analyze on the GPU
+#   cell_throughput  forward + backward tokens/s: compiled scan, eager scan, fused kernel
+#   train_vanilla    seconds per IMDB epoch of the vanilla RNN (cuDNN)
 # DEVICE=cpu runs the same steps on the CPU (a smoke test of the script on small inputs).
 set -u
 inputs=${1:-.device}

@@ -91,7 +91,7 @@ def test_the_ugrnn_through_the_fused_gru_kernel_equals_the_explicit_equations(de
         torch.testing.assert_close(cells.fused_ugrnn(params, inputs, h0), stepped(cell, params, inputs, h0))
 
 
-def test_the_ugrnn_module_runs_the_fused_kernel_on_a_gpu_only():
+def test_the_ugrnn_module_off_a_gpu_is_the_eager_scan():
     """Off a GPU the module's states are the scan's (the eager explicit equations), bit for bit."""
     torch.manual_seed(0)
     module = cells.UGRNNModule(INPUT, HIDDEN, num_layers=2).double()

@@ -19,6 +19,11 @@ def dry_run(*args):
     return snakemake(clean_copy(), "-n", "--quiet", "rules", *args, timeout=300)
 
 
+def planned_jobs(lines: list[str]) -> dict[str, str]:
+    """Rule name -> job count, from the table a quiet dry run prints."""
+    return {line.split()[0]: line.split()[1] for line in lines if len(line.split()) == 2 and line.split()[1].isdigit()}
+
+
 def test_default_config_dry_run_plans_the_reproduction_grid():
     result = dry_run()
     assert result.returncode == 0, result.stderr
@@ -44,7 +49,7 @@ def test_paper_config_dry_run_plans_four_architectures_and_the_comparison():
     result = dry_run("--configfile", "configs/paper.yaml")
     assert result.returncode == 0, result.stderr
     out = (result.stdout + result.stderr).splitlines()
-    counts = {line.split()[0]: line.split()[1] for line in out if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = planned_jobs(out)
     assert counts["train"] == "4" and counts["analyze"] == "4" and counts["comparison_across_datasets"] == "1", out
 
 
@@ -55,7 +60,7 @@ def test_the_vanilla_recipe_config_plans_the_vanilla_rnn_alone():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = (result.stdout + result.stderr).splitlines()
-    counts = {line.split()[0]: line.split()[1] for line in out if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = planned_jobs(out)
     assert counts["train"] == "1" and counts["analyze"] == "1" and counts["comparison_table"] == "1", out
 
 
@@ -67,7 +72,7 @@ def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = (result.stdout + result.stderr).splitlines()
-    counts = {line.split()[0]: line.split()[1] for line in out if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = planned_jobs(out)
     # Three datasets of four architectures, one comparison table each, and one across them.
     assert (
         counts["train"] == "12" and counts["comparison_table"] == "3" and counts["comparison_across_datasets"] == "1"

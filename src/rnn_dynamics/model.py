@@ -25,8 +25,9 @@ __all__ = ["CPU_SCAN", "SentimentClassifier", "load", "resolve_device", "save"]
 _LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
 # The cells whose states ``layer_states`` computes on a CPU by ``cells.scan`` rather than
 # their fused module: the LSTM (nn.LSTM returns no cell states, which then cost a second
-# pass: the scan is 2.0x faster) and the UGRNN (its module is the scan on a CPU). nn.GRU was 2-6% faster
-# than the scan and nn.RNN as fast, so those stay (benchmarks/hidden_state_throughput.py).
+# pass: the scan is 2.0x faster) and the UGRNN (its module is the scan on a CPU). nn.GRU
+# was 2-6% faster than the scan and nn.RNN as fast, so those stay
+# (benchmarks/hidden_state_throughput.py).
 CPU_SCAN = frozenset({"lstm", "ugrnn"})
 # Unless told otherwise, torch lets cuDNN run float32 recurrent layers in TF32 (a 10-bit
 # mantissa). The pipeline's states and analyses are IEEE float32 on every device.

@@ -259,31 +259,6 @@ def test_fixed_points_outside_the_reachable_state_space_are_not_counted():
     assert (counts["outside_state_space"], counts["at_bound"], counts["unique_fixed_points"]) == (0, 1, 1)
 
 
-def test_the_chunked_cholesky_solve_equals_torchs():
-    # The LM step factorises and solves its batch in parallel chunks of one intra-op thread
-    # each (solver._cholesky_solve); one matrix that is not positive definite is flagged.
-    generator = torch.Generator().manual_seed(0)
-    jacobians = torch.eye(64, dtype=torch.float64) - 0.3 * torch.randn(
-        40, 64, 64, generator=generator, dtype=torch.float64
-    )
-    matrices = jacobians.transpose(1, 2) @ jacobians + 1e-3 * torch.eye(64, dtype=torch.float64)
-    matrices[7] = -matrices[7]
-    rhs = torch.randn(40, 64, generator=generator, dtype=torch.float64)
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        solution, info = solver._cholesky_solve(matrices, rhs)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)
-    factor, expected_info = torch.linalg.cholesky_ex(matrices)
-    expected = torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1)
-    assert torch.equal(info, expected_info) and info[7] != 0 and (info != 0).sum() == 1
-    good = info == 0
-    torch.testing.assert_close(solution[good], expected[good], rtol=0, atol=1e-12)
-    torch.testing.assert_close(solution[good], torch.linalg.solve(matrices[good], rhs[good]), rtol=1e-8, atol=1e-10)
-
-
 def slow_slope(delta=1e-4):
     """h' = ((1 - delta) h1, 0.5 h2): one mode with a time constant of 1 / delta steps, one fast.
 

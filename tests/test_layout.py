@@ -23,6 +23,7 @@ LAYERS = [
     "model",
     "training",
     "states",
+    "normal_equations",
     "solver",
     "fixed_points",
     "linearization",

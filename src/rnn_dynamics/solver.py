@@ -14,8 +14,8 @@ results.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ import pyarrow as pa
 import torch
 from tqdm import tqdm
 
+from rnn_dynamics.normal_equations import NormalEquations
 from rnn_dynamics.storage import list_column
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "EXACT_DAMPING",
     "EXACT_MIN_DAMPING",
     "EXACT_Q_TOL",
+    "JACOBIAN_CHUNK_BYTES",
     "MAX_DAMPING",
     "METHODS",
     "RESULT_COLUMNS",
@@ -74,6 +76,8 @@ STALL_MIN_DAMPING = 1e-6
 # start's damping is at least this; below it, float32's rounding of J^T J (~1e-6) would
 # be felt against mu, and the rest of the search runs in float64.
 SINGLE_PRECISION_MIN_DAMPING = 1e-4
+# On a CPU, LM forms its Jacobians this many bytes of them at a time (``_refresh_jacobians``).
+JACOBIAN_CHUNK_BYTES = 4 * 2**20
 
 # The columns of ``FixedPointResult.to_table`` (a shard file of the search), with their types
 # (None: a list column, checked by name only).
@@ -206,6 +210,7 @@ def find(
     device: str | torch.device = "cpu",
     bounded: bool = True,
     single_precision: bool = True,
+    linear_algebra: str = "auto",
 ) -> FixedPointResult:
     """Minimise ``q`` from every row of ``starts`` (B, S); each start stops once ``q < tolerance``.
 
@@ -251,10 +256,13 @@ def find(
     rounding of ``J^T J`` is far below ``mu``, a step is only a proposal that the float64
     ``q`` must accept, and on the benchmark's IMDB GRU-256 (500 starts) it ends every start
     where float64 does (the same 498 converged in the same 4794 iterations, endpoints within
-    3.7e-5) in half the time. Once a start's damping falls below
+    3.3e-5) in two thirds of the time on a CPU (1.73 s against 2.58 s; half of it with
+    batched torch calls, as on a GPU). Once a start's damping falls below
     ``SINGLE_PRECISION_MIN_DAMPING`` (a floor lowered for slow progress, or the tiny damping
     of exact roots) the rest of the search runs in float64.
     ``test_single_precision_normal_equations_give_the_float64_endpoints`` holds the two together.
+    ``linear_algebra`` says who solves the normal equations (``normal_equations.BACKENDS``):
+    by default LAPACK, one matrix per call, on a CPU, and batched torch calls on a GPU.
 
     ``bounded`` (the default) keeps the search where the network's states can be
     (``system.state_bound``: |h| <= 1 for a GRU, UGRNN or vanilla RNN, the LSTM's h; its
@@ -286,8 +294,9 @@ def find(
     with torch.no_grad():
         if method == "lm":
             h, q, iterations = _levenberg_marquardt(
-                system, h0, inputs, max_iterations, tolerance, damping, min_damping, bound, progress, single_precision
-            )
+                system, h0, inputs, max_iterations, tolerance, damping, min_damping, bound, progress,
+                single_precision, linear_algebra,
+            )  # fmt: skip
         elif batched:
             h, q, iterations = _adam(system.step, h0, inputs, max_iterations, tolerance, learning_rate, bound, progress)
         else:
@@ -331,69 +340,34 @@ def _speed(step, h, x):
     return (h - step(h, x)).pow(2).mean(dim=-1)
 
 
-def _residual_jacobians(system, dtype):
-    """A function (h, x) -> d r / d h = I - dF/dh at every row of ``h`` (float64): (B, S, S) in
-    ``dtype``, from the cell's closed form, with the system's weights in ``dtype`` where it
-    offers them (``in_dtype``), else cast from float64."""
+def _transition_jacobians(system, dtype):
+    """A function (h, x) -> dF/dh at every row of ``h`` (float64): (B, S, S) in ``dtype``, from the
+    cell's closed form, with the system's weights in ``dtype`` where it offers them
+    (``in_dtype``), else cast from float64."""
     if dtype != torch.float64 and system.in_dtype is not None:
         lowered = system.in_dtype(dtype)
-
-        def transition(h, x):
-            return lowered.jacobians(h.to(dtype), x.to(dtype))[0]
-    else:
-
-        def transition(h, x):
-            return system.jacobians(h, x)[0]
-
-    def residual_jacobians(h, x):
-        j_rec = transition(h, x)
-        # A new tensor either way: a system's jacobians may hand out one it keeps.
-        residual = -j_rec if j_rec.dtype == dtype else j_rec.to(dtype).neg_()
-        residual.diagonal(dim1=-2, dim2=-1).add_(1.0)
-        return residual
-
-    return residual_jacobians
+        return lambda h, x: lowered.jacobians(h.to(dtype), x.to(dtype))[0]
+    return lambda h, x: system.jacobians(h, x)[0].to(dtype)
 
 
-def _refresh_jacobians(jacobian, residual_jacobians, h, x, rows):
-    """``jacobian`` (B, S, S) with the residual Jacobians of ``rows`` recomputed at ``h``. When
-    ``rows`` are every start, the new batch replaces the old instead of being copied into it."""
-    if len(rows) == len(h):
-        return residual_jacobians(h, x)
-    if len(rows):
-        jacobian[rows] = residual_jacobians(h[rows], x[rows])
-    return jacobian
+def _refresh_jacobians(jacobian, transition, h, x, rows):
+    """``jacobian`` (B, S, S) with the residual Jacobians ``I - dF/dh`` of ``rows`` recomputed at ``h``
+    (``transition`` gives ``dF/dh``), in place.
 
-
-def _cholesky_solve(matrices, rhs):
-    """The solutions (B, S) of ``matrices`` (B, S, S, symmetric positive definite) ``x = rhs`` (B, S)
-    by Cholesky, and ``cholesky_ex``'s ``info`` (B,): nonzero where a matrix was not positive
-    definite (its solution is then meaningless).
-
-    A CPU factorises and solves a batch one matrix after another, each on all intra-op
-    threads, which for 256 x 256 matrices spend more time in handing work over than in
-    arithmetic: one intra-op thread per chunk of the batch, the chunks in parallel,
-    took 0.8 s to factorise 500 such matrices where torch's call took 5.1 s (2 shared
-    cores). Each chunk is factorised and solved in the same thread.
+    On a CPU they are formed ``JACOBIAN_CHUNK_BYTES`` at a time. A batch's temporaries
+    (500 GRU-256 Jacobians are 131 MB in float32) come fresh from the operating system on
+    every call, and touching their new pages cost more than the arithmetic: 250 rows took
+    47 ms at once and 10 ms 16 rows at a time, whose few MB the allocator hands out again.
+    Over the benchmark's whole search (500 starts, median of 8 runs) chunks of 4 MB took
+    1.60 s and chunks of 8 MB 2.08 s.
     """
-
-    def solve(matrices, rhs):
-        factor, info = torch.linalg.cholesky_ex(matrices)
-        # Two triangular solves, not ``torch.cholesky_solve``: the same arithmetic, but on a CPU
-        # batch of 500 256 x 256 factors torch's call took 0.19 s and these 0.02 s (one thread).
-        half = torch.linalg.solve_triangular(factor, rhs.unsqueeze(-1), upper=False)
-        return torch.linalg.solve_triangular(factor.mT, half, upper=True).squeeze(-1), info
-
-    threads = torch.get_num_threads()
-    if matrices.device.type != "cpu" or threads == 1 or len(matrices) < 2 * threads:
-        return solve(matrices, rhs)
-    try:
-        torch.set_num_threads(1)
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(solve, matrices.chunk(threads), rhs.chunk(threads)))
-    finally:
-        torch.set_num_threads(threads)
-    return torch.cat([solution for solution, _ in parts]), torch.cat([info for _, info in parts])
+    identity = torch.eye(jacobian.shape[-1], dtype=jacobian.dtype, device=jacobian.device)
+    chunk = len(rows)
+    if jacobian.device.type == "cpu":
+        chunk = max(1, JACOBIAN_CHUNK_BYTES // (jacobian[0].numel() * jacobian.element_size()))
+    for part in rows.split(chunk) if len(rows) else ():
+        jacobian.index_copy_(0, part, identity - transition(h[part], x[part]))
+    return jacobian
 
 
 def _clip(h, bound):
@@ -407,16 +381,16 @@ def _hold_at_bound(h, jtj, gradient, bound):
     and solves for the rest (an active-set, projected LM step). Clipping the full step instead
     wastes it on coordinates that cannot move, and a start pressed on the bound creeps."""
     held = (h.abs() >= bound) & (torch.sign(h) * gradient < 0)
-    pressed = held.any(dim=1).nonzero().squeeze(1)
-    if len(pressed) == 0:
+    start, coordinate = held.nonzero(as_tuple=True)
+    if len(start) == 0:
         return jtj, gradient
-    keep = (~held[pressed]).to(jtj.dtype)
-    jtj[pressed] = jtj[pressed] * keep.unsqueeze(2) * keep.unsqueeze(1)
-    return jtj, gradient * (~held).to(gradient.dtype)
+    jtj[start, coordinate, :] = 0
+    jtj[start, :, coordinate] = 0
+    return jtj, gradient.masked_fill(held, 0)
 
 
 def _levenberg_marquardt(
-    system, h, x, max_iterations, tolerance, damping, min_damping, bound, progress, single_precision
+    system, h, x, max_iterations, tolerance, damping, min_damping, bound, progress, single_precision, linear_algebra
 ):
     step = system.step
     h = _clip(h.clone(), bound)
@@ -434,51 +408,46 @@ def _levenberg_marquardt(
         return min_damping * 10.0 ** -lowered[rows].to(mu.dtype)
 
     def jacobians_in(dtype, rows):
-        residual_jacobians = _residual_jacobians(system, dtype)
+        transition = _transition_jacobians(system, dtype)
         jacobian = torch.empty(len(h), h.shape[1], h.shape[1], dtype=dtype, device=h.device)
-        return residual_jacobians, _refresh_jacobians(jacobian, residual_jacobians, h, x, rows)
+        return transition, _refresh_jacobians(jacobian, transition, h, x, rows)
 
     active = q >= tolerance
     single = single_precision and damping >= SINGLE_PRECISION_MIN_DAMPING
-    residual_jacobians, jacobian = jacobians_in(torch.float32 if single else h.dtype, active.nonzero().squeeze(1))
-    bar = tqdm(range(max_iterations), desc="levenberg-marquardt", disable=not progress)
-    for _ in bar:
-        rows = active.nonzero().squeeze(1)
-        if len(rows) == 0:
-            break
-        if jacobian.dtype != h.dtype and (mu[rows] < SINGLE_PRECISION_MIN_DAMPING).any():
-            # A start's floor was lowered for slow progress: the rest of the search in float64.
-            residual_jacobians, jacobian = jacobians_in(h.dtype, rows)
-        # Every start active (the first iterations): the Jacobians as they are, not a 262 MB copy.
-        jac = jacobian if len(rows) == len(h) else jacobian[rows]
-        jtj = torch.bmm(jac.transpose(1, 2), jac)
-        gradient = torch.bmm(jac.transpose(1, 2), residual[rows].to(jac.dtype).unsqueeze(-1)).squeeze(-1)
-        if bound is not None:
-            jtj, gradient = _hold_at_bound(h[rows], jtj, gradient, bound)
-        # J^T J + mu I is symmetric positive definite for mu > 0: Cholesky is the cheap, stable solve.
-        jtj.diagonal(dim1=1, dim2=2).add_(mu[rows].unsqueeze(1))
-        delta, info = _cholesky_solve(jtj, -gradient)
-        delta = delta.to(h.dtype)
-        trial = _clip(h[rows] + delta, bound)
-        trial_residual = trial - step(trial, x[rows])
-        trial_q = trial_residual.pow(2).mean(dim=-1)
-        # A step that does not lower q (or whose system was numerically singular) is
-        # rejected and retried, shorter, with more damping.
-        accept = (trial_q < q[rows]) & (info == 0)
-        taken = rows[accept]
-        reduction = 1 - trial_q[accept] / q[taken]
-        slow[taken] = torch.where(reduction < SLOW_REDUCTION, slow[taken] + 1, 0)
-        stalled[taken] = torch.where(reduction < STALL_REDUCTION, stalled[taken] + 1, 0)
-        h[taken], residual[taken], q[taken] = trial[accept], trial_residual[accept], trial_q[accept]
-        mu[taken] = torch.maximum(mu[taken] * 0.1, floor(taken))
-        mu[rows[~accept]] *= 10.0
-        iterations[rows] += 1
-        relax = (slow >= STALL_PATIENCE) & (q >= tolerance) & (lowered < lowerings)
-        lowered[relax] += 1
-        mu[relax], slow[relax], stalled[relax] = floor(relax), 0, 0
-        active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
-        jacobian = _refresh_jacobians(jacobian, residual_jacobians, h, x, taken[active[taken]])
-        bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
+    transition, jacobian = jacobians_in(torch.float32 if single else h.dtype, active.nonzero().squeeze(1))
+    with NormalEquations(h.device, linear_algebra) as equations:
+        bar = tqdm(range(max_iterations), desc="levenberg-marquardt", disable=not progress)
+        for _ in bar:
+            rows = active.nonzero().squeeze(1)
+            if len(rows) == 0:
+                break
+            if jacobian.dtype != h.dtype and (mu[rows] < SINGLE_PRECISION_MIN_DAMPING).any():
+                # A start's floor was lowered for slow progress: the rest of the search in float64.
+                transition, jacobian = jacobians_in(h.dtype, rows)
+            hold = None if bound is None else functools.partial(_hold_at_bound, h[rows], bound=bound)
+            # J^T J + mu I is symmetric positive definite for mu > 0: Cholesky is the cheap, stable solve.
+            delta, info = equations.solve(jacobian, rows, residual[rows], mu[rows], hold)
+            delta = delta.to(h.dtype)
+            trial = _clip(h[rows] + delta, bound)
+            trial_residual = trial - step(trial, x[rows])
+            trial_q = trial_residual.pow(2).mean(dim=-1)
+            # A step that does not lower q (or whose system was numerically singular) is
+            # rejected and retried, shorter, with more damping.
+            accept = (trial_q < q[rows]) & (info == 0)
+            taken = rows[accept]
+            reduction = 1 - trial_q[accept] / q[taken]
+            slow[taken] = torch.where(reduction < SLOW_REDUCTION, slow[taken] + 1, 0)
+            stalled[taken] = torch.where(reduction < STALL_REDUCTION, stalled[taken] + 1, 0)
+            h[taken], residual[taken], q[taken] = trial[accept], trial_residual[accept], trial_q[accept]
+            mu[taken] = torch.maximum(mu[taken] * 0.1, floor(taken))
+            mu[rows[~accept]] *= 10.0
+            iterations[rows] += 1
+            relax = (slow >= STALL_PATIENCE) & (q >= tolerance) & (lowered < lowerings)
+            lowered[relax] += 1
+            mu[relax], slow[relax], stalled[relax] = floor(relax), 0, 0
+            active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
+            jacobian = _refresh_jacobians(jacobian, transition, h, x, taken[active[taken]])
+            bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return h, q, iterations
 
 

@@ -2,6 +2,8 @@
 
 import torch
 
+from rnn_dynamics import cells
+
 
 def token_batch(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A padded batch of three reviews of random token ids (2 .. vocab_size - 1), 7, 3 and 5 tokens long:
@@ -12,3 +14,13 @@ def token_batch(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     for i, n in enumerate(lengths):
         tokens[i, :n] = torch.randint(2, vocab_size, (int(n),), generator=generator)
     return tokens, lengths
+
+
+def float64_layer(architecture: str, input_size: int, hidden: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """One layer's parameters (float64) of a freshly initialised module, with larger recurrent weights
+    so that the gates do not sit in their linear range."""
+    torch.manual_seed(seed)
+    module = cells.get(architecture).module(input_size, hidden, batch_first=True).double()
+    params = {name: value.detach().clone() for name, value in cells.layer_parameters(module, 0).items()}
+    params["weight_hh"] *= 3
+    return params

@@ -3,17 +3,11 @@
 import pytest
 import torch
 
+from helpers import float64_layer
 from rnn_dynamics import cells, solver
 from rnn_dynamics.normal_equations import NormalEquations
 
 SIZE = 48
-
-
-def random_gru(seed):
-    """A GRU cell's parameters (8 inputs, SIZE units), random."""
-    generator = torch.Generator().manual_seed(seed)
-    shapes = {"weight_ih": (3 * SIZE, 8), "weight_hh": (3 * SIZE, SIZE), "bias_ih": (3 * SIZE,), "bias_hh": (3 * SIZE,)}
-    return {name: 0.4 * torch.randn(*shape, generator=generator, dtype=torch.float64) for name, shape in shapes.items()}
 
 
 def gru_jacobians(batch, dtype, seed=0):
@@ -21,7 +15,7 @@ def gru_jacobians(batch, dtype, seed=0):
     and dampings (row 5's damping negative enough that its matrix is not positive definite)."""
     generator = torch.Generator().manual_seed(seed)
     h = torch.rand(batch, SIZE, generator=generator, dtype=torch.float64) * 2 - 1
-    j_rec, _ = cells.GRU.jacobians(random_gru(seed), h, torch.zeros(batch, 8, dtype=torch.float64))
+    j_rec, _ = cells.GRU.jacobians(float64_layer("gru", 8, SIZE, seed), h, torch.zeros(batch, 8, dtype=torch.float64))
     jacobian = (torch.eye(SIZE, dtype=torch.float64) - j_rec).to(dtype).contiguous()
     residual = torch.randn(batch, SIZE, generator=generator, dtype=torch.float64)
     mu = 10.0 ** -torch.randint(1, 4, (batch,), generator=generator).to(torch.float64)
@@ -89,7 +83,7 @@ def test_the_jacobians_formed_in_chunks_are_the_closed_form(monkeypatch):
     """LM forms its Jacobians a few MB at a time on a CPU (``solver.JACOBIAN_CHUNK_BYTES``); rows
     scattered across chunks get ``I - dF/dh`` at their own states, the rest are left alone."""
     h, jacobian, _, _ = gru_jacobians(10, torch.float64)
-    params = random_gru(3)
+    params = float64_layer("gru", 8, SIZE, seed=3)
 
     def transition(h, x):
         return cells.GRU.jacobians(params, h, x)[0]

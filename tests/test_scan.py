@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+import helpers
 from rnn_dynamics import cells
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
@@ -12,13 +13,7 @@ HIDDEN, INPUT = 7, 5
 
 
 def float64_layer(architecture, seed=0):
-    """One layer's parameters (float64) of a freshly initialised module, with larger recurrent weights
-    so that the gates do not sit in their linear range."""
-    torch.manual_seed(seed)
-    module = cells.get(architecture).module(INPUT, HIDDEN, batch_first=True).double()
-    params = {name: value.detach().clone() for name, value in cells.layer_parameters(module, 0).items()}
-    params["weight_hh"] *= 3
-    return params
+    return helpers.float64_layer(architecture, INPUT, HIDDEN, seed)
 
 
 def stepped(cell, params, inputs, h0):

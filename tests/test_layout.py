@@ -13,6 +13,7 @@ LAYERS = [
     "grid",
     "storage",
     "logs",
+    "provenance",
     "download",
     "text",
     "synthetic",

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from rnn_dynamics import config
+from rnn_dynamics import config, provenance
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
@@ -431,7 +431,13 @@ def _finish(
     """Keep the best weights, evaluate them on every split, write the final outputs and drop the checkpoint."""
     model.load_state_dict(best["weights"])
     model_lib.save(model, outputs.final, epoch=best["epoch"])
-    metrics = {"model": spec.id, "epochs": settings.epochs, "best_epoch": best["epoch"], "device": str(device)}
+    metrics = {
+        "model": spec.id,
+        "epochs": settings.epochs,
+        "best_epoch": best["epoch"],
+        "device": str(device),
+        "code": provenance.code_version(),
+    }
     for split, reviews in splits.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate(model, reviews, settings.batch_size, device)
     metrics["at_chance"], metrics["valid_chance_accuracy"] = at_chance(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import os
+import platform
 import subprocess
 from pathlib import Path
 

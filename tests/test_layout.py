@@ -32,6 +32,7 @@ LAYERS = [
     "tables",
     "timeline",
     "report",
+    "results_page",
     "figures.style",
     "figures.states",
     "figures.fixed_points",

@@ -111,6 +111,14 @@ def per_model(pattern):
     return inputs
 
 
+MODEL_FIGURES = ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues", "line")
+
+
+def model_figures(wildcards):
+    """Every model's figures of one dataset (the ones the results page shows)."""
+    return [f"results/{wildcards.dataset}/figures/{m.id}/{name}.png" for m in MODELS for name in MODEL_FIGURES]
+
+
 def all_targets():
     """Every figure and summary table (as HTML for the report; the CSV beside it) of a complete run."""
     targets = ["results/comparison.html", "results/comparison.png"]
@@ -119,11 +127,9 @@ def all_targets():
             f"results/{dataset}/tables/{name}.html"
             for name in ("accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
         ]
+        targets.append(f"results/{dataset}/RESULTS.md")
         for m in MODELS:
-            targets += [
-                f"results/{dataset}/figures/{m.id}/{name}.png"
-                for name in ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues", "line")
-            ]
+            targets += [f"results/{dataset}/figures/{m.id}/{name}.png" for name in MODEL_FIGURES]
             targets += [
                 f"results/{dataset}/figures/{m.id}/{system}/{name}.png"
                 for system in m.systems(config["fixed_points"]["mode"])

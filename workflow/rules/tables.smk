@@ -130,3 +130,23 @@ rule report_status:
         expected=all_targets(),
     script:
         "../../scripts/report_status.py"
+
+
+# The run's results page: every summary table and model figure under its provenance (commit,
+# configuration, machine, wall time per stage). `python -m rnn_dynamics.results_page` publishes one.
+rule results_page:
+    input:
+        **{
+            name: f"results/{{dataset}}/tables/{name}.csv"
+            for name in ("accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
+        },
+        metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
+        figures=model_figures,
+    output:
+        "results/{dataset}/RESULTS.md",
+    log:
+        "logs/{dataset}/results_page.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/results_page.py"

@@ -1,0 +1,25 @@
+"""Rule results_page: the run's summary tables and figures as one Markdown page, headed by its provenance."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from rnn_dynamics import logs, results_page
+from rnn_dynamics.storage import read_json
+
+with logs.to_file(snakemake.log[0]):
+    page_dir = Path(snakemake.output[0]).parent
+    tables = {name: pd.read_csv(snakemake.input[name]) for name in results_page.TABLES}
+    figures = {}
+    for path in snakemake.input.figures:
+        figures.setdefault(Path(path).parent.name, []).append(os.path.relpath(path, page_dir))
+    text = results_page.page(
+        snakemake.wildcards.dataset,
+        tables,
+        pd.read_csv(snakemake.input.timeline),
+        [read_json(path) for path in snakemake.input.metrics],
+        figures,
+        snakemake.config,
+    )
+    results_page.write(text, snakemake.output[0])

@@ -54,17 +54,21 @@ def render_row(record: dict) -> str:
     )
 
 
-def render() -> None:
-    """Rebuild the table of docs/benchmarks.md from every record in docs/benchmarks/."""
-    rows = [render_row(json.loads(path.read_text())) for path in sorted(RECORDS.glob("*.json"))]
-    page = PAGE.read_text()
+def render(records: Path = RECORDS, page_path: Path = PAGE) -> None:
+    """Rebuild the table of ``page_path`` (docs/benchmarks.md) from every record in ``records``."""
+    rows = [render_row(json.loads(path.read_text())) for path in sorted(records.glob("*.json"))]
+    page = page_path.read_text()
+    if BEGIN not in page or END not in page:
+        raise SystemExit(f"{page_path}: no {BEGIN} ... {END} markers to put the table between")
     head, _, rest = page.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    header = "| benchmark | command | machine | commit, date | figures | ratios |\n| --- | --- | --- | --- | --- | --- |"
-    PAGE.write_text(f"{head}{BEGIN}\n{header}\n" + "\n".join(rows) + f"\n{END}{tail}")
+    header = (
+        "| benchmark | command | machine | commit, date | figures | ratios |\n| --- | --- | --- | --- | --- | --- |"
+    )
+    page_path.write_text(f"{head}{BEGIN}\n{header}\n" + "\n".join(rows) + f"\n{END}{tail}")
 
 
-def record(name: str, command: list[str]) -> dict:
+def record(name: str, command: list[str], records: Path = RECORDS) -> dict:
     """Run ``command`` from the repository root, echoing its output; store its last line's JSON as ``name``."""
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     last = ""
@@ -86,8 +90,8 @@ def record(name: str, command: list[str]) -> dict:
         "machine": provenance.machine(),
         "date": datetime.date.today().isoformat(),
     }
-    RECORDS.mkdir(parents=True, exist_ok=True)
-    (RECORDS / f"{name}.json").write_text(json.dumps(entry, indent=1) + "\n")
+    records.mkdir(parents=True, exist_ok=True)
+    (records / f"{name}.json").write_text(json.dumps(entry, indent=1) + "\n")
     return entry
 
 

@@ -106,10 +106,14 @@ def test_publish_copies_the_page_and_the_figures_it_shows(tmp_path):
     run = tmp_path / "results" / "toy"
     (run / "figures" / "m").mkdir(parents=True)
     (run / "figures" / "m" / "line.png").write_bytes(b"png")
-    (run / "RESULTS.md").write_text("# Results: toy\n\nbody ![m](figures/m/line.png)\n")
+    body = f"{results_page.GENERATED}. ![m](figures/m/line.png)\n"
+    (run / "RESULTS.md").write_text(f"# Results: toy\n\n{body}")
     published = results_page.publish(run / "RESULTS.md", tmp_path / "docs" / "toy", intro="What it asks.")
-    assert published.read_text() == "# Results: toy\n\nWhat it asks.\n\nbody ![m](figures/m/line.png)\n"
+    assert published.read_text() == f"# Results: toy\n\nWhat it asks.\n\n{body}"
     assert (tmp_path / "docs" / "toy" / "figures" / "m" / "line.png").read_bytes() == b"png"
+    (run / "RESULTS.md").write_text(f"# Results: toy\n\n{results_page.GENERATED}, again.\n")
+    again = results_page.publish(run / "RESULTS.md", tmp_path / "docs" / "toy")
+    assert again.read_text() == f"# Results: toy\n\nWhat it asks.\n\n{results_page.GENERATED}, again.\n"
     (run / "RESULTS.md").write_text("# Results: toy\n![m](figures/m/missing.png)\n")
     with pytest.raises(FileNotFoundError, match="missing.png"):
         results_page.publish(run / "RESULTS.md", tmp_path / "docs" / "other")

@@ -1,7 +1,8 @@
 """The configuration: its schema's defaults, and the helpers the Snakefile runs before validating it.
 
-``workflow/schemas/config.schema.yaml`` documents every key and holds every
-default; Snakemake's validation fills them into the config of a run. Library code
+The schema (``config.schema.yaml``, package data of ``rnn_dynamics``; ``workflow/schemas/``
+links to it) documents every key and holds every default; Snakemake's validation
+fills them into the config of a run. Library code
 that takes a config section's values (``training.Settings``, ``datasets.prepare``,
 ``fixed_points.gather``, ...) defaults to the same values through ``defaults``, so
 no default is written twice.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.resources
 import os
 import re
 from pathlib import Path
@@ -19,8 +21,8 @@ import yaml
 
 __all__ = ["SCHEMA", "check_keys", "coerce_scalars", "defaults", "schema", "unknown_keys"]
 
-# The schema beside the Snakefile: the package is installed from its checkout (pip install -e .).
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Package data, beside this module: found wherever the package is installed.
+SCHEMA = importlib.resources.files("rnn_dynamics") / "config.schema.yaml"
 
 # Snakemake parses nested `--config key={a: 1}` values with YAML's BaseLoader, which
 # leaves every scalar a string. These patterns are what YAML's safe loader would read
@@ -37,8 +39,8 @@ def schema() -> dict:
         return yaml.safe_load(SCHEMA.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"{SCHEMA}: the config schema, which holds every default, is missing; install rnn_dynamics "
-            "from its checkout (pip install -e .)"
+            f"{SCHEMA}: the config schema, which holds every default, is missing; it is package data of "
+            "rnn_dynamics: reinstall it (pip install -e .)"
         ) from None
 
 

@@ -66,7 +66,9 @@ def main() -> None:
     with torch.no_grad():
         for name, cell in cells.CELLS.items():
             torch.manual_seed(0)
-            model = SentimentClassifier(ModelSpec(name, 1, EMBEDDING, hidden, 0), VOCAB).eval()
+            model = SentimentClassifier(
+                ModelSpec(name, 1, EMBEDDING, hidden, 0), VOCAB, dropout=0.0, layer_dropout=0.0
+            ).eval()
             params = cells.layer_parameters(model.recurrent, 0)
             module = model._single_layer(0)
             lengths = lambda t: torch.full((t.shape[0],), t.shape[1])  # noqa: E731

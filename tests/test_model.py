@@ -13,6 +13,7 @@ VOCAB = 30
 
 def make(layers=2, **kwargs):
     torch.manual_seed(0)
+    kwargs = {"dropout": 0.0, "layer_dropout": 0.0, **kwargs}
     return model_lib.SentimentClassifier(ModelSpec("gru", layers, 6, 8, 0), VOCAB, **kwargs).eval()
 
 

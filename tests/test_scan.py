@@ -103,7 +103,11 @@ def test_cpu_layer_states_and_scan_equal_the_fused_modules_path(architecture):
     """On a CPU, layer_states (the scan for the cells in model.CPU_SCAN) and the scan itself give the states
     of the fused module plus state_sequence, the path layer_states took before."""
     torch.manual_seed(0)
-    net = model_lib.SentimentClassifier(ModelSpec(architecture, 2, INPUT, HIDDEN, 0), 30).double().eval()
+    net = (
+        model_lib.SentimentClassifier(ModelSpec(architecture, 2, INPUT, HIDDEN, 0), 30, dropout=0.0, layer_dropout=0.0)
+        .double()
+        .eval()
+    )
     tokens = torch.randint(1, 30, (5, 13), generator=torch.Generator().manual_seed(3))
     lengths = torch.full((5,), 13)
     with torch.no_grad():

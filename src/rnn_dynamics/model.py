@@ -46,8 +46,9 @@ class SentimentClassifier(nn.Module):
         self,
         spec: ModelSpec,
         vocab_size: int,
-        dropout: float = 0.5,
-        layer_dropout: float = 0.0,
+        *,
+        dropout: float,
+        layer_dropout: float,
         embeddings: np.ndarray | None = None,
     ):
         super().__init__()

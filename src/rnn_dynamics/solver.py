@@ -27,9 +27,7 @@ from rnn_dynamics.normal_equations import NormalEquations
 from rnn_dynamics.storage import list_column
 
 __all__ = [
-    "APPROXIMATE_DAMPING",
     "APPROXIMATE_MIN_DAMPING",
-    "APPROXIMATE_Q_TOL",
     "EXACT_DAMPING",
     "EXACT_MIN_DAMPING",
     "EXACT_Q_TOL",
@@ -49,10 +47,7 @@ __all__ = [
 ]
 
 METHODS = ("lm", "adam")
-# The reproduction's tolerance: a start has reached an approximate fixed point below this q.
-APPROXIMATE_Q_TOL = 1e-6
-# LM damping for approximate fixed points, and the least it may fall to: see ``find``.
-APPROXIMATE_DAMPING = 1e-2
+# The least LM's damping falls to when it searches for approximate fixed points: see ``find``.
 APPROXIMATE_MIN_DAMPING = 1e-3
 # Exact roots of h = F(h, x): FixedPointFinder's tol_q, reached by nearly undamped LM.
 EXACT_Q_TOL = 1e-12
@@ -182,15 +177,17 @@ def measure_slow_points(system, result: FixedPointResult, device="cpu") -> Fixed
 def polish(
     system,
     result: FixedPointResult,
-    max_iterations: int = 200,
+    *,
+    max_iterations: int,
+    bounded: bool,
     progress: bool = True,
     device="cpu",
-    bounded: bool = True,
 ) -> FixedPointResult:
     """``result`` with the exact roots its endpoints lead to: nearly undamped LM on to ``q < EXACT_Q_TOL``."""
     roots = find(
         system, result.fixed_point, method="lm", max_iterations=max_iterations, tolerance=EXACT_Q_TOL,
-        damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, progress=progress, device=device, bounded=bounded,
+        damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, single_precision=False, bounded=bounded,
+        progress=progress, device=device,
     )  # fmt: skip
     return dataclasses.replace(result, exact_roots=roots)
 
@@ -198,18 +195,19 @@ def polish(
 def find(
     system,
     starts,
+    *,
+    method: str,
+    max_iterations: int,
+    tolerance: float,
+    bounded: bool,
+    damping: float | None = None,
+    single_precision: bool | None = None,
+    learning_rate: float | None = None,
     x=None,
-    method: str = "lm",
-    max_iterations: int = 200,
-    tolerance: float = APPROXIMATE_Q_TOL,
-    damping: float = APPROXIMATE_DAMPING,
     min_damping: float = APPROXIMATE_MIN_DAMPING,
-    learning_rate: float = 1e-2,
     batched: bool = True,
     progress: bool = True,
     device: str | torch.device = "cpu",
-    bounded: bool = True,
-    single_precision: bool = True,
     linear_algebra: str = "auto",
 ) -> FixedPointResult:
     """Minimise ``q`` from every row of ``starts`` (B, S); each start stops once ``q < tolerance``.
@@ -217,10 +215,10 @@ def find(
     ``x`` is the constant input (``system.input_size`` values, zeros by default);
     ``system``'s weights must be on ``device``.
 
-    The defaults find the paper's *approximate* fixed points: every start stops at
-    the reproduction's ``q < 1e-6``. ``method="adam"`` is the reproduction's way
-    (Adam on ``q`` with ``learning_rate``, all starts at once when ``batched``, else
-    one after another). ``method="lm"`` (the default) is Levenberg-Marquardt on the
+    The search's defaults (``fixed_points.SearchSettings``) find the paper's *approximate*
+    fixed points: every start stops at the reproduction's ``q < 1e-6``. ``method="adam"`` is
+    the reproduction's way (Adam on ``q`` with ``learning_rate``, all starts at once when
+    ``batched``, else one after another). ``method="lm"`` (the default) is Levenberg-Marquardt on the
     residual ``r(h) = h - F(h, x)``: a step solves ``(J^T J + mu I) d = -J^T r``.
     The damping ``mu`` decides which object it finds. Near a line attractor ``J`` has
     one singular value ``s ~ 1 - |lambda| ~ 1e-4`` along the line and the rest near
@@ -276,6 +274,10 @@ def find(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    needed = ("damping", "single_precision") if method == "lm" else ("learning_rate",)
+    given = {"damping": damping, "single_precision": single_precision, "learning_rate": learning_rate}
+    if any(given[name] is None for name in needed):
+        raise ValueError(f"method {method} needs {', '.join(needed)}")
     h0 = torch.from_numpy(np.array(starts, dtype=np.float64)).to(device)
     if h0.ndim != 2 or h0.shape[1] != system.state_size:
         raise ValueError(f"starts must have shape (B, {system.state_size}), got {tuple(h0.shape)}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_dynamics import fixed_points, linearization, storage
+from rnn_dynamics import fixed_points, linearization, spectra, storage
 from rnn_dynamics import model as model_lib
 
 
@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
             row = {
                 "converged": counts["converged"],
                 "unique": counts["unique_fixed_points"],
-                "first_pc_share": round(fixed_points.first_pc_share(points), 3) if len(points) > 2 else float("nan"),
+                "first_pc_share": round(spectra.first_pc_share(points), 3) if len(points) > 2 else float("nan"),
                 "median_largest_modulus": round(top, 5),
                 "time_constant": round(tau, 1),
             }

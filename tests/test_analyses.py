@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rnn_dynamics import analyses, batches, fixed_points, linearization, synthetic, tables, training
+from rnn_dynamics import analyses, batches, fixed_points, linearization, spectra, synthetic, tables, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.text import Vocabulary
@@ -111,9 +111,9 @@ def test_fixed_points_eigenvalues_and_linearized_dynamics(trained):
 def test_variance_fractions_of_points_on_a_line():
     rng = np.random.default_rng(0)
     line = np.outer(rng.normal(size=50), rng.normal(size=5)) + 1e-3 * rng.normal(size=(50, 5))
-    fractions = analyses.variance_fractions(line)
+    fractions = spectra.variance_fractions(line)
     assert fractions[0] > 0.999 and np.isclose(fractions.sum(), 1)
-    assert len(analyses.variance_fractions(line[:1])) == 0
+    assert len(spectra.variance_fractions(line[:1])) == 0
 
 
 def test_alignment_of_the_readout_with_itself_is_one():

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import cells, fixed_points, solver, states, storage
+from rnn_dynamics import cells, fixed_points, solver, spectra, states, storage
 
 
 def linear_system(size=6, seed=0):
@@ -348,10 +348,10 @@ def test_extent_tells_one_stable_point_from_points_along_a_slow_mode():
     )
     points = np.stack(fixed_points.unique_fixed_points(around_one)["fixed_point"].to_numpy(zero_copy_only=False))
     assert np.abs(points - known).max() < 0.05
-    assert fixed_points.extent(points, starts) < 0.01
+    assert spectra.extent(points, starts) < 0.01
     slope_starts = np.column_stack([np.linspace(-40, 40, 9), np.zeros(9)])
     slope_starts = slope_starts[np.abs(slope_starts[:, 0]) > 15]
     along = fixed_points.solve(slow_slope(), slope_starts, fixed_points.SearchSettings(), progress=False)
     assert along.converged.all()
-    assert fixed_points.extent(along.fixed_point, slope_starts) > 0.3
-    assert np.isnan(fixed_points.extent(points[:1], starts))
+    assert spectra.extent(along.fixed_point, slope_starts) > 0.3
+    assert np.isnan(spectra.extent(points[:1], starts))

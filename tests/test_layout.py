@@ -26,6 +26,7 @@ LAYERS = [
     "states",
     "normal_equations",
     "solver",
+    "spectra",
     "fixed_points",
     "linearization",
     "analyses",

@@ -32,8 +32,8 @@ from tqdm import tqdm
 
 from rnn_dynamics import config
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
-from rnn_dynamics.fixed_points import time_constant, variance_fractions
 from rnn_dynamics.linearization import Linearization
+from rnn_dynamics.spectra import time_constant, variance_fractions
 from rnn_dynamics.storage import atomic_path, write_json
 
 __all__ = [

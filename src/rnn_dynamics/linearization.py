@@ -30,7 +30,7 @@ import pyarrow as pa
 import torch
 
 from rnn_dynamics import fixed_points
-from rnn_dynamics.fixed_points import time_constant
+from rnn_dynamics.spectra import time_constant
 from rnn_dynamics.storage import list_column, list_matrix, read_table
 
 __all__ = [

@@ -21,6 +21,7 @@ LAYERS = [
     "embeddings",
     "batches",
     "cells",
+    "scan",
     "model",
     "training",
     "states",

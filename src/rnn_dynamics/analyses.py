@@ -2,20 +2,18 @@
 
 Given the system's linearization at its fixed points (``linearization.Linearization``):
 
-- dimensionality: the fraction of the fixed points' variance on their first
-  principal component (a line attractor puts nearly all of it there);
-- the top eigenvalues of ``J_rec`` and their time constants, against the mean
-  review length (an integrator needs tau longer than a review);
-- alignment: ``|cos|`` between the classifier's readout direction (in the
-  system's state space) and the top right eigenvector, against random unit vectors;
-- word valence: ``l_1^T J_inp x_w`` for every word embedding ``x_w`` (systems that
-  read the embedding), next to a bag-of-words logistic regression's coefficients;
-- linearized dynamics: the one-step error of the linear model around the nearest
-  fixed point, and a classifier that runs the linear model over whole reviews.
+- dimensionality: the fraction of the fixed points' variance on their first principal component;
+- the top eigenvalues of ``J_rec`` and their time constants, against the mean review length
+  (an integrator needs tau longer than a review);
+- alignment: ``|cos|`` between the readout direction (in the system's state space) and the top
+  right eigenvector, against random unit vectors;
+- word valence: ``l_1^T J_inp x_w`` for every word embedding ``x_w`` (systems that read the
+  embedding), next to a bag-of-words logistic regression's coefficients;
+- linearized dynamics: the one-step error of the linear model around the nearest fixed point,
+  and a classifier that runs the linear model over whole reviews.
 
-An eigenvector's sign is arbitrary. The top mode is oriented per fixed point so
-that the final states of positive reviews project higher on ``l_1`` than those of
-negative ones; a positive valence then pushes a review towards "positive".
+The top mode is oriented per fixed point so that positive reviews' final states project higher
+on ``l_1`` than negative ones': a positive valence pushes a review towards "positive".
 """
 
 from __future__ import annotations

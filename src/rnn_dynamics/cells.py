@@ -1,18 +1,15 @@
 """Each architecture's update ``h' = F(h, x)`` written as explicit tensor equations.
 
-Each cell also gives its Jacobians ``dF/dh`` and ``dF/dx`` in closed form: the
-fixed-point solver forms them at hundreds of states per iteration, where autograd
-over the equations (``torch.func``) would cost most of the time, and torch's fused
-recurrent kernels cannot be differentiated per state at all. The equations follow
-torch's own conventions (gate order, bias placement) so that the weights of the
-fused module used in training plug in unchanged: a cell's parameters are one
-layer's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` of that module.
+Each cell also gives its Jacobians ``dF/dh`` and ``dF/dx`` in closed form: the fixed-point
+solver forms them at hundreds of states per iteration, where autograd over the equations
+would cost most of the time, and torch's fused kernels cannot be differentiated per state.
+The equations follow torch's conventions (gate order, bias placement), so a cell's parameters
+are one layer's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` of torch's module.
 
-Each cell also splits its update at the input projection (``input_projection``,
-the part that does not depend on the state, and ``projected_step``, the rest), which
-``scan`` runs over whole sequences. A new architecture is a ``Cell`` subclass
-registered in ``CELLS``. Its state may hold more than what the next layer sees (an
-LSTM's state is ``[h, c]``): ``state_size`` gives the state's width and ``output``
+Each cell splits its update at the input projection (``input_projection``, which does not
+depend on the state, and ``projected_step``, the rest), which ``scan`` runs over sequences.
+A new architecture is a ``Cell`` subclass registered in ``CELLS``. Its state may hold more
+than the next layer sees (an LSTM's is ``[h, c]``): ``state_size`` is its width, ``output``
 the part the readout and the next layer read.
 """
 

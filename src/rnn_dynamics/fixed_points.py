@@ -1,23 +1,17 @@
 """The fixed-point search of a recurrent layer (or the stack): starts, shards, gathering, deduplication.
 
-A network that reads text is a discrete dynamical system ``h_t = F(h_{t-1}, x_t)``;
-with the input held at ``x* = 0`` its slow regions show the attractors it computes
-with. Two objects come out of the same search:
+A network that reads text is a discrete dynamical system ``h_t = F(h_{t-1}, x_t)``; with the
+input held at ``x* = 0`` its slow regions show the attractors it computes with. Two objects
+come out of the same search: the paper's **approximate fixed points**, where each start (a
+visited state) descends ``q(h) = 1/S ||h - F(h, x*)||^2`` until ``q < q_tol`` and, on a line
+attractor, stays near where it started, spread along the slow line; and, as an extension
+(``exact_roots``), the **exact roots** of ``h = F(h, x*)`` each of them leads to, a few points
+where the line collapses, some beyond the states the network can reach.
 
-- **approximate fixed points (the paper's)**, the default: each start, a state the
-  network visited, descends ``q(h) = 1/S ||h - F(h, x*)||^2`` and stops once
-  ``q < q_tol`` (1e-6, the reproduction's rule). On a line attractor they stay
-  spread along the slow line, hundreds of them, near where they started;
-- **exact roots** (an extension, ``exact_roots: true``): each approximate fixed
-  point is driven on to ``q < 1e-12`` by nearly undamped Levenberg-Marquardt. The
-  line collapses into a few true roots of ``h = F(h, x*)``, some beyond the states
-  the network can reach.
-
-The solver (``solver.find``, ``solver.polish``) finds both. This module is the
-search around it: the pipeline samples the starts once from a seed and splits them
-into shards (independent jobs, ``solve_shard``); ``gather`` joins the shards,
-decides which starts converged and merges duplicates into one table per system;
-``counts`` and ``line_summary`` say what was found.
+The solver (``solver.find``, ``solver.polish``) finds both. This module is the search around
+it: the starts are sampled once from a seed and split into shards (independent jobs,
+``solve_shard``); ``gather`` joins the shards, decides which starts converged and merges
+duplicates into one table per system; ``counts`` and ``line_summary`` say what was found.
 """
 
 from __future__ import annotations

@@ -274,7 +274,7 @@ def extract(
         paths = [
             stack.enter_context(storage.atomic_path(states_dir / f"layer{n}.parquet")) for n in range(1, len(sizes) + 1)
         ]
-        # No dictionary encoding: states hardly repeat, and trying it makes writing ~10x slower and files larger.
+        # No dictionary encoding: states hardly repeat, and trying it makes writing far slower and files larger.
         writers = [
             stack.enter_context(pq.ParquetWriter(p, layer_schema(s), use_dictionary=False))
             for p, s in zip(paths, sizes)

@@ -101,10 +101,9 @@ def copied_defaults(source: str, defaults: dict[str, list], functions: set[str])
                     check("the dict entry", key.value, value)
     for scope in [tree] + [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]:
         for statement in scope.body:
-            targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
             if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is None:
                 continue
-            for target in targets:
+            for target in statement.targets if isinstance(statement, ast.Assign) else [statement.target]:
                 if isinstance(target, ast.Name):
                     for key in defaults:
                         if _names_key(target.id, key):
@@ -113,6 +112,9 @@ def copied_defaults(source: str, defaults: dict[str, list], functions: set[str])
 
 
 def test_the_check_finds_every_kind_of_copy():
+    """A default, a keyword argument, a constant, a class field and a dict entry that copy a schema default are
+    found; other values (EXACT_Q_TOL, progress, threads = 3), names that are not keys (tolerance) and values that
+    are not literals are not."""
     source = """
 APPROXIMATE_Q_TOL = 1e-6
 EXACT_Q_TOL = 1e-12
@@ -163,6 +165,16 @@ def test_the_library_writes_no_schema_default_again():
     assert {place: found[place] for place in found if place not in exceptions} == {}
     # Every exception is still there: one that is gone leaves the list.
     assert exceptions <= set(found)
+
+
+def test_every_settings_type_is_tested_here():
+    import importlib
+
+    for path in PACKAGE.rglob("[!_]*.py"):
+        importlib.import_module("rnn_dynamics." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+    assert {cls for cls in config.Section.__subclasses__() if cls.__module__.startswith("rnn_dynamics")} == set(
+        SETTINGS
+    )
 
 
 @pytest.mark.parametrize("settings_type", SETTINGS, ids=lambda settings_type: settings_type.__qualname__)

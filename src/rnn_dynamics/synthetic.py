@@ -95,7 +95,7 @@ class Settings(config.Section, section="datasets.synthetic"):
     seed: int
 
 
-def reviews(count: int, min_length: int, max_length: int, seed) -> list[tuple[list[str], int]]:
+def reviews(count: int, min_length: int, max_length: int, seed: int | list[int]) -> list[tuple[list[str], int]]:
     """``count`` (tokens, label) pairs, half of each label (the extra one positive).
 
     Lengths are drawn uniformly from [min_length, max_length] (below 3 words a

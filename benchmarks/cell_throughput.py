@@ -1,10 +1,10 @@
 """Training throughput of the cells through their explicit equations and through fused kernels.
 
-Any cell can run through its explicit equations (``cells.scan``); the UGRNN, which has
+Any cell can run through its explicit equations (``scan.scan``); the UGRNN, which has
 no kernel of its own, trains through the GRU kernel with its reset gate held open
-(``cells.fused_ugrnn``) on a GPU and through the eager scan on a CPU. Timed here,
+(``scan.fused_ugrnn``) on a GPU and through the eager scan on a CPU. Timed here,
 forward + backward of one layer on random inputs, in one process: the scan with each
-step compiled (``cells.compiled_chunk``: ``SCAN_CHUNK`` steps per compiled call), the
+step compiled (``scan.compiled_chunk``: ``SCAN_CHUNK`` steps per compiled call), the
 same scan eager, and the fused kernel (the cell's torch module, cuDNN's on a GPU; for
 the UGRNN ``fused_ugrnn``). Compilation is warmed up before timing and reported apart.
 
@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from rnn_dynamics import cells
+from rnn_dynamics import cells, scan
 
 
 def synchronize(device: torch.device) -> None:
@@ -58,22 +58,22 @@ def main() -> None:
     for name in args.cells:
         cell = cells.get(name)
         # The module of an architecture with a cuDNN kernel is that kernel; its parameters feed the scan.
-        module = cell.module(args.embedding, hidden, batch_first=True).to(device)
+        module = scan.recurrent_module(cell)(args.embedding, hidden, batch_first=True).to(device)
         params = cells.layer_parameters(module, 0)
         start = time.perf_counter()
         for _ in range(2):  # the first call compiles; the second checks that nothing recompiles
-            cells.scan(cell, params, inputs, compiled=True).sum().backward()
+            scan.scan(cell, params, inputs, compiled=True).sum().backward()
         synchronize(device)
         figures[f"{name}_compile_seconds"] = time.perf_counter() - start
         figures[f"{name}_compiled_tokens_per_s"] = tokens_per_second(
-            lambda x: cells.scan(cell, params, x, compiled=True), inputs, repeats
+            lambda x: scan.scan(cell, params, x, compiled=True), inputs, repeats
         )
-        cells.scan(cell, params, inputs, compiled=False).sum().backward()
+        scan.scan(cell, params, inputs, compiled=False).sum().backward()
         figures[f"{name}_eager_tokens_per_s"] = tokens_per_second(
-            lambda x: cells.scan(cell, params, x, compiled=False), inputs, repeats
+            lambda x: scan.scan(cell, params, x, compiled=False), inputs, repeats
         )
         # The fused kernel: the cell's cuDNN module, or for the UGRNN the GRU kernel with its reset gate open.
-        fused = (lambda x: cells.fused_ugrnn(params, x)) if cell is cells.UGRNN else (lambda x: module(x)[0])
+        fused = (lambda x: scan.fused_ugrnn(params, x)) if cell is cells.UGRNN else (lambda x: module(x)[0])
         fused(inputs).sum().backward()
         figures[f"{name}_fused_tokens_per_s"] = tokens_per_second(fused, inputs, repeats)
         print(name, {key: round(value, 1) for key, value in figures.items() if key.startswith(name)}, flush=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_dynamics import fixed_points, linearization, storage
+from rnn_dynamics import fixed_points, linearization, spectra, storage
 from rnn_dynamics import model as model_lib
 
 
@@ -36,7 +36,7 @@ def main(argv=None) -> dict:
         shards = [fixed_points.read_shard(path) for path in sorted((folder / args.system).glob("shard-*.parquet"))]
         system = model_lib.load(args.run / "models" / folder.name / "model.pt").system(args.system)
         for q_tol in args.q_tol:
-            table = fixed_points.gather(shards, q_tol=q_tol)
+            table = fixed_points.gather(shards, fixed_points.GatherSettings(q_tol=q_tol))
             counts = fixed_points.counts(table)
             points = storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
             modulus = linearization.linearize(system, points, modes=1).modulus if len(points) else np.empty((0, 1))
@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
             row = {
                 "converged": counts["converged"],
                 "unique": counts["unique_fixed_points"],
-                "first_pc_share": round(fixed_points.first_pc_share(points), 3) if len(points) > 2 else float("nan"),
+                "first_pc_share": round(spectra.first_pc_share(points), 3) if len(points) > 2 else float("nan"),
                 "median_largest_modulus": round(top, 5),
                 "time_constant": round(tau, 1),
             }

@@ -49,12 +49,18 @@ from rnn_dynamics.grid import ModelSpec
 
 def train_on_synthetic(folder: Path, epochs: int) -> tuple[Path, Path]:
     """A 1-layer GRU (E16, H256) trained on generated reviews of 16-40 words; its model.pt and test split."""
-    synthetic.write_archive(folder / "synthetic.tar.gz", reviews_per_split=2000, seed=0, min_length=16, max_length=40)
+    synthetic.write_archive(
+        folder / "synthetic.tar.gz", synthetic.Settings(reviews_per_split=2000, seed=0, min_length=16, max_length=40)
+    )
     outputs = {name: folder / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
-    datasets.prepare(datasets.read_archive(folder / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0)
+    datasets.prepare(
+        datasets.read_archive(folder / "synthetic.tar.gz"),
+        outputs,
+        datasets.PrepareSettings(valid_fraction=0.2, split_seed=0),
+    )
     spec = ModelSpec.parse("gru-L1-E16-H256-s0")
     splits = {split: batches.read_split(outputs[split]) for split in ("train", "valid", "test")}
-    matrix = embeddings.build(pq.read_table(outputs["vocab"]), "random", spec.embedding)
+    matrix = embeddings.build(pq.read_table(outputs["vocab"]), "random", spec.embedding, seed=0)
     settings = training.Settings(
         epochs=epochs, learning_rate=0.01, dropout=0.1, device="cpu", threads=torch.get_num_threads()
     )
@@ -113,7 +119,7 @@ def main() -> None:
     system = model.system("layer1")
     reviews = batches.read_split(reviews_path)
     states = states_lib.visited_states(model, reviews, np.arange(min(args.state_reviews, len(reviews))))[0]  # layer 1
-    starts = fixed_points.sample_starts(states, starts_n, seed=0)
+    starts = fixed_points.sample_starts(states, starts_n, noise=0.0, seed=0)
     origin = states.mean(axis=0)
     axis = np.linalg.svd(states - origin, full_matrices=False)[2][0]
     on_gpu = device.type == "cuda"
@@ -122,10 +128,16 @@ def main() -> None:
     bounded = not args.unbounded
     if on_gpu:  # the first full search pays for CUDA's handles and kernel loading
         for precision in (True, False):
-            solver.find(system, starts, progress=False, bounded=bounded, device=device, single_precision=precision)
+            fixed_points.solve(
+                system,
+                starts,
+                fixed_points.SearchSettings(bounded=bounded, single_precision=precision),
+                progress=False,
+                device=device,
+            )
 
     def report(name, result):
-        points = fixed_points.approximate_set(result)
+        points = fixed_points.approximate_set(result, fixed_points.GatherSettings())
         summary = fixed_points.line_summary(points, axis, origin)
         print(
             f"{name}: {result.seconds:.2f} s, {result.converged.sum()} of {len(result.q)} below q 1e-6, "
@@ -137,7 +149,10 @@ def main() -> None:
 
     # LM takes seconds, so one run is at the mercy of the machine's other work: it runs three
     # times (the same search each time) and its median time is the one compared.
-    repeats = [solver.find(system, starts, progress=False, bounded=bounded, device=device) for _ in range(3)]
+    repeats = [
+        fixed_points.solve(system, starts, fixed_points.SearchSettings(bounded=bounded), progress=False, device=device)
+        for _ in range(3)
+    ]
     assert all(np.array_equal(run.fixed_point, repeats[0].fixed_point) for run in repeats)
     lm = sorted(repeats, key=lambda run: run.seconds)[1]
     lm_summary = report("levenberg-marquardt (default)", lm)
@@ -146,7 +161,9 @@ def main() -> None:
     if not on_gpu:
         # The GPU's way of solving the normal equations (batched torch calls), here on the CPU,
         # against the CPU's default (LAPACK one matrix per call, normal_equations).
-        lm_torch = solver.find(system, starts, progress=False, bounded=bounded, linear_algebra="torch")
+        lm_torch = fixed_points.solve(
+            system, starts, fixed_points.SearchSettings(bounded=bounded), progress=False, linear_algebra="torch"
+        )
         report("levenberg-marquardt, normal equations by batched torch calls", lm_torch)
         lapack_speedup = lm_torch.seconds / lm.seconds
         lm_torch_difference = float(np.abs(lm.fixed_point - lm_torch.fixed_point).max())
@@ -155,7 +172,13 @@ def main() -> None:
             f"{lm_torch_difference:.1e}"
         )
     # The reference for the default's float32 normal equations: the same LM all in float64.
-    lm64 = solver.find(system, starts, progress=False, bounded=bounded, single_precision=False, device=device)
+    lm64 = fixed_points.solve(
+        system,
+        starts,
+        fixed_points.SearchSettings(bounded=bounded, single_precision=False),
+        progress=False,
+        device=device,
+    )
     report("levenberg-marquardt in float64 (the reference)", lm64)
     lm64_difference = float(np.abs(lm.fixed_point - lm64.fixed_point).max())
     lm64_same_converged = bool((lm.converged == lm64.converged).all())
@@ -164,27 +187,23 @@ def main() -> None:
         f"float32 normal equations against float64: {single_precision_speedup:.2f}x faster, endpoints within "
         f"{lm64_difference:.1e}, the same starts converged: {lm64_same_converged}"
     )
-    adam = solver.find(
+    adam = fixed_points.solve(
         system,
         starts,
-        method="adam",
-        max_iterations=args.adam_iterations,
+        fixed_points.SearchSettings(method="adam", max_iterations=args.adam_iterations, bounded=bounded),
         progress=False,
-        bounded=bounded,
         device=device,
     )
     adam_summary = report("adam, batched", adam)
     chosen = np.random.default_rng(0).choice(starts_n, size=sample, replace=False)
 
     def one_at_a_time():
-        return solver.find(
+        return fixed_points.solve(
             system,
             starts[chosen],
-            method="adam",
+            fixed_points.SearchSettings(method="adam", max_iterations=args.adam_iterations, bounded=bounded),
             batched=False,
-            max_iterations=args.adam_iterations,
             progress=False,
-            bounded=bounded,
             device=device,
         )
 
@@ -225,11 +244,11 @@ def main() -> None:
             f"{one_thread_seconds:.1f} s for {starts_n} extrapolated likewise"
         )
     baseline = min(per_start_seconds, one_thread_seconds or np.inf)
-    roots = solver.polish(system, lm, progress=False, bounded=bounded, device=device).exact_roots
-    exact = fixed_points.approximate_set(roots, q_tol=solver.EXACT_Q_TOL)
+    roots = solver.polish(system, lm, max_iterations=200, bounded=bounded, progress=False, device=device).exact_roots
+    exact = fixed_points.approximate_set(roots, fixed_points.GatherSettings(q_tol=solver.EXACT_Q_TOL))
     print(f"exact roots (polish, an extension): {roots.seconds:.2f} s, {len(exact)} unique in the reachable states")
 
-    unique = fixed_points.approximate_set(lm)
+    unique = fixed_points.approximate_set(lm, fixed_points.GatherSettings())
     median, tau = linearization.largest_modulus(linearization.linearize(system, unique, modes=1, device=device).modulus)
     figures = {
         "model": model.spec.id,

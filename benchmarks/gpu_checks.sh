@@ -13,7 +13,7 @@
 # Steps, in the order they run (most wanted first), each under its own time limit:
 #   fixed_points     benchmarks/fixed_points.py on the GPU (goal: 500 starts in under 0.5 s)
 #   train_{gru,ugrnn}
-#                    seconds per IMDB epoch (goal: the UGRNN, through cells.fused_ugrnn, within
+#                    seconds per IMDB epoch (goal: the UGRNN, through scan.fused_ugrnn, within
 #                    2x of the GRU)
 #   pytest_cuda      the CUDA tests: the compiled scan and the fused UGRNN against the explicit
 #                    equations, LM on the GPU against the CPU, linearize and analyze on the GPU

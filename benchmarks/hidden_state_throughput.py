@@ -1,7 +1,7 @@
 """CPU forward pass for hidden states, no grad: ``SentimentClassifier.layer_states`` against torch's fused modules.
 
 Hidden-state extraction runs ``layer_states`` on every batch. On a CPU it takes, per
-cell, the faster of two ways (``model.CPU_SCAN``): ``cells.scan`` (the input projection
+cell, the faster of two ways (``model.CPU_SCAN``): ``scan.scan`` (the input projection
 of all time steps in one product, then a loop over the explicit equations) or the
 fused module (``nn.GRU``, ``nn.LSTM``, ``nn.RNN``; an LSTM's cell states then come from
 ``LSTM.state_sequence``, a second pass). Timed here in one process on the same random
@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from rnn_dynamics import cells
+from rnn_dynamics import cells, scan
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
 
@@ -66,7 +66,9 @@ def main() -> None:
     with torch.no_grad():
         for name, cell in cells.CELLS.items():
             torch.manual_seed(0)
-            model = SentimentClassifier(ModelSpec(name, 1, EMBEDDING, hidden, 0), VOCAB).eval()
+            model = SentimentClassifier(
+                ModelSpec(name, 1, EMBEDDING, hidden, 0), VOCAB, dropout=0.0, layer_dropout=0.0
+            ).eval()
             params = cells.layer_parameters(model.recurrent, 0)
             module = model._single_layer(0)
             lengths = lambda t: torch.full((t.shape[0],), t.shape[1])  # noqa: E731
@@ -74,9 +76,9 @@ def main() -> None:
                 lambda t: model.layer_states(t, lengths(t)), tokens, repeats
             )
             figures[f"{name}_scan_tokens_per_s"] = tokens_per_second(
-                lambda t: cells.scan(cell, params, model.embedding(t)), tokens, repeats
+                lambda t: scan.scan(cell, params, model.embedding(t)), tokens, repeats
             )
-            if cell.module is cells.UGRNNModule:
+            if cell.module is None:  # the UGRNN: torch has no module of its own
                 baseline = lambda t: stepped(cell, params, model.embedding(t))  # noqa: E731
             else:
                 baseline = lambda t: cell.state_sequence(params, model.embedding(t), module(model.embedding(t))[0])  # noqa: E731

@@ -101,7 +101,7 @@ def main() -> None:
     reviews, hidden, lengths = (300, 64, (20, 120)) if args.quick else (2000, 256, (50, 400))
     batch_size = 64
     torch.manual_seed(0)
-    model = SentimentClassifier(ModelSpec("gru", 1, 100, hidden, 0), VOCAB_SIZE).eval()
+    model = SentimentClassifier(ModelSpec("gru", 1, 100, hidden, 0), VOCAB_SIZE, dropout=0.0, layer_dropout=0.0).eval()
 
     results = {"hidden": hidden, "layers": 1, "threads": torch.get_num_threads()}
     with tempfile.TemporaryDirectory() as scratch:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import yaml
 
-from rnn_dynamics import batches, config, fixed_points, model, solver, states, text
+from rnn_dynamics import batches, fixed_points, model, states, text
 from rnn_dynamics.grid import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,13 +55,17 @@ def analyze_model(folder: Path, data: Path, out: Path, settings: dict, device: t
             fixed_points.system_states(outputs["states"], f"layer{layer}"), STARTS, 0.0, 0
         )
         system = trained.system(f"layer{layer}")
-        solver.find(system, starts[:10], max_iterations=5, progress=False, device=device)  # warm-up
+        fixed_points.solve(
+            system, starts[:10], fixed_points.SearchSettings(max_iterations=5), progress=False, device=device
+        )  # warm-up
         sync()
-        result = solver.find(system, starts, max_iterations=200, progress=False, device=device)
+        result = fixed_points.solve(
+            system, starts, fixed_points.SearchSettings(max_iterations=200), progress=False, device=device
+        )
         entry[f"lm_layer{layer}"] = {
             "seconds": round(result.seconds, 2),
             "converged_1e-6": int(result.converged.sum()),
-            "unique": len(fixed_points.approximate_set(result)),
+            "unique": len(fixed_points.approximate_set(result, fixed_points.GatherSettings())),
             "median_iterations": float(np.median(result.iterations)),
         }
     return entry
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("device", help="cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
     shown = yaml.safe_load((ROOT / "config.yaml").read_text())["states"]
-    settings = {**config.defaults("states"), **shown, "sample_reviews": args.sample}
+    settings = states.Settings.from_config({**shown, "sample_reviews": args.sample})
     report = {}
     for folder in sorted(args.models.iterdir()):
         report[folder.name] = analyze_model(folder, args.data, args.out, settings, torch.device(args.device))

@@ -42,7 +42,7 @@ def peak_rss_mb() -> float:
 
 def project_way(archive: Path, out: Path) -> dict:
     reviews = datasets.read_archive(archive)
-    return datasets.prepare(reviews, {name: out / f"{name}.parquet" for name in OUTPUTS})
+    return datasets.prepare(reviews, {name: out / f"{name}.parquet" for name in OUTPUTS}, datasets.PrepareSettings())
 
 
 def baseline(archive: Path, out: Path) -> dict:
@@ -89,7 +89,7 @@ def main() -> None:
         archive = args.archive
         if args.quick:
             archive = tmp / "synthetic.tar.gz"
-            synthetic.write_archive(archive, reviews_per_split=2000, seed=0)
+            synthetic.write_archive(archive, synthetic.Settings(reviews_per_split=2000, seed=0))
         (tmp / "project").mkdir()
         (tmp / "baseline").mkdir()
         start = time.perf_counter()

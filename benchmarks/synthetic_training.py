@@ -30,11 +30,14 @@ FILES = ("train", "valid", "test", "vocab")
 
 def prepare(folder: Path, reviews_per_split: int) -> dict:
     synthetic.write_archive(
-        folder / "synthetic.tar.gz", reviews_per_split=reviews_per_split, min_length=8, max_length=24, seed=0
+        folder / "synthetic.tar.gz",
+        synthetic.Settings(reviews_per_split=reviews_per_split, min_length=8, max_length=24, seed=0),
     )
     outputs = {name: folder / f"{name}.parquet" for name in FILES}
     datasets.prepare(
-        datasets.read_archive(folder / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0, max_vocab=None
+        datasets.read_archive(folder / "synthetic.tar.gz"),
+        outputs,
+        datasets.PrepareSettings(valid_fraction=0.2, split_seed=0, max_vocab=None),
     )
     return outputs
 

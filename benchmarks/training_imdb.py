@@ -102,11 +102,13 @@ def main(argv=None) -> dict:
     archive = args.archive
     if args.quick:
         archive = work / "synthetic.tar.gz"
-        synthetic.write_archive(archive, reviews_per_split=500, seed=0)
+        synthetic.write_archive(archive, synthetic.Settings(reviews_per_split=500, seed=0))
     start = time.perf_counter()
     if args.data is None:
         data = {name: work / "data" / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
-        counts = datasets.prepare(datasets.read_archive(archive), data, max_length=args.max_length)
+        counts = datasets.prepare(
+            datasets.read_archive(archive), data, datasets.PrepareSettings(max_length=args.max_length)
+        )
     else:
         data = {name: args.data / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
         counts = {name: pq.read_metadata(path).num_rows for name, path in data.items()}

@@ -21,12 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from rnn_dynamics import training
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
 
 VOCAB = 25002
 BATCH = 64
+# The training config's dropout and layer dropout, by default (the schema's).
+DEFAULTS = training.Settings()
 
 
 def imdb_like_reviews(count: int, max_length: int, seed: int = 0) -> Reviews:
@@ -49,7 +52,9 @@ def packed_logits(model: SentimentClassifier, tokens: torch.Tensor, lengths: tor
 def tokens_per_second(reviews: Reviews, batches: list[np.ndarray], packed: bool, flush_denormal: bool) -> float:
     torch.set_flush_denormal(flush_denormal)
     torch.manual_seed(0)
-    model = SentimentClassifier(ModelSpec("gru", 1, 100, 256, 0), VOCAB).train()
+    model = SentimentClassifier(
+        ModelSpec("gru", 1, 100, 256, 0), VOCAB, dropout=DEFAULTS.dropout, layer_dropout=DEFAULTS.layer_dropout
+    ).train()
     optimizer = torch.optim.Adam(model.parameters())
     cpu = torch.device("cpu")
     seconds = 0.0

@@ -6,8 +6,8 @@ from rnn_dynamics import analyses, batches, linearization, logs, model, text
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
-    settings = snakemake.params.settings
-    device = model.resolve_device(snakemake.config["analyses"]["device"], "analyses.device")
+    settings = analyses.Settings.from_config(snakemake.config["analyses"])
+    device = model.resolve_device(settings.device, "analyses.device")
     network = model.load(snakemake.input.model, map_location=device)
     vocabulary = text.read_vocabulary(snakemake.input.vocab)
     result = analyses.analyze(
@@ -20,6 +20,6 @@ with logs.to_file(snakemake.log[0]):
         np.asarray(vocabulary.counts),
         settings,
     )
-    analyses.write(result, snakemake.output.tables, settings["top_words"])
+    analyses.write(result, snakemake.output.tables, settings.top_words)
     title = f"{snakemake.wildcards.model} {snakemake.wildcards.system}"
-    analysis_figures(result, {name: getattr(snakemake.output, name) for name in FIGURES}, title, settings["top_words"])
+    analysis_figures(result, {name: getattr(snakemake.output, name) for name in FIGURES}, title, settings.top_words)

@@ -6,9 +6,10 @@ from rnn_dynamics import fixed_points, logs, model, storage
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
+    settings = fixed_points.SearchSettings.from_config(snakemake.config["fixed_points"])
     index, count = fixed_points.parse_scatteritem(snakemake.wildcards.scatteritem)
-    device = model.resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")
+    device = model.resolve_device(settings.device, "fixed_points.device")
     system = model.load(snakemake.input.model, map_location=device).system(snakemake.wildcards.system)
     states = fixed_points.system_states(snakemake.input.states, snakemake.wildcards.system)
-    table = fixed_points.solve_shard(system, states, snakemake.params.settings, index, count, device=device)
+    table = fixed_points.solve_shard(system, states, settings, index, count, device=device)
     storage.write_table(table, snakemake.output[0])

@@ -3,5 +3,6 @@
 from rnn_dynamics import fixed_points, logs, storage
 
 with logs.to_file(snakemake.log[0]):
-    table = fixed_points.gather_shards(list(snakemake.input), snakemake.params.settings)
+    settings = fixed_points.GatherSettings.from_config(snakemake.config["fixed_points"])
+    table = fixed_points.gather_shards(list(snakemake.input), settings)
     storage.write_table(table, snakemake.output[0])

@@ -19,7 +19,7 @@ with logs.to_file(snakemake.log[0]):
         untrained,
         batches.read_split(snakemake.input.data, vocab_size=trained.vocab_size),
         text.read_vocabulary(snakemake.input.vocab).index,
-        snakemake.params.settings,
+        states.Settings.from_config(snakemake.config["states"]),
         {name: snakemake.output[name] for name in ("states", "pca", "examples")},
         max_length=snakemake.params.max_length,
     )

@@ -3,6 +3,6 @@
 from rnn_dynamics import datasets, logs
 
 with logs.to_file(snakemake.log[0]):
-    settings = snakemake.params.settings
-    reviews = datasets.read_reviews(snakemake.params.spec, list(snakemake.input), seed=settings["split_seed"])
-    datasets.prepare(reviews, dict(snakemake.output.items()), **settings)
+    settings = datasets.PrepareSettings.from_config(snakemake.config["prepare"])
+    reviews = datasets.read_reviews(snakemake.params.spec, list(snakemake.input), settings.split_seed)
+    datasets.prepare(reviews, dict(snakemake.output.items()), settings)

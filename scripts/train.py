@@ -22,13 +22,7 @@ with logs.to_file(snakemake.log[0]):
             spec,
             splits,
             embeddings,
-            training.Settings.from_config(
-                {
-                    **snakemake.params.settings,
-                    "device": snakemake.config["training"]["device"],
-                    "threads": snakemake.config["training"]["threads"],
-                }
-            ),
+            training.Settings.from_config(snakemake.config["training"]),
             training.Outputs(
                 initial=Path(snakemake.output.initial),
                 final=Path(snakemake.output.final),

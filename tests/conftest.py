@@ -12,7 +12,7 @@ SYNTHETIC_REVIEWS_PER_SPLIT = 200
 def synthetic_archive(tmp_path_factory):
     """Path of a generated aclImdb-layout archive: 200 reviews per split, half of each label."""
     path = tmp_path_factory.mktemp("synthetic") / "synthetic.tar.gz"
-    synthetic.write_archive(path, reviews_per_split=SYNTHETIC_REVIEWS_PER_SPLIT, seed=0)
+    synthetic.write_archive(path, synthetic.Settings(reviews_per_split=SYNTHETIC_REVIEWS_PER_SPLIT, seed=0))
     return path
 
 
@@ -21,7 +21,9 @@ def prepared_synthetic(synthetic_archive, tmp_path_factory):
     """Directory with train/valid/test/vocab.parquet prepared from ``synthetic_archive`` (valid 20%)."""
     directory = tmp_path_factory.mktemp("prepared_synthetic")
     outputs = {name: directory / f"{name}.parquet" for name in DATA_FILES}
-    datasets.prepare(datasets.read_archive(synthetic_archive), outputs, valid_fraction=0.2, split_seed=0)
+    datasets.prepare(
+        datasets.read_archive(synthetic_archive), outputs, datasets.PrepareSettings(valid_fraction=0.2, split_seed=0)
+    )
     return directory
 
 

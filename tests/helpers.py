@@ -2,7 +2,7 @@
 
 import torch
 
-from rnn_dynamics import cells
+from rnn_dynamics import cells, scan
 
 
 def token_batch(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,7 +20,7 @@ def float64_layer(architecture: str, input_size: int, hidden: int, seed: int = 0
     """One layer's parameters (float64) of a freshly initialised module, with larger recurrent weights
     so that the gates do not sit in their linear range."""
     torch.manual_seed(seed)
-    module = cells.get(architecture).module(input_size, hidden, batch_first=True).double()
+    module = scan.recurrent_module(cells.get(architecture))(input_size, hidden, batch_first=True).double()
     params = {name: value.detach().clone() for name, value in cells.layer_parameters(module, 0).items()}
     params["weight_hh"] *= 3
     return params

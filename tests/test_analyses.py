@@ -1,18 +1,19 @@
 """The line-attractor measures on a GRU trained on the synthetic dataset, whose word valences are known."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from rnn_dynamics import analyses, batches, fixed_points, linearization, solver, synthetic, tables, training
+from rnn_dynamics import analyses, batches, fixed_points, linearization, spectra, synthetic, tables, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.text import Vocabulary
 
-SETTINGS = {"reviews": 200, "null_samples": 1000, "seed": 0, "regularization": 1.0}
+SETTINGS = analyses.Settings(reviews=200, null_samples=1000, seed=0, regularization=1.0)
 
 
 def encode_split(vocabulary, count, seed):
@@ -47,8 +48,13 @@ def trained(tmp_path_factory):
     with torch.no_grad():
         states = model.layer_states(tokens, lengths)[0]
     visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
-    found = solver.find(system, fixed_points.sample_starts(visited, 100, seed=0), progress=False)
-    lin = linearization.linearize(system, fixed_points.approximate_set(found))
+    found = fixed_points.solve(
+        system,
+        fixed_points.sample_starts(visited, 100, noise=0.0, seed=0),
+        fixed_points.SearchSettings(),
+        progress=False,
+    )
+    lin = linearization.linearize(system, fixed_points.approximate_set(found, fixed_points.GatherSettings()))
     result = analyses.analyze(
         model,
         "layer1",
@@ -105,9 +111,9 @@ def test_fixed_points_eigenvalues_and_linearized_dynamics(trained):
 def test_variance_fractions_of_points_on_a_line():
     rng = np.random.default_rng(0)
     line = np.outer(rng.normal(size=50), rng.normal(size=5)) + 1e-3 * rng.normal(size=(50, 5))
-    fractions = analyses.variance_fractions(line)
+    fractions = spectra.variance_fractions(line)
     assert fractions[0] > 0.999 and np.isclose(fractions.sum(), 1)
-    assert len(analyses.variance_fractions(line[:1])) == 0
+    assert len(spectra.variance_fractions(line[:1])) == 0
 
 
 def test_alignment_of_the_readout_with_itself_is_one():
@@ -115,14 +121,16 @@ def test_alignment_of_the_readout_with_itself_is_one():
         np.arange(1), np.zeros((1, 3)), np.array([[1.0, 0.5, 0.1]], dtype=complex),
         np.eye(3)[None].astype(complex), np.eye(3)[None].astype(complex), np.ones((1, 3, 2), dtype=complex),
     )  # fmt: skip
-    aligned, null = analyses.alignment(lin, np.array([-2.0, 0, 0]), null_samples=500)
+    aligned, null = analyses.alignment(lin, np.array([-2.0, 0, 0]), null_samples=500, seed=0)
     assert aligned.tolist() == [1.0] and null.shape == (500,) and (null <= 1).all()
 
 
 @pytest.mark.parametrize("architecture", ["lstm", "ugrnn", "vanilla"])
 def test_analyze_runs_on_every_architecture_and_layer(architecture):
     torch.manual_seed(0)
-    model = model_lib.SentimentClassifier(ModelSpec(architecture, 2, 4, 5, 0), 12).eval()
+    model = model_lib.SentimentClassifier(
+        ModelSpec(architecture, 2, 4, 5, 0), 12, dropout=0.0, layer_dropout=0.0
+    ).eval()
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 8, 20)
     reviews = batches.Reviews(
@@ -134,7 +142,15 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
         system = model.system(system_name)
         lin = linearization.linearize(system, 0.1 * rng.normal(size=(3, system.state_size)))
         result = analyses.analyze(
-            model, system_name, lin, reviews, reviews, tokens, counts, SETTINGS | {"null_samples": 10}, progress=False
+            model,
+            system_name,
+            lin,
+            reviews,
+            reviews,
+            tokens,
+            counts,
+            dataclasses.replace(SETTINGS, null_samples=10),
+            progress=False,
         )
         summary = result["summary"]
         assert summary["fixed_points"] == 3 and 0 <= summary["linearized_accuracy"] <= 1
@@ -166,7 +182,7 @@ def test_tables_and_figures_are_written(trained, tmp_path):
     )
     top = pd.read_csv(tmp_path / "tables" / "top_words.csv")
     assert list(top["side"]) == ["positive"] * 5 + ["negative"] * 5 and top["token"].iloc[0] in synthetic.POSITIVE_WORDS
-    analysis_figures(result, {name: tmp_path / f"{name}.png" for name in FIGURES}, "gru layer1")
+    analysis_figures(result, {name: tmp_path / f"{name}.png" for name in FIGURES}, "gru layer1", top_words=30)
     assert all(
         (tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").exists() for name in FIGURES
     )

@@ -18,7 +18,9 @@ VOCAB = Vocabulary.build(
 
 def make(architecture, layers=2):
     torch.manual_seed(0)
-    return model_lib.SentimentClassifier(ModelSpec(architecture, layers, 6, 8, 0), 30).eval()
+    return model_lib.SentimentClassifier(
+        ModelSpec(architecture, layers, 6, 8, 0), 30, dropout=0.0, layer_dropout=0.0
+    ).eval()
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -86,7 +88,9 @@ def test_vanilla_rnn_learns_the_synthetic_set(prepared_synthetic_large, tmp_path
     splits = {
         split: batches.read_split(prepared_synthetic_large / f"{split}.parquet") for split in ("train", "valid", "test")
     }
-    matrix = embeddings.build(pq.read_table(prepared_synthetic_large / "vocab.parquet"), "random", spec.embedding)
+    matrix = embeddings.build(
+        pq.read_table(prepared_synthetic_large / "vocab.parquet"), "random", spec.embedding, seed=0
+    )
     settings = training.Settings(
         epochs=30, learning_rate=0.01, architecture_learning_rates={"vanilla": 0.005}, max_grad_norm=1.0,
         dropout=0.1, device="cpu", threads=1,

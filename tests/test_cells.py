@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_dynamics import cells
+from rnn_dynamics import cells, scan
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.model import SentimentClassifier
 
@@ -69,7 +69,7 @@ def test_lstm_state_sequence_recovers_the_cell_state_from_the_fused_outputs():
 
 def test_ugrnn_equations_and_module_match_a_direct_ugrnn_over_a_sequence_in_float64():
     torch.manual_seed(0)
-    module = cells.UGRNNModule(5, 7, num_layers=2, batch_first=True).double()
+    module = scan.UGRNNModule(5, 7, num_layers=2, batch_first=True).double()
     x = torch.randn(3, 20, 5, dtype=torch.float64)
     h0 = torch.randn(2, 3, 7, dtype=torch.float64)
     outputs, finals = module(x, h0)
@@ -91,7 +91,7 @@ def test_ugrnn_equations_and_module_match_a_direct_ugrnn_over_a_sequence_in_floa
 def test_every_step_is_differentiable_with_torch_func(name):
     cell = cells.get(name)
     torch.manual_seed(0)
-    module = cell.module(4, 6, num_layers=1, batch_first=True)
+    module = scan.recurrent_module(cell)(4, 6, num_layers=1, batch_first=True)
     params = {k: v.detach().double() for k, v in cells.layer_parameters(module, 0).items()}
     size = cell.state_size(6)
     h = torch.randn(5, size, dtype=torch.float64)
@@ -108,7 +108,7 @@ def test_every_step_is_differentiable_with_torch_func(name):
 def test_closed_form_jacobians_equal_autograd(architecture, system_name):
     """J_rec and J_inp of every cell, one layer or the stack, in closed form equal reverse-mode autograd."""
     torch.manual_seed(0)
-    network = SentimentClassifier(ModelSpec(architecture, 2, 5, 7, 0), vocab_size=10)
+    network = SentimentClassifier(ModelSpec(architecture, 2, 5, 7, 0), vocab_size=10, dropout=0.0, layer_dropout=0.0)
     system = network.system(system_name)
     assert system.closed_form_jacobians is not None
     h = 0.8 * torch.randn(6, system.state_size, dtype=torch.float64)

@@ -39,7 +39,7 @@ def reviews_table(rows):
 
 def prepare_to(tmp_path, reviews, **settings):
     outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
-    datasets.prepare(reviews, outputs, **settings)
+    datasets.prepare(reviews, outputs, datasets.PrepareSettings(**settings))
     return {name: pq.read_table(path) for name, path in outputs.items()}
 
 
@@ -109,20 +109,20 @@ def test_table_file_with_three_classes_is_rejected_naming_file_column_and_values
     path = tmp_path / "reviews.csv"
     path.write_text("review,stars\ngood,5\nbad,1\nok,3\n")
     with pytest.raises(LabelError, match=r"reviews\.csv, column 'stars'.*found 3: \[1, 3, 5\]"):
-        datasets.read_table_files([path], "review", "stars")
+        datasets.read_table_files([path], "review", "stars", 0.2, 0, "utf-8")
 
 
 def test_missing_column_is_named(tmp_path):
     path = tmp_path / "reviews.csv"
     path.write_text("review,label\ngood,pos\n")
     with pytest.raises(ValueError, match=r"reviews\.csv: no column 'text'"):
-        datasets.read_table_files([path], "text", "label")
+        datasets.read_table_files([path], "text", "label", 0.2, 0, "utf-8")
 
 
 def test_one_table_file_is_split_into_train_and_test_by_label(tmp_path):
     path = tmp_path / "reviews.tsv"
     path.write_text("text\tsentiment\n" + "".join(f"review {i}\t{'pos' if i % 2 else 'neg'}\n" for i in range(20)))
-    table = datasets.read_table_files([path], "text", "sentiment", test_fraction=0.2, seed=0)
+    table = datasets.read_table_files([path], "text", "sentiment", test_fraction=0.2, seed=0, encoding="utf-8")
     assert table.schema == datasets.REVIEWS_SCHEMA
     pairs = Counter(zip(table.column("split").to_pylist(), table.column("label").to_pylist()))
     assert pairs == {("train", 0): 8, ("train", 1): 8, ("test", 0): 2, ("test", 1): 2}
@@ -133,7 +133,7 @@ def test_train_and_test_files_share_one_label_mapping(tmp_path):
     train, test = tmp_path / "train.parquet", tmp_path / "test.csv"
     pq.write_table(pa.table({"t": ["a", "b"], "y": ["bad", "good"]}), train)
     test.write_text("t,y\nc,good\n")
-    table = datasets.read_table_files([train, test], "t", "y")
+    table = datasets.read_table_files([train, test], "t", "y", 0.2, 0, "utf-8")
     assert table.to_pydict()["split"] == ["train", "train", "test"]
     assert table.to_pydict()["label"] == [0, 1, 1]
 
@@ -224,7 +224,7 @@ def test_data_stage_runs_in_snakemake(kind, tmp_path, tmp_path_factory):
     dataset = "{kind: synthetic, reviews_per_split: 50, seed: 0}"
     if kind == "local_archive":
         archive = tmp_path_factory.mktemp("local") / "aclImdb_local.tar.gz"
-        synthetic.write_archive(archive, reviews_per_split=50, seed=0)
+        synthetic.write_archive(archive, synthetic.Settings(reviews_per_split=50, seed=0))
         dataset = (
             f"{{kind: aclimdb, url: 'http://invalid.invalid/a.tar.gz', sha256: '{'f' * 64}', "
             f"local_archive: '{archive}'}}"

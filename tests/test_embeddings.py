@@ -42,15 +42,15 @@ def test_glove_zip_reads_only_the_member_of_the_dimension(tmp_path, vocab):
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.write(write_glove_txt(tmp_path / "three.txt"), "glove.6B.3d.txt")
         archive.write(write_glove_txt(tmp_path / "two.txt", dim=2), "glove.6B.2d.txt")
-    check_aligned(embeddings.build(vocab, "glove", 3, glove_path=zipped), vocab)
-    check_aligned(embeddings.build(vocab, "glove", 2, glove_path=zipped), vocab, dim=2)
+    check_aligned(embeddings.build(vocab, "glove", 3, seed=0, glove_path=zipped), vocab)
+    check_aligned(embeddings.build(vocab, "glove", 2, seed=0, glove_path=zipped), vocab, dim=2)
     with pytest.raises(ValueError, match=r"glove\.6B\.zip: no member glove\.6B\.5d\.txt"):
-        embeddings.build(vocab, "glove", 5, glove_path=zipped)
+        embeddings.build(vocab, "glove", 5, seed=0, glove_path=zipped)
 
 
 def test_glove_of_another_dimension_is_an_error_naming_the_line(tmp_path, vocab):
     with pytest.raises(ValueError, match=r"g\.txt, line 1: a 3-d vector, expected 4-d"):
-        embeddings.build(vocab, "glove", 4, glove_path=write_glove_txt(tmp_path / "g.txt"))
+        embeddings.build(vocab, "glove", 4, seed=0, glove_path=write_glove_txt(tmp_path / "g.txt"))
 
 
 def test_missing_words_are_seeded_and_scaled_like_the_found_vectors():
@@ -63,12 +63,12 @@ def test_missing_words_are_seeded_and_scaled_like_the_found_vectors():
 
 
 def test_kumo_package(vocab):
-    matrix = embeddings.build(vocab, "kumo", 50)
+    matrix = embeddings.build(vocab, "kumo", 50, seed=0)
     assert matrix.shape == (6, 50)
     # The first row of GloVe 6B 50d is "the".
     np.testing.assert_allclose(matrix[2, :3], [0.418, 0.24968, -0.41242], rtol=1e-5)
     with pytest.raises(ValueError, match="50-d vectors only, not 100-d"):
-        embeddings.build(vocab, "kumo", 100)
+        embeddings.build(vocab, "kumo", 100, seed=0)
 
 
 def test_random_and_save(tmp_path, vocab):
@@ -78,4 +78,4 @@ def test_random_and_save(tmp_path, vocab):
     np.testing.assert_array_equal(np.load(tmp_path / "random-8.npy"), matrix)
     assert [p.name for p in tmp_path.iterdir()] == ["random-8.npy"]
     with pytest.raises(ValueError, match="unknown embeddings source 'word2vec'"):
-        embeddings.build(vocab, "word2vec", 8)
+        embeddings.build(vocab, "word2vec", 8, seed=0)

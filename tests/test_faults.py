@@ -131,10 +131,10 @@ def test_a_model_at_chance_level_is_flagged_in_the_table_and_the_log(data, tmp_p
 def test_analysis_tables_and_figures_survive_non_finite_values(data, tmp_path):
     """A network blown up to saturation: eigenvalues exactly 0 or 1 (time constants 0 and inf), NaN Jacobians."""
     vocabulary, splits = data
-    settings = {"reviews": 40, "null_samples": 50, "top_words": 5, "regularization": 1.0, "seed": 0}
+    settings = analyses.Settings(reviews=40, null_samples=50, top_words=5, regularization=1.0, seed=0)
     for scale in (1e6, 1e40):  # 1e40 overflows float32 weights to inf
         torch.manual_seed(0)
-        network = model_lib.SentimentClassifier(SPEC, len(vocabulary), dropout=0.0).eval()
+        network = model_lib.SentimentClassifier(SPEC, len(vocabulary), dropout=0.0, layer_dropout=0.0).eval()
         with torch.no_grad():
             for parameter in network.parameters():
                 parameter.mul_(scale)
@@ -155,8 +155,8 @@ def test_analysis_tables_and_figures_survive_non_finite_values(data, tmp_path):
             progress=False,
         )
         folder = tmp_path / f"scale{scale:g}"
-        analyses.write(result, folder, settings["top_words"])
-        analysis_figures(result, {name: folder / f"{name}.png" for name in FIGURES}, "blown up", settings["top_words"])
+        analyses.write(result, folder, settings.top_words)
+        analysis_figures(result, {name: folder / f"{name}.png" for name in FIGURES}, "blown up", settings.top_words)
         assert all((folder / f"{name}.png").stat().st_size > 0 for name in FIGURES)
         assert (folder / "eigenvalues.csv").exists() and (folder / "summary.json").exists()
     comparison = tables.comparison_table([result["summary"]], [{"model": SPEC.id, "test_accuracy": 0.5}])
@@ -226,7 +226,7 @@ def test_a_latin1_file_is_named_with_line_and_encoding(tmp_path):
     path = latin1_csv(tmp_path / "reviews.csv")
     spec = {"kind": "table", "path": str(path), "text_column": "review", "label_column": "sentiment"}
     with pytest.raises(ValueError, match=r"reviews.csv: line 4 is not valid utf-8 .*b'\\xe9'.*encoding: latin-1"):
-        datasets.read_reviews(spec, [path])
+        datasets.read_reviews(spec, [path], seed=0)
 
 
 def test_a_latin1_file_reads_with_its_encoding(tmp_path):
@@ -238,7 +238,7 @@ def test_a_latin1_file_reads_with_its_encoding(tmp_path):
         "label_column": "sentiment",
         "encoding": "latin-1",
     }
-    table = datasets.read_reviews(spec, [path])
+    table = datasets.read_reviews(spec, [path], seed=0)
     assert "un café crème superb" in table.column("text").to_pylist()
 
 
@@ -297,7 +297,7 @@ def test_reviews_dropped_for_having_no_words_are_counted_on_the_console(tmp_path
     reviews = pa.table([list(column) for column in zip(*rows)], schema=datasets.REVIEWS_SCHEMA)
     outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
     with logs.to_file(tmp_path / "prepare.log"):
-        summary = datasets.prepare(reviews, outputs)
+        summary = datasets.prepare(reviews, outputs, datasets.PrepareSettings())
     assert summary["dropped_empty"] == 2
     assert summary["train"] + summary["valid"] == 20 and summary["test"] == 10
     console = capfd.readouterr().err

@@ -51,14 +51,18 @@ def integrating_gru(tmp_path_factory):
 def test_lm_matches_adam(integrating_gru):
     model, visited = integrating_gru
     system = model.system("layer1")
-    starts = fixed_points.sample_starts(visited, STARTS, seed=0)
+    starts = fixed_points.sample_starts(visited, STARTS, noise=0.0, seed=0)
     origin = visited.mean(axis=0)
     axis = np.linalg.svd(visited - origin, full_matrices=False)[2][0]
 
-    lm = solver.find(system, starts, progress=False)
-    adam = solver.find(system, starts, method="adam", max_iterations=10000, progress=False)
+    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    adam = fixed_points.solve(
+        system, starts, fixed_points.SearchSettings(method="adam", max_iterations=10000), progress=False
+    )
     summary = {
-        name: fixed_points.line_summary(fixed_points.approximate_set(result), axis, origin)
+        name: fixed_points.line_summary(
+            fixed_points.approximate_set(result, fixed_points.GatherSettings()), axis, origin
+        )
         for name, result in (("lm", lm), ("adam", adam))
     }
     span = np.ptp((starts - origin) @ axis)
@@ -73,7 +77,7 @@ def test_lm_matches_adam(integrating_gru):
     # LM gets there in a handful of iterations where Adam needs thousands.
     assert np.median(lm.iterations) < 20 < np.median(adam.iterations)
 
-    gathered = fixed_points.gather([lm.to_table()])
+    gathered = fixed_points.gather([lm.to_table()], fixed_points.GatherSettings())
     counted = gathered.filter(gathered["fixed_point_id"].to_numpy() >= 0)
     assert counted["in_state_space"].to_numpy().all() and not counted["at_bound"].to_numpy().any()
     assert fixed_points.counts(gathered)["unique_fixed_points"] == summary["lm"]["count"]
@@ -82,18 +86,26 @@ def test_lm_matches_adam(integrating_gru):
 def test_exact_roots_are_a_separate_polish_of_the_approximate_points(integrating_gru):
     model, visited = integrating_gru
     system = model.system("layer1")
-    approximate = solver.find(system, fixed_points.sample_starts(visited, 40, seed=1), progress=False)
-    polished = solver.polish(system, approximate, progress=False)
+    approximate = fixed_points.solve(
+        system,
+        fixed_points.sample_starts(visited, 40, noise=0.0, seed=1),
+        fixed_points.SearchSettings(),
+        progress=False,
+    )
+    polished = solver.polish(system, approximate, max_iterations=200, bounded=True, progress=False)
     # The approximate points are kept as they were; the roots sit beside them.
     np.testing.assert_array_equal(polished.fixed_point, approximate.fixed_point)
     roots = polished.exact_roots
     # Some starts stall at slow points above 1e-12 (35% reach a root here): they keep no root.
     assert (roots.q[roots.converged] < solver.EXACT_Q_TOL).all() and roots.converged.sum() >= 5
-    gathered = fixed_points.gather([polished.to_table()])
+    gathered = fixed_points.gather([polished.to_table()], fixed_points.GatherSettings())
     counts = fixed_points.counts(gathered)
     # Many approximate points lead to one root: fewer roots than points.
     assert 0 < counts["exact_roots"] < counts["unique_fixed_points"], counts
-    assert fixed_points.counts(fixed_points.gather([approximate.to_table()]))["exact_roots"] == -1
+    assert (
+        fixed_points.counts(fixed_points.gather([approximate.to_table()], fixed_points.GatherSettings()))["exact_roots"]
+        == -1
+    )
 
 
 def test_an_lstm_reaches_the_tolerance_wherever_adam_does_and_its_slow_points_are_counted_apart(
@@ -113,15 +125,19 @@ def test_an_lstm_reaches_the_tolerance_wherever_adam_does_and_its_slow_points_ar
     test = batches.read_split(prepared_synthetic_large / "test.parquet")
     for layer, visited in enumerate(states.visited_states(model, test, np.arange(300)), start=1):
         system = model.system(f"layer{layer}")
-        starts = fixed_points.sample_starts(visited, 100, seed=0)
-        result = solver.measure_slow_points(system, solver.find(system, starts, progress=False))
-        adam = solver.find(system, starts, method="adam", max_iterations=10000, progress=False)
-        counts = fixed_points.counts(fixed_points.gather([result.to_table()]))
+        starts = fixed_points.sample_starts(visited, 100, noise=0.0, seed=0)
+        result = solver.measure_slow_points(
+            system, fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+        )
+        adam = fixed_points.solve(
+            system, starts, fixed_points.SearchSettings(method="adam", max_iterations=10000), progress=False
+        )
+        counts = fixed_points.counts(fixed_points.gather([result.to_table()], fixed_points.GatherSettings()))
         assert counts["converged"] >= int(adam.converged.sum()) - 5, (layer, counts, int(adam.converged.sum()))
         assert counts["converged"] + counts["slow_points"] == 100
         slow = ~result.converged
         if slow.any():
-            assert counts["slow_point_median_q"] >= solver.APPROXIMATE_Q_TOL
+            assert counts["slow_point_median_q"] >= fixed_points.SearchSettings().q_tol
             assert counts["slow_point_time_constant"] > 0, counts
             # LM stops at the bottom of q, not above where Adam got to.
             assert np.median(result.q[slow]) <= 1.5 * np.median(adam.q[slow]), (layer, counts)
@@ -135,16 +151,19 @@ def test_single_precision_normal_equations_give_the_float64_endpoints(integratin
     starts) the same 498 converged, the same 4794 iterations, endpoints within 3.7e-5 (L-inf)."""
     model, visited = integrating_gru
     system = model.system("layer1")
-    starts = fixed_points.sample_starts(visited, STARTS, seed=0)
-    single = solver.find(system, starts, progress=False)
-    double = solver.find(system, starts, progress=False, single_precision=False)
+    starts = fixed_points.sample_starts(visited, STARTS, noise=0.0, seed=0)
+    single = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    double = fixed_points.solve(system, starts, fixed_points.SearchSettings(single_precision=False), progress=False)
     np.testing.assert_array_equal(single.converged, double.converged)
     np.testing.assert_allclose(single.fixed_point, double.fixed_point, rtol=0, atol=1e-4)
     assert abs(int(single.iterations.sum()) - int(double.iterations.sum())) <= 0.05 * double.iterations.sum()
-    counts = [fixed_points.counts(fixed_points.gather([r.to_table()]))["unique_fixed_points"] for r in (single, double)]
+    counts = [
+        fixed_points.counts(fixed_points.gather([r.to_table()], fixed_points.GatherSettings()))["unique_fixed_points"]
+        for r in (single, double)
+    ]
     assert counts[0] == counts[1]
     # Exact roots need mu far below float32's reach: polish runs in float64 whatever is asked.
-    roots = solver.polish(system, single, progress=False).exact_roots
+    roots = solver.polish(system, single, max_iterations=200, bounded=True, progress=False).exact_roots
     assert roots.converged.any() and (roots.q[roots.converged] < solver.EXACT_Q_TOL).all()
 
 
@@ -156,16 +175,25 @@ def test_lapack_and_batched_torch_normal_equations_end_every_start_alike(integra
     iterations, endpoints within 1.7e-5 in float32)."""
     model, visited = integrating_gru
     system = model.system("layer1")
-    starts = fixed_points.sample_starts(visited, STARTS, seed=0)
+    starts = fixed_points.sample_starts(visited, STARTS, noise=0.0, seed=0)
     found = {
-        way: solver.find(system, starts, progress=False, single_precision=single_precision, linear_algebra=way)
+        way: fixed_points.solve(
+            system,
+            starts,
+            fixed_points.SearchSettings(single_precision=single_precision),
+            progress=False,
+            linear_algebra=way,
+        )
         for way in ("lapack", "torch")
     }
     np.testing.assert_array_equal(found["lapack"].converged, found["torch"].converged)
     np.testing.assert_allclose(
         found["lapack"].fixed_point, found["torch"].fixed_point, rtol=0, atol=1e-4 if single_precision else 1e-9
     )
-    counts = [fixed_points.counts(fixed_points.gather([r.to_table()]))["unique_fixed_points"] for r in found.values()]
+    counts = [
+        fixed_points.counts(fixed_points.gather([r.to_table()], fixed_points.GatherSettings()))["unique_fixed_points"]
+        for r in found.values()
+    ]
     assert counts[0] == counts[1]
 
 
@@ -174,13 +202,16 @@ def test_lm_on_a_gpu_ends_where_it_does_on_the_cpu(integrating_gru):
     """fixed_points.device: the same search on a GPU (cuBLAS and cuSOLVER round differently) ends every start
     where the CPU does, counts the same approximate fixed points, and polishes to exact roots there too."""
     model, visited = integrating_gru
-    starts = fixed_points.sample_starts(visited, STARTS, seed=0)
-    cpu = solver.find(model.system("layer1"), starts, progress=False)
+    starts = fixed_points.sample_starts(visited, STARTS, noise=0.0, seed=0)
+    cpu = fixed_points.solve(model.system("layer1"), starts, fixed_points.SearchSettings(), progress=False)
     gpu_system = copy.deepcopy(model).to("cuda").system("layer1")
-    gpu = solver.find(gpu_system, starts, progress=False, device="cuda")
+    gpu = fixed_points.solve(gpu_system, starts, fixed_points.SearchSettings(), progress=False, device="cuda")
     np.testing.assert_array_equal(gpu.converged, cpu.converged)
     np.testing.assert_allclose(gpu.fixed_point, cpu.fixed_point, rtol=0, atol=1e-4)
-    counts = [fixed_points.counts(fixed_points.gather([r.to_table()]))["unique_fixed_points"] for r in (gpu, cpu)]
+    counts = [
+        fixed_points.counts(fixed_points.gather([r.to_table()], fixed_points.GatherSettings()))["unique_fixed_points"]
+        for r in (gpu, cpu)
+    ]
     assert counts[0] == counts[1]
-    roots = solver.polish(gpu_system, gpu, progress=False, device="cuda").exact_roots
+    roots = solver.polish(gpu_system, gpu, max_iterations=200, bounded=True, progress=False, device="cuda").exact_roots
     assert roots.converged.any() and (roots.q[roots.converged] < solver.EXACT_Q_TOL).all()

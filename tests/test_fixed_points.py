@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import cells, fixed_points, solver, states, storage
+from rnn_dynamics import cells, fixed_points, solver, spectra, states, storage
 
 
 def linear_system(size=6, seed=0):
@@ -49,7 +49,7 @@ def gru_system(state_size=8, input_size=3, seed=0, scale=1.0):
 def test_levenberg_marquardt_solves_a_linear_system_to_machine_precision():
     system, known = linear_system()
     starts = np.random.default_rng(1).standard_normal((20, system.state_size)) * 3
-    result = solver.find(system, starts, tolerance=1e-20, progress=False)
+    result = fixed_points.solve(system, starts, fixed_points.SearchSettings(q_tol=1e-20), progress=False)
     assert result.converged.all()
     assert (result.q < 1e-20).all()
     assert np.allclose(result.fixed_point, known, atol=1e-10)
@@ -60,17 +60,17 @@ def test_levenberg_marquardt_solves_a_linear_system_to_machine_precision():
 def test_adam_batched_and_per_start_find_the_same_fixed_point():
     system, known = linear_system(size=4)
     starts = np.random.default_rng(2).standard_normal((3, system.state_size))
-    batched = solver.find(
-        system, starts, method="adam", tolerance=1e-10, max_iterations=5000, learning_rate=0.05, progress=False
-    )
-    one_by_one = solver.find(
+    batched = fixed_points.solve(
         system,
         starts,
-        method="adam",
+        fixed_points.SearchSettings(method="adam", q_tol=1e-10, max_iterations=5000, learning_rate=0.05),
+        progress=False,
+    )
+    one_by_one = fixed_points.solve(
+        system,
+        starts,
+        fixed_points.SearchSettings(method="adam", q_tol=1e-10, max_iterations=5000, learning_rate=0.05),
         batched=False,
-        tolerance=1e-10,
-        max_iterations=5000,
-        learning_rate=0.05,
         progress=False,
     )
     for result in (batched, one_by_one):
@@ -84,7 +84,7 @@ def test_adam_batched_and_per_start_find_the_same_fixed_point():
 def test_levenberg_marquardt_on_a_gru_stops_converged_starts():
     system = gru_system()
     starts = np.random.default_rng(0).uniform(-1, 1, (30, system.state_size))
-    result = solver.find(system, starts, tolerance=1e-14, progress=False)
+    result = fixed_points.solve(system, starts, fixed_points.SearchSettings(q_tol=1e-14), progress=False)
     assert result.converged.mean() > 0.8
     h = torch.tensor(result.fixed_point[result.converged])
     residual = (h - system.step(h, torch.zeros(len(h), system.input_size, dtype=torch.float64))).pow(2).mean(-1)
@@ -95,20 +95,20 @@ def test_levenberg_marquardt_on_a_gru_stops_converged_starts():
 def test_find_rejects_starts_of_the_wrong_size():
     system, _ = linear_system()
     with pytest.raises(ValueError, match=r"\(B, 6\)"):
-        solver.find(system, np.zeros((2, 5)), progress=False)
+        fixed_points.solve(system, np.zeros((2, 5)), fixed_points.SearchSettings(), progress=False)
     with pytest.raises(ValueError, match="method"):
-        solver.find(system, np.zeros((2, 6)), method="newton", progress=False)
+        fixed_points.solve(system, np.zeros((2, 6)), fixed_points.SearchSettings(method="newton"), progress=False)
 
 
 def test_sample_starts_is_seeded_distinct_and_noisy_on_request():
     states_ = np.arange(40, dtype=np.float32).reshape(20, 2)
-    first = fixed_points.sample_starts(states_, 5, seed=3)
-    np.testing.assert_array_equal(first, fixed_points.sample_starts(states_, 5, seed=3))
+    first = fixed_points.sample_starts(states_, 5, noise=0.0, seed=3)
+    np.testing.assert_array_equal(first, fixed_points.sample_starts(states_, 5, noise=0.0, seed=3))
     assert first.dtype == np.float64 and len(np.unique(first[:, 0])) == 5
     noisy = fixed_points.sample_starts(states_, 5, noise=0.1, seed=3)
     assert 0 < np.abs(noisy - first).max() < 1
     with pytest.raises(ValueError, match="21 distinct starts from 20"):
-        fixed_points.sample_starts(states_, 21)
+        fixed_points.sample_starts(states_, 21, noise=0.0, seed=0)
 
 
 def test_parse_scatteritem():
@@ -123,9 +123,9 @@ def solve_in_shards(system, starts, count):
     tables = []
     for index in range(count):
         rows = fixed_points.shard_rows(len(starts), index, count)
-        result = solver.find(system, starts[rows], tolerance=1e-14, progress=False)
+        result = fixed_points.solve(system, starts[rows], fixed_points.SearchSettings(q_tol=1e-14), progress=False)
         tables.append(result.to_table(np.arange(len(starts))[rows]))
-    return fixed_points.gather(tables[::-1], q_tol=1e-10, unique_tol=1e-6)
+    return fixed_points.gather(tables[::-1], fixed_points.GatherSettings(q_tol=1e-10, unique_tol=1e-6))
 
 
 def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
@@ -158,10 +158,14 @@ def shard(points, q):
 def test_duplicates_merge_by_chebyshev_or_euclidean_distance_keeping_the_lowest_q():
     # Every coordinate within 1e-3 (Chebyshev 8e-4) but 1.13e-3 apart in Euclidean distance.
     table = shard([[0, 0], [8e-4, 8e-4], [1, 1]], [1e-9, 1e-10, 1e-7])
-    chebyshev = fixed_points.gather([table], q_tol=1e-6, unique_tol=1e-3, unique_metric="chebyshev")
+    chebyshev = fixed_points.gather(
+        [table], fixed_points.GatherSettings(q_tol=1e-6, unique_tol=1e-3, unique_metric="chebyshev")
+    )
     assert chebyshev["fixed_point_id"].to_pylist() == [0, 0, 1]
     assert chebyshev["representative"].to_pylist() == [False, True, True]  # the lowest q stands for the pair
-    euclidean = fixed_points.gather([table], q_tol=1e-6, unique_tol=1e-3, unique_metric="euclidean")
+    euclidean = fixed_points.gather(
+        [table], fixed_points.GatherSettings(q_tol=1e-6, unique_tol=1e-3, unique_metric="euclidean")
+    )
     assert euclidean["fixed_point_id"].to_pylist() == [1, 0, 2]
     assert euclidean["representative"].to_pylist() == [True, True, True]
     assert fixed_points.unique_fixed_points(chebyshev)["q"].to_pylist() == [1e-10, 1e-7]
@@ -169,7 +173,9 @@ def test_duplicates_merge_by_chebyshev_or_euclidean_distance_keeping_the_lowest_
 
 def test_gather_counts_convergence_and_drops_outliers():
     table = shard([[0, 0], [0.1, 0], [5, 5], [0.2, 0]], [1e-9, 1e-7, 1e-9, 1e-3])
-    gathered = fixed_points.gather([table], q_tol=1e-6, unique_tol=1e-3, outlier_distance=1.0)
+    gathered = fixed_points.gather(
+        [table], fixed_points.GatherSettings(q_tol=1e-6, unique_tol=1e-3, outlier_distance=1.0)
+    )
     assert gathered["converged"].to_pylist() == [True, True, True, False]
     assert gathered["outlier"].to_pylist() == [False, False, True, False]
     assert gathered["fixed_point_id"].to_pylist() == [0, 1, -1, -1]
@@ -180,13 +186,13 @@ def test_gather_counts_convergence_and_drops_outliers():
         "outside_state_space": 0, "at_bound": 0, "unique_fixed_points": 2, "exact_roots": -1,
     }  # fmt: skip
     with pytest.raises(ValueError, match="overlap"):
-        fixed_points.gather([table, table])
+        fixed_points.gather([table, table], fixed_points.GatherSettings())
     with pytest.raises(ValueError, match="unique_metric"):
-        fixed_points.gather([table], unique_metric="cosine")
+        fixed_points.gather([table], fixed_points.GatherSettings(unique_metric="cosine"))
 
 
 def test_gathered_table_round_trips_through_parquet(tmp_path):
-    gathered = fixed_points.gather([shard([[0, 0], [1, 1]], [1e-9, 1e-9])])
+    gathered = fixed_points.gather([shard([[0, 0], [1, 1]], [1e-9, 1e-9])], fixed_points.GatherSettings())
     pq.write_table(gathered, tmp_path / "layer1.parquet")
     back = fixed_points.read_fixed_points(tmp_path / "layer1.parquet")
     # Exact roots were not sought: NaN there, which equals() counts as different.
@@ -241,19 +247,19 @@ def test_fixed_points_outside_the_reachable_state_space_are_not_counted():
         state_bound=cells.GRU.state_bound(hidden),
     )
     starts = np.array([[0.5, 0.0], [2.0, 0.0]])
-    result = solver.find(system, starts, progress=False, bounded=False)
+    result = fixed_points.solve(system, starts, fixed_points.SearchSettings(bounded=False), progress=False)
     assert result.q.max() < 1e-20
     np.testing.assert_array_equal(result.in_state_space, [True, False])
-    gathered = fixed_points.gather([result.to_table()])
+    gathered = fixed_points.gather([result.to_table()], fixed_points.GatherSettings())
     assert gathered["fixed_point_id"].to_pylist() == [0, -1]
     assert fixed_points.counts(gathered)["outside_state_space"] == 1
     # The default, bounded search stops the second start on the bound (h = 1): in the state
     # space, but counted apart, not as a fixed point.
-    bounded = solver.find(system, starts, progress=False)
+    bounded = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
     np.testing.assert_array_equal(bounded.fixed_point, [[0.5, 0.0], [1.0, 0.0]])
     np.testing.assert_array_equal(bounded.in_state_space, [True, True])
     np.testing.assert_array_equal(bounded.at_bound, [False, True])
-    gathered = fixed_points.gather([bounded.to_table()])
+    gathered = fixed_points.gather([bounded.to_table()], fixed_points.GatherSettings())
     assert gathered["fixed_point_id"].to_pylist() == [0, -1]
     counts = fixed_points.counts(gathered)
     assert (counts["outside_state_space"], counts["at_bound"], counts["unique_fixed_points"]) == (0, 1, 1)
@@ -272,8 +278,10 @@ def slow_slope(delta=1e-4):
 def test_a_start_on_a_slow_slope_goes_on_below_the_tolerance_where_adam_stops(monkeypatch):
     system = slow_slope()
     starts = np.array([[20.0, 0.3], [-18.0, -0.2]])
-    lm = solver.find(system, starts, progress=False)
-    adam = solver.find(system, starts, method="adam", max_iterations=5000, progress=False)
+    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    adam = fixed_points.solve(
+        system, starts, fixed_points.SearchSettings(method="adam", max_iterations=5000), progress=False
+    )
     assert lm.converged.all() and adam.converged.all()
     # Both stop just past the edge of the tolerance (|h1| = 14.1), not at the fixed point 0.
     assert np.all(np.abs(lm.fixed_point[:, 0]) > 13), lm.fixed_point
@@ -282,7 +290,7 @@ def test_a_start_on_a_slow_slope_goes_on_below_the_tolerance_where_adam_stops(mo
     # With the damping floor held at APPROXIMATE_MIN_DAMPING LM moves h1 by 2e-4 a step:
     # it stalls and would call these starts slow points.
     monkeypatch.setattr(solver, "STALL_MIN_DAMPING", solver.APPROXIMATE_MIN_DAMPING)
-    held = solver.find(system, starts, progress=False)
+    held = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
     assert not held.converged.any() and held.iterations.max() < 20
 
 
@@ -294,13 +302,14 @@ def test_a_start_at_a_minimum_of_q_above_the_tolerance_stops_there_as_a_slow_poi
         state_size=2, input_size=1, readout=lambda h: h,
     )  # fmt: skip
     result = solver.measure_slow_points(
-        system, solver.find(system, np.array([[0.4, 0.1], [-0.3, 0.0]]), progress=False)
+        system,
+        fixed_points.solve(system, np.array([[0.4, 0.1], [-0.3, 0.0]]), fixed_points.SearchSettings(), progress=False),
     )
     assert not result.converged.any()
     np.testing.assert_allclose(result.q, (eps * a) ** 2 / 2, rtol=1e-3)
     np.testing.assert_allclose(result.fixed_point, 0, atol=0.02)
     assert result.iterations.max() < 200  # it stopped: it did not run out of iterations
-    counts = fixed_points.counts(fixed_points.gather([result.to_table()]))
+    counts = fixed_points.counts(fixed_points.gather([result.to_table()], fixed_points.GatherSettings()))
     assert (counts["converged"], counts["slow_points"]) == (0, 2)
 
 
@@ -319,7 +328,9 @@ def test_a_start_pressed_on_the_bound_slides_along_it_to_the_least_q_there():
     # Least ||(I - A) h - b|| with h1 = 1: a one-variable least-squares problem in h2.
     column, target = residual_map[:, 1], b - residual_map[:, 0]
     best = np.array([1.0, column @ target / (column @ column)])
-    result = solver.find(system, np.array([[0.0, 0.0], [0.9, -0.8], [-0.5, 0.9]]), progress=False)
+    result = fixed_points.solve(
+        system, np.array([[0.0, 0.0], [0.9, -0.8], [-0.5, 0.9]]), fixed_points.SearchSettings(), progress=False
+    )
     np.testing.assert_allclose(result.fixed_point, np.tile(best, (3, 1)), atol=1e-6)
     assert result.at_bound.all() and not result.converged.any()
     assert result.iterations.max() < 50
@@ -331,13 +342,16 @@ def test_extent_tells_one_stable_point_from_points_along_a_slow_mode():
     # may count several; along a slow mode they stay spread like their starts.
     starts = np.random.default_rng(2).standard_normal((40, 6)) * 3
     system, known = linear_system()
-    around_one = fixed_points.gather([solver.find(system, starts, progress=False).to_table()])
+    around_one = fixed_points.gather(
+        [fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False).to_table()],
+        fixed_points.GatherSettings(),
+    )
     points = np.stack(fixed_points.unique_fixed_points(around_one)["fixed_point"].to_numpy(zero_copy_only=False))
     assert np.abs(points - known).max() < 0.05
-    assert fixed_points.extent(points, starts) < 0.01
+    assert spectra.extent(points, starts) < 0.01
     slope_starts = np.column_stack([np.linspace(-40, 40, 9), np.zeros(9)])
     slope_starts = slope_starts[np.abs(slope_starts[:, 0]) > 15]
-    along = solver.find(slow_slope(), slope_starts, progress=False)
+    along = fixed_points.solve(slow_slope(), slope_starts, fixed_points.SearchSettings(), progress=False)
     assert along.converged.all()
-    assert fixed_points.extent(along.fixed_point, slope_starts) > 0.3
-    assert np.isnan(fixed_points.extent(points[:1], starts))
+    assert spectra.extent(along.fixed_point, slope_starts) > 0.3
+    assert np.isnan(spectra.extent(points[:1], starts))

@@ -21,11 +21,13 @@ LAYERS = [
     "embeddings",
     "batches",
     "cells",
+    "scan",
     "model",
     "training",
     "states",
     "normal_equations",
     "solver",
+    "spectra",
     "fixed_points",
     "linearization",
     "analyses",
@@ -88,3 +90,19 @@ def test_no_relative_imports():
         if any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(ast.parse(path.read_text())))
     ]
     assert relative == []
+
+
+def test_the_config_schema_is_package_data_that_the_workflow_links_to():
+    """The library reads its schema beside its modules, wherever it is installed; the Snakefile validates
+    against workflow/schemas/config.schema.yaml, a link to the same file."""
+    import tomllib
+
+    from rnn_dynamics import config
+
+    root = PACKAGE.parents[1]
+    link = root / "workflow" / "schemas" / "config.schema.yaml"
+    assert (PACKAGE / "config.schema.yaml").is_file() and not (PACKAGE / "config.schema.yaml").is_symlink()
+    assert link.is_symlink() and link.resolve() == (PACKAGE / "config.schema.yaml").resolve()
+    assert Path(str(config.SCHEMA)).resolve() == (PACKAGE / "config.schema.yaml").resolve()
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "config.schema.yaml" in package_data["rnn_dynamics"]

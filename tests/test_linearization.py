@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import batches, fixed_points, linearization, solver, states, storage, tables
+from rnn_dynamics import batches, fixed_points, linearization, states, storage, tables
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 from test_fixed_points import gru_system, linear_system
@@ -73,9 +73,9 @@ def test_a_trained_gru_has_a_slow_mode_at_its_fixed_points(trained_synthetic_mod
         model, batches.read_split(prepared_synthetic_large / "test.parquet"), np.arange(100)
     )
     system = model.system("layer1")
-    starts = fixed_points.sample_starts(visited, 100, seed=0)
-    result = solver.find(system, starts, progress=False)
-    gathered = fixed_points.gather([result.to_table()])
+    starts = fixed_points.sample_starts(visited, 100, noise=0.0, seed=0)
+    result = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    gathered = fixed_points.gather([result.to_table()], fixed_points.GatherSettings())
     counts = fixed_points.counts(gathered)
     assert counts["converged"] >= 90
     unique = fixed_points.unique_fixed_points(gathered)
@@ -87,9 +87,11 @@ def test_a_trained_gru_has_a_slow_mode_at_its_fixed_points(trained_synthetic_mod
 
 def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
     """Layer 2 reads layer 1 but not back: the stack's J_rec is block triangular at its fixed point."""
-    network = model_lib.SentimentClassifier(ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10)
+    network = model_lib.SentimentClassifier(
+        ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10, dropout=0.0, layer_dropout=0.0
+    )
     stack = network.system("stack")
-    result = solver.find(stack, np.zeros((1, 12)), tolerance=1e-24, progress=False)
+    result = fixed_points.solve(stack, np.zeros((1, 12)), fixed_points.SearchSettings(q_tol=1e-24), progress=False)
     assert result.converged.all()
     joint = linearization.linearize(stack, result.fixed_point, modes=None).eigenvalues[0]
     point = result.fixed_point[0]
@@ -102,7 +104,10 @@ def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
 def test_fixed_point_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     system, known = linear_system(size=3)
     starts = np.random.default_rng(0).standard_normal((4, 3))
-    gathered = fixed_points.gather([solver.find(system, starts, tolerance=1e-12, progress=False).to_table()])
+    gathered = fixed_points.gather(
+        [fixed_points.solve(system, starts, fixed_points.SearchSettings(q_tol=1e-12), progress=False).to_table()],
+        fixed_points.GatherSettings(),
+    )
     model_id = "gru-L1-E4-H3-s0"
     for kind, table in (
         ("fixed_points", gathered),
@@ -127,7 +132,9 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device 
 def test_linearize_on_a_device_returns_the_cpu_result(name):
     """fixed_points.device reaches the Jacobians; the result is numpy on the CPU, identical on the CPU itself."""
     device = model_lib.resolve_device(name, "fixed_points.device")
-    network = model_lib.SentimentClassifier(ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10)
+    network = model_lib.SentimentClassifier(
+        ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10, dropout=0.0, layer_dropout=0.0
+    )
     points = np.random.default_rng(2).uniform(-1, 1, (5, 6))
     x = np.random.default_rng(3).uniform(-1, 1, 6)
     reference = linearization.linearize(network.system("layer2"), points, x=x, modes=None, chunk=2)

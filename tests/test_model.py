@@ -13,6 +13,7 @@ VOCAB = 30
 
 def make(layers=2, **kwargs):
     torch.manual_seed(0)
+    kwargs = {"dropout": 0.0, "layer_dropout": 0.0, **kwargs}
     return model_lib.SentimentClassifier(ModelSpec("gru", layers, 6, 8, 0), VOCAB, **kwargs).eval()
 
 
@@ -120,3 +121,17 @@ def test_load_names_a_file_that_is_not_a_model(tmp_path):
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt"):
         model_lib.load(tmp_path / "other.pt")
+
+
+def test_importing_the_model_turns_cudnn_tf32_off():
+    """Every stage that runs a network imports rnn_dynamics.model, which sets cuDNN's TF32 off (torch allows it by
+    default): states and analyses are IEEE float32 on every device."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; before = torch.backends.cudnn.allow_tf32; import rnn_dynamics.model; "
+        "print(before, torch.backends.cudnn.allow_tf32)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "False"]

@@ -1,10 +1,10 @@
-"""Scans over whole sequences (cells.scan): the same states as stepping each cell's explicit equations."""
+"""Scans over whole sequences (scan.scan): the same states as stepping each cell's explicit equations."""
 
 import pytest
 import torch
 
 import helpers
-from rnn_dynamics import cells
+from rnn_dynamics import cells, scan
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 
@@ -32,9 +32,7 @@ def test_scan_equals_the_explicit_equations(architecture):
     h0 = 0.5 * torch.randn(4, cell.state_size(HIDDEN), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     for start in (h0, None):
         expected = stepped(cell, params, inputs, torch.zeros_like(h0) if start is None else start)
-        torch.testing.assert_close(
-            cells.scan(cell, params, inputs, start, compiled=False), expected, rtol=0, atol=1e-12
-        )
+        torch.testing.assert_close(scan.scan(cell, params, inputs, start, compiled=False), expected, rtol=0, atol=1e-12)
 
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
@@ -49,11 +47,11 @@ def test_compiled_scan_equals_the_explicit_equations(architecture, device):
     params = {name: value.to(device) for name, value in float64_layer(architecture).items()}
     inputs = torch.randn(3, 9, INPUT, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(device)
     expected = stepped(cell, params, inputs, torch.zeros(3, HIDDEN, dtype=torch.float64, device=device))
-    torch.testing.assert_close(cells.scan(cell, params, inputs, compiled=True, chunk=4), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(scan.scan(cell, params, inputs, compiled=True, chunk=4), expected, rtol=0, atol=1e-12)
     # Gradients flow through the compiled steps as through the eager ones (training uses them).
     weights = params["weight_hh"].clone().requires_grad_()
     compiled_grad = torch.autograd.grad(
-        cells.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True, chunk=4).sum(), weights
+        scan.scan(cell, {**params, "weight_hh": weights}, inputs, compiled=True, chunk=4).sum(), weights
     )[0]
     eager_grad = torch.autograd.grad(
         stepped(
@@ -74,7 +72,7 @@ def test_the_ugrnn_through_the_fused_gru_kernel_equals_the_explicit_equations(de
     h0 = 0.5 * torch.randn(4, HIDDEN, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).to(device)
     for start in (h0, None):
         expected = stepped(cell, params, inputs, torch.zeros_like(h0) if start is None else start)
-        fused = cells.fused_ugrnn(params, inputs, start)
+        fused = scan.fused_ugrnn(params, inputs, start)
         torch.testing.assert_close(fused, expected, rtol=0, atol=1e-12)
         weights = torch.randn(expected.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
         weights = weights.to(device)
@@ -83,17 +81,17 @@ def test_the_ugrnn_through_the_fused_gru_kernel_equals_the_explicit_equations(de
         for name, grad, expected_grad in zip(params, grads, expected_grads):
             torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-10, msg=name)
     with torch.no_grad():  # inference: cuDNN keeps nothing for a backward pass
-        torch.testing.assert_close(cells.fused_ugrnn(params, inputs, h0), stepped(cell, params, inputs, h0))
+        torch.testing.assert_close(scan.fused_ugrnn(params, inputs, h0), stepped(cell, params, inputs, h0))
 
 
 def test_the_ugrnn_module_off_a_gpu_is_the_eager_scan():
     """Off a GPU the module's states are the scan's (the eager explicit equations), bit for bit."""
     torch.manual_seed(0)
-    module = cells.UGRNNModule(INPUT, HIDDEN, num_layers=2).double()
+    module = scan.UGRNNModule(INPUT, HIDDEN, num_layers=2).double()
     inputs = torch.randn(3, 6, INPUT, dtype=torch.float64)
     outputs, finals = module(inputs)
-    first = cells.scan(cells.UGRNN, cells.layer_parameters(module, 0), inputs, compiled=False)
-    second = cells.scan(cells.UGRNN, cells.layer_parameters(module, 1), first, compiled=False)
+    first = scan.scan(cells.UGRNN, cells.layer_parameters(module, 0), inputs, compiled=False)
+    second = scan.scan(cells.UGRNN, cells.layer_parameters(module, 1), first, compiled=False)
     torch.testing.assert_close(outputs, second, rtol=0, atol=0)
     torch.testing.assert_close(finals, torch.stack([first[:, -1], second[:, -1]]), rtol=0, atol=0)
 
@@ -103,7 +101,11 @@ def test_cpu_layer_states_and_scan_equal_the_fused_modules_path(architecture):
     """On a CPU, layer_states (the scan for the cells in model.CPU_SCAN) and the scan itself give the states
     of the fused module plus state_sequence, the path layer_states took before."""
     torch.manual_seed(0)
-    net = model_lib.SentimentClassifier(ModelSpec(architecture, 2, INPUT, HIDDEN, 0), 30).double().eval()
+    net = (
+        model_lib.SentimentClassifier(ModelSpec(architecture, 2, INPUT, HIDDEN, 0), 30, dropout=0.0, layer_dropout=0.0)
+        .double()
+        .eval()
+    )
     tokens = torch.randint(1, 30, (5, 13), generator=torch.Generator().manual_seed(3))
     lengths = torch.full((5,), 13)
     with torch.no_grad():
@@ -113,6 +115,6 @@ def test_cpu_layer_states_and_scan_equal_the_fused_modules_path(architecture):
             outputs, _ = net._single_layer(layer)(inputs)
             reference = net.cell.state_sequence(cells.layer_parameters(net.recurrent, layer), inputs, outputs)
             torch.testing.assert_close(fast[layer], reference, rtol=0, atol=1e-10)
-            scanned = cells.scan(net.cell, cells.layer_parameters(net.recurrent, layer), inputs)
+            scanned = scan.scan(net.cell, cells.layer_parameters(net.recurrent, layer), inputs)
             torch.testing.assert_close(scanned, reference, rtol=0, atol=1e-10)
             inputs = outputs

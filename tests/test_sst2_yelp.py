@@ -37,7 +37,7 @@ def write_yelp(path, rows=None):
 
 
 def test_sst2_dev_split_serves_as_test_and_unlabelled_test_is_ignored(tmp_path):
-    table = datasets.read_reviews({"kind": "sst2"}, [write_sst2(tmp_path / "SST-2.zip")])
+    table = datasets.read_reviews({"kind": "sst2"}, [write_sst2(tmp_path / "SST-2.zip")], seed=0)
     assert table.column("split").to_pylist() == ["train"] * 3 + ["test"]
     assert table.column("label").to_pylist() == [0, 1, 0, 1]
     assert table.column("id").to_pylist() == ["train:0", "train:1", "train:2", "dev:0"]
@@ -45,7 +45,7 @@ def test_sst2_dev_split_serves_as_test_and_unlabelled_test_is_ignored(tmp_path):
 
 
 def test_yelp_labels_one_and_two_map_to_negative_and_positive(tmp_path):
-    table = datasets.read_reviews({"kind": "yelp"}, [write_yelp(tmp_path / "yelp.tgz")])
+    table = datasets.read_reviews({"kind": "yelp"}, [write_yelp(tmp_path / "yelp.tgz")], seed=0)
     assert table.column("split").to_pylist() == ["train", "train", "test", "test"]
     assert table.column("label").to_pylist() == [0, 1, 1, 0]
     assert table.column("text")[0].as_py() == "Terrible service. Never again."
@@ -53,9 +53,9 @@ def test_yelp_labels_one_and_two_map_to_negative_and_positive(tmp_path):
 
 
 def test_new_kinds_go_through_the_same_prepare_path(tmp_path):
-    reviews = datasets.read_reviews({"kind": "sst2"}, [write_sst2(tmp_path / "SST-2.zip")])
+    reviews = datasets.read_reviews({"kind": "sst2"}, [write_sst2(tmp_path / "SST-2.zip")], seed=0)
     outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
-    summary = datasets.prepare(reviews, outputs, valid_fraction=0.4, max_vocab=None)
+    summary = datasets.prepare(reviews, outputs, datasets.PrepareSettings(valid_fraction=0.4, max_vocab=None))
     assert summary["test"] == 1 and summary["train"] + summary["valid"] == 3
 
 

@@ -101,7 +101,7 @@ def write_split(path, n_reviews: int, seed: int = 0) -> None:
 
 def tiny_model(seed: int, layers: int = 2) -> SentimentClassifier:
     torch.manual_seed(seed)
-    return SentimentClassifier(ModelSpec("gru", layers, 8, 6, seed), VOCAB_SIZE).eval()
+    return SentimentClassifier(ModelSpec("gru", layers, 8, 6, seed), VOCAB_SIZE, dropout=0.0, layer_dropout=0.0).eval()
 
 
 @pytest.fixture
@@ -189,18 +189,20 @@ def test_example_states_follow_the_model(tmp_path):
         assert good["probability"].iloc[0] == pytest.approx(torch.sigmoid(model(tokens, lengths)).item())
     assert len(examples) == 2 * (3 + 2)
     with pytest.raises(ValueError, match="states.examples.empty"):
-        states.example_states(model, {"empty": "   "}, tiny_vocabulary())
+        states.example_states(model, {"empty": "   "}, tiny_vocabulary(), max_length=None)
 
 
 def test_write_hidden_states_writes_the_rule_outputs(tmp_path, split):
     trained, untrained = tiny_model(0), tiny_model(1)
-    settings = {"sample_reviews": 9, "seed": 0, "batch_size": 4, "examples": {"good": "w3 w4 w5"}}
+    settings = states.Settings(sample_reviews=9, seed=0, batch_size=4, examples={"good": "w3 w4 w5"})
     outputs = {
         "states": tmp_path / "states",
         "pca": tmp_path / "pca.parquet",
         "examples": tmp_path / "examples.parquet",
     }
-    pcas = states.write_hidden_states(trained, untrained, split, tiny_vocabulary(), settings, outputs, progress=False)
+    pcas = states.write_hidden_states(
+        trained, untrained, split, tiny_vocabulary(), settings, outputs, max_length=None, progress=False
+    )
     expected = states.extract(
         trained, untrained, split, tmp_path / "again", states.sample_reviews(len(split), 9, 0), 4, False
     )
@@ -230,7 +232,9 @@ def test_explained_variance_table(tmp_path):
 def test_figures_are_written(tmp_path, split):
     model = tiny_model(0)
     pcas = states.extract(model, tiny_model(1), split, tmp_path / "states", np.arange(len(split)), 8, progress=False)
-    examples = states.example_states(model, {"positive": "w3 w4 w5 w6", "negative": "w9 w8 w7"}, tiny_vocabulary())
+    examples = states.example_states(
+        model, {"positive": "w3 w4 w5 w6", "negative": "w9 w8 w7"}, tiny_vocabulary(), max_length=None
+    )
     storage.write_table(examples, tmp_path / "examples.parquet")
     figures.explained_variance(pcas, model.spec.id, tmp_path / "figures" / "explained_variance.png")
     figures.pca_trajectories(
@@ -254,9 +258,13 @@ def trained_on_synthetic(tmp_path_factory):
     1000 reviews per split: with fewer the network memorises its training reviews.
     """
     folder = tmp_path_factory.mktemp("trained_on_synthetic")
-    synthetic.write_archive(folder / "synthetic.tar.gz", reviews_per_split=1000, seed=0)
+    synthetic.write_archive(folder / "synthetic.tar.gz", synthetic.Settings(reviews_per_split=1000, seed=0))
     tables = {name: folder / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
-    datasets.prepare(datasets.read_archive(folder / "synthetic.tar.gz"), tables, valid_fraction=0.2, split_seed=0)
+    datasets.prepare(
+        datasets.read_archive(folder / "synthetic.tar.gz"),
+        tables,
+        datasets.PrepareSettings(valid_fraction=0.2, split_seed=0),
+    )
     vocab_size = pq.read_metadata(tables["vocab"]).num_rows
     splits = {name: read_split(tables[name], vocab_size) for name in ("train", "valid", "test")}
     embeddings = np.random.default_rng(0).normal(size=(vocab_size, 16)).astype(np.float32)

@@ -43,7 +43,7 @@ def test_reviews_are_balanced_unambiguous_and_within_length():
 
 
 def test_archive_has_the_aclimdb_layout_and_is_reproducible(tmp_path, synthetic_archive):
-    synthetic.write_archive(tmp_path / "again.tar.gz", reviews_per_split=200, seed=0)
+    synthetic.write_archive(tmp_path / "again.tar.gz", synthetic.Settings(reviews_per_split=200, seed=0))
     assert (tmp_path / "again.tar.gz").read_bytes() == synthetic_archive.read_bytes()
     with tarfile.open(synthetic_archive) as tar:
         names = tar.getnames()

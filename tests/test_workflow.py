@@ -141,24 +141,39 @@ def test_config_yaml_shows_the_schema_defaults_unchanged():
     assert differing.keys() == {"states.examples"}
 
 
-def test_library_defaults_are_the_schema_defaults():
-    """Code that takes a config section's values defaults to the schema's; the solver's named tolerance and damping
-    for approximate fixed points are the config's defaults."""
-    import inspect
+# What each rule's ``params: settings`` held when it was written out by hand (key tuples, and the analyses
+# section less its device): Snakemake compares params by their text, key order included, so results made
+# then must not rerun now.
+STAGE_PARAMS = {
+    "train": ("training", [
+        "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "learning_rate_decay",
+        "max_grad_norm", "weight_decay", "freeze_embeddings", "dropout", "layer_dropout",
+    ]),
+    "fixed_point_shard": ("fixed_points", [
+        "starts", "noise", "seed", "method", "max_iterations", "q_tol", "damping", "learning_rate", "exact_roots",
+        "bounded", "single_precision",
+    ]),
+    "gather_fixed_points": ("fixed_points", ["q_tol", "unique_tol", "unique_metric", "outlier_distance"]),
+    "analyze": ("analyses", ["reviews", "null_samples", "top_words", "regularization", "seed"]),
+}  # fmt: skip
 
-    from rnn_dynamics import config as config_lib
-    from rnn_dynamics import datasets, fixed_points, solver, training
 
-    fixed = config_lib.defaults("fixed_points")
-    assert (solver.APPROXIMATE_Q_TOL, solver.APPROXIMATE_DAMPING) == (fixed["q_tol"], fixed["damping"])
-    find = inspect.signature(solver.find).parameters
-    assert (find["max_iterations"].default, find["learning_rate"].default) == (
-        fixed["max_iterations"],
-        fixed["learning_rate"],
-    )
-    assert {
-        name: p.default for name, p in inspect.signature(fixed_points.gather).parameters.items() if name != "shards"
-    } == {key: fixed[key] for key in ("q_tol", "unique_tol", "unique_metric", "outlier_distance")}
-    assert training.Settings().__dict__ == config_lib.defaults("training")
-    prepare = inspect.signature(datasets.prepare).parameters
-    assert {key: prepare[key].default for key in config_lib.defaults("prepare")} == config_lib.defaults("prepare")
+def test_each_stage_passes_the_params_it_always_did():
+    """The train, fixed_point_shard, gather_fixed_points and analyze rules' params (from the stage's settings
+    type) are, for the default config, the keys above in that order with the config's values."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+    root = clean_copy()
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(),
+            storage_settings=StorageSettings(),
+            snakefile=root / "Snakefile",
+            workdir=root,
+        )._workflow
+        for rule, (section, keys) in STAGE_PARAMS.items():
+            params = workflow.get_rule(rule).params.settings
+            expected = {key: workflow.config[section][key] for key in keys}
+            assert repr(params) == repr(expected), rule

@@ -16,9 +16,15 @@ MODEL_FILES = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "che
 def prepare_synthetic(directory: Path, reviews_per_split: int, **lengths) -> Path:
     """``directory`` with train/valid/test/vocab.parquet of a generated archive (valid 20%);
     ``lengths``: ``min_length``/``max_length`` of the reviews."""
-    synthetic.write_archive(directory / "synthetic.tar.gz", reviews_per_split=reviews_per_split, seed=0, **lengths)
+    synthetic.write_archive(
+        directory / "synthetic.tar.gz", synthetic.Settings(reviews_per_split=reviews_per_split, seed=0, **lengths)
+    )
     outputs = {name: directory / f"{name}.parquet" for name in DATA_FILES}
-    datasets.prepare(datasets.read_archive(directory / "synthetic.tar.gz"), outputs, valid_fraction=0.2, split_seed=0)
+    datasets.prepare(
+        datasets.read_archive(directory / "synthetic.tar.gz"),
+        outputs,
+        datasets.PrepareSettings(valid_fraction=0.2, split_seed=0),
+    )
     return directory
 
 
@@ -27,7 +33,7 @@ def train_synthetic(data: Path, folder: Path, spec_id: str, epochs: int) -> Path
     dropout 0.1, on the CPU) into ``folder``, beside its other outputs."""
     spec = ModelSpec.parse(spec_id)
     splits = {split: batches.read_split(data / f"{split}.parquet") for split in ("train", "valid", "test")}
-    matrix = embeddings.build(pq.read_table(data / "vocab.parquet"), "random", spec.embedding)
+    matrix = embeddings.build(pq.read_table(data / "vocab.parquet"), "random", spec.embedding, seed=0)
     settings = training.Settings(epochs=epochs, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
     folder.mkdir(parents=True, exist_ok=True)
     training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in MODEL_FILES)))

@@ -2,24 +2,23 @@
 
 Given the system's linearization at its fixed points (``linearization.Linearization``):
 
-- dimensionality: the fraction of the fixed points' variance on their first
-  principal component (a line attractor puts nearly all of it there);
-- the top eigenvalues of ``J_rec`` and their time constants, against the mean
-  review length (an integrator needs tau longer than a review);
-- alignment: ``|cos|`` between the classifier's readout direction (in the
-  system's state space) and the top right eigenvector, against random unit vectors;
-- word valence: ``l_1^T J_inp x_w`` for every word embedding ``x_w`` (systems that
-  read the embedding), next to a bag-of-words logistic regression's coefficients;
-- linearized dynamics: the one-step error of the linear model around the nearest
-  fixed point, and a classifier that runs the linear model over whole reviews.
+- dimensionality: the fraction of the fixed points' variance on their first principal component;
+- the top eigenvalues of ``J_rec`` and their time constants, against the mean review length
+  (an integrator needs tau longer than a review);
+- alignment: ``|cos|`` between the readout direction (in the system's state space) and the top
+  right eigenvector, against random unit vectors;
+- word valence: ``l_1^T J_inp x_w`` for every word embedding ``x_w`` (systems that read the
+  embedding), next to a bag-of-words logistic regression's coefficients;
+- linearized dynamics: the one-step error of the linear model around the nearest fixed point,
+  and a classifier that runs the linear model over whole reviews.
 
-An eigenvector's sign is arbitrary. The top mode is oriented per fixed point so
-that the final states of positive reviews project higher on ``l_1`` than those of
-negative ones; a positive valence then pushes a review towards "positive".
+The top mode is oriented per fixed point so that positive reviews' final states project higher
+on ``l_1`` than negative ones': a positive valence pushes a review towards "positive".
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,14 @@ from tqdm import tqdm
 
 from rnn_dynamics import config
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
-from rnn_dynamics.fixed_points import time_constant, variance_fractions
 from rnn_dynamics.linearization import Linearization
+from rnn_dynamics.spectra import time_constant, variance_fractions
 from rnn_dynamics.storage import atomic_path, write_json
 
 __all__ = [
     "CPU",
     "LinearModel",
+    "Settings",
     "alignment",
     "analyze",
     "bag_of_words",
@@ -59,8 +59,25 @@ __all__ = [
 ]
 
 CPU = torch.device("cpu")
-# The config schema's defaults of the analyses section.
-_DEFAULTS = config.defaults("analyses")
+
+
+@dataclass(frozen=True)
+class Settings(config.Section, section="analyses"):
+    """The ``analyses`` section of the config; a key left out takes the schema's default.
+
+    Every field but ``device`` decides the measures: those are the analyze rule's ``params``.
+    """
+
+    # Test reviews (a number, or "all") the linearized dynamics and the mode orientation are evaluated on.
+    reviews: int | str
+    # Random unit vectors in the alignment's null distribution.
+    null_samples: int
+    # Most positive and most negative words listed.
+    top_words: int
+    # C of the bag-of-words logistic regression.
+    regularization: float
+    seed: int
+    device: str = config.runtime()
 
 
 # ---------------------------------------------------------------------------
@@ -118,12 +135,7 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
 
-def alignment(
-    lin: Linearization,
-    direction: np.ndarray,
-    null_samples: int = _DEFAULTS["null_samples"],
-    seed: int = _DEFAULTS["seed"],
-) -> tuple[np.ndarray, np.ndarray]:
+def alignment(lin: Linearization, direction: np.ndarray, null_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """|cos| of ``direction`` with the top right eigenvector at each fixed point (K,), and with random unit vectors."""
     direction = unit(direction)
     top_mode = unit(lin.right[:, 0].real) if len(lin.right) else np.zeros((0, len(direction)))
@@ -161,9 +173,7 @@ def bag_of_words(reviews: Reviews, vocab_size: int) -> sparse.csr_matrix:
     return counts
 
 
-def bag_of_words_coefficients(
-    reviews: Reviews, vocab_size: int, regularization: float = _DEFAULTS["regularization"]
-) -> np.ndarray:
+def bag_of_words_coefficients(reviews: Reviews, vocab_size: int, regularization: float) -> np.ndarray:
     """The coefficient of each word (V,) in a logistic regression on binary bag-of-words features."""
     features = bag_of_words(reviews, vocab_size)
     features.data[:] = 1.0
@@ -335,14 +345,14 @@ def analyze(
     test: Reviews,
     tokens: list[str],
     counts: np.ndarray,
-    settings: dict,
+    settings: Settings,
     progress: bool = True,
 ) -> dict:
     """All measures of one system: a summary (plain numbers) and one table per analysis.
 
     The network runs on the device its weights are on (``model.load(..., map_location=device)``);
     every result is on the CPU."""
-    sample = subset(test, settings["reviews"], settings["seed"])
+    sample = subset(test, settings.reviews, settings.seed)
     evaluation = evaluate_system(model, system_name, lin, sample, progress=progress)
     mean_length = float(train.lengths.mean())
     fractions = variance_fractions(lin.fixed_point)
@@ -361,9 +371,7 @@ def analyze(
 
     readout = system_readout(model, system_name)
     aligned, null = (
-        alignment(lin, readout[0], settings["null_samples"], settings["seed"])
-        if readout
-        else (np.zeros(0), np.zeros(0))
+        alignment(lin, readout[0], settings.null_samples, settings.seed) if readout else (np.zeros(0), np.zeros(0))
     )
     alignment_table = pd.DataFrame({"fixed_point_id": lin.fixed_point_id[: len(aligned)], "abs_cos_top_mode": aligned})
     summary["alignment_median"] = float(np.median(aligned)) if len(aligned) else float("nan")
@@ -375,7 +383,7 @@ def analyze(
         orientation = mode_orientation(lin, evaluation["final_states"], evaluation["labels"])
         embeddings = model.embedding.weight.detach().double().cpu().numpy()
         valence = word_valence(lin, embeddings, orientation)
-        coefficients = bag_of_words_coefficients(train, len(tokens), settings["regularization"])
+        coefficients = bag_of_words_coefficients(train, len(tokens), settings.regularization)
         words = valence_table(valence, coefficients, tokens, counts)
     else:
         words = valence_table(np.full(len(tokens), np.nan), np.full(len(tokens), np.nan), tokens, np.zeros(len(tokens)))
@@ -400,7 +408,7 @@ def analyze(
     }
 
 
-def top_words(valence: pd.DataFrame, count: int = _DEFAULTS["top_words"]) -> pd.DataFrame:
+def top_words(valence: pd.DataFrame, count: int) -> pd.DataFrame:
     """The ``count`` most positive and ``count`` most negative words of a valence table, with their side."""
     valence = valence.dropna(subset=["valence"])
     positive = valence.head(count).assign(side="positive")
@@ -408,7 +416,7 @@ def top_words(valence: pd.DataFrame, count: int = _DEFAULTS["top_words"]) -> pd.
     return pd.concat([positive, negative], ignore_index=True)
 
 
-def write(result: dict, folder: str | Path, top_word_count: int = _DEFAULTS["top_words"]) -> None:
+def write(result: dict, folder: str | Path, top_word_count: int) -> None:
     """The summary (summary.json) and one CSV per analysis, atomically, into ``folder``."""
     folder = Path(folder)
     write_json(result["summary"], folder / "summary.json")

@@ -1,30 +1,27 @@
 """Each architecture's update ``h' = F(h, x)`` written as explicit tensor equations.
 
-Each cell also gives its Jacobians ``dF/dh`` and ``dF/dx`` in closed form: the
-fixed-point solver forms them at hundreds of states per iteration, where autograd
-over the equations (``torch.func``) would cost most of the time, and torch's fused
-recurrent kernels cannot be differentiated per state at all. The equations follow
-torch's own conventions (gate order, bias placement) so that the weights of the
-fused module used in training plug in unchanged: a cell's parameters are one
-layer's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` of that module.
+Each cell also gives its Jacobians ``dF/dh`` and ``dF/dx`` in closed form: the fixed-point
+solver forms them at hundreds of states per iteration, where autograd over the equations
+would cost most of the time, and torch's fused kernels cannot be differentiated per state.
+The equations follow torch's conventions (gate order, bias placement), so a cell's parameters
+are one layer's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` of torch's module.
 
-A new architecture is a ``Cell`` subclass registered in ``CELLS``. Its state may
-hold more than what the next layer sees (an LSTM's state is ``[h, c]``):
-``state_size`` gives the state's width and ``output`` the part the readout and
-the next layer read.
+Each cell splits its update at the input projection (``input_projection``, which does not
+depend on the state, and ``projected_step``, the rest), which ``scan`` runs over sequences.
+A new architecture is a ``Cell`` subclass registered in ``CELLS``. Its state may hold more
+than the next layer sees (an LSTM's is ``[h, c]``): ``state_size`` is its width, ``output``
+the part the readout and the next layer read.
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import _VF, Tensor, nn
+from torch import Tensor, nn
 from torch.func import jacrev, vmap
 
 __all__ = [
@@ -32,22 +29,13 @@ __all__ = [
     "GRU",
     "LSTM",
     "PARAMETER_NAMES",
-    "SCAN_CHUNK",
     "UGRNN",
     "Cell",
     "DynamicalSystem",
-    "UGRNNModule",
     "Vanilla",
-    "compiled_chunk",
-    "fused_ugrnn",
     "get",
-    "input_projection",
     "layer_parameters",
-    "projected_step",
-    "scan",
 ]
-
-log = logging.getLogger(__name__)
 
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -104,13 +92,14 @@ class DynamicalSystem:
 
 
 class Cell:
-    """One architecture: its update equations and the torch module with the same weights."""
+    """One architecture: its update equations, their Jacobians, and torch's module with the same weights."""
 
     name: ClassVar[str]
-    # The fused torch module (cuDNN on a GPU) computing the same update; used for training.
-    # Built as ``module(input_size, hidden, num_layers=..., batch_first=True, dropout=...)``,
-    # layer k's parameters named ``{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}``.
-    module: ClassVar[type[nn.Module]]
+    # Torch's fused module (cuDNN on a GPU) computing the same update, or None where torch has none
+    # (the UGRNN: ``scan.recurrent_module`` gives the module that trains any cell). Built as
+    # ``module(input_size, hidden, num_layers=..., batch_first=True, dropout=...)``, layer k's
+    # parameters named ``{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}``.
+    module: ClassVar[type[nn.Module] | None]
 
     @staticmethod
     def state_size(hidden: int) -> int:
@@ -127,6 +116,18 @@ class Cell:
 
     @staticmethod
     def step(params: dict[str, Tensor], h: Tensor, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def input_projection(params: dict[str, Tensor], inputs: Tensor) -> Tensor:
+        """``W_ih x + b_ih`` of ``inputs`` (..., I), plus ``b_hh``: the part of the update that does not
+        depend on the state, which a scan computes for all time steps in one product."""
+        return F.linear(inputs, params["weight_ih"], params["bias_ih"] + params["bias_hh"])
+
+    @staticmethod
+    def projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+        """``step(params, h, x)`` given ``projected = input_projection(params, x)`` (B, G), in a few fused
+        operations (addmm adds the hidden product to the projection; lerp is a gate's convex mix)."""
         raise NotImplementedError
 
     @staticmethod
@@ -166,6 +167,22 @@ class GRU(Cell):
         z = torch.sigmoid(input_z + hidden_z)
         n = torch.tanh(input_n + r * hidden_n)
         return (1 - z) * n + z * h
+
+    @staticmethod
+    def input_projection(params: dict[str, Tensor], inputs: Tensor) -> Tensor:
+        # All of b_hh but b_hn, which the reset gate multiplies.
+        size = params["weight_hh"].shape[1]
+        bias = params["bias_ih"] + params["bias_hh"]
+        return F.linear(inputs, params["weight_ih"], torch.cat([bias[: 2 * size], params["bias_ih"][2 * size :]]))
+
+    @staticmethod
+    def projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+        size = h.shape[-1]
+        weight, bias = params["weight_hh"], params["bias_hh"]
+        r, z = torch.sigmoid(torch.addmm(projected[:, : 2 * size], h, weight[: 2 * size].t())).chunk(2, dim=-1)
+        hidden_n = torch.addmm(bias[2 * size :], h, weight[2 * size :].t())
+        n = torch.tanh(torch.addcmul(projected[:, 2 * size :], r, hidden_n))
+        return torch.lerp(n, h, z)
 
     @staticmethod
     def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -221,6 +238,15 @@ class LSTM(Cell):
         return torch.cat([torch.sigmoid(o) * torch.tanh(new_cell), new_cell], dim=-1)
 
     @staticmethod
+    def projected_step(params: dict[str, Tensor], state: Tensor, projected: Tensor) -> Tensor:
+        size = state.shape[-1] // 2
+        hidden, cell = state[:, :size], state[:, size:]
+        gates = torch.addmm(projected, hidden, params["weight_hh"].t())
+        i, f = torch.sigmoid(gates[:, : 2 * size]).chunk(2, dim=-1)
+        new_cell = torch.addcmul(f * cell, i, torch.tanh(gates[:, 2 * size : 3 * size]))
+        return torch.cat([torch.sigmoid(gates[:, 3 * size :]) * torch.tanh(new_cell), new_cell], dim=-1)
+
+    @staticmethod
     def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         # c' = f c + i g,  h' = o tanh(c'):  dc' = c df + g di + i dg + f dc,
         # dh' = tanh(c') do + o (1 - tanh(c')^2) dc'
@@ -271,87 +297,6 @@ class LSTM(Cell):
         return torch.cat([outputs, torch.stack(cells, dim=1)], dim=-1)
 
 
-class UGRNNModule(nn.Module):
-    """A multi-layer UGRNN with ``nn.RNN``'s interface (batch_first only), for training.
-
-    Layer k holds ``weight_ih_lk`` (2H, I), ``weight_hh_lk`` (2H, H), ``bias_ih_lk``,
-    ``bias_hh_lk`` (2H), rows in the order [update gate g; candidate c], initialised
-    like torch's recurrent modules. On a GPU each layer runs through cuDNN's GRU kernel
-    with its reset gate held open (``fused_ugrnn``: the same equations); elsewhere
-    through ``scan``, where the input projections of all time steps are one product and
-    only the hidden product loops over time.
-    """
-
-    def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True, dropout: float = 0.0
-    ):
-        super().__init__()
-        if not batch_first:
-            raise ValueError("UGRNNModule supports batch_first=True only")
-        self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
-        bound = hidden_size**-0.5
-        for layer in range(num_layers):
-            sizes = {
-                "weight_ih": (2 * hidden_size, input_size if layer == 0 else hidden_size),
-                "weight_hh": (2 * hidden_size, hidden_size),
-                "bias_ih": (2 * hidden_size,),
-                "bias_hh": (2 * hidden_size,),
-            }
-            for name, size in sizes.items():
-                self.register_parameter(f"{name}_l{layer}", nn.Parameter(torch.empty(size).uniform_(-bound, bound)))
-
-    def forward(self, inputs: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Outputs (B, T, H) of the top layer and final states (L, B, H), like ``nn.RNN``."""
-        finals = []
-        for layer in range(self.num_layers):
-            params, start = layer_parameters(self, layer), None if h0 is None else h0[layer]
-            inputs = fused_ugrnn(params, inputs, start) if inputs.is_cuda else scan(UGRNN, params, inputs, start)
-            finals.append(inputs[:, -1])
-            if layer < self.num_layers - 1:
-                inputs = F.dropout(inputs, self.dropout, self.training)
-        return inputs, torch.stack(finals)
-
-
-# The UGRNN is a GRU whose reset gate is held open. With r = 1 the GRU's candidate
-# n = tanh(W_in x + b_in + W_hn h + b_hn) is the UGRNN's c, its update gate z is g, and
-# h' = (1 - z) n + z h = g h + (1 - g) c. The reset gate's weights are zero and its bias
-# OPEN_RESET_BIAS, whose sigmoid rounds to exactly 1 in float16, float32 and float64, so
-# torch's fused GRU (cuDNN's kernel on a GPU) computes the UGRNN's own states, with
-# products for 3H gate rows where the UGRNN needs 2H (tests/test_scan.py holds it to the
-# explicit equations). Measured on an H200 before this path existed: the compiled scan
-# trained at 22-25 s per IMDB epoch, 5.5-6x the GRU's 4.1 s (README).
-OPEN_RESET_BIAS = 100.0
-
-
-def gru_with_open_reset(params: dict[str, Tensor]) -> list[Tensor]:
-    """One UGRNN layer's parameters as a GRU layer's ``[weight_ih, weight_hh, bias_ih, bias_hh]``
-    (rows [reset r; update z; candidate n]) whose reset gate is always 1."""
-
-    def prepend(tensor: Tensor, value: float) -> Tensor:
-        rows = tensor.shape[0] // 2
-        return torch.cat([tensor.new_full((rows, *tensor.shape[1:]), value), tensor])
-
-    return [
-        prepend(params["weight_ih"], 0.0),
-        prepend(params["weight_hh"], 0.0),
-        prepend(params["bias_ih"], OPEN_RESET_BIAS),
-        prepend(params["bias_hh"], 0.0),
-    ]
-
-
-def fused_ugrnn(params: dict[str, Tensor], inputs: Tensor, h0: Tensor | None = None) -> Tensor:
-    """The states (B, T, H) of one UGRNN layer reading ``inputs`` (B, T, I) from ``h0`` (B, H; zeros if None),
-    through torch's fused GRU kernel (``gru_with_open_reset``); differentiable."""
-    size = params["weight_hh"].shape[1]
-    h = inputs.new_zeros(1, inputs.shape[0], size) if h0 is None else h0.unsqueeze(0)
-    with warnings.catch_warnings():
-        # The GRU's weights are assembled on each call, so cuDNN copies them into one block.
-        warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
-        # train: cuDNN keeps what its backward needs only when told so; no dropout with one layer.
-        outputs, _ = _VF.gru(inputs, h, gru_with_open_reset(params), True, 1, 0.0, torch.is_grad_enabled(), False, True)
-    return outputs
-
-
 class UGRNN(Cell):
     """The update-gate RNN of Collins, Sohl-Dickstein & Sussillo (2016).
 
@@ -361,7 +306,7 @@ class UGRNN(Cell):
     """
 
     name = "ugrnn"
-    module = UGRNNModule
+    module = None  # torch has no UGRNN: scan.UGRNNModule trains it
 
     @staticmethod
     def update(preactivation: Tensor, h: Tensor) -> Tensor:
@@ -375,6 +320,12 @@ class UGRNN(Cell):
             h, params["weight_hh"], params["bias_hh"]
         )
         return UGRNN.update(preactivation, h)
+
+    @staticmethod
+    def projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+        size = h.shape[-1]
+        preactivation = torch.addmm(projected, h, params["weight_hh"].t())
+        return torch.lerp(torch.tanh(preactivation[:, size:]), h, torch.sigmoid(preactivation[:, :size]))
 
     @staticmethod
     def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -406,6 +357,10 @@ class Vanilla(Cell):
         )
 
     @staticmethod
+    def projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
+        return torch.tanh(torch.addmm(projected, h, params["weight_hh"].t()))
+
+    @staticmethod
     def jacobians(params: dict[str, Tensor], h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         slope = 1 - Vanilla.step(params, h, x) ** 2
         return _rows(slope, params["weight_hh"]), _rows(slope, params["weight_ih"])
@@ -425,143 +380,3 @@ def get(name: str) -> type[Cell]:
 def layer_parameters(module: nn.Module, layer: int) -> dict[str, Tensor]:
     """The parameters of layer ``layer`` (0-based) of a torch recurrent module, as a cell's dict."""
     return {name: getattr(module, f"{name}_l{layer}") for name in PARAMETER_NAMES}
-
-
-# ---------------------------------------------------------------------------
-# Scans: a cell's equations run over whole sequences, fast
-#
-# The input half of every update, ``W_ih x_t + b_ih``, does not depend on the state:
-# a scan computes it for all time steps in one matrix product, and only the hidden
-# product and the elementwise gates loop over time. On a CPU this loop is as fast as
-# torch's fused ``nn.GRU`` and ``nn.RNN`` and twice as fast as ``nn.LSTM`` followed by
-# the recovery of its cell states (benchmarks/hidden_state_throughput.py). The UGRNN
-# trains through the scan on a CPU (on a GPU through ``fused_ugrnn``). On a GPU the scan
-# compiles the elementwise part of each step into one kernel (``compiled_chunk``).
-
-
-def projected_step(cell: type[Cell]) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
-    """``step(params, h, u)`` of ``cell`` given the input projection ``u = input_projection(cell, params, x)``."""
-    return _PROJECTED_STEPS[cell.name]
-
-
-def input_projection(cell: type[Cell], params: dict[str, Tensor], inputs: Tensor) -> Tensor:
-    """``W_ih x + b_ih`` of ``inputs`` (..., I), plus every part of ``b_hh`` that is added unchanged
-    (all of it, except the GRU's ``b_hn``, which the reset gate multiplies)."""
-    bias = params["bias_ih"] + params["bias_hh"]
-    if cell.name == GRU.name:
-        size = params["weight_hh"].shape[1]
-        bias = torch.cat([bias[: 2 * size], params["bias_ih"][2 * size :]])
-    return F.linear(inputs, params["weight_ih"], bias)
-
-
-# Each step is a few fused operations: addmm adds the hidden product to the projection
-# in one call, lerp(a, b, w) = a + w (b - a) is a gate's convex mix in one.
-
-
-def _gru_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
-    size = h.shape[-1]
-    weight, bias = params["weight_hh"], params["bias_hh"]
-    r, z = torch.sigmoid(torch.addmm(projected[:, : 2 * size], h, weight[: 2 * size].t())).chunk(2, dim=-1)
-    hidden_n = torch.addmm(bias[2 * size :], h, weight[2 * size :].t())
-    n = torch.tanh(torch.addcmul(projected[:, 2 * size :], r, hidden_n))
-    return torch.lerp(n, h, z)
-
-
-def _lstm_projected_step(params: dict[str, Tensor], state: Tensor, projected: Tensor) -> Tensor:
-    size = state.shape[-1] // 2
-    hidden, cell = state[:, :size], state[:, size:]
-    gates = torch.addmm(projected, hidden, params["weight_hh"].t())
-    i, f = torch.sigmoid(gates[:, : 2 * size]).chunk(2, dim=-1)
-    new_cell = torch.addcmul(f * cell, i, torch.tanh(gates[:, 2 * size : 3 * size]))
-    return torch.cat([torch.sigmoid(gates[:, 3 * size :]) * torch.tanh(new_cell), new_cell], dim=-1)
-
-
-def _ugrnn_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
-    size = h.shape[-1]
-    preactivation = torch.addmm(projected, h, params["weight_hh"].t())
-    return torch.lerp(torch.tanh(preactivation[:, size:]), h, torch.sigmoid(preactivation[:, :size]))
-
-
-def _vanilla_projected_step(params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
-    return torch.tanh(torch.addmm(projected, h, params["weight_hh"].t()))
-
-
-_PROJECTED_STEPS = {
-    GRU.name: _gru_projected_step,
-    LSTM.name: _lstm_projected_step,
-    UGRNN.name: _ugrnn_projected_step,
-    Vanilla.name: _vanilla_projected_step,
-}
-# Steps per compiled call: unrolled in one graph, so that the Python and guard overhead of
-# a compiled call is paid once per chunk, not once per step, and compile time stays bounded.
-SCAN_CHUNK = 16
-_COMPILED_CHUNKS: dict[tuple[str, int], Callable] = {}
-_UNCOMPILABLE: set[tuple[str, int]] = set()
-
-
-def _run_steps(step: Callable, params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
-    """The states (T, B, S) of ``step`` from ``h`` over the time-major projections ``projected`` (T, B, G)."""
-    states = []
-    # unbind, not projected[t]: the backward of T selections would fill and add T full-size gradients.
-    for projected_t in projected.unbind(0):
-        h = step(params, h, projected_t)
-        states.append(h)
-    return torch.stack(states)
-
-
-def compiled_chunk(cell: type[Cell], length: int = SCAN_CHUNK) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
-    """``length`` steps of ``cell`` (``_run_steps`` on a chunk of that length) through ``torch.compile``, built on
-    first use.
-
-    Inductor fuses each step's elementwise gates into one kernel beside the hidden product.
-    """
-    key = (cell.name, length)
-    if key not in _COMPILED_CHUNKS:
-        step = projected_step(cell)
-        # dynamic=False: one graph per batch shape; length-bucketed batches have one or two.
-        _COMPILED_CHUNKS[key] = torch.compile(
-            lambda params, h, projected: _run_steps(step, params, h, projected), dynamic=False
-        )
-    return _COMPILED_CHUNKS[key]
-
-
-def scan(
-    cell: type[Cell],
-    params: dict[str, Tensor],
-    inputs: Tensor,
-    h0: Tensor | None = None,
-    compiled: bool | None = None,
-    chunk: int = SCAN_CHUNK,
-) -> Tensor:
-    """The states (B, T, S) of one layer of ``cell`` reading ``inputs`` (B, T, I) from ``h0`` (B, S; zeros if None).
-
-    The same states as stepping ``cell.step`` from ``h0``, differentiable. ``compiled``:
-    run whole chunks of ``chunk`` steps through ``compiled_chunk`` and the remainder
-    eagerly (default: on CUDA only, where it saves kernel launches; on a CPU eager steps
-    are as fast, and compiling costs seconds).
-    """
-    if compiled is None:
-        compiled = inputs.is_cuda
-    batch, steps = inputs.shape[:2]
-    size = cell.state_size(params["weight_hh"].shape[1])
-    h = inputs.new_zeros(batch, size) if h0 is None else h0
-    if steps == 0:
-        return inputs.new_zeros(batch, 0, size)
-    # Time-major, so that each step reads one contiguous block.
-    projected = input_projection(cell, params, inputs.transpose(0, 1))
-    if not compiled:
-        return _run_steps(projected_step(cell), params, h, projected).transpose(0, 1)
-    pieces = []
-    for piece in projected.split(chunk):
-        states = None
-        if len(piece) == chunk and (cell.name, chunk) not in _UNCOMPILABLE:
-            try:
-                states = compiled_chunk(cell, chunk)(params, h, piece)
-            except Exception as error:  # e.g. a GPU machine without a working Triton toolchain
-                _UNCOMPILABLE.add((cell.name, chunk))
-                log.warning("%s: compiling the scan failed (%s); running it eagerly from now on", cell.name, error)
-        if states is None:
-            states = _run_steps(projected_step(cell), params, h, piece)
-        pieces.append(states)
-        h = states[-1]
-    return torch.cat(pieces).transpose(0, 1)

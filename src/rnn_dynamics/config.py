@@ -1,26 +1,43 @@
-"""The configuration: its schema's defaults, and the helpers the Snakefile runs before validating it.
+"""The configuration: its schema, the settings types built from it, and the helpers the Snakefile runs before
+validating it.
 
-``workflow/schemas/config.schema.yaml`` documents every key and holds every
-default; Snakemake's validation fills them into the config of a run. Library code
-that takes a config section's values (``training.Settings``, ``datasets.prepare``,
-``fixed_points.gather``, ...) defaults to the same values through ``defaults``, so
-no default is written twice.
+The schema (``config.schema.yaml``, package data of ``rnn_dynamics``; ``workflow/schemas/`` links to it)
+documents every key and holds every default. A stage's settings are a frozen dataclass derived from
+``Section``: its fields are keys of one config section, their defaults are the schema's, and
+``from_config`` builds it from the section, so no default is written twice.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
+import importlib.resources
+import inspect
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar, TypeVar
 
 import yaml
 
-__all__ = ["SCHEMA", "check_keys", "coerce_scalars", "defaults", "schema", "unknown_keys"]
+__all__ = [
+    "SCHEMA",
+    "Section",
+    "check_keys",
+    "coerce_scalars",
+    "defaults",
+    "keys",
+    "runtime",
+    "schema",
+    "unknown_keys",
+]
 
-# The schema beside the Snakefile: the package is installed from its checkout (pip install -e .).
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Package data, beside this module: found wherever the package is installed.
+SCHEMA = importlib.resources.files("rnn_dynamics") / "config.schema.yaml"
+# A field's metadata flag: the field says where or how a stage runs, not what it computes (see ``runtime``).
+_RUNTIME = "runtime"
 
 # Snakemake parses nested `--config key={a: 1}` values with YAML's BaseLoader, which
 # leaves every scalar a string. These patterns are what YAML's safe loader would read
@@ -37,19 +54,94 @@ def schema() -> dict:
         return yaml.safe_load(SCHEMA.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"{SCHEMA}: the config schema, which holds every default, is missing; install rnn_dynamics "
-            "from its checkout (pip install -e .)"
+            f"{SCHEMA}: the config schema, which holds every default, is missing; it is package data of "
+            "rnn_dynamics: reinstall it (pip install -e .)"
         ) from None
+
+
+def _node(section: str) -> dict:
+    """The schema of a config section (``"training"``) or of a dataset kind (``"datasets.table"``)."""
+    if section.startswith("datasets."):
+        return schema()["$defs"][section.removeprefix("datasets.")]
+    return schema()["properties"][section]
+
+
+def keys(section: str) -> list[str]:
+    """The keys a config section (or dataset kind) may hold, in the schema's order."""
+    return list(_node(section)["properties"])
 
 
 def defaults(section: str) -> dict:
     """The schema's default of every key that has one, in a config section (``"training"``) or a
     dataset kind (``"datasets.table"``)."""
-    if section.startswith("datasets."):
-        node = schema()["$defs"][section.removeprefix("datasets.")]
-    else:
-        node = schema()["properties"][section]
-    return {key: copy.deepcopy(entry["default"]) for key, entry in node["properties"].items() if "default" in entry}
+    return {
+        key: copy.deepcopy(entry["default"])
+        for key, entry in _node(section)["properties"].items()
+        if "default" in entry
+    }
+
+
+def runtime():
+    """A settings field that says where or how a stage runs (a device, a thread count), not what it
+    computes: ``Section.params`` leaves it out, so changing it reruns nothing."""
+    return dataclasses.field(metadata={_RUNTIME: True})
+
+
+_S = TypeVar("_S", bound="Section")
+
+
+def _with_default(value, metadata) -> dataclasses.Field:
+    """A dataclass field defaulting to ``value`` (a fresh copy for every instance where it is mutable)."""
+    if isinstance(value, (dict, list)):
+        return dataclasses.field(default_factory=functools.partial(copy.deepcopy, value), metadata=metadata)
+    return dataclasses.field(default=value, metadata=metadata)
+
+
+class Section:
+    """Base of the settings types: a frozen dataclass whose fields are keys of one config section.
+
+    A subclass names its section (``class Settings(config.Section, section="training")``) and declares
+    fields without defaults: each takes the schema's default here, so ``Settings(epochs=3)`` and
+    ``Settings.from_config(section)`` fill the keys left out from the schema. The field order is the
+    order of ``params``.
+    """
+
+    SECTION: ClassVar[str]
+
+    def __init_subclass__(cls, section: str, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.SECTION = section
+        known, given = keys(section), defaults(section)
+        for name in inspect.get_annotations(cls):
+            if name not in known:
+                raise TypeError(f"{cls.__name__}.{name}: the config section {section} has no key {name!r}")
+            declared = cls.__dict__.get(name)
+            metadata = declared.metadata if isinstance(declared, dataclasses.Field) else {}
+            if name in given:
+                setattr(cls, name, _with_default(given[name], metadata))
+
+    @classmethod
+    def from_config(cls: type[_S], values: Mapping) -> _S:
+        """The settings of a config section's ``values``; a key left out takes the schema's default.
+
+        Keys of the section that are not fields (another stage's) are ignored. Raises ValueError
+        naming the keys that the section does not have.
+        """
+        known = keys(cls.SECTION)
+        unknown = sorted(key for key in values if key not in known)
+        if unknown:
+            raise ValueError(f"{cls.SECTION}: unknown key(s) {unknown}; known: {known}")
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: copy.deepcopy(value) for key, value in values.items() if key in names})
+
+    def params(self) -> dict:
+        """The fields that decide the stage's output (all but the ``runtime`` ones), in field order: the
+        rule's ``params``, so that Snakemake reruns the stage when one of them changes, and only then."""
+        return {
+            field.name: copy.deepcopy(getattr(self, field.name))
+            for field in dataclasses.fields(self)
+            if not field.metadata.get(_RUNTIME)
+        }
 
 
 def coerce_scalars(value):

@@ -2,7 +2,7 @@
 
 The review table has one row per review: ``id`` (string, e.g. ``train/pos/123_9``),
 ``split`` (``train`` or ``test``), ``label`` (int8, 0 negative / 1 positive) and
-``text``. :func:`prepare` turns it into the data contract of DESIGN.md:
+``text``. :func:`prepare` turns it into the token tables every later stage reads:
 ``{train,valid,test}.parquet`` (id, label, length, tokens) and ``vocab.parquet``.
 """
 
@@ -20,6 +20,7 @@ import tarfile
 import zipfile
 import zlib
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -47,6 +48,7 @@ __all__ = [
     "YELP_MEMBERS",
     "LabelError",
     "LayoutError",
+    "PrepareSettings",
     "check_archive_layout",
     "check_sst2_layout",
     "check_yelp_layout",
@@ -61,10 +63,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# The config schema's defaults of the prepare section and of a table dataset.
-_PREPARE = config.defaults("prepare")
-_TABLE = config.defaults("datasets.table")
 
 SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
@@ -140,7 +138,7 @@ def read_archive(path: str | os.PathLike) -> pa.Table:
 # ---------------------------------------------------------------------------- users' table files
 
 
-def _read_file(path: str | os.PathLike, encoding: str = "utf-8") -> pa.Table:
+def _read_file(path: str | os.PathLike, encoding: str) -> pa.Table:
     """A CSV/TSV (text in ``encoding``) or Parquet file as a table."""
     name = Path(path).name.lower()
     for suffix in (".gz", ".bz2", ".zst"):  # pyarrow.csv decompresses these by extension
@@ -202,9 +200,9 @@ def read_table_files(
     paths: Sequence[str | os.PathLike],
     text_column: str,
     label_column: str,
-    test_fraction: float = _TABLE["test_fraction"],
-    seed: int = _PREPARE["split_seed"],
-    encoding: str = _TABLE["encoding"],
+    test_fraction: float,
+    seed: int,
+    encoding: str,
 ) -> pa.Table:
     """Read users' CSV/TSV/Parquet files into a review table.
 
@@ -351,14 +349,14 @@ DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb_v1.tar.gz", "sst2": "SST-2.zip", "yel
 LAYOUT_CHECKS = {"aclimdb": check_archive_layout, "sst2": check_sst2_layout, "yelp": check_yelp_layout}
 
 
-def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = _PREPARE["split_seed"]) -> pa.Table:
+def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int) -> pa.Table:
     """The review table of a configured dataset (``spec`` is its entry under ``datasets``; a key left
-    out takes the schema's default)."""
+    out takes the schema's default); ``seed`` (``prepare.split_seed``) splits a single table file."""
     if spec["kind"] in ARCHIVE_READERS:
         (path,) = paths
         return ARCHIVE_READERS[spec["kind"]](path)
     if spec["kind"] == "table":
-        spec = {**_TABLE, **spec}
+        spec = {**config.defaults("datasets.table"), **spec}
         return read_table_files(
             paths, spec["text_column"], spec["label_column"], spec["test_fraction"], seed, spec["encoding"]
         )
@@ -414,15 +412,20 @@ def _token_table(reviews: pa.Table, ids: np.ndarray, offsets: np.ndarray, length
     )
 
 
-def prepare(
-    reviews: pa.Table,
-    outputs: Mapping[str, str | os.PathLike],
-    valid_fraction: float = _PREPARE["valid_fraction"],
-    split_seed: int = _PREPARE["split_seed"],
-    max_vocab: int | None = _PREPARE["max_vocab"],
-    min_count: int = _PREPARE["min_count"],
-    max_length: int | None = _PREPARE["max_length"],
-) -> dict:
+@dataclass(frozen=True)
+class PrepareSettings(config.Section, section="prepare"):
+    """The ``prepare`` section of the config; a key left out takes the schema's default."""
+
+    valid_fraction: float
+    split_seed: int
+    # Most frequent training words kept, specials excluded (None: all).
+    max_vocab: int | None
+    min_count: int
+    # Reviews are cut to their first max_length tokens (None: kept whole).
+    max_length: int | None
+
+
+def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], settings: PrepareSettings) -> dict:
     """Write the token tables and the vocabulary of a review table.
 
     The train split is divided into train and valid (``valid_fraction``, stratified by
@@ -433,7 +436,8 @@ def prepare(
     row counts, the vocabulary size and ``dropped_empty``, the number of reviews dropped.
     """
     storage.check_schema(reviews.schema, REVIEWS_SCHEMA, "review table")
-    ids, lengths, words = _tokenize_all(reviews.column("text"), max_length)
+    valid_fraction = settings.valid_fraction
+    ids, lengths, words = _tokenize_all(reviews.column("text"), settings.max_length)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]])
     labels = reviews.column("label").to_numpy()
     split = reviews.column("split").to_numpy(zero_copy_only=False)
@@ -446,7 +450,7 @@ def prepare(
     is_train = (split == "train") & nonempty
     held_out = np.zeros(len(labels), dtype=bool)
     train_rows = np.flatnonzero(is_train)
-    held_out[train_rows] = stratified_holdout(labels[train_rows], valid_fraction, split_seed)
+    held_out[train_rows] = stratified_holdout(labels[train_rows], valid_fraction, settings.split_seed)
     rows = {
         "train": np.flatnonzero(is_train & ~held_out),
         "valid": np.flatnonzero(is_train & held_out),
@@ -463,7 +467,9 @@ def prepare(
     in_train[rows["train"]] = True
     counts = np.bincount(ids[np.repeat(in_train, lengths)], minlength=len(words))
     vocab = Vocabulary.from_counts(
-        {words[i]: int(counts[i]) for i in np.flatnonzero(counts)}, max_size=max_vocab, min_count=min_count
+        {words[i]: int(counts[i]) for i in np.flatnonzero(counts)},
+        max_size=settings.max_vocab,
+        min_count=settings.min_count,
     )
     final_id = np.full(len(words), UNK_INDEX, dtype=np.int32)
     for word_id, word in enumerate(words):

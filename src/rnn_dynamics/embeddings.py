@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rnn_dynamics import config
 from rnn_dynamics.storage import atomic_path
 from rnn_dynamics.text import PAD_INDEX
 
@@ -113,7 +112,7 @@ def build(
     vocab: pa.Table,
     source: str,
     dim: int,
-    seed: int = config.defaults("embeddings")["seed"],
+    seed: int,
     glove_path: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """The embedding matrix of a vocabulary table (index, token, count) from ``source``; logs the coverage."""

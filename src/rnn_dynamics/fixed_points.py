@@ -1,49 +1,44 @@
 """The fixed-point search of a recurrent layer (or the stack): starts, shards, gathering, deduplication.
 
-A network that reads text is a discrete dynamical system ``h_t = F(h_{t-1}, x_t)``;
-with the input held at ``x* = 0`` its slow regions show the attractors it computes
-with. Two objects come out of the same search:
+A network that reads text is a discrete dynamical system ``h_t = F(h_{t-1}, x_t)``; with the
+input held at ``x* = 0`` its slow regions show the attractors it computes with. Two objects
+come out of the same search: the paper's **approximate fixed points**, where each start (a
+visited state) descends ``q(h) = 1/S ||h - F(h, x*)||^2`` until ``q < q_tol`` and, on a line
+attractor, stays near where it started, spread along the slow line; and, as an extension
+(``exact_roots``), the **exact roots** of ``h = F(h, x*)`` each of them leads to, a few points
+where the line collapses, some beyond the states the network can reach.
 
-- **approximate fixed points (the paper's)**, the default: each start, a state the
-  network visited, descends ``q(h) = 1/S ||h - F(h, x*)||^2`` and stops once
-  ``q < q_tol`` (1e-6, the reproduction's rule). On a line attractor they stay
-  spread along the slow line, hundreds of them, near where they started;
-- **exact roots** (an extension, ``exact_roots: true``): each approximate fixed
-  point is driven on to ``q < 1e-12`` by nearly undamped Levenberg-Marquardt. The
-  line collapses into a few true roots of ``h = F(h, x*)``, some beyond the states
-  the network can reach.
-
-The solver (``solver.find``, ``solver.polish``) finds both. This module is the
-search around it: the pipeline samples the starts once from a seed and splits them
-into shards (independent jobs, ``solve_shard``); ``gather`` joins the shards,
-decides which starts converged and merges duplicates into one table per system;
-``counts`` and ``line_summary`` say what was found.
+The solver (``solver.find``, ``solver.polish``) finds both. This module is the search around
+it: the starts are sampled once from a seed and split into shards (independent jobs,
+``solve_shard``); ``gather`` joins the shards, decides which starts converged and merges
+duplicates into one table per system; ``counts`` and ``line_summary`` say what was found.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import torch
 
 from rnn_dynamics import config, solver
+from rnn_dynamics.spectra import first_pc_share, time_constant
 from rnn_dynamics.states import read_layer
 from rnn_dynamics.storage import list_matrix, read_table
 
 __all__ = [
     "FIXED_POINT_COLUMNS",
-    "GATHER_KEYS",
-    "SEARCH_KEYS",
     "STRICT_Q_TOL",
     "UNIQUE_METRICS",
+    "GatherSettings",
+    "SearchSettings",
     "approximate_set",
     "counts",
     "exact_roots",
-    "extent",
-    "first_pc_share",
     "gather",
     "gather_shards",
     "line_summary",
@@ -53,44 +48,56 @@ __all__ = [
     "read_shard",
     "sample_starts",
     "shard_rows",
+    "solve",
     "solve_shard",
     "system_states",
-    "time_constant",
     "unique_fixed_points",
-    "variance_fractions",
 ]
 
 log = logging.getLogger(__name__)
 
-# The config's fixed_points keys that decide a shard's solution, and those that decide the gathered verdicts.
-SEARCH_KEYS = (
-    "starts",
-    "noise",
-    "seed",
-    "method",
-    "max_iterations",
-    "q_tol",
-    "damping",
-    "learning_rate",
-    "exact_roots",
-    "bounded",
-    "single_precision",
-)
-GATHER_KEYS = ("q_tol", "unique_tol", "unique_metric", "outlier_distance")
 UNIQUE_METRICS = ("chebyshev", "euclidean")
 # The original paper counts a start as converged below this q; the reproduction used 1e-6.
 STRICT_Q_TOL = 1e-8
-# The config schema's defaults of the fixed_points section.
-_DEFAULTS = config.defaults("fixed_points")
+
+
+@dataclass(frozen=True)
+class SearchSettings(config.Section, section="fixed_points"):
+    """The ``fixed_points`` keys of one shard's search; a key left out takes the schema's default.
+
+    Every field but ``device`` decides the solution: those are the fixed_point_shard rule's ``params``.
+    """
+
+    starts: int
+    noise: float
+    seed: int
+    method: str
+    max_iterations: int
+    q_tol: float
+    damping: float
+    learning_rate: float
+    exact_roots: bool
+    bounded: bool
+    single_precision: bool
+    device: str = config.runtime()
+
+
+@dataclass(frozen=True)
+class GatherSettings(config.Section, section="fixed_points"):
+    """The ``fixed_points`` keys of the verdicts on the gathered starts (converged, outlier, unique); a key
+    left out takes the schema's default. All of them are the gather_fixed_points rule's ``params``."""
+
+    q_tol: float
+    unique_tol: float
+    unique_metric: str
+    outlier_distance: float | None
 
 
 # ---------------------------------------------------------------------------
 # Starting states
 
 
-def sample_starts(
-    states: np.ndarray, n: int, noise: float = _DEFAULTS["noise"], seed: int = _DEFAULTS["seed"]
-) -> np.ndarray:
+def sample_starts(states: np.ndarray, n: int, noise: float, seed: int) -> np.ndarray:
     """``n`` distinct rows of ``states`` (N, S), chosen with ``seed``, plus Gaussian noise of std ``noise``.
 
     Returned in float64: the solver works in double precision.
@@ -166,27 +173,19 @@ def read_shard(path: str | Path) -> pa.Table:
     return read_table(path, solver.RESULT_COLUMNS)
 
 
-def gather(
-    shards: list[pa.Table],
-    q_tol: float = _DEFAULTS["q_tol"],
-    unique_tol: float = _DEFAULTS["unique_tol"],
-    unique_metric: str = _DEFAULTS["unique_metric"],
-    outlier_distance: float | None = _DEFAULTS["outlier_distance"],
-) -> pa.Table:
+def gather(shards: list[pa.Table], settings: GatherSettings) -> pa.Table:
     """Join shard tables into one table of all starts, ordered by start_index, with the verdicts added.
 
-    Added columns: ``converged`` (q < q_tol), ``outlier`` (a converged point whose
-    nearest other converged point is farther than ``outlier_distance``, Euclidean),
-    ``fixed_point_id`` (the unique fixed point a converged, non-outlier start found
-    within the network's state space (``in_state_space``) and not on its bound (``at_bound``);
-    -1 otherwise) and
-    ``representative`` (the row that stands for its fixed point:
-    the one with the lowest q); ``exact_root_id`` and ``exact_root_representative``
-    do the same for the exact roots, where they were sought (-1 and false otherwise). Two points are one fixed
-    point when every coordinate
-    differs by less than ``unique_tol`` (``chebyshev``, the reproduction's rule) or
-    their Euclidean distance is below it (``euclidean``, FixedPointFinder's).
+    Added columns: ``converged`` (q < q_tol); ``outlier`` (a converged point whose nearest
+    other converged point is farther than ``outlier_distance``, Euclidean); ``fixed_point_id``
+    (the unique fixed point of a converged, non-outlier start inside the state space
+    (``in_state_space`` and not ``at_bound``), -1 otherwise) and ``representative`` (the row
+    with the lowest q of its fixed point); ``exact_root_id`` and ``exact_root_representative``
+    do the same for the exact roots, where sought (-1 and false otherwise). Two points are one
+    fixed point when every coordinate differs by less than ``unique_tol`` (``chebyshev``, the
+    reproduction's rule) or their Euclidean distance is below it (``euclidean``, FixedPointFinder's).
     """
+    q_tol, unique_tol, unique_metric = settings.q_tol, settings.unique_tol, settings.unique_metric
     if unique_metric not in UNIQUE_METRICS:
         raise ValueError(f"unique_metric must be one of {UNIQUE_METRICS}, not {unique_metric!r}")
     table = pa.concat_tables(shards).sort_by("start_index")
@@ -198,8 +197,8 @@ def gather(
     converged = q < q_tol
     reachable = converged & table["in_state_space"].to_numpy() & ~table["at_bound"].to_numpy()
     outlier = np.zeros(len(q), dtype=bool)
-    if outlier_distance is not None:
-        outlier[reachable] = _isolated(points[reachable], outlier_distance)
+    if settings.outlier_distance is not None:
+        outlier[reachable] = _isolated(points[reachable], settings.outlier_distance)
     kept = np.flatnonzero(reachable & ~outlier)
     ids = np.full(len(q), -1, dtype=np.int32)
     representative = np.zeros(len(q), dtype=bool)
@@ -215,9 +214,7 @@ def gather(
     )
     root_representative[rooted[root_rows]] = True
     metadata = dict(table.schema.metadata or {})
-    metadata[b"gather"] = json.dumps(
-        {"q_tol": q_tol, "unique_tol": unique_tol, "unique_metric": unique_metric, "outlier_distance": outlier_distance}
-    ).encode()
+    metadata[b"gather"] = json.dumps(settings.params()).encode()
     return (
         table.append_column("converged", pa.array(converged))
         .append_column("outlier", pa.array(outlier))
@@ -229,7 +226,7 @@ def gather(
     )
 
 
-def merge_duplicates(points: np.ndarray, q: np.ndarray, tol: float, metric: str = "chebyshev"):
+def merge_duplicates(points: np.ndarray, q: np.ndarray, tol: float, metric: str):
     """Group ``points`` (K, S) into fixed points, each represented by its lowest-q member.
 
     Points are visited in increasing q; one within ``tol`` of an existing
@@ -317,49 +314,6 @@ def counts(table: pa.Table) -> dict:
     }
 
 
-def time_constant(modulus):
-    """tau = |1 / ln|lambda||, in steps (infinite for |lambda| = 1), of a modulus or an array of them."""
-    with np.errstate(divide="ignore"):
-        return np.abs(1.0 / np.log(np.asarray(modulus, dtype=np.float64)))
-
-
-def variance_fractions(points: np.ndarray) -> np.ndarray:
-    """The fraction of the points' (K, S) variance on each principal component, largest first (empty if K < 2)."""
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) < 2:
-        return np.zeros(0)
-    singular = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
-    variance = singular**2
-    return variance / variance.sum() if variance.sum() > 0 else np.zeros(0)
-
-
-def extent(points: np.ndarray, starts: np.ndarray) -> float:
-    """How far the fixed points spread, as a fraction of how far their starts spread: the rms
-    distance of ``points`` (K, S) from their mean over that of ``starts`` (B, S) from theirs
-    (NaN below two points).
-
-    Of the order of 1 for fixed points strung along the visited states (a line attractor);
-    near 0 for approximate fixed points around one stable point, however many of them the
-    deduplication counts as unique: stopped at ``q < q_tol`` from different sides, they
-    scatter around it by about ``sqrt(q_tol) / (1 - |lambda|)``, beyond ``unique_tol``.
-    """
-    if len(points) < 2 or len(starts) < 2:
-        return float("nan")
-
-    def spread(rows) -> float:
-        rows = np.asarray(rows, dtype=np.float64)
-        return float(np.sqrt(((rows - rows.mean(axis=0)) ** 2).sum(axis=1).mean()))
-
-    return spread(points) / spread(starts)
-
-
-def first_pc_share(points: np.ndarray) -> float:
-    """The share of the points' (K, S) variance on their first principal component (NaN below two points):
-    near 1 for points on a line."""
-    fractions = variance_fractions(points)
-    return float(fractions[0]) if len(fractions) else float("nan")
-
-
 def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> dict:
     """How a set of fixed points (K, S) lies: its extent along ``axis`` (the visited states' PC1, through
     ``origin``, their mean) and the share of its own variance on its first principal component."""
@@ -380,15 +334,13 @@ def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> di
     }
 
 
-def approximate_set(
-    result: solver.FixedPointResult,
-    q_tol: float = solver.APPROXIMATE_Q_TOL,
-    unique_tol: float = _DEFAULTS["unique_tol"],
-) -> np.ndarray:
-    """The unique approximate fixed points (K, S) of a solver result: converged, inside the state space,
-    deduplicated."""
-    kept = (result.q < q_tol) & result.inside()
-    _, representatives = merge_duplicates(result.fixed_point[kept], result.q[kept], unique_tol)
+def approximate_set(result: solver.FixedPointResult, settings: GatherSettings) -> np.ndarray:
+    """The unique approximate fixed points (K, S) of a solver result, by the gather's verdicts: below
+    ``q_tol``, inside the state space, deduplicated (outliers are not dropped)."""
+    kept = (result.q < settings.q_tol) & result.inside()
+    _, representatives = merge_duplicates(
+        result.fixed_point[kept], result.q[kept], settings.unique_tol, settings.unique_metric
+    )
     return result.fixed_point[kept][representatives]
 
 
@@ -396,30 +348,31 @@ def approximate_set(
 # The pipeline's steps
 
 
-def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: int, device="cpu") -> pa.Table:
-    """Shard ``index`` of ``count``: sample the config's starts from ``states``, solve this shard's slice.
+def solve(
+    system, starts, settings: SearchSettings, device: str | torch.device = "cpu", progress: bool = True, **options
+) -> solver.FixedPointResult:
+    """``solver.find`` from ``starts`` (B, S) with the search's ``settings``, on ``device``.
 
-    ``settings`` holds the ``fixed_points`` keys that decide the result: starts,
-    noise, seed, method, max_iterations, q_tol, damping, learning_rate, exact_roots, bounded,
-    single_precision.
+    ``options`` go to ``solver.find`` unchanged (``x``, ``batched``, ``linear_algebra``, ...).
     """
-    starts = sample_starts(states, settings["starts"], settings["noise"], settings["seed"])
+    return solver.find(
+        system, starts, method=settings.method, max_iterations=settings.max_iterations, tolerance=settings.q_tol,
+        damping=settings.damping, learning_rate=settings.learning_rate, bounded=settings.bounded,
+        single_precision=settings.single_precision, device=device, progress=progress, **options,
+    )  # fmt: skip
+
+
+def solve_shard(
+    system, states: np.ndarray, settings: SearchSettings, index: int, count: int, device: str | torch.device = "cpu"
+) -> pa.Table:
+    """Shard ``index`` of ``count``: sample the search's starts from ``states``, solve this shard's slice,
+    measure its slow points and, where ``settings.exact_roots``, polish its endpoints to exact roots."""
+    starts = sample_starts(states, settings.starts, settings.noise, settings.seed)
     rows = shard_rows(len(starts), index, count)
     log.info(
         "shard %d of %d: starts %d..%d of %d on %s", index + 1, count, rows.start, rows.stop - 1, len(starts), device
     )
-    result = solver.find(
-        system,
-        starts[rows],
-        method=settings["method"],
-        max_iterations=settings["max_iterations"],
-        tolerance=settings["q_tol"],
-        damping=settings["damping"],
-        learning_rate=settings["learning_rate"],
-        device=device,
-        bounded=settings["bounded"],
-        single_precision=settings["single_precision"],
-    )
+    result = solve(system, starts[rows], settings, device)
     log.info(
         "%s: %d of %d starts reached approximate fixed points (q < %.0e) in %.1f s (at most %d iterations)",
         result.method,
@@ -430,8 +383,10 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
         result.iterations.max(initial=0),
     )
     result = solver.measure_slow_points(system, result, device=device)
-    if settings["exact_roots"]:
-        result = solver.polish(system, result, settings["max_iterations"], device=device, bounded=settings["bounded"])
+    if settings.exact_roots:
+        result = solver.polish(
+            system, result, max_iterations=settings.max_iterations, bounded=settings.bounded, device=device
+        )
         roots = result.exact_roots
         log.info(
             "exact roots: %d of %d starts reached q < %.0e in %.1f s",
@@ -443,14 +398,8 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
     return result.to_table(np.arange(len(starts))[rows])
 
 
-def gather_shards(paths: list[str | Path], settings: dict) -> pa.Table:
-    """Read shard files and ``gather`` them with the config's ``fixed_points`` settings."""
-    table = gather(
-        [read_shard(path) for path in paths],
-        q_tol=settings["q_tol"],
-        unique_tol=settings["unique_tol"],
-        unique_metric=settings["unique_metric"],
-        outlier_distance=settings["outlier_distance"],
-    )
+def gather_shards(paths: list[str | Path], settings: GatherSettings) -> pa.Table:
+    """Read shard files and ``gather`` them with ``settings``."""
+    table = gather([read_shard(path) for path in paths], settings)
     log.info("%s", counts(table))
     return table

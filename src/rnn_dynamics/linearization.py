@@ -1,23 +1,16 @@
 """The system linearized at its fixed points: Jacobians, eigenvalues, eigenvectors, time constants.
 
-Near a fixed point ``h*`` (input ``x*``) a perturbation evolves as
-``dh_t = J_rec dh_{t-1} + J_inp dx_t`` with ``J_rec = dF/dh`` and ``J_inp = dF/dx``.
-An eigenvalue ``lambda`` of ``J_rec`` is a mode that decays (or rotates) with
-time constant ``tau = |1 / ln|lambda||`` steps; a line attractor has one
-``|lambda| ~ 1``. The right eigenvector ``r_k`` is the mode's direction, the left
-eigenvector ``l_k`` (rows of ``R^-1``, so ``l_k . r_k = 1``) what projects onto it:
-a word's effect on the mode is ``l_k . J_inp x``.
+Near a fixed point ``h*`` a perturbation evolves as ``dh_t = J_rec dh_{t-1} + J_inp dx_t``
+(``J_rec = dF/dh``, ``J_inp = dF/dx``). An eigenvalue ``lambda`` of ``J_rec`` is a mode that
+decays (or rotates) with time constant ``tau = |1 / ln|lambda||`` steps; a line attractor has
+one ``|lambda| ~ 1``. The right eigenvector ``r_k`` is the mode's direction, the left one
+``l_k`` (rows of ``R^-1``, ``l_k . r_k = 1``) what projects onto it: a word moves the mode by
+``l_k . J_inp x``. The linearization is taken at every unique approximate fixed point.
 
-The linearization is taken at every unique approximate fixed point: hundreds of
-them along a line attractor, so the paper's spectra along the line can be drawn.
-
-Table: one row per unique fixed point. Eigenvalues come sorted by modulus,
-largest first; the eigenvectors of the first ``modes`` of them are stored, row k
-of ``right_*``/``left_*`` (modes*S) being eigenvector k, and ``left_input_*``
-(modes*I) is ``l_k^T J_inp``, what a word does to mode k. The Jacobians
-themselves (S*S per point, gigabytes for hundreds of points of a deep stack) are
-not stored: the cells give them in closed form from the model in milliseconds
-(``cells.DynamicalSystem.jacobians``).
+Table: one row per fixed point; eigenvalues sorted by modulus, largest first; row k of
+``right_*``/``left_*`` (modes*S) is eigenvector k of the first ``modes``, and ``left_input_*``
+(modes*I) is ``l_k^T J_inp``. The Jacobians (S*S per point) are not stored: the cells give
+them in closed form from the model (``cells.DynamicalSystem.jacobians``).
 """
 
 from __future__ import annotations
@@ -30,7 +23,7 @@ import pyarrow as pa
 import torch
 
 from rnn_dynamics import fixed_points
-from rnn_dynamics.fixed_points import time_constant
+from rnn_dynamics.spectra import time_constant
 from rnn_dynamics.storage import list_column, list_matrix, read_table
 
 __all__ = [

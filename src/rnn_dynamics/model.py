@@ -16,21 +16,21 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnn_dynamics import cells
+from rnn_dynamics import cells, scan
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.storage import atomic_path, read_torch, reading
 
 __all__ = ["CPU_SCAN", "SentimentClassifier", "load", "resolve_device", "save"]
 
 _LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
-# The cells whose states ``layer_states`` computes on a CPU by ``cells.scan`` rather than
+# The cells whose states ``layer_states`` computes on a CPU by ``scan.scan`` rather than
 # their fused module: the LSTM (nn.LSTM returns no cell states, which then cost a second
-# pass: the scan is 2.0x faster) and the UGRNN (its module is the scan on a CPU). nn.GRU
-# was 2-6% faster than the scan and nn.RNN as fast, so those stay
-# (benchmarks/hidden_state_throughput.py).
+# pass) and the UGRNN (its module is the scan on a CPU). The GRU and the vanilla RNN keep
+# torch's kernels, no slower than the scan (benchmarks/hidden_state_throughput.py).
 CPU_SCAN = frozenset({"lstm", "ugrnn"})
 # Unless told otherwise, torch lets cuDNN run float32 recurrent layers in TF32 (a 10-bit
-# mantissa). The pipeline's states and analyses are IEEE float32 on every device.
+# mantissa). The pipeline's states and analyses are IEEE float32 on every device: importing
+# this module, as every stage that runs a network does, turns TF32 off (tests/test_model.py).
 torch.backends.cudnn.allow_tf32 = False
 
 
@@ -46,8 +46,9 @@ class SentimentClassifier(nn.Module):
         self,
         spec: ModelSpec,
         vocab_size: int,
-        dropout: float = 0.5,
-        layer_dropout: float = 0.0,
+        *,
+        dropout: float,
+        layer_dropout: float,
         embeddings: np.ndarray | None = None,
     ):
         super().__init__()
@@ -65,7 +66,7 @@ class SentimentClassifier(nn.Module):
             with torch.no_grad():
                 self.embedding.weight.copy_(torch.as_tensor(embeddings))
         self.dropout = nn.Dropout(dropout)
-        self.recurrent = self.cell.module(
+        self.recurrent = scan.recurrent_module(self.cell)(
             spec.embedding, spec.hidden, num_layers=spec.layers, batch_first=True, dropout=layer_dropout
         )
         self.readout = nn.Linear(spec.hidden, 1)
@@ -83,7 +84,7 @@ class SentimentClassifier(nn.Module):
     def _single_layer(self, layer: int) -> nn.Module:
         """A one-layer module holding a copy of layer ``layer``'s (0-based) weights."""
         input_size = self.spec.embedding if layer == 0 else self.spec.hidden
-        module = self.cell.module(input_size, self.spec.hidden, batch_first=True)
+        module = scan.recurrent_module(self.cell)(input_size, self.spec.hidden, batch_first=True)
         module.to(device=self.readout.weight.device, dtype=self.readout.weight.dtype)
         with torch.no_grad():
             for name, value in cells.layer_parameters(self.recurrent, layer).items():
@@ -107,7 +108,7 @@ class SentimentClassifier(nn.Module):
                 outputs, _ = self._single_layer(layer)(inputs)
                 states.append(self.cell.state_sequence(params, inputs, outputs))
             else:
-                states.append(cells.scan(self.cell, params, inputs))
+                states.append(scan.scan(self.cell, params, inputs))
                 outputs = self.cell.output(states[-1])
             inputs = outputs
         return states

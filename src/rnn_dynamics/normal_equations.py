@@ -3,21 +3,12 @@
 ``NormalEquations.solve`` forms and solves them for some rows of a batch of square
 Jacobians, in the Jacobians' dtype, each row with its own damping ``mu``. On a GPU it
 is a handful of batched torch calls (``bmm``, ``cholesky_ex``, two triangular solves).
-
-On a CPU it calls BLAS and LAPACK one matrix at a time (``?syrk`` for the lower half
-of ``J^T J``, ``?gemv`` for ``J^T r``, ``?potrf`` and ``?potrs``): the same arithmetic,
-with half the products of ``bmm`` (``J^T J`` is symmetric), no copy of the rows out of
-the batch, and LAPACK's factorisation called straight from scipy's Cython interface
-(``scipy.linalg.cython_blas``/``cython_lapack``, here through ``ctypes``, which lets
-go of the GIL) with the rows dealt out among ``torch.get_num_threads()`` threads, each
-BLAS call on one thread. torch's CPU Cholesky runs each matrix of a batch through
-MKL, whose factorisation of a 256 x 256 matrix took three times OpenBLAS's (scipy's)
-on the 2-core AMD EPYC these figures come from. ``benchmarks/fixed_points.py`` on its
-IMDB GRU-256 (500 starts, float32 normal equations, 2 threads, 30 Nov 2026): the whole
-search took 1.73 s this way and 3.89 s with batched torch calls on the same CPU, every
-start ending alike (the same 498 converged in the same 4794 iterations, endpoints within
-1.7e-5); the solver before this module, whose torch path factorised parts of the batch
-in parallel threads, took 3.4-3.6 s.
+On a CPU it calls BLAS and LAPACK one matrix at a time (``?syrk`` for the lower half of
+``J^T J``, ``?gemv``, ``?potrf``, ``?potrs``) through scipy's Cython interface (via
+``ctypes``, which lets go of the GIL), the rows dealt out among ``torch.get_num_threads()``
+threads: half the products of ``bmm`` (``J^T J`` is symmetric), no copy of the rows, and
+OpenBLAS's factorisation rather than the one torch's CPU Cholesky calls per matrix, which
+is slower (docs/training-notes.md, "Measurements formerly in docstrings").
 
 Both paths solve the same equations: ``tests/test_normal_equations.py`` holds them to
 each other in float64 on GRU Jacobians, and ``tests/test_fixed_point_fidelity.py`` holds
@@ -45,8 +36,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "lapack", "torch")
 # The CPU's rows are dealt out in this many parts per thread, taken in turn by whichever thread
-# is free: with one part each, one thread waited on the other (LM on the benchmark's GRU, 2
-# threads: median 1.76 s with one part each, 1.68 s with four).
+# is free: with one part each, one thread waits on the other.
 PARTS_PER_THREAD = 4
 
 # (J^T J, J^T r) -> (J^T J, J^T r), changed in place or anew, before the damping is added.
@@ -144,8 +134,8 @@ class NormalEquations:
             jtj, gradient = adjust(jtj, gradient)
         jtj.diagonal(dim1=1, dim2=2).add_(mu.unsqueeze(1))
         factor, info = torch.linalg.cholesky_ex(jtj)
-        # Two triangular solves, not ``torch.cholesky_solve``: the same arithmetic, but on a CPU
-        # batch of 500 256 x 256 factors torch's call took 0.19 s and these 0.02 s (one thread).
+        # Two triangular solves, not ``torch.cholesky_solve``: the same arithmetic, and on a CPU
+        # batch of factors torch's call was several times slower (docs/training-notes.md).
         half = torch.linalg.solve_triangular(factor, -gradient.unsqueeze(-1), upper=False)
         return torch.linalg.solve_triangular(factor.mT, half, upper=True).squeeze(-1), info
 

@@ -27,9 +27,7 @@ from rnn_dynamics.normal_equations import NormalEquations
 from rnn_dynamics.storage import list_column
 
 __all__ = [
-    "APPROXIMATE_DAMPING",
     "APPROXIMATE_MIN_DAMPING",
-    "APPROXIMATE_Q_TOL",
     "EXACT_DAMPING",
     "EXACT_MIN_DAMPING",
     "EXACT_Q_TOL",
@@ -49,10 +47,11 @@ __all__ = [
 ]
 
 METHODS = ("lm", "adam")
-# The reproduction's tolerance: a start has reached an approximate fixed point below this q.
-APPROXIMATE_Q_TOL = 1e-6
-# LM damping for approximate fixed points, and the least it may fall to: see ``find``.
-APPROXIMATE_DAMPING = 1e-2
+# The least LM's damping falls to when it searches for approximate fixed points. Near a line
+# attractor J has one singular value s ~ 1 - |lambda| along the line and the rest near 1; a
+# step hardly moves along a direction whose s^2 << mu. Above 1e-3 (s ~ 0.03: modes with
+# |lambda| > 0.97, time constants above ~30 tokens) LM leaves the starts spread along the line
+# as Adam does; ``test_lm_matches_adam`` holds the two to the same set of points.
 APPROXIMATE_MIN_DAMPING = 1e-3
 # Exact roots of h = F(h, x): FixedPointFinder's tol_q, reached by nearly undamped LM.
 EXACT_Q_TOL = 1e-12
@@ -182,15 +181,17 @@ def measure_slow_points(system, result: FixedPointResult, device="cpu") -> Fixed
 def polish(
     system,
     result: FixedPointResult,
-    max_iterations: int = 200,
+    *,
+    max_iterations: int,
+    bounded: bool,
     progress: bool = True,
     device="cpu",
-    bounded: bool = True,
 ) -> FixedPointResult:
     """``result`` with the exact roots its endpoints lead to: nearly undamped LM on to ``q < EXACT_Q_TOL``."""
     roots = find(
         system, result.fixed_point, method="lm", max_iterations=max_iterations, tolerance=EXACT_Q_TOL,
-        damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, progress=progress, device=device, bounded=bounded,
+        damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, single_precision=False, bounded=bounded,
+        progress=progress, device=device,
     )  # fmt: skip
     return dataclasses.replace(result, exact_roots=roots)
 
@@ -198,84 +199,43 @@ def polish(
 def find(
     system,
     starts,
+    *,
+    method: str,
+    max_iterations: int,
+    tolerance: float,
+    bounded: bool,
+    damping: float | None = None,
+    single_precision: bool | None = None,
+    learning_rate: float | None = None,
     x=None,
-    method: str = "lm",
-    max_iterations: int = 200,
-    tolerance: float = APPROXIMATE_Q_TOL,
-    damping: float = APPROXIMATE_DAMPING,
     min_damping: float = APPROXIMATE_MIN_DAMPING,
-    learning_rate: float = 1e-2,
     batched: bool = True,
     progress: bool = True,
     device: str | torch.device = "cpu",
-    bounded: bool = True,
-    single_precision: bool = True,
     linear_algebra: str = "auto",
 ) -> FixedPointResult:
-    """Minimise ``q`` from every row of ``starts`` (B, S); each start stops once ``q < tolerance``.
+    """Minimise ``q`` from every row of ``starts`` (B, S) at the constant input ``x`` (zeros if None).
 
-    ``x`` is the constant input (``system.input_size`` values, zeros by default);
-    ``system``'s weights must be on ``device``.
+    ``lm``: Levenberg-Marquardt on ``r(h) = h - F(h, x)``, each step solving ``(J^T J + mu I) d
+    = -J^T r``. Starting at ``damping`` and kept above ``min_damping``, it solves the fast directions
+    in a few Newton-like steps and leaves a start where it was along the slow ones, as Adam does: the
+    paper's approximate fixed points. With a tiny damping (``polish``) it drives them on to exact
+    roots. A start whose progress is slow has its floor lowered tenfold at a time, down to
+    ``STALL_MIN_DAMPING``; one that stalls there stops as a slow point. ``adam``: Adam on ``q``,
+    the reproduction's method, all starts at once (``batched``) or one after another.
 
-    The defaults find the paper's *approximate* fixed points: every start stops at
-    the reproduction's ``q < 1e-6``. ``method="adam"`` is the reproduction's way
-    (Adam on ``q`` with ``learning_rate``, all starts at once when ``batched``, else
-    one after another). ``method="lm"`` (the default) is Levenberg-Marquardt on the
-    residual ``r(h) = h - F(h, x)``: a step solves ``(J^T J + mu I) d = -J^T r``.
-    The damping ``mu`` decides which object it finds. Near a line attractor ``J`` has
-    one singular value ``s ~ 1 - |lambda| ~ 1e-4`` along the line and the rest near
-    1. Where ``s^2 << mu`` a step hardly moves (like gradient descent, like Adam);
-    where ``s^2 >> mu`` it is a Newton step. Starting at ``mu = 1e-2`` and never
-    going below ``min_damping = 1e-3`` (``s ~ 0.03``: modes with ``|lambda| > 0.97``,
-    time constants above ~30 tokens, are hardly stepped along), LM solves the fast
-    directions in a handful of Newton-like iterations and leaves each start where it
-    was along the slow directions, as Adam does. ``test_lm_matches_adam`` holds the
-    two to the same set of points on a small trained GRU; there a floor of 1e-6
-    let LM run 20% of the starts' span further along the line than Adam, and a
-    floor of 1e-2 left 15% of the starts above the tolerance after 200 iterations. With a tiny damping
-    (``EXACT_DAMPING`` down to ``EXACT_MIN_DAMPING``) and ``EXACT_Q_TOL``, LM instead
-    takes Newton steps along the line and drives the starts on to a few *exact
-    roots* of ``h = F(h, x)``: an extension the pipeline offers apart (``polish``,
-    ``exact_roots``). The damping is raised tenfold when a step fails and lowered
-    tenfold, down to ``min_damping``, when it succeeds.
-
-    A start can stall above the tolerance at that floor: where the only way down q
-    runs along a direction slower than the floor lets LM step (an LSTM's starts far out
-    along the arms of its states, which Adam carries over thousands of iterations to
-    the end of the line of fixed points). Such a start's floor is lowered tenfold each
-    time its progress is slow (``SLOW_REDUCTION``), down to ``STALL_MIN_DAMPING``, a
-    tenfold step at a time so that it still stops near where q first falls below the
-    tolerance, as Adam does, not at the root beyond. On a 10-epoch IMDB LSTM this took
-    8 of the 10 stalled starts of 100 below 1e-6 (98 converged, against Adam's 100),
-    while the other 90 kept theirs (README). Only a start that stalls
-    (``STALL_REDUCTION``) at the lowest floor stops as a slow point.
-
-    ``single_precision`` (the default) forms and solves the normal equations (the cell's
-    Jacobians, ``J^T J``, the Cholesky factors) in float32, while ``h``, the residual, ``q``
-    and the test that accepts a step stay in float64: with ``mu >= 1e-4`` float32's
-    rounding of ``J^T J`` is far below ``mu``, a step is only a proposal that the float64
-    ``q`` must accept, and on the benchmark's IMDB GRU-256 (500 starts) it ends every start
-    where float64 does (the same 498 converged in the same 4794 iterations, endpoints within
-    3.3e-5) in two thirds of the time on a CPU (1.73 s against 2.58 s; half of it with
-    batched torch calls, as on a GPU). Once a start's damping falls below
-    ``SINGLE_PRECISION_MIN_DAMPING`` (a floor lowered for slow progress, or the tiny damping
-    of exact roots) the rest of the search runs in float64.
-    ``test_single_precision_normal_equations_give_the_float64_endpoints`` holds the two together.
-    ``linear_algebra`` says who solves the normal equations (``normal_equations.BACKENDS``):
-    by default LAPACK, one matrix per call, on a CPU, and batched torch calls on a GPU.
-
-    ``bounded`` (the default) keeps the search where the network's states can be
-    (``system.state_bound``: |h| <= 1 for a GRU, UGRNN or vanilla RNN, the LSTM's h; its
-    cell state is unbounded): a step of either method that would leave is cut back to
-    the bound, coordinate by coordinate (projected LM, projected Adam), and LM holds the
-    coordinates that sit on the bound where descent would push them out, solving for the
-    rest (``_hold_at_bound``), so that a start slides along the bound. Every endpoint
-    then lies in the state space, and a start that would have left ends on the bound
-    (``at_bound``), where the search's verdicts leave it out. Unbounded, such starts
-    run on outside, to points no state of the network can reach.
+    Args: ``system`` (its weights on ``device``); ``method``, ``max_iterations``, ``tolerance``
+    (each start stops below it), ``bounded`` (steps cut back to ``system.state_bound``; a start
+    that would leave ends ``at_bound``); LM's ``damping`` and ``single_precision`` (its normal
+    equations in float32 while every damping is at least ``SINGLE_PRECISION_MIN_DAMPING``; q in
+    float64), ``linear_algebra`` (``normal_equations.BACKENDS``); Adam's ``learning_rate``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    needed = ("damping", "single_precision") if method == "lm" else ("learning_rate",)
+    given = {"damping": damping, "single_precision": single_precision, "learning_rate": learning_rate}
+    if any(given[name] is None for name in needed):
+        raise ValueError(f"method {method} needs {', '.join(needed)}")
     h0 = torch.from_numpy(np.array(starts, dtype=np.float64)).to(device)
     if h0.ndim != 2 or h0.shape[1] != system.state_size:
         raise ValueError(f"starts must have shape (B, {system.state_size}), got {tuple(h0.shape)}")
@@ -354,12 +314,9 @@ def _refresh_jacobians(jacobian, transition, h, x, rows):
     """``jacobian`` (B, S, S) with the residual Jacobians ``I - dF/dh`` of ``rows`` recomputed at ``h``
     (``transition`` gives ``dF/dh``), in place.
 
-    On a CPU they are formed ``JACOBIAN_CHUNK_BYTES`` at a time. A batch's temporaries
-    (500 GRU-256 Jacobians are 131 MB in float32) come fresh from the operating system on
-    every call, and touching their new pages cost more than the arithmetic: 250 rows took
-    47 ms at once and 10 ms 16 rows at a time, whose few MB the allocator hands out again.
-    Over the benchmark's whole search (500 starts, median of 8 runs) chunks of 4 MB took
-    1.60 s and chunks of 8 MB 2.08 s.
+    On a CPU they are formed ``JACOBIAN_CHUNK_BYTES`` at a time: a whole batch's temporaries come
+    fresh from the operating system on every call, and touching their new pages costs more than
+    the arithmetic, while a few MB at a time the allocator hands out again.
     """
     identity = torch.eye(jacobian.shape[-1], dtype=jacobian.dtype, device=jacobian.device)
     chunk = len(rows)

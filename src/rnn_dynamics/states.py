@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
 
-from rnn_dynamics import storage, text
+from rnn_dynamics import config, storage, text
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "PCA",
     "PCA_SCHEMA",
     "WEIGHTS",
+    "Settings",
     "StreamingPCA",
     "example_states",
     "extract",
@@ -45,6 +46,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 WEIGHTS = ("trained", "untrained")
+
+
+@dataclass(frozen=True)
+class Settings(config.Section, section="states"):
+    """The ``states`` section of the config; a key left out takes the schema's default."""
+
+    # The split whose states are extracted (the hidden_states rule's input).
+    split: str
+    # Reviews whose states are dumped (a number, or "all").
+    sample_reviews: int | str
+    batch_size: int
+    seed: int
+    # Example reviews by name, whose trajectories are recorded.
+    examples: dict
+
+
 PCA_SCHEMA = pa.schema(
     [
         ("weights", pa.string()),
@@ -257,7 +274,7 @@ def extract(
         paths = [
             stack.enter_context(storage.atomic_path(states_dir / f"layer{n}.parquet")) for n in range(1, len(sizes) + 1)
         ]
-        # No dictionary encoding: states hardly repeat, and trying it makes writing ~10x slower and files larger.
+        # No dictionary encoding: states hardly repeat, and trying it makes writing far slower and files larger.
         writers = [
             stack.enter_context(pq.ParquetWriter(p, layer_schema(s), use_dictionary=False))
             for p, s in zip(paths, sizes)
@@ -285,23 +302,22 @@ def write_hidden_states(
     untrained,
     split: Reviews,
     vocabulary: dict[str, int],
-    settings: dict,
+    settings: Settings,
     outputs: dict[str, str | Path],
-    max_length: int | None = None,
+    max_length: int | None,
     progress: bool = True,
 ) -> dict[tuple[str, int], PCA]:
     """The hidden_states rule's work: every layer's states over ``split`` through both networks.
 
-    ``settings`` is the config's ``states`` section (sample_reviews, seed, batch_size,
-    examples); ``outputs`` maps ``states`` (the folder of layer dumps), ``pca`` and
+    ``outputs`` maps ``states`` (the folder of layer dumps), ``pca`` and
     ``examples`` to paths. Dumps the trained states of a seeded sample of reviews, writes
     the PCA of every (weights, layer) and the example reviews' trajectories (tokenized
     with ``vocabulary``, cut to ``max_length``); returns the PCAs.
     """
-    sample = sample_reviews(len(split), settings["sample_reviews"], settings["seed"])
-    pcas = extract(trained, untrained, split, outputs["states"], sample, settings["batch_size"], progress)
+    sample = sample_reviews(len(split), settings.sample_reviews, settings.seed)
+    pcas = extract(trained, untrained, split, outputs["states"], sample, settings.batch_size, progress)
     storage.write_table(pca_table(pcas), outputs["pca"])
-    storage.write_table(example_states(trained, settings["examples"], vocabulary, max_length), outputs["examples"])
+    storage.write_table(example_states(trained, settings.examples, vocabulary, max_length), outputs["examples"])
     return pcas
 
 
@@ -315,11 +331,14 @@ def visited_states(model, reviews: Reviews, rows: np.ndarray) -> list[np.ndarray
         return [h[mask].double().cpu().numpy() for h in model.eval().layer_states(tokens, lengths)]
 
 
-def read_layer(path: str | Path, max_rows: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
-    """A layer dump as arrays (review, t, label, h (N, S)); a seeded sample of ``max_rows`` rows if given.
+def read_layer(path: str | Path, max_rows: int | None = None, seed: int | None = None) -> dict[str, np.ndarray]:
+    """A layer dump as arrays (review, t, label, h (N, S)); a sample of ``max_rows`` rows chosen with
+    ``seed`` if given.
 
     Reads one row group at a time, so a sample of a large dump needs memory only for the sample.
     """
+    if max_rows is not None and seed is None:
+        raise ValueError("a sample of max_rows rows needs a seed")
     with storage.reading(path):
         parquet = pq.ParquetFile(path)
     expected = {"review": pa.int32(), "t": pa.int32(), "label": pa.int8(), "h": None}
@@ -354,10 +373,9 @@ def read_layer(path: str | Path, max_rows: int | None = None, seed: int = 0) -> 
 # Example reviews
 
 
-def example_states(
-    model, examples: dict[str, str], vocabulary: dict[str, int], max_length: int | None = None
-) -> pa.Table:
-    """Every layer's state at every token of each example text, with the model's final P(positive)."""
+def example_states(model, examples: dict[str, str], vocabulary: dict[str, int], max_length: int | None) -> pa.Table:
+    """Every layer's state at every token of each example text (cut to ``max_length`` tokens; None: whole),
+    with the model's final P(positive)."""
     device = next(model.parameters()).device
     model.eval()
     columns = {name: [] for name in EXAMPLES_SCHEMA.names}

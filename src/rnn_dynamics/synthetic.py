@@ -15,6 +15,7 @@ import gzip
 import io
 import os
 import tarfile
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +32,7 @@ __all__ = [
     "NEUTRAL_WORDS",
     "POSITIVE_WORDS",
     "VALENCE",
+    "Settings",
     "reviews",
     "valence",
     "write_archive",
@@ -49,8 +51,6 @@ VALENCE = {word: 1 for word in POSITIVE_WORDS} | {word: -1 for word in NEGATIVE_
 # Chance that a sentiment word is preceded by "not" / by "very".
 NEGATION_RATE = 0.25
 INTENSIFIER_RATE = 0.25
-# The config schema's defaults of a synthetic dataset.
-_DEFAULTS = config.defaults("datasets.synthetic")
 # More phrases per review make the sums harder to count; three keeps the rule learnable.
 MAX_PHRASES = 3
 
@@ -84,12 +84,18 @@ def _review(rng: np.random.Generator, length: int) -> list[str]:
     return tokens
 
 
-def reviews(
-    count: int,
-    min_length: int = _DEFAULTS["min_length"],
-    max_length: int = _DEFAULTS["max_length"],
-    seed: int = _DEFAULTS["seed"],
-) -> list[tuple[list[str], int]]:
+@dataclass(frozen=True)
+class Settings(config.Section, section="datasets.synthetic"):
+    """A synthetic dataset's entry under ``datasets`` (its ``kind`` aside); a key left out takes the
+    schema's default."""
+
+    reviews_per_split: int
+    min_length: int
+    max_length: int
+    seed: int
+
+
+def reviews(count: int, min_length: int, max_length: int, seed: int | list[int]) -> list[tuple[list[str], int]]:
     """``count`` (tokens, label) pairs, half of each label (the extra one positive).
 
     Lengths are drawn uniformly from [min_length, max_length] (below 3 words a
@@ -111,17 +117,12 @@ def reviews(
     return out
 
 
-def write_archive(
-    path: str | os.PathLike,
-    reviews_per_split: int = _DEFAULTS["reviews_per_split"],
-    min_length: int = _DEFAULTS["min_length"],
-    max_length: int = _DEFAULTS["max_length"],
-    seed: int = _DEFAULTS["seed"],
-) -> None:
+def write_archive(path: str | os.PathLike, settings: Settings) -> None:
     """Write a ``tar.gz`` in the aclImdb layout (``aclImdb/{train,test}/{pos,neg}/{i}_{stars}.txt``).
 
-    Byte-for-byte reproducible for given arguments (fixed member times, no gzip time stamp or file name).
+    Byte-for-byte reproducible for given settings (fixed member times, no gzip time stamp or file name).
     """
+    seed = settings.seed
     rng = np.random.default_rng([seed, 1])  # star ratings: a stream apart from the texts'
     with atomic_path(path) as tmp, open(tmp, "wb") as raw:
         with (
@@ -129,7 +130,9 @@ def write_archive(
             tarfile.open(fileobj=gz, mode="w") as tar,
         ):
             for split_number, split in enumerate(("train", "test")):
-                split_reviews = reviews(reviews_per_split, min_length, max_length, seed=[seed, split_number])
+                split_reviews = reviews(
+                    settings.reviews_per_split, settings.min_length, settings.max_length, seed=[seed, split_number]
+                )
                 for i, (tokens, label) in enumerate(split_reviews):
                     stars = int(rng.integers(7, 11) if label else rng.integers(1, 5))
                     text = (" ".join(tokens).capitalize() + ".").encode()

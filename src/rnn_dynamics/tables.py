@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnn_dynamics import fixed_points, linearization
+from rnn_dynamics import fixed_points, linearization, spectra
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.states import read_pca
 from rnn_dynamics.storage import list_matrix
@@ -102,7 +102,7 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
     """One row per (model, system) from its ``fixed_points/{model}/{system}.parquet`` and
     ``linearization/{model}/{system}.parquet``: counts of starts, converged starts, unique
     approximate fixed points (and exact roots, -1 where not sought), how far the fixed points
-    spread against their starts (``fixed_points.extent``), the share of the fixed
+    spread against their starts (``spectra.extent``), the share of the fixed
     points' variance on their first principal component, and the median over fixed points
     of the largest |lambda| with its time constant."""
     found: dict[tuple[str, str], dict[str, Path]] = {}
@@ -121,8 +121,8 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
                 "model": model_id,
                 "system": system,
                 **fixed_points.counts(table),
-                "extent": fixed_points.extent(points, list_matrix(table["start"])),
-                "first_pc_share": fixed_points.first_pc_share(points),
+                "extent": spectra.extent(points, list_matrix(table["start"])),
+                "first_pc_share": spectra.first_pc_share(points),
                 "median_largest_modulus": median,
                 "time_constant": tau,
             }

@@ -1,15 +1,13 @@
 """The run's timeline: Snakemake's per-job ``benchmark:`` records gathered into one table.
 
-Every rule that does real work writes ``logs/benchmarks/[{dataset}/]{rule}/{…}.tsv``
-(one line of Snakemake's measurements: wall seconds ``s``, ``max_rss`` in MB, CPU
-time, …). The path says which rule and which job: the model, the analysed system,
-the fixed-point shard, or another wildcard (the archive, the embedding file).
+Every rule that does real work writes ``logs/benchmarks/[{dataset}/]{rule}/{…}.tsv`` (one line
+of Snakemake's measurements: wall seconds ``s``, ``max_rss`` in MB, CPU time, …); the path says
+which rule and which job (model, system, shard, or another wildcard).
 
-A benchmark record holds no clock time. The file is written when its job ends, so
-its modification time is taken as the job's end and ``end - s`` as its start;
-``start_s`` and ``end_s`` count seconds from the earliest start in the table,
-which shows which jobs ran at once. Copying the files without their times
-(``cp`` without ``-p``) loses that; ``s`` and ``max_rss`` stay exact.
+A record holds no clock time: the file is written when its job ends, so its modification time
+is taken as the job's end and ``end - s`` as its start; ``start_s`` and ``end_s`` count seconds
+from the earliest start, which shows which jobs ran at once (copies without their times lose
+that; ``s`` and ``max_rss`` stay exact).
 
     python -m rnn_dynamics.timeline logs/benchmarks/imdb [--csv timeline.csv]
 

@@ -1,25 +1,21 @@
 """Training a classifier: Adam on binary cross-entropy over bucketed padded batches, resumable.
 
-The batches come from ``batches`` (reviews of similar length, padded to the
-longest). The weights with the lowest validation loss are kept.
+The weights with the lowest validation loss are kept. After every epoch a checkpoint
+(weights, optimizer, random states, history, best weights so far) is written
+atomically; a run started again continues after its last finished epoch and, on a
+CPU, ends with the same weights as a run never interrupted. A checkpoint is continued
+only when it is a prefix of the run now asked for (same model and settings, no more
+epochs); otherwise training starts over, with a warning saying why.
 
-After every epoch a checkpoint (weights, optimizer, random states, history,
-best weights so far) is written atomically; a run started again with the same
-checkpoint continues after its last finished epoch and, on a CPU, ends with the
-same weights as a run never interrupted. A checkpoint is continued only when it
-is a prefix of the run now asked for (same model and settings, no more epochs
-than asked); otherwise training starts over, with a warning saying why.
-
-Training stops with :class:`TrainingDiverged`, naming the model and the epoch,
-when the loss is not finite or explodes (see ``DIVERGED_LOSS``); the last good
-checkpoint is kept. A model whose kept weights do no better on the validation
-split than always answering its majority label is flagged ``at_chance``.
+Training stops with :class:`TrainingDiverged`, naming the model and the epoch, when
+the loss is not finite or explodes (``DIVERGED_LOSS``); the last good checkpoint is
+kept. A model whose kept weights do no better on the validation split than always
+answering its majority label is flagged ``at_chance``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import time
@@ -44,7 +40,6 @@ __all__ = [
     "CHECK_EVERY",
     "DIVERGED_LOSS",
     "HISTORY_SCHEMA",
-    "TRAINING_KEYS",
     "Outputs",
     "Settings",
     "TrainingDiverged",
@@ -84,46 +79,33 @@ DIVERGED_LOSS = 100 * math.log(2)
 # Standard errors above the majority-label rate that a validation accuracy must reach
 # not to be flagged as chance level (one-sided, ~2% false alarms for a chance model).
 CHANCE_MARGIN = 2.0
-_DEFAULTS = config.defaults("training")
-# The config's training keys that decide the trained weights: the train rule's params. Where it runs
-# (device) and on how many threads are read from the config by the script, so changing them reruns nothing.
-TRAINING_KEYS = (
-    "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "learning_rate_decay", "max_grad_norm",
-    "weight_decay", "freeze_embeddings", "dropout", "layer_dropout",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The ``training`` section of the config; a key left out takes the config schema's default."""
+class Settings(config.Section, section="training"):
+    """The ``training`` section of the config; a key left out takes the schema's default.
 
-    epochs: int = _DEFAULTS["epochs"]
-    batch_size: int = _DEFAULTS["batch_size"]
-    learning_rate: float = _DEFAULTS["learning_rate"]
+    Every field but ``device`` and ``threads`` decides the trained weights: those are the train
+    rule's ``params``.
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
     # Per-architecture learning rates replacing ``learning_rate`` (see ``learning_rate_for``).
-    architecture_learning_rates: dict = dataclasses.field(
-        default_factory=lambda: dict(_DEFAULTS["architecture_learning_rates"])
-    )
+    architecture_learning_rates: dict
     # Each epoch's learning rate is the previous one's times this: epoch e runs at rate * decay ** (e - 1).
-    learning_rate_decay: float = _DEFAULTS["learning_rate_decay"]
+    learning_rate_decay: float
     # Largest global L2 norm of the gradient per step (None: no clipping).
-    max_grad_norm: float | None = _DEFAULTS["max_grad_norm"]
+    max_grad_norm: float | None
     # An L2 penalty on every weight, as Adam's ``weight_decay`` (its gradient, weight_decay * w, added to the loss's).
-    weight_decay: float = _DEFAULTS["weight_decay"]
+    weight_decay: float
     # Keep the embedding at its initial vectors (GloVe's): only the recurrent layers and the readout learn.
-    freeze_embeddings: bool = _DEFAULTS["freeze_embeddings"]
-    dropout: float = _DEFAULTS["dropout"]
-    layer_dropout: float = _DEFAULTS["layer_dropout"]
-    device: str = _DEFAULTS["device"]
-    threads: int = _DEFAULTS["threads"]
-
-    @classmethod
-    def from_config(cls, section: dict) -> "Settings":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ValueError(f"training: unknown setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**section)
+    freeze_embeddings: bool
+    dropout: float
+    layer_dropout: float
+    device: str = config.runtime()
+    threads: int = config.runtime()
 
     def learning_rate_for(self, architecture: str) -> float:
         """The learning rate of ``architecture``: its entry in ``architecture_learning_rates``, else
@@ -138,9 +120,7 @@ class Settings:
 
     def resumable_with(self) -> dict:
         """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
-        return {
-            key: value for key, value in dataclasses.asdict(self).items() if key not in ("epochs", "device", "threads")
-        }
+        return {key: value for key, value in self.params().items() if key != "epochs"}
 
 
 @dataclass(frozen=True)
@@ -268,14 +248,17 @@ def train(
     (``_finish``).
     """
     torch.set_num_threads(settings.threads)
-    # Gradients fading back through hundreds of time steps reach subnormal floats,
-    # which the CPU multiplies many times slower: flushing them to zero made a
-    # CPU training step ~8x faster (a batch of 64 reviews of 200 tokens, GRU-256).
+    # Gradients fading back through hundreds of time steps reach subnormal floats, which the
+    # CPU multiplies many times slower than normal ones: flushed to zero, they cost nothing.
     torch.set_flush_denormal(True)
     device = model_lib.resolve_device(settings.device)
     torch.manual_seed(spec.seed)
     model = model_lib.SentimentClassifier(
-        spec, embeddings.shape[0], settings.dropout, settings.layer_dropout, embeddings
+        spec,
+        embeddings.shape[0],
+        dropout=settings.dropout,
+        layer_dropout=settings.layer_dropout,
+        embeddings=embeddings,
     )
     model_lib.save(model, outputs.initial)
     model.to(device)

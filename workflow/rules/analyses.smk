@@ -30,6 +30,6 @@ rule analyze:
     params:
         # Everything but the device (analyses.device, read from the config by the script), which changes
         # nothing beyond rounding: moving the analyses to a GPU reruns nothing.
-        settings={key: value for key, value in config["analyses"].items() if key != "device"},
+        settings=stage_params(analyses.Settings),
     script:
         "../../scripts/analyze.py"

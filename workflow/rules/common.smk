@@ -2,10 +2,9 @@
 import os
 import re
 
+from rnn_dynamics import analyses, fixed_points, training
 from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
-from rnn_dynamics.fixed_points import GATHER_KEYS, SEARCH_KEYS
 from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
-from rnn_dynamics.training import TRAINING_KEYS
 
 
 wildcard_constraints:
@@ -27,9 +26,10 @@ for name in config["run_datasets"]:
 SPLITS = ["train", "valid", "test"]
 
 
-def narrow(section, keys):
-    """The keys of a config section that a rule's output depends on, so that editing another key reruns nothing."""
-    return {key: section[key] for key in keys}
+def stage_params(settings_type):
+    """A rule's ``params``: the keys of its config section that decide the stage's output (the settings type's
+    ``params()``), so that editing another key, or where the stage runs, reruns nothing."""
+    return settings_type.from_config(config[settings_type.SECTION]).params()
 
 
 def dataset_spec(wildcards):

@@ -44,6 +44,8 @@ rule prepare:
         "../../envs/pipeline.yaml"
     params:
         spec=dataset_spec,
+        # Every key decides the tables: the section as given (Snakemake compares params by their text, key
+        # order included, so this is what the tables made so far were recorded with).
         settings=config["prepare"],
     script:
         "../../scripts/prepare.py"

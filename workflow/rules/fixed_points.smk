@@ -21,7 +21,7 @@ rule fixed_point_shard:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
     params:
         # Only the keys that change the solution: editing a later stage's key re-solves nothing.
-        settings=narrow(config["fixed_points"], SEARCH_KEYS),
+        settings=stage_params(fixed_points.SearchSettings),
     script:
         "../../scripts/fixed_point_shard.py"
 
@@ -38,7 +38,7 @@ rule gather_fixed_points:
     conda:
         "../../envs/pipeline.yaml"
     params:
-        settings=narrow(config["fixed_points"], GATHER_KEYS),
+        settings=stage_params(fixed_points.GatherSettings),
     script:
         "../../scripts/gather_fixed_points.py"
 

@@ -20,6 +20,7 @@ rule hidden_states:
     resources:
         gpu=0 if config["training"]["device"] == "cpu" else 1,
     params:
+        # Every key decides the states: the section as given, like prepare's.
         settings=config["states"],
         max_length=config["prepare"]["max_length"],
     script:

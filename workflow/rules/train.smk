@@ -21,6 +21,6 @@ rule train:
         checkpoint="results/{dataset}/models/{model}/checkpoint.pt",
         # Only the keys that change the weights: training.device and training.threads are read from
         # the config by the script, so moving training to another device reruns nothing.
-        settings=narrow(config["training"], TRAINING_KEYS),
+        settings=stage_params(training.Settings),
     script:
         "../../scripts/train.py"

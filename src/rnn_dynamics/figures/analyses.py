@@ -22,8 +22,9 @@ FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "lineariz
 LABELLED_WORDS = 8  # most positive and most negative words named in the valence scatter
 
 
-def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words: int = 30) -> None:
-    """Write each of ``FIGURES`` to ``paths[name]`` from ``analyses.analyze``'s ``result``."""
+def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words: int) -> None:
+    """Write each of ``FIGURES`` to ``paths[name]`` from ``analyses.analyze``'s ``result``, naming the
+    ``top_words`` most positive and most negative words."""
     summary = result["summary"]
 
     fig, (ax,) = style.panels(1, f"{title}: fixed-point set")

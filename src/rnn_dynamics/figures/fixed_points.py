@@ -9,6 +9,7 @@ import numpy as np
 
 from rnn_dynamics import fixed_points, linearization, storage
 from rnn_dynamics.figures import style
+from rnn_dynamics.spectra import time_constant, variance_fractions
 from rnn_dynamics.states import PCA, StreamingPCA, read_pca
 
 __all__ = [
@@ -149,7 +150,7 @@ def inset_place(ax, marks: np.ndarray, cloud: np.ndarray) -> tuple[float, float,
 def _variance_inset(ax, points: np.ndarray, marks: np.ndarray, cloud: np.ndarray) -> None:
     """The fixed points' own explained variance by component, as the paper's inset, where it hides
     the fewest points (``inset_place``)."""
-    fractions = fixed_points.variance_fractions(points)[:5]
+    fractions = variance_fractions(points)[:5]
     if len(fractions) == 0:
         return
     inset = ax.inset_axes(inset_place(ax, marks, cloud))
@@ -208,7 +209,7 @@ def plot_line(model_id: str, spectra: dict, path: str | Path) -> None:
         tau = ax.twinx()
         tau.spines["right"].set_visible(True)
         # |lambda| = 1 exactly has an infinite time constant: left off the log axis.
-        time_constants = linearization.time_constant(top)
+        time_constants = time_constant(top)
         finite = np.isfinite(time_constants) & (time_constants > 0)
         tau.scatter(theta[finite], time_constants[finite], s=4, marker="_", color="black", alpha=0.6)
         tau.set_yscale("log")

@@ -104,6 +104,7 @@ PRODUCING_RULES = [
     (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table"),
     (r"results/[^/]+/tables/comparison\.csv", "comparison_table"),
     (r"results/[^/]+/tables/timeline\.csv", "timeline"),
+    (r"results/[^/]+/RESULTS\.md", "results_page"),
     (r"results/comparison\.csv", "comparison_across_datasets"),
 ]
 

@@ -2,7 +2,7 @@
 import os
 import re
 
-from rnn_dynamics import analyses, fixed_points, training
+from rnn_dynamics import analyses, fixed_points, results_page, training
 from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
 from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
 
@@ -111,7 +111,8 @@ def per_model(pattern):
     return inputs
 
 
-MODEL_FIGURES = ("explained_variance", "pca_trajectories", "fixed_points", "eigenvalues", "line")
+# The figures of every model, as the results page shows them.
+MODEL_FIGURES = tuple(results_page.FIGURES)
 
 
 def model_figures(wildcards):

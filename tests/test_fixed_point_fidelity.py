@@ -144,18 +144,27 @@ def test_an_lstm_reaches_the_tolerance_wherever_adam_does_and_its_slow_points_ar
         assert np.isnan(result.slow_point_modulus[result.converged]).all()
 
 
+def assert_same_endpoints(result, reference, atol):
+    """The same starts converge and end strictly inside, and those inside end within ``atol`` (L-inf)."""
+    np.testing.assert_array_equal(result.converged, reference.converged)
+    np.testing.assert_array_equal(result.inside(), reference.inside())
+    kept = reference.inside()
+    assert kept.sum() >= STARTS // 4, "too few points strictly inside to compare"
+    np.testing.assert_allclose(result.fixed_point[kept], reference.fixed_point[kept], rtol=0, atol=atol)
+
+
 def test_single_precision_normal_equations_give_the_float64_endpoints(integrating_gru):
     """LM forms and solves J^T J + mu I in float32 by default (``single_precision``; residuals, q
-    and the test that accepts a step stay float64), about twice as fast on a CPU. From the same
-    starts it must end where the float64 reference does: on the IMDB GRU1 of the benchmark (500
-    starts) the same 498 converged, the same 4794 iterations, endpoints within 3.7e-5 (L-inf)."""
+    and the test that accepts a step stay float64). From the same starts it must end where the
+    float64 reference does: the same starts converge and the same end on the bound, and every
+    point the gather keeps (strictly inside) is within 1e-4. A start cut back to the bound
+    may stop elsewhere on it (here one of 100, 0.019 away): the gather leaves those out."""
     model, visited = integrating_gru
     system = model.system("layer1")
     starts = fixed_points.sample_starts(visited, STARTS, noise=0.0, seed=0)
     single = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
     double = fixed_points.solve(system, starts, fixed_points.SearchSettings(single_precision=False), progress=False)
-    np.testing.assert_array_equal(single.converged, double.converged)
-    np.testing.assert_allclose(single.fixed_point, double.fixed_point, rtol=0, atol=1e-4)
+    assert_same_endpoints(single, double, atol=1e-4)
     assert abs(int(single.iterations.sum()) - int(double.iterations.sum())) <= 0.05 * double.iterations.sum()
     counts = [
         fixed_points.counts(fixed_points.gather([r.to_table()], fixed_points.GatherSettings()))["unique_fixed_points"]
@@ -171,8 +180,7 @@ def test_single_precision_normal_equations_give_the_float64_endpoints(integratin
 def test_lapack_and_batched_torch_normal_equations_end_every_start_alike(integrating_gru, single_precision):
     """On a CPU LM solves its normal equations through LAPACK one matrix at a time (normal_equations),
     on a GPU by batched torch calls: run on the same CPU from the same starts, the two end every
-    start alike (on the benchmark's IMDB GRU1, 500 starts: the same 498 converged in the same 4794
-    iterations, endpoints within 1.7e-5 in float32)."""
+    start alike (the points the gather keeps within 1e-4 in float32, 1e-9 in float64)."""
     model, visited = integrating_gru
     system = model.system("layer1")
     starts = fixed_points.sample_starts(visited, STARTS, noise=0.0, seed=0)
@@ -186,10 +194,7 @@ def test_lapack_and_batched_torch_normal_equations_end_every_start_alike(integra
         )
         for way in ("lapack", "torch")
     }
-    np.testing.assert_array_equal(found["lapack"].converged, found["torch"].converged)
-    np.testing.assert_allclose(
-        found["lapack"].fixed_point, found["torch"].fixed_point, rtol=0, atol=1e-4 if single_precision else 1e-9
-    )
+    assert_same_endpoints(found["lapack"], found["torch"], atol=1e-4 if single_precision else 1e-9)
     counts = [
         fixed_points.counts(fixed_points.gather([r.to_table()], fixed_points.GatherSettings()))["unique_fixed_points"]
         for r in found.values()

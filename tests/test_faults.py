@@ -22,7 +22,19 @@ import pytest
 import torch
 import yaml
 
-from rnn_dynamics import analyses, batches, datasets, linearization, logs, states, storage, tables, text, training
+from rnn_dynamics import (
+    analyses,
+    batches,
+    datasets,
+    fixed_points,
+    linearization,
+    logs,
+    states,
+    storage,
+    tables,
+    text,
+    training,
+)
 from rnn_dynamics import config as config_lib
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
@@ -361,3 +373,40 @@ def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
                 assert storage.producing_rule(read_back) == rule, path
                 traced.add(rule)
     assert {"prepare", "embeddings", "train", "hidden_states", "fixed_point_shard", "linearize", "analyze"} <= traced
+
+
+# ---------------------------------------------------------------------------- 7. config values that do not go together
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        # More shards than starts: shard 13 of 20 had no starts and crashed in the solver.
+        (
+            "fixed_points={starts: 10, shards: 20}",
+            "fixed_points.shards (20) is larger than fixed_points.starts (10)",
+        ),
+        # One hidden unit: the figures (PC1 against PC2) crashed; the schema refuses it.
+        ("models={hidden: 1}", "On instance['models']['hidden']"),
+    ],
+)
+def test_config_values_that_cannot_run_stop_snakemake_before_any_job(tmp_path, override, expected):
+    from pipeline import copy_workflow, snakemake
+
+    result = snakemake(
+        copy_workflow(tmp_path), "-n", "--configfile", "configs/synthetic.yaml", "--config", override, timeout=120
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and expected in output, output[-3000:]
+    assert "Job stats" not in output and len(output.splitlines()) < 25, output
+
+
+def test_more_shards_than_starts_is_refused_by_the_config_check_and_the_shard():
+    config = yaml.safe_load((ROOT / "configs/synthetic.yaml").read_text())
+    config_lib.check_values(config)
+    config["fixed_points"].update(starts=10, shards=20)
+    with pytest.raises(ValueError, match=r"shards \(20\) is larger than fixed_points.starts \(10\).*at most 10"):
+        config_lib.check_values(config)
+    settings = {"starts": 10}
+    with pytest.raises(ValueError, match=r"shard 13 of 20: fixed_points.shards \(20\) is larger"):
+        fixed_points.solve_shard(None, np.zeros((40, 8)), settings, 12, 20)

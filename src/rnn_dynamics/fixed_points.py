@@ -403,6 +403,12 @@ def solve_shard(system, states: np.ndarray, settings: dict, index: int, count: i
     noise, seed, method, max_iterations, q_tol, damping, learning_rate, exact_roots, bounded,
     single_precision.
     """
+    if count > settings["starts"]:  # the Snakefile's config check stops this before any job runs
+        raise ValueError(
+            f"shard {index + 1} of {count}: fixed_points.shards ({count}) is larger than fixed_points.starts "
+            f"({settings['starts']}), so some shards have no starts; set fixed_points.shards to at most "
+            f"{settings['starts']}"
+        )
     starts = sample_starts(states, settings["starts"], settings["noise"], settings["seed"])
     rows = shard_rows(len(starts), index, count)
     log.info(

@@ -410,3 +410,52 @@ def test_more_shards_than_starts_is_refused_by_the_config_check_and_the_shard():
     settings = {"starts": 10}
     with pytest.raises(ValueError, match=r"shard 13 of 20: fixed_points.shards \(20\) is larger"):
         fixed_points.solve_shard(None, np.zeros((40, 8)), settings, 12, 20)
+
+
+# ---------------------------------------------------------------------------- 8. a split of one label
+
+
+def labelled_csv(path, labels):
+    words = {0: "a dull film", 1: "a fine film"}
+    path.write_text("text,label\n" + "".join(f"{words[label]} {i},{label}\n" for i, label in enumerate(labels)))
+    return path
+
+
+@pytest.mark.parametrize("one_label", ["train", "test"])
+def test_a_split_of_one_label_stops_prepare_naming_the_file_and_the_counts(tmp_path, one_label):
+    files = {
+        split: labelled_csv(tmp_path / f"{split}.csv", [1] * 30 if split == one_label else [0, 1] * 10)
+        for split in ("train", "test")
+    }
+    spec = {"kind": "table", "train": str(files["train"]), "test": str(files["test"])}
+    reviews = datasets.read_reviews({**spec, "text_column": "text", "label_column": "label"}, list(files.values()))
+    outputs = {name: tmp_path / "data" / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    counts = "label 0: 0, label 1: 24" if one_label == "train" else "label 0: 0, label 1: 30"
+    with pytest.raises(datasets.LabelError) as error:
+        datasets.prepare(reviews, outputs)
+    assert str(error.value) == (
+        f"{outputs[one_label]}: the {one_label} split, from {files[one_label]}, has no review of label [0] "
+        f"({counts}); every split needs every label: check the labels in {files[one_label]}"
+    )
+    assert not (tmp_path / "data").exists()  # nothing written
+
+
+def test_a_validation_split_of_one_label_names_valid_fraction(tmp_path):
+    files = [labelled_csv(tmp_path / "train.csv", [0] * 30 + [1] * 5), labelled_csv(tmp_path / "test.csv", [0, 1] * 5)]
+    spec = {
+        "kind": "table",
+        "train": str(files[0]),
+        "test": str(files[1]),
+        "text_column": "text",
+        "label_column": "label",
+    }
+    reviews = datasets.read_reviews(spec, files)
+    outputs = {name: tmp_path / "data" / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    # 10% of each label held out: 3 of label 0, round(0.5) = 0 of label 1.
+    with pytest.raises(datasets.LabelError) as error:
+        datasets.prepare(reviews, outputs, valid_fraction=0.1)
+    assert str(error.value) == (
+        f"{outputs['valid']}: the valid split, drawn from the train reviews of {files[0]} (prepare.valid_fraction "
+        f"0.1), has no review of label [1] (label 0: 3, label 1: 0); every split needs every label: check the "
+        f"labels in {files[0]}, or raise prepare.valid_fraction"
+    )

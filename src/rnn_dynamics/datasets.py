@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import itertools
+import json
 import logging
 import os
 import re
@@ -36,6 +37,7 @@ from rnn_dynamics.text import UNK_INDEX, Vocabulary, tokenize
 __all__ = [
     "ARCHIVE_READERS",
     "DOWNLOADED_ARCHIVES",
+    "INPUTS_KEY",
     "LABELS",
     "LAYOUT_CHECKS",
     "REVIEWS_SCHEMA",
@@ -81,7 +83,7 @@ class LayoutError(ValueError):
 
 
 class LabelError(ValueError):
-    """A label column does not hold exactly two classes."""
+    """A label column does not hold exactly two classes, or a split lacks one of them."""
 
 
 # ---------------------------------------------------------------------------- aclImdb archives
@@ -351,18 +353,26 @@ DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb_v1.tar.gz", "sst2": "SST-2.zip", "yel
 LAYOUT_CHECKS = {"aclimdb": check_archive_layout, "sst2": check_sst2_layout, "yelp": check_yelp_layout}
 
 
+# The schema metadata key under which ``read_reviews`` records the files a review table comes from
+# (a JSON list: the archive or the one table file, or the train and the test file), for prepare's errors.
+INPUTS_KEY = b"rnn_dynamics.inputs"
+
+
 def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int = _PREPARE["split_seed"]) -> pa.Table:
     """The review table of a configured dataset (``spec`` is its entry under ``datasets``; a key left
-    out takes the schema's default)."""
+    out takes the schema's default), with ``paths`` recorded in its metadata (``INPUTS_KEY``)."""
     if spec["kind"] in ARCHIVE_READERS:
         (path,) = paths
-        return ARCHIVE_READERS[spec["kind"]](path)
-    if spec["kind"] == "table":
+        table = ARCHIVE_READERS[spec["kind"]](path)
+    elif spec["kind"] == "table":
         spec = {**_TABLE, **spec}
-        return read_table_files(
+        table = read_table_files(
             paths, spec["text_column"], spec["label_column"], spec["test_fraction"], seed, spec["encoding"]
         )
-    raise ValueError(f"unknown dataset kind {spec['kind']!r}")
+    else:
+        raise ValueError(f"unknown dataset kind {spec['kind']!r}")
+    metadata = {**(table.schema.metadata or {}), INPUTS_KEY: json.dumps([str(path) for path in paths]).encode()}
+    return table.replace_schema_metadata(metadata)
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -414,6 +424,41 @@ def _token_table(reviews: pa.Table, ids: np.ndarray, offsets: np.ndarray, length
     )
 
 
+def _inputs(reviews: pa.Table) -> list[str]:
+    """The files a review table was read from, as ``read_reviews`` records them (none for another table)."""
+    recorded = (reviews.schema.metadata or {}).get(INPUTS_KEY)
+    return json.loads(recorded) if recorded else []
+
+
+def _check_classes(labels: np.ndarray, rows: Mapping[str, np.ndarray], outputs, inputs, valid_fraction) -> None:
+    """Raise a LabelError, before anything is written, when a split lacks a label: a classifier cannot learn
+    from a training split of one class, nor be judged on a validation or test split of one (scikit-learn's
+    fits in ``analyze`` fail on it, long after training).
+
+    The error names the split's file, the input it comes from and the count of every label in it.
+    """
+    classes = sorted(set(np.unique(labels).tolist()) | set(LABELS.values()))
+    inputs = [str(path) for path in inputs]
+    source = {"train": inputs[0], "test": inputs[-1]} if inputs else {"train": "the review table", "test": "it"}
+    for name, split_rows in rows.items():
+        counts = np.bincount(labels[split_rows].astype(np.int64), minlength=len(classes))
+        missing = [label for label in classes if counts[label] == 0]
+        if not missing:
+            continue
+        found = ", ".join(f"label {label}: {counts[label]}" for label in classes)
+        origin = source["test" if name == "test" else "train"]
+        where = (
+            f"drawn from the train reviews of {origin} (prepare.valid_fraction {valid_fraction})"
+            if name == "valid"
+            else f"from {origin}"
+        )
+        advice = ", or raise prepare.valid_fraction" if name == "valid" else ""
+        raise LabelError(
+            f"{outputs[name]}: the {name} split, {where}, has no review of label {missing} ({found}); every split "
+            f"needs every label: check the labels in {origin}{advice}"
+        )
+
+
 def prepare(
     reviews: pa.Table,
     outputs: Mapping[str, str | os.PathLike],
@@ -429,7 +474,9 @@ def prepare(
     label, ``split_seed``); the vocabulary counts the (truncated) training reviews
     only; reviews are cut to their first ``max_length`` tokens. ``outputs`` maps
     ``train``, ``valid``, ``test`` and ``vocab`` to paths. Reviews with no tokens are
-    dropped (a classifier reads the state at the last token), with a warning. Returns
+    dropped (a classifier reads the state at the last token), with a warning. Every split
+    must hold every label (see ``_check_classes``): an error names the split's file and the
+    input it came from (``read_reviews`` records the inputs in the table's metadata). Returns
     row counts, the vocabulary size and ``dropped_empty``, the number of reviews dropped.
     """
     storage.check_schema(reviews.schema, REVIEWS_SCHEMA, "review table")
@@ -458,6 +505,7 @@ def prepare(
                 f"the {name} split is empty ({dict((k, len(v)) for k, v in rows.items())} reviews; "
                 f"valid_fraction {valid_fraction}): too few reviews of a label?"
             )
+    _check_classes(labels, rows, outputs, _inputs(reviews), valid_fraction)
 
     in_train = np.zeros(len(labels), dtype=bool)
     in_train[rows["train"]] = True

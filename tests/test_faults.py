@@ -8,6 +8,8 @@ key, and the archive's file name.
 
 import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -371,6 +373,8 @@ def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
             read_back = path if Path(path).suffix else f"{path}/x.parquet"  # a directory output: a file in it
             if path.startswith("results/") and not path.endswith((".png", ".html")):
                 assert storage.producing_rule(read_back) == rule, path
+                # What a hint tells --forcerun is an output of the plan (the folder, for a file in one).
+                assert storage.forcerun_target(tmp_path / read_back) == path, path
                 traced.add(rule)
     assert {"prepare", "embeddings", "train", "hidden_states", "fixed_point_shard", "linearize", "analyze"} <= traced
 
@@ -459,3 +463,90 @@ def test_a_validation_split_of_one_label_names_valid_fraction(tmp_path):
         f"0.1), has no review of label [1] (label 0: 3, label 1: 0); every split needs every label: check the "
         f"labels in {files[0]}, or raise prepare.valid_fraction"
     )
+
+
+# ---------------------------------------------------------------------------- 9. hints that work as written
+
+
+def forcerun_hint(message: str) -> str:
+    """The --forcerun target a damaged file's message proposes for its job."""
+    match = re.search(r"`--forcerun ([^`]+)` added \(this job", message)
+    assert match, message
+    return match.group(1)
+
+
+SYNTHETIC = "gru-L1-E16-H32-s0"
+# One file of every kind the storage layer reads back, with its reader and the rule whose job makes it.
+DAMAGED = [
+    ("results/synthetic/data/train.parquet", batches.read_split, "prepare"),
+    ("results/synthetic/data/vocab.parquet", text.read_vocabulary, "prepare"),
+    ("results/synthetic/embeddings/random-16.npy", storage.read_array, "embeddings"),
+    (f"results/synthetic/models/{SYNTHETIC}/model.pt", model_lib.load, "train"),
+    (f"results/synthetic/models/{SYNTHETIC}/metrics.json", storage.read_json, "train"),
+    (f"results/synthetic/models/{SYNTHETIC}/checkpoint.pt", storage.read_torch, "train"),  # not an output
+    (f"results/synthetic/states/{SYNTHETIC}/layer1.parquet", states.read_layer, "hidden_states"),  # in a folder
+    (f"results/synthetic/pca/{SYNTHETIC}.parquet", states.read_pca, "hidden_states"),
+    (f"results/synthetic/examples/{SYNTHETIC}.parquet", states.read_examples, "hidden_states"),
+    (f"results/synthetic/fixed_points/{SYNTHETIC}/layer1/shard-1-of-2.parquet", fixed_points.read_shard,
+     "fixed_point_shard"),
+    (f"results/synthetic/fixed_points/{SYNTHETIC}/layer1.parquet", fixed_points.read_fixed_points,
+     "gather_fixed_points"),
+    (f"results/synthetic/linearization/{SYNTHETIC}/layer1.parquet", linearization.read, "linearize"),
+    (f"results/synthetic/analyses/{SYNTHETIC}/layer1/summary.json", storage.read_json, "analyze"),  # in a folder
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def damaged_run(synthetic_pipeline, tmp_path_factory):
+    """A copy of the synthetic run in which one file of every kind in ``DAMAGED`` is garbage.
+
+    Damaged in place, with their times kept: Snakemake sees no newer input, so a dry run plans only
+    what a hint forces.
+    """
+    run = tmp_path_factory.mktemp("damaged_run") / "run"
+    shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
+    for relative, _, _ in DAMAGED:
+        path = run / relative
+        times = (path.stat().st_atime, path.stat().st_mtime) if path.exists() else None
+        assert times or path.name == "checkpoint.pt", relative  # checkpoint.pt is gone once training ends
+        garbage(path)
+        if times:
+            os.utime(path, times)
+    return run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("relative, read, rule", DAMAGED, ids=[entry[0].split("/", 2)[2] for entry in DAMAGED])
+def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative, read, rule):
+    with pytest.raises(storage.UnreadableFile) as error:
+        read(damaged_run / relative)
+    target = forcerun_hint(str(error.value))
+    assert f"--forcerun {rule}` (every job of the rule)" in str(error.value)
+    # The hint, added to the run's own command (a dry run of it): the job that makes the file is planned.
+    from pipeline import snakemake
+
+    result = snakemake(damaged_run, "-n", "--configfile", "configs/synthetic.yaml", "--forcerun", target, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    job = next(block for block in output.split("\nrule ")[1:] if target in block.split("reason:")[0])
+    assert job.startswith(f"{rule}:") and "reason: Forced execution" in job, job
+
+
+@pytest.mark.slow
+def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pipeline, tmp_path):
+    """The issue's case, run for real: a file inside the states folder, a directory() output."""
+    from pipeline import snakemake
+
+    run = tmp_path / "run"
+    shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
+    path = garbage(run / f"results/synthetic/states/{SYNTHETIC}/layer1.parquet")
+    with pytest.raises(storage.UnreadableFile) as error:
+        states.read_layer(path)
+    target = forcerun_hint(str(error.value))
+    assert target == f"results/synthetic/states/{SYNTHETIC}"
+    command = ["--cores", "2", "--configfile", "configs/synthetic.yaml"]
+    result = snakemake(run, *command, "--forcerun", target)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert len(states.read_layer(path)["h"]) > 0
+    again = snakemake(run, *command, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -30,6 +30,7 @@ __all__ = [
     "atomic_path",
     "check_schema",
     "exclusive_lock",
+    "forcerun_target",
     "list_column",
     "list_matrix",
     "producing_rule",
@@ -89,43 +90,66 @@ def list_matrix(column: pa.Array | pa.ChunkedArray, *shape: int) -> np.ndarray:
 
 
 # Which rule of workflow/rules/*.smk writes a file, by the file's place in the data
-# contracts (DESIGN.md), most specific first.
+# contracts (DESIGN.md), most specific first, and the output of that rule's job that
+# `--forcerun` must be given to make the file again (a template for the match's
+# `expand`; ``\g<0>``: the file itself). A file inside a directory() output is not an
+# output of its own: Snakemake knows only the folder. Of a model's folder, only the
+# rule's four outputs are; its other files (checkpoint.pt, .lock) go with model.pt.
 PRODUCING_RULES = [
-    (r"results/[^/]+/data/[^/]+\.parquet", "prepare"),
-    (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings"),
-    (r"results/[^/]+/models/[^/]+/[^/]+", "train"),
-    (r"results/[^/]+/(states/[^/]+/[^/]+|pca/[^/]+|examples/[^/]+)\.parquet", "hidden_states"),
-    (r"results/[^/]+/fixed_points/[^/]+/[^/]+/shard-[^/]+\.parquet", "fixed_point_shard"),
-    (r"results/[^/]+/fixed_points/[^/]+/[^/]+\.parquet", "gather_fixed_points"),
-    (r"results/[^/]+/linearization/[^/]+/[^/]+\.parquet", "linearize"),
-    (r"results/[^/]+/analyses/[^/]+/[^/]+/[^/]+", "analyze"),
-    (r"results/[^/]+/tables/accuracy\.csv", "accuracy_table"),
-    (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table"),
-    (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table"),
-    (r"results/[^/]+/tables/comparison\.csv", "comparison_table"),
-    (r"results/[^/]+/tables/timeline\.csv", "timeline"),
-    (r"results/comparison\.csv", "comparison_across_datasets"),
+    (r"results/[^/]+/data/[^/]+\.parquet", "prepare", r"\g<0>"),
+    (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings", r"\g<0>"),
+    (r"results/[^/]+/models/[^/]+/(initial\.pt|model\.pt|history\.parquet|metrics\.json)", "train", r"\g<0>"),
+    (r"(results/[^/]+/models/[^/]+)/[^/]+", "train", r"\1/model.pt"),
+    (r"(results/[^/]+/states/[^/]+)/[^/]+\.parquet", "hidden_states", r"\1"),
+    (r"results/[^/]+/(pca|examples)/[^/]+\.parquet", "hidden_states", r"\g<0>"),
+    (r"results/[^/]+/fixed_points/[^/]+/[^/]+/shard-[^/]+\.parquet", "fixed_point_shard", r"\g<0>"),
+    (r"results/[^/]+/fixed_points/[^/]+/[^/]+\.parquet", "gather_fixed_points", r"\g<0>"),
+    (r"results/[^/]+/linearization/[^/]+/[^/]+\.parquet", "linearize", r"\g<0>"),
+    (r"(results/[^/]+/analyses/[^/]+/[^/]+)/[^/]+", "analyze", r"\1"),
+    (r"results/[^/]+/tables/accuracy\.csv", "accuracy_table", r"\g<0>"),
+    (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table", r"\g<0>"),
+    (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table", r"\g<0>"),
+    (r"results/[^/]+/tables/comparison\.csv", "comparison_table", r"\g<0>"),
+    (r"results/[^/]+/tables/timeline\.csv", "timeline", r"\g<0>"),
+    (r"results/comparison\.csv", "comparison_across_datasets", r"\g<0>"),
 ]
+
+
+def _producer(path: str | os.PathLike) -> tuple[str, str] | None:
+    """(rule, --forcerun target) of ``path``, or None for a file the workflow does not make."""
+    text = Path(path).as_posix()
+    for pattern, rule, target in PRODUCING_RULES:
+        match = re.search(rf"(?:^|/)({pattern})$", text)
+        if match:
+            # From results/ on: the workflow's outputs are relative to its directory, where snakemake runs.
+            return rule, re.fullmatch(pattern, match.group(1)).expand(target)
+    return None
 
 
 def producing_rule(path: str | os.PathLike) -> str | None:
     """The workflow rule whose output ``path`` is, or None for a file the workflow does not make."""
-    text = Path(path).as_posix()
-    for pattern, rule in PRODUCING_RULES:
-        match = re.search(rf"(^|/){pattern}$", text)
-        if match:
-            return rule
-    return None
+    found = _producer(path)
+    return found[0] if found else None
+
+
+def forcerun_target(path: str | os.PathLike) -> str | None:
+    """What ``snakemake --forcerun`` takes to make ``path`` again: an output of the job that writes it,
+    relative to the workflow's directory (the folder of a ``directory()`` output, model.pt for a
+    model's checkpoint), or None for a file the workflow does not make."""
+    found = _producer(path)
+    return found[1] if found else None
 
 
 def remake_hint(path: str | os.PathLike) -> str:
-    """How to make ``path`` again: the rule that writes it, for ``--forcerun``."""
-    rule = producing_rule(path)
-    if rule is None:
+    """How to make ``path`` again: the rule that writes it, and the ``--forcerun`` arguments that
+    make its job (or every job of the rule) run again, to add to the run's own snakemake command."""
+    found = _producer(path)
+    if found is None:
         return ""
+    rule, target = found
     return (
-        f"; it is made by rule `{rule}`: make it again with `snakemake --forcerun {path}` (this job) "
-        f"or `--forcerun {rule}` (every job of the rule)"
+        f"; it is made by rule `{rule}`: make it again by running this run's snakemake command with "
+        f"`--forcerun {target}` added (this job and those after it) or `--forcerun {rule}` (every job of the rule)"
     )
 
 

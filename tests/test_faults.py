@@ -6,6 +6,7 @@ two trainers of one model, reviews dropped for having no words, a misspelt confi
 key, and the archive's file name.
 """
 
+import errno
 import logging
 import os
 import re
@@ -24,10 +25,12 @@ import pytest
 import torch
 import yaml
 
+from helpers import fill, small_disk
 from rnn_dynamics import (
     analyses,
     batches,
     datasets,
+    embeddings,
     fixed_points,
     linearization,
     logs,
@@ -550,3 +553,65 @@ def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pip
     assert len(states.read_layer(path)["h"]) > 0
     again = snakemake(run, *command, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+# ---------------------------------------------------------------------------- 10. a full disk
+
+
+def test_a_full_disk_during_training_says_so_keeps_the_last_checkpoint_and_resumes(data, tmp_path, caplog):
+    with small_disk(tmp_path / "disk") as disk:
+        folder = disk / MODEL_DIR
+
+        def fill_disk_after_first_epoch(epoch, model):
+            if epoch == 1:
+                fill(disk)
+
+        with pytest.raises(storage.NoSpaceLeft) as error:
+            train(folder, data, on_epoch_end=fill_disk_after_first_epoch)
+        message = str(error.value)
+        checkpoint = folder / "checkpoint.pt"
+        # torch.save itself says only "unexpected pos ... vs ..." (a RuntimeError of its zip writer).
+        assert message.startswith(f"{checkpoint}: no space left on device (")
+        assert re.search(rf"\(\d[\d,]* bytes free in {re.escape(str(folder))}; the write failed with", message)
+        assert f"the last good checkpoint ({checkpoint}, after epoch 1) is kept" in message
+        assert message.endswith(
+            "Free some space, then rerun the same snakemake command: training resumes from checkpoint.pt after epoch 1"
+        )
+        assert error.value.errno == errno.ENOSPC
+        assert len(torch.load(checkpoint, weights_only=True)["history"]) == 1
+        assert sorted(path.name for path in folder.iterdir()) == ["checkpoint.pt", "initial.pt"]  # no partial file
+
+        (disk / "ballast").unlink()  # space again: the same call resumes after epoch 1
+        with caplog.at_level(logging.INFO):
+            metrics = train(folder, data)
+        assert f"resuming from {checkpoint} after epoch 1" in caplog.text
+        assert metrics["epochs"] == 3 and not checkpoint.exists()
+        assert pd.read_parquet(folder / "history.parquet")["epoch"].tolist() == [1, 2, 3]
+
+
+def write_model(path):
+    model_lib.save(model_lib.SentimentClassifier(SPEC, 50), path)
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("table.parquet", lambda path: storage.write_table(pa.table({"x": np.arange(50_000)}), path)),
+        ("metrics.json", lambda path: storage.write_json({"x": list(range(50_000))}, path)),
+        ("model.pt", write_model),
+        ("vectors.npy", lambda path: embeddings.save(np.zeros((1000, 100), np.float32), path)),
+    ],
+)
+def test_every_write_on_a_full_disk_says_so_and_keeps_the_earlier_file(tmp_path, name, write):
+    with small_disk(tmp_path / "disk", "4m") as disk:
+        path = disk / "results" / name
+        path.parent.mkdir()
+        path.write_bytes(b"an earlier, complete file")
+        fill(disk)
+        with pytest.raises(storage.NoSpaceLeft) as error:
+            write(path)
+        message = str(error.value)
+        assert message.startswith(f"{path}: no space left on device (") and "bytes free in" in message
+        assert "nothing was replaced" in message and "rerun the same snakemake command" in message
+        assert path.read_bytes() == b"an earlier, complete file"
+        assert [p.name for p in path.parent.iterdir()] == [name]  # no temporary file left

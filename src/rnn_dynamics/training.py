@@ -37,7 +37,15 @@ from rnn_dynamics import config, provenance
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.storage import UnreadableFile, atomic_path, exclusive_lock, read_torch, write_json, write_table
+from rnn_dynamics.storage import (
+    NoSpaceLeft,
+    UnreadableFile,
+    atomic_path,
+    exclusive_lock,
+    read_torch,
+    write_json,
+    write_table,
+)
 
 __all__ = [
     "CHANCE_MARGIN",
@@ -265,8 +273,24 @@ def train(
     ``on_epoch_end(epoch, model)`` runs after each epoch's checkpoint is written.
     Three steps: resume from a checkpoint (``_resume``), the epochs (``_train_epoch``,
     then validation and a checkpoint), and the final evaluation of the kept weights
-    (``_finish``).
+    (``_finish``). A write that fails for want of space stops with
+    :class:`~rnn_dynamics.storage.NoSpaceLeft`, saying which checkpoint is kept and how a
+    rerun resumes from it.
     """
+    with _reporting_full_disk(spec, outputs.checkpoint) as saved:
+        return _train(spec, splits, embeddings, settings, outputs, on_epoch_end, saved)
+
+
+def _train(
+    spec: ModelSpec,
+    splits: dict[str, Reviews],
+    embeddings: np.ndarray,
+    settings: Settings,
+    outputs: Outputs,
+    on_epoch_end: Callable[[int, model_lib.SentimentClassifier], None] | None,
+    saved: _Saved,
+) -> dict:
+    """``train``'s work; ``saved`` records the epochs of the checkpoint on disk as they are written."""
     torch.set_num_threads(settings.threads)
     # Gradients fading back through hundreds of time steps reach subnormal floats,
     # which the CPU multiplies many times slower: flushing them to zero made a
@@ -287,6 +311,7 @@ def train(
     )
     shuffle = torch.Generator().manual_seed(spec.seed)
     history, best = _resume(outputs.checkpoint, spec, settings, model, optimizer, shuffle, device)
+    saved.epochs = len(history)
 
     train_tokens = int(splits["train"].lengths.sum())
     for epoch in range(len(history) + 1, settings.epochs + 1):
@@ -312,6 +337,7 @@ def train(
         if valid_loss < best["valid_loss"]:
             best = {"epoch": epoch, "valid_loss": valid_loss, "weights": _cpu_copy(model.state_dict())}
         _save_checkpoint(outputs.checkpoint, spec, settings, model, optimizer, shuffle, device, history, best)
+        saved.epochs = epoch
         log.info(
             "%s epoch %d/%d: train loss %.4f accuracy %.4f, valid loss %.4f accuracy %.4f, %.1f s, %.0f tokens/s",
             spec.id, epoch, settings.epochs, record["train_loss"], record["train_accuracy"],
@@ -321,6 +347,37 @@ def train(
             on_epoch_end(epoch, model)
 
     return _finish(model, spec, splits, settings, outputs, history, best, device)
+
+
+@dataclass
+class _Saved:
+    """How many epochs the checkpoint on disk holds, once known (None before the resume step)."""
+
+    epochs: int | None = None
+
+
+@contextlib.contextmanager
+def _reporting_full_disk(spec: ModelSpec, checkpoint: Path):
+    """Turn a full disk inside the block into a :class:`NoSpaceLeft` that says what training keeps:
+    the last good checkpoint (the block records its epochs in the yielded ``_Saved``), from which the
+    rerun resumes."""
+    saved = _Saved()
+    try:
+        yield saved
+    except NoSpaceLeft as exc:
+        if saved.epochs:
+            kept = (
+                f"training of model {spec.id} stopped; the last good checkpoint ({checkpoint}, after epoch "
+                f"{saved.epochs}) is kept"
+            )
+            resume = f"training resumes from {checkpoint.name} after epoch {saved.epochs}"
+        elif saved.epochs is None and checkpoint.exists():
+            kept = f"training of model {spec.id} stopped; its checkpoint ({checkpoint}) is kept"
+            resume = f"training resumes from {checkpoint.name}"
+        else:
+            kept = f"training of model {spec.id} stopped before its first epoch ended, so there is no checkpoint yet"
+            resume = "training starts from the beginning"
+        raise NoSpaceLeft(exc.path, exc.free, exc.cause, kept=kept, resume=resume) from exc
 
 
 def _resume(

@@ -7,6 +7,7 @@ key, and the archive's file name.
 """
 
 import errno
+import io
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 
@@ -615,3 +617,94 @@ def test_every_write_on_a_full_disk_says_so_and_keeps_the_earlier_file(tmp_path,
         assert "nothing was replaced" in message and "rerun the same snakemake command" in message
         assert path.read_bytes() == b"an earlier, complete file"
         assert [p.name for p in path.parent.iterdir()] == [name]  # no temporary file left
+
+
+# ---------------------------------------------------------------------------- 11. text that looks empty or odd
+
+
+def test_invisible_characters_and_decomposed_letters_do_not_make_new_words():
+    assert text.tokenize("\u200bgood \ufeffthe e\u0301xcellent \u202egood\u202c wo\u00adrd") == [
+        "good", "the", "\u00e9xcellent", "good", "word",
+    ]  # fmt: skip
+    assert text.tokenize("e\u0301xcellent") == text.tokenize("\u00e9xcellent")
+    assert text.tokenize("\u200b\u200c\ufeff \u2066") == []
+
+
+def test_a_review_of_only_invisible_characters_is_dropped_and_counted(tmp_path):
+    rows = [(f"train/{i}", "train", i % 2, "good" if i % 2 else "bad") for i in range(20)]
+    rows += [(f"test/{i}", "test", i % 2, "good" if i % 2 else "bad") for i in range(10)]
+    rows += [("train/invisible", "train", 0, "\u200b\u200b\ufeff")]
+    reviews = pa.table([list(column) for column in zip(*rows)], schema=datasets.REVIEWS_SCHEMA)
+    outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    assert datasets.prepare(reviews, outputs)["dropped_empty"] == 1
+
+
+MISSING_TEXTS = ["NaN", "nan", "null", ""]
+
+
+def table_file(path, texts, labels):
+    """A CSV or Parquet file of ``texts`` and ``labels`` (None: a null cell)."""
+    if path.suffix == ".csv":
+        cell = lambda value: "" if value is None else str(value)  # noqa: E731
+        path.write_text("text,label\n" + "".join(f"{cell(t)},{cell(y)}\n" for t, y in zip(texts, labels)))
+    else:
+        pq.write_table(pa.table({"text": texts, "label": labels}), path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_missing_text_is_dropped_and_counted_alike_in_csv_and_parquet(tmp_path, suffix, caplog):
+    texts = ["a fine film", "a dull film"] * 10 + MISSING_TEXTS + [None]
+    labels = [1, 0] * 10 + [1, 0, 1, 0, 1]
+    path = table_file(tmp_path / f"reviews{suffix}", texts, labels)
+    spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
+    with caplog.at_level(logging.WARNING):
+        reviews = datasets.read_reviews(spec, [path])
+    assert (
+        f"{path}: 5 reviews have no text in column 'text'" in caplog.text and "rows [21, 22, 23, 24, 25]" in caplog.text
+    )
+    assert "nan" not in reviews.column("text").to_pylist()
+    outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    assert datasets.prepare(reviews, outputs)["dropped_empty"] == 5
+    assert "nan" not in text.read_vocabulary(outputs["vocab"]).tokens
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_missing_labels_are_an_error_alike_in_csv_and_parquet(tmp_path, suffix):
+    labels = [1.0, 0.0] * 5 + [float("nan"), None, float("nan")]
+    path = table_file(tmp_path / f"reviews{suffix}", ["a fine film"] * 13, labels)
+    spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
+    with pytest.raises(
+        ValueError, match=rf"{re.escape(str(path))}: column 'label' has 3 empty values .*rows \[11, 12, 13\]"
+    ):
+        datasets.read_reviews(spec, [path])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_repeated_column_is_named_with_its_file(tmp_path, suffix):
+    path = tmp_path / f"reviews{suffix}"
+    if suffix == ".csv":
+        path.write_text("text,label,text\ngood,1,x\nbad,0,y\n")
+    else:
+        pq.write_table(pa.Table.from_arrays([pa.array(["good", "bad"]), pa.array([1, 0]), pa.array(["x", "y"])],
+                                            names=["text", "label", "text"]), path)  # fmt: skip
+    spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: column 'text' occurs 2 times in the header"):
+        datasets.read_reviews(spec, [path])
+
+
+def test_a_yelp_archive_with_a_linked_member_is_named(tmp_path):
+    path = tmp_path / "yelp_review_polarity_csv.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        data = b'"1","meh"\n"2","great"\n'
+        member = tarfile.TarInfo("yelp_review_polarity_csv/test.csv")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+        link = tarfile.TarInfo("yelp_review_polarity_csv/train.csv")
+        link.type, link.linkname = tarfile.SYMTYPE, "../../etc/passwd"
+        tar.addfile(link)
+    expected = rf"{re.escape(str(path))}: member yelp_review_polarity_csv/train.csv is a symbolic link to '../../etc"
+    with pytest.raises(datasets.LayoutError, match=expected):
+        datasets.read_reviews({"kind": "yelp"}, [path])
+    with pytest.raises(datasets.LayoutError, match=expected):
+        datasets.check_yelp_layout(path)

@@ -708,3 +708,36 @@ def test_a_yelp_archive_with_a_linked_member_is_named(tmp_path):
         datasets.read_reviews({"kind": "yelp"}, [path])
     with pytest.raises(datasets.LayoutError, match=expected):
         datasets.check_yelp_layout(path)
+
+
+# ---------------------------------------------------------------------------- 12. one review among many; few to judge
+
+
+def subset(reviews, rows):
+    """Reviews ``rows`` of ``reviews``, in that order."""
+    pieces = [reviews.tokens[reviews.offsets[row] : reviews.offsets[row + 1]] for row in rows]
+    offsets = np.concatenate([[0], np.cumsum([len(piece) for piece in pieces])]).astype(np.int64)
+    return batches.Reviews(np.concatenate(pieces), offsets, reviews.labels[list(rows)])
+
+
+def test_one_review_that_supplies_most_states_is_warned_of(data, tmp_path, caplog):
+    vocabulary, splits = data
+    short = subset(splits["test"], range(30))
+    long_review = np.tile(short.tokens[: short.offsets[1]], 400)  # one review of thousands of words
+    split = batches.Reviews(
+        np.concatenate([long_review, short.tokens]), np.concatenate([[0], short.offsets + len(long_review)]),
+        np.concatenate([[1.0], short.labels]).astype(np.float32),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    network = model_lib.SentimentClassifier(SPEC, len(vocabulary)).eval()
+    settings = {"sample_reviews": "all", "seed": 0, "batch_size": 64, "examples": {}}
+    outputs = {"states": tmp_path / "states", "pca": tmp_path / "pca.parquet", "examples": tmp_path / "ex.parquet"}
+    with caplog.at_level(logging.WARNING):
+        states.write_hidden_states(network, network, short, vocabulary.index, settings, outputs, progress=False)
+    assert "supplies" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        states.write_hidden_states(network, network, split, vocabulary.index, settings, outputs, progress=False)
+    share = len(long_review) / len(split.tokens)
+    assert f"review 0 of the split (`review` 0 in the layer dumps) supplies {len(long_review)} of the " in caplog.text
+    assert f"({100 * share:.0f}%, above 10%)" in caplog.text
+    assert "dumped, which the fixed-point starts are drawn from" in caplog.text and "the PCA" in caplog.text

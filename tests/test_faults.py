@@ -3,7 +3,9 @@
 Resuming a checkpoint of a longer run, a diverging loss, a model at chance level,
 non-finite values in the analysis, damaged files, a text file in another encoding,
 two trainers of one model, reviews dropped for having no words, a misspelt config
-key, and the archive's file name.
+key, and the archive's file name; then issue 27's: config values that do not go
+together, a split of one label, hints that must work as written, a full disk, odd
+or missing text, one review that outweighs the rest, and too few reviews to judge.
 """
 
 import errno
@@ -741,3 +743,21 @@ def test_one_review_that_supplies_most_states_is_warned_of(data, tmp_path, caplo
     assert f"review 0 of the split (`review` 0 in the layer dumps) supplies {len(long_review)} of the " in caplog.text
     assert f"({100 * share:.0f}%, above 10%)" in caplog.text
     assert "dumped, which the fixed-point starts are drawn from" in caplog.text and "the PCA" in caplog.text
+
+
+def test_too_few_validation_reviews_are_not_called_at_chance(data, tmp_path, caplog):
+    vocabulary, splits = data
+    valid = splits["valid"]
+    two = subset(valid, [int(np.flatnonzero(valid.labels == label)[0]) for label in (0, 1)])
+    with caplog.at_level(logging.WARNING):
+        metrics = train(tmp_path, (vocabulary, {**splits, "valid": two}), settings=training.Settings(
+            **{**SETTINGS.__dict__, "epochs": 1}))  # fmt: skip
+    assert metrics["chance_judged"] is False and metrics["at_chance"] is False
+    assert f"{SPEC.id}: too few validation reviews to judge whether it is at chance level: 2" in caplog.text
+    assert "5 or more" in caplog.text and f"{SPEC.id} is at chance level" not in caplog.text
+    table = tables.accuracy_table([metrics])
+    assert table[["at_chance", "chance_judged"]].values.tolist() == [[False, False]]
+    # The minimum follows the two-standard-error rule: a perfect score must clear it.
+    assert training.reviews_to_judge(0.5) == 5
+    assert training.at_chance(1.0, np.array([0, 1, 0, 1])) == (False, 0.5, False)
+    assert training.at_chance(1.0, np.array([0, 1, 0, 1, 0, 1])) == (False, 0.5, True)

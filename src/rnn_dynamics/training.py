@@ -13,7 +13,8 @@ than asked); otherwise training starts over, with a warning saying why.
 Training stops with :class:`TrainingDiverged`, naming the model and the epoch,
 when the loss is not finite or explodes (see ``DIVERGED_LOSS``); the last good
 checkpoint is kept. A model whose kept weights do no better on the validation
-split than always answering its majority label is flagged ``at_chance``.
+split than always answering its majority label is flagged ``at_chance``, unless the
+split is too small to tell (``chance_judged`` false, with a warning).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ __all__ = [
     "evaluate",
     "model_lock",
     "resumable_checkpoint",
+    "reviews_to_judge",
     "train",
 ]
 
@@ -196,14 +198,26 @@ def check_loss(spec: ModelSpec, epoch: int, where: str, loss: float, checkpoint:
     )
 
 
-def at_chance(accuracy: float, labels: np.ndarray) -> tuple[bool, float]:
+def reviews_to_judge(majority: float) -> float:
+    """The fewest validation reviews on which a perfect accuracy clears the chance margin
+    (``CHANCE_MARGIN`` standard errors above the majority label's rate ``majority``):
+    n > CHANCE_MARGIN^2 p / (1 - p), 5 for balanced labels. On fewer, every model would be
+    called at chance, however well it does (``at_chance`` asks the margin itself)."""
+    if majority >= 1:
+        return math.inf
+    return math.floor(CHANCE_MARGIN**2 * majority / (1 - majority)) + 1
+
+
+def at_chance(accuracy: float, labels: np.ndarray) -> tuple[bool, float, bool]:
     """Whether ``accuracy`` on reviews with ``labels`` is within chance of always answering the majority label.
 
-    Returns the flag and the majority label's rate (the chance accuracy).
+    Returns the flag, the majority label's rate (the chance accuracy) and whether there are
+    enough reviews to judge (``reviews_to_judge``); with too few the flag is False.
     """
     majority = float(max(labels.mean(), 1 - labels.mean()))
     margin = CHANCE_MARGIN * math.sqrt(majority * (1 - majority) / len(labels))
-    return bool(accuracy <= majority + margin), majority
+    judged = majority + margin < 1
+    return bool(judged and accuracy <= majority + margin), majority, bool(judged)
 
 
 def resumable_checkpoint(path: Path, spec: ModelSpec, settings: Settings) -> dict | None:
@@ -497,9 +511,17 @@ def _finish(
     }
     for split, reviews in splits.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate(model, reviews, settings.batch_size, device)
-    metrics["at_chance"], metrics["valid_chance_accuracy"] = at_chance(
+    metrics["at_chance"], metrics["valid_chance_accuracy"], metrics["chance_judged"] = at_chance(
         metrics["valid_accuracy"], splits["valid"].labels
     )
+    if not metrics["chance_judged"]:
+        log.warning(
+            "%s: too few validation reviews to judge whether it is at chance level: %d, where a perfect accuracy "
+            "clears %.0f standard errors above the majority label's rate %.4f only on %s or more; raise "
+            "prepare.valid_fraction or add reviews",
+            spec.id, len(splits["valid"]), CHANCE_MARGIN, metrics["valid_chance_accuracy"],
+            reviews_to_judge(metrics["valid_chance_accuracy"]),
+        )  # fmt: skip
     if metrics["at_chance"]:
         log.warning(
             "%s is at chance level: validation accuracy %.4f, always answering the majority label %.4f",

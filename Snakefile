@@ -3,7 +3,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from rnn_dynamics.config import check_keys, coerce_scalars
+from rnn_dynamics.config import check_keys, check_values, coerce_scalars
 
 min_version("9.0")
 
@@ -18,6 +18,8 @@ check_keys(config, os.path.join(workflow.basedir, "workflow/schemas/config.schem
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+# Keys whose values must go together (fixed_points.shards <= starts): the schema checks one key at a time.
+check_values(config)
 
 
 report: "workflow/report/workflow.rst"

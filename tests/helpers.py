@@ -1,5 +1,11 @@
-"""Small inputs shared by the tests."""
+"""Small inputs shared by the tests, and a disk that fills up."""
 
+import contextlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
 import torch
 
 from rnn_dynamics import cells, scan
@@ -24,3 +30,37 @@ def float64_layer(architecture: str, input_size: int, hidden: int, seed: int = 0
     params = {name: value.detach().clone() for name, value in cells.layer_parameters(module, 0).items()}
     params["weight_hh"] *= 3
     return params
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "8m"):
+    """``folder`` as a fresh tmpfs of ``size`` (mount's notation), a real disk that fills up, for the block.
+
+    Mounting needs root (as CI runs); elsewhere the test is skipped, saying so.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    mount = shutil.which("mount")
+    result = mount and subprocess.run(
+        [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if not result or result.returncode != 0:
+        reason = result.stderr.strip() if result else "no mount command"
+        pytest.skip(f"a full disk is a small tmpfs, and mounting one needs root ({reason})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the disk holding ``folder`` to its last byte with a file ``folder/ballast`` (returned)."""
+    ballast = folder / "ballast"
+    with open(ballast, "ab", buffering=0) as stream:
+        for chunk in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    stream.write(b"\0" * chunk)
+            except OSError:
+                pass
+    assert shutil.disk_usage(folder).free == 0
+    return ballast

@@ -3,14 +3,21 @@
 Resuming a checkpoint of a longer run, a diverging loss, a model at chance level,
 non-finite values in the analysis, damaged files, a text file in another encoding,
 two trainers of one model, reviews dropped for having no words, a misspelt config
-key, and the archive's file name.
+key, and the archive's file name; then issue 27's: config values that do not go
+together, a split of one label, hints that must work as written, a full disk, odd
+or missing text, one review that outweighs the rest, and too few reviews to judge.
 """
 
+import errno
+import io
 import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 
@@ -22,7 +29,21 @@ import pytest
 import torch
 import yaml
 
-from rnn_dynamics import analyses, batches, datasets, linearization, logs, states, storage, tables, text, training
+from helpers import fill, small_disk
+from rnn_dynamics import (
+    analyses,
+    batches,
+    datasets,
+    embeddings,
+    fixed_points,
+    linearization,
+    logs,
+    states,
+    storage,
+    tables,
+    text,
+    training,
+)
 from rnn_dynamics import config as config_lib
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
@@ -359,5 +380,386 @@ def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
             read_back = path if Path(path).suffix else f"{path}/x.parquet"  # a directory output: a file in it
             if path.startswith("results/") and not path.endswith((".png", ".html")):
                 assert storage.producing_rule(read_back) == rule, path
+                # What a hint tells --forcerun is an output of the plan (the folder, for a file in one).
+                assert storage.forcerun_target(tmp_path / read_back) == path, path
                 traced.add(rule)
     assert {"prepare", "embeddings", "train", "hidden_states", "fixed_point_shard", "linearize", "analyze"} <= traced
+
+
+# ---------------------------------------------------------------------------- 7. config values that do not go together
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        # More shards than starts: shard 13 of 20 had no starts and crashed in the solver.
+        (
+            "fixed_points={starts: 10, shards: 20}",
+            "fixed_points.shards (20) is larger than fixed_points.starts (10)",
+        ),
+        # One hidden unit: the figures (PC1 against PC2) crashed; the schema refuses it.
+        ("models={hidden: 1}", "On instance['models']['hidden']"),
+    ],
+)
+def test_config_values_that_cannot_run_stop_snakemake_before_any_job(tmp_path, override, expected):
+    from pipeline import copy_workflow, snakemake
+
+    result = snakemake(
+        copy_workflow(tmp_path), "-n", "--configfile", "configs/synthetic.yaml", "--config", override, timeout=120
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and expected in output, output[-3000:]
+    assert "Job stats" not in output and len(output.splitlines()) < 25, output
+
+
+def test_more_shards_than_starts_is_refused_by_the_config_check_and_the_shard():
+    config = yaml.safe_load((ROOT / "configs/synthetic.yaml").read_text())
+    config_lib.check_values(config)
+    config["fixed_points"].update(starts=10, shards=20)
+    with pytest.raises(ValueError, match=r"shards \(20\) is larger than fixed_points.starts \(10\).*at most 10"):
+        config_lib.check_values(config)
+    settings = fixed_points.SearchSettings(starts=10)
+    with pytest.raises(ValueError, match=r"shard 13 of 20: fixed_points.shards \(20\) is larger"):
+        fixed_points.solve_shard(None, np.zeros((40, 8)), settings, 12, 20)
+
+
+# ---------------------------------------------------------------------------- 8. a split of one label
+
+
+def labelled_csv(path, labels):
+    words = {0: "a dull film", 1: "a fine film"}
+    path.write_text("text,label\n" + "".join(f"{words[label]} {i},{label}\n" for i, label in enumerate(labels)))
+    return path
+
+
+@pytest.mark.parametrize("one_label", ["train", "test"])
+def test_a_split_of_one_label_stops_prepare_naming_the_file_and_the_counts(tmp_path, one_label):
+    files = {
+        split: labelled_csv(tmp_path / f"{split}.csv", [1] * 30 if split == one_label else [0, 1] * 10)
+        for split in ("train", "test")
+    }
+    spec = {"kind": "table", "train": str(files["train"]), "test": str(files["test"])}
+    reviews = datasets.read_reviews(
+        {**spec, "text_column": "text", "label_column": "label"}, list(files.values()), seed=0
+    )
+    outputs = {name: tmp_path / "data" / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    counts = "label 0: 0, label 1: 24" if one_label == "train" else "label 0: 0, label 1: 30"
+    with pytest.raises(datasets.LabelError) as error:
+        datasets.prepare(reviews, outputs, datasets.PrepareSettings())
+    assert str(error.value) == (
+        f"{outputs[one_label]}: the {one_label} split, from {files[one_label]}, has no review of label [0] "
+        f"({counts}); every split needs every label: check the labels in {files[one_label]}"
+    )
+    assert not (tmp_path / "data").exists()  # nothing written
+
+
+def test_a_validation_split_of_one_label_names_valid_fraction(tmp_path):
+    files = [labelled_csv(tmp_path / "train.csv", [0] * 30 + [1] * 5), labelled_csv(tmp_path / "test.csv", [0, 1] * 5)]
+    spec = {
+        "kind": "table",
+        "train": str(files[0]),
+        "test": str(files[1]),
+        "text_column": "text",
+        "label_column": "label",
+    }
+    reviews = datasets.read_reviews(spec, files, seed=0)
+    outputs = {name: tmp_path / "data" / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    # 10% of each label held out: 3 of label 0, round(0.5) = 0 of label 1.
+    with pytest.raises(datasets.LabelError) as error:
+        datasets.prepare(reviews, outputs, datasets.PrepareSettings(valid_fraction=0.1))
+    assert str(error.value) == (
+        f"{outputs['valid']}: the valid split, drawn from the train reviews of {files[0]} (prepare.valid_fraction "
+        f"0.1), has no review of label [1] (label 0: 3, label 1: 0); every split needs every label: check the "
+        f"labels in {files[0]}, or raise prepare.valid_fraction"
+    )
+
+
+# ---------------------------------------------------------------------------- 9. hints that work as written
+
+
+def forcerun_hint(message: str) -> str:
+    """The --forcerun target a damaged file's message proposes for its job."""
+    match = re.search(r"`--forcerun ([^`]+)` added \(this job", message)
+    assert match, message
+    return match.group(1)
+
+
+SYNTHETIC = "gru-L1-E16-H32-s0"
+# One file of every kind the storage layer reads back, with its reader and the rule whose job makes it.
+DAMAGED = [
+    ("results/synthetic/data/train.parquet", batches.read_split, "prepare"),
+    ("results/synthetic/data/vocab.parquet", text.read_vocabulary, "prepare"),
+    ("results/synthetic/embeddings/random-16.npy", storage.read_array, "embeddings"),
+    (f"results/synthetic/models/{SYNTHETIC}/model.pt", model_lib.load, "train"),
+    (f"results/synthetic/models/{SYNTHETIC}/metrics.json", storage.read_json, "train"),
+    (f"results/synthetic/models/{SYNTHETIC}/checkpoint.pt", storage.read_torch, "train"),  # not an output
+    (f"results/synthetic/states/{SYNTHETIC}/layer1.parquet", states.read_layer, "hidden_states"),  # in a folder
+    (f"results/synthetic/pca/{SYNTHETIC}.parquet", states.read_pca, "hidden_states"),
+    (f"results/synthetic/examples/{SYNTHETIC}.parquet", states.read_examples, "hidden_states"),
+    (f"results/synthetic/fixed_points/{SYNTHETIC}/layer1/shard-1-of-2.parquet", fixed_points.read_shard,
+     "fixed_point_shard"),
+    (f"results/synthetic/fixed_points/{SYNTHETIC}/layer1.parquet", fixed_points.read_fixed_points,
+     "gather_fixed_points"),
+    (f"results/synthetic/linearization/{SYNTHETIC}/layer1.parquet", linearization.read, "linearize"),
+    (f"results/synthetic/analyses/{SYNTHETIC}/layer1/summary.json", storage.read_json, "analyze"),  # in a folder
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def damaged_run(synthetic_pipeline, tmp_path_factory):
+    """A copy of the synthetic run in which one file of every kind in ``DAMAGED`` is garbage.
+
+    Damaged in place, with their times kept: Snakemake sees no newer input, so a dry run plans only
+    what a hint forces.
+    """
+    run = tmp_path_factory.mktemp("damaged_run") / "run"
+    shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
+    for relative, _, _ in DAMAGED:
+        path = run / relative
+        times = (path.stat().st_atime, path.stat().st_mtime) if path.exists() else None
+        assert times or path.name == "checkpoint.pt", relative  # checkpoint.pt is gone once training ends
+        garbage(path)
+        if times:
+            os.utime(path, times)
+    return run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("relative, read, rule", DAMAGED, ids=[entry[0].split("/", 2)[2] for entry in DAMAGED])
+def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative, read, rule):
+    with pytest.raises(storage.UnreadableFile) as error:
+        read(damaged_run / relative)
+    target = forcerun_hint(str(error.value))
+    assert f"--forcerun {rule}` (every job of the rule)" in str(error.value)
+    # The hint, added to the run's own command (a dry run of it): the job that makes the file is planned.
+    from pipeline import snakemake
+
+    result = snakemake(damaged_run, "-n", "--configfile", "configs/synthetic.yaml", "--forcerun", target, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    job = next(block for block in output.split("\nrule ")[1:] if target in block.split("reason:")[0])
+    assert job.startswith(f"{rule}:") and "reason: Forced execution" in job, job
+
+
+@pytest.mark.slow
+def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pipeline, tmp_path):
+    """The issue's case, run for real: a file inside the states folder, a directory() output."""
+    from pipeline import snakemake
+
+    run = tmp_path / "run"
+    shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
+    path = garbage(run / f"results/synthetic/states/{SYNTHETIC}/layer1.parquet")
+    with pytest.raises(storage.UnreadableFile) as error:
+        states.read_layer(path)
+    target = forcerun_hint(str(error.value))
+    assert target == f"results/synthetic/states/{SYNTHETIC}"
+    command = ["--cores", "2", "--configfile", "configs/synthetic.yaml"]
+    result = snakemake(run, *command, "--forcerun", target)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert len(states.read_layer(path)["h"]) > 0
+    again = snakemake(run, *command, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+# ---------------------------------------------------------------------------- 10. a full disk
+
+
+def test_a_full_disk_during_training_says_so_keeps_the_last_checkpoint_and_resumes(data, tmp_path, caplog):
+    with small_disk(tmp_path / "disk") as disk:
+        folder = disk / MODEL_DIR
+
+        def fill_disk_after_first_epoch(epoch, model):
+            if epoch == 1:
+                fill(disk)
+
+        with pytest.raises(storage.NoSpaceLeft) as error:
+            train(folder, data, on_epoch_end=fill_disk_after_first_epoch)
+        message = str(error.value)
+        checkpoint = folder / "checkpoint.pt"
+        # torch.save itself says only "unexpected pos ... vs ..." (a RuntimeError of its zip writer).
+        assert message.startswith(f"{checkpoint}: no space left on device (")
+        assert re.search(rf"\(\d[\d,]* bytes free in {re.escape(str(folder))}; the write failed with", message)
+        assert f"the last good checkpoint ({checkpoint}, after epoch 1) is kept" in message
+        assert message.endswith(
+            "Free some space, then rerun the same snakemake command: training resumes from checkpoint.pt after epoch 1"
+        )
+        assert error.value.errno == errno.ENOSPC
+        assert len(torch.load(checkpoint, weights_only=True)["history"]) == 1
+        assert sorted(path.name for path in folder.iterdir()) == ["checkpoint.pt", "initial.pt"]  # no partial file
+
+        (disk / "ballast").unlink()  # space again: the same call resumes after epoch 1
+        with caplog.at_level(logging.INFO):
+            metrics = train(folder, data)
+        assert f"resuming from {checkpoint} after epoch 1" in caplog.text
+        assert metrics["epochs"] == 3 and not checkpoint.exists()
+        assert pd.read_parquet(folder / "history.parquet")["epoch"].tolist() == [1, 2, 3]
+
+
+def write_model(path):
+    model_lib.save(model_lib.SentimentClassifier(SPEC, 50, dropout=0.0, layer_dropout=0.0), path)
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("table.parquet", lambda path: storage.write_table(pa.table({"x": np.arange(50_000)}), path)),
+        ("metrics.json", lambda path: storage.write_json({"x": list(range(50_000))}, path)),
+        ("model.pt", write_model),
+        ("vectors.npy", lambda path: embeddings.save(np.zeros((1000, 100), np.float32), path)),
+    ],
+)
+def test_every_write_on_a_full_disk_says_so_and_keeps_the_earlier_file(tmp_path, name, write):
+    with small_disk(tmp_path / "disk", "4m") as disk:
+        path = disk / "results" / name
+        path.parent.mkdir()
+        path.write_bytes(b"an earlier, complete file")
+        fill(disk)
+        with pytest.raises(storage.NoSpaceLeft) as error:
+            write(path)
+        message = str(error.value)
+        assert message.startswith(f"{path}: no space left on device (") and "bytes free in" in message
+        assert "nothing was replaced" in message and "rerun the same snakemake command" in message
+        assert path.read_bytes() == b"an earlier, complete file"
+        assert [p.name for p in path.parent.iterdir()] == [name]  # no temporary file left
+
+
+# ---------------------------------------------------------------------------- 11. text that looks empty or odd
+
+
+def test_invisible_characters_and_decomposed_letters_do_not_make_new_words():
+    assert text.tokenize("\u200bgood \ufeffthe e\u0301xcellent \u202egood\u202c wo\u00adrd") == [
+        "good", "the", "\u00e9xcellent", "good", "word",
+    ]  # fmt: skip
+    assert text.tokenize("e\u0301xcellent") == text.tokenize("\u00e9xcellent")
+    assert text.tokenize("\u200b\u200c\ufeff \u2066") == []
+
+
+def test_a_review_of_only_invisible_characters_is_dropped_and_counted(tmp_path):
+    rows = [(f"train/{i}", "train", i % 2, "good" if i % 2 else "bad") for i in range(20)]
+    rows += [(f"test/{i}", "test", i % 2, "good" if i % 2 else "bad") for i in range(10)]
+    rows += [("train/invisible", "train", 0, "\u200b\u200b\ufeff")]
+    reviews = pa.table([list(column) for column in zip(*rows)], schema=datasets.REVIEWS_SCHEMA)
+    outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    assert datasets.prepare(reviews, outputs, datasets.PrepareSettings())["dropped_empty"] == 1
+
+
+MISSING_TEXTS = ["NaN", "nan", "null", ""]
+
+
+def table_file(path, texts, labels):
+    """A CSV or Parquet file of ``texts`` and ``labels`` (None: a null cell)."""
+    if path.suffix == ".csv":
+        cell = lambda value: "" if value is None else str(value)  # noqa: E731
+        path.write_text("text,label\n" + "".join(f"{cell(t)},{cell(y)}\n" for t, y in zip(texts, labels)))
+    else:
+        pq.write_table(pa.table({"text": texts, "label": labels}), path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_missing_text_is_dropped_and_counted_alike_in_csv_and_parquet(tmp_path, suffix, caplog):
+    texts = ["a fine film", "a dull film"] * 10 + MISSING_TEXTS + [None]
+    labels = [1, 0] * 10 + [1, 0, 1, 0, 1]
+    path = table_file(tmp_path / f"reviews{suffix}", texts, labels)
+    spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
+    with caplog.at_level(logging.WARNING):
+        reviews = datasets.read_reviews(spec, [path], seed=0)
+    assert (
+        f"{path}: 5 reviews have no text in column 'text'" in caplog.text and "rows [21, 22, 23, 24, 25]" in caplog.text
+    )
+    assert "nan" not in reviews.column("text").to_pylist()
+    outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
+    assert datasets.prepare(reviews, outputs, datasets.PrepareSettings())["dropped_empty"] == 5
+    assert "nan" not in text.read_vocabulary(outputs["vocab"]).tokens
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_missing_labels_are_an_error_alike_in_csv_and_parquet(tmp_path, suffix):
+    labels = [1.0, 0.0] * 5 + [float("nan"), None, float("nan")]
+    path = table_file(tmp_path / f"reviews{suffix}", ["a fine film"] * 13, labels)
+    spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
+    with pytest.raises(
+        ValueError, match=rf"{re.escape(str(path))}: column 'label' has 3 empty values .*rows \[11, 12, 13\]"
+    ):
+        datasets.read_reviews(spec, [path], seed=0)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_repeated_column_is_named_with_its_file(tmp_path, suffix):
+    path = tmp_path / f"reviews{suffix}"
+    if suffix == ".csv":
+        path.write_text("text,label,text\ngood,1,x\nbad,0,y\n")
+    else:
+        pq.write_table(pa.Table.from_arrays([pa.array(["good", "bad"]), pa.array([1, 0]), pa.array(["x", "y"])],
+                                            names=["text", "label", "text"]), path)  # fmt: skip
+    spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: column 'text' occurs 2 times in the header"):
+        datasets.read_reviews(spec, [path], seed=0)
+
+
+def test_a_yelp_archive_with_a_linked_member_is_named(tmp_path):
+    path = tmp_path / "yelp_review_polarity_csv.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        data = b'"1","meh"\n"2","great"\n'
+        member = tarfile.TarInfo("yelp_review_polarity_csv/test.csv")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+        link = tarfile.TarInfo("yelp_review_polarity_csv/train.csv")
+        link.type, link.linkname = tarfile.SYMTYPE, "../../etc/passwd"
+        tar.addfile(link)
+    expected = rf"{re.escape(str(path))}: member yelp_review_polarity_csv/train.csv is a symbolic link to '../../etc"
+    with pytest.raises(datasets.LayoutError, match=expected):
+        datasets.read_reviews({"kind": "yelp"}, [path], seed=0)
+    with pytest.raises(datasets.LayoutError, match=expected):
+        datasets.check_yelp_layout(path)
+
+
+# ---------------------------------------------------------------------------- 12. one review among many; few to judge
+
+
+def subset(reviews, rows):
+    """Reviews ``rows`` of ``reviews``, in that order."""
+    pieces = [reviews.tokens[reviews.offsets[row] : reviews.offsets[row + 1]] for row in rows]
+    offsets = np.concatenate([[0], np.cumsum([len(piece) for piece in pieces])]).astype(np.int64)
+    return batches.Reviews(np.concatenate(pieces), offsets, reviews.labels[list(rows)])
+
+
+def test_one_review_that_supplies_most_states_is_warned_of(data, tmp_path, caplog):
+    vocabulary, splits = data
+    short = subset(splits["test"], range(30))
+    long_review = np.tile(short.tokens[: short.offsets[1]], 400)  # one review of thousands of words
+    split = batches.Reviews(
+        np.concatenate([long_review, short.tokens]), np.concatenate([[0], short.offsets + len(long_review)]),
+        np.concatenate([[1.0], short.labels]).astype(np.float32),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    network = model_lib.SentimentClassifier(SPEC, len(vocabulary), dropout=0.0, layer_dropout=0.0).eval()
+    settings = states.Settings(sample_reviews="all", seed=0, batch_size=64, examples={})
+    outputs = {"states": tmp_path / "states", "pca": tmp_path / "pca.parquet", "examples": tmp_path / "ex.parquet"}
+    with caplog.at_level(logging.WARNING):
+        states.write_hidden_states(network, network, short, vocabulary.index, settings, outputs, None, progress=False)
+    assert "supplies" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        states.write_hidden_states(network, network, split, vocabulary.index, settings, outputs, None, progress=False)
+    share = len(long_review) / len(split.tokens)
+    assert f"review 0 of the split (`review` 0 in the layer dumps) supplies {len(long_review)} of the " in caplog.text
+    assert f"({100 * share:.0f}%, above 10%)" in caplog.text
+    assert "dumped, which the fixed-point starts are drawn from" in caplog.text and "the PCA" in caplog.text
+
+
+def test_too_few_validation_reviews_are_not_called_at_chance(data, tmp_path, caplog):
+    vocabulary, splits = data
+    valid = splits["valid"]
+    two = subset(valid, [int(np.flatnonzero(valid.labels == label)[0]) for label in (0, 1)])
+    with caplog.at_level(logging.WARNING):
+        metrics = train(tmp_path, (vocabulary, {**splits, "valid": two}), settings=training.Settings(
+            **{**SETTINGS.__dict__, "epochs": 1}))  # fmt: skip
+    assert metrics["chance_judged"] is False and metrics["at_chance"] is False
+    assert f"{SPEC.id}: too few validation reviews to judge whether it is at chance level: 2" in caplog.text
+    assert "5 or more" in caplog.text and f"{SPEC.id} is at chance level" not in caplog.text
+    table = tables.accuracy_table([metrics])
+    assert table[["at_chance", "chance_judged"]].values.tolist() == [[False, False]]
+    # The minimum follows the two-standard-error rule: a perfect score must clear it.
+    assert training.reviews_to_judge(0.5) == 5
+    assert training.at_chance(1.0, np.array([0, 1, 0, 1])) == (False, 0.5, False)
+    assert training.at_chance(1.0, np.array([0, 1, 0, 1, 0, 1])) == (False, 0.5, True)

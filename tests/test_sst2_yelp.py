@@ -14,10 +14,14 @@ from rnn_dynamics import datasets
 SST2_TRAIN = 'sentence\tlabel\nhide new secretions \t0\na "wonderful" film \t1\nso bad \t0\n'
 
 
-def write_sst2(path, dev_label="1", train=SST2_TRAIN):
+# A dev split of both labels, as prepare needs of every split.
+SST2_DEV = "sentence\tlabel\nit 's a charming journey \t1\na tedious slog \t0\n"
+
+
+def write_sst2(path, dev_label="1", train=SST2_TRAIN, dev=None):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("SST-2/train.tsv", train)
-        archive.writestr("SST-2/dev.tsv", f"sentence\tlabel\nit 's a charming journey \t{dev_label}\n")
+        archive.writestr("SST-2/dev.tsv", dev or f"sentence\tlabel\nit 's a charming journey \t{dev_label}\n")
         archive.writestr("SST-2/test.tsv", "index\tsentence\n0\tno label here\n")
     return path
 
@@ -53,10 +57,13 @@ def test_yelp_labels_one_and_two_map_to_negative_and_positive(tmp_path):
 
 
 def test_new_kinds_go_through_the_same_prepare_path(tmp_path):
-    reviews = datasets.read_reviews({"kind": "sst2"}, [write_sst2(tmp_path / "SST-2.zip")], seed=0)
+    train = "sentence\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in TRAIN_SENTENCES)
+    reviews = datasets.read_reviews(
+        {"kind": "sst2"}, [write_sst2(tmp_path / "SST-2.zip", train=train, dev=SST2_DEV)], seed=0
+    )
     outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
-    summary = datasets.prepare(reviews, outputs, datasets.PrepareSettings(valid_fraction=0.4, max_vocab=None))
-    assert summary["test"] == 1 and summary["train"] + summary["valid"] == 3
+    summary = datasets.prepare(reviews, outputs, datasets.PrepareSettings(valid_fraction=0.25, max_vocab=None))
+    assert summary["test"] == 2 and summary["train"] + summary["valid"] == len(TRAIN_SENTENCES)
 
 
 def test_bad_archives_are_named(tmp_path):
@@ -88,7 +95,9 @@ def test_layout_checks_name_the_missing_members(tmp_path):
 TRAIN_SENTENCES = [("a fine warm film", 1), ("a dull cold film", 0)] * 4
 LOCAL_ARCHIVES = {
     "sst2": lambda path: write_sst2(
-        path, train="sentence\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in TRAIN_SENTENCES)
+        path,
+        train="sentence\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in TRAIN_SENTENCES),
+        dev=SST2_DEV,
     ),
     "yelp": lambda path: write_yelp(path, {
         "train": "".join(f'"{label + 1}","{text}"\n' for text, label in TRAIN_SENTENCES),
@@ -143,7 +152,7 @@ def test_data_stage_runs_on_a_local_archive(name, archive, tmp_path):
     rows = {
         split: pq.read_table(directory / target).num_rows for split, target in zip(("train", "valid", "test"), targets)
     }
-    assert rows == {"train": 6, "valid": 2, "test": {"sst2": 1, "yelp": 2}[name]}
+    assert rows == {"train": 6, "valid": 2, "test": 2}
     vocab = pq.read_table(directory / targets[3]).column("token").to_pylist()
     assert {"fine", "dull", "film"} <= set(vocab)
 

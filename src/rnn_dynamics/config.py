@@ -26,6 +26,7 @@ __all__ = [
     "SCHEMA",
     "Section",
     "check_keys",
+    "check_values",
     "coerce_scalars",
     "defaults",
     "keys",
@@ -204,3 +205,24 @@ def check_keys(config: dict, schema_path: str | os.PathLike, configfiles: list) 
             f"allowed keys{section}: {', '.join(allowed)}"
         )
     raise ValueError("\n".join(lines) + f"\n(every key is documented in {schema_path})")
+
+
+def check_values(config: dict) -> None:
+    """Stop with one short message per pair of keys whose values do not go together, which the schema
+    (one key at a time) cannot check: the key names, their values and what to change.
+
+    Runs after the schema's validation, before any job: ``fixed_points.shards`` must not exceed
+    ``fixed_points.starts``, since the starts are split among the shards and a shard without
+    starts has nothing to solve.
+    """
+    problems = []
+    search = config.get("fixed_points", {})
+    shards, starts = search.get("shards"), search.get("starts")
+    if isinstance(shards, int) and isinstance(starts, int) and shards > starts:
+        problems.append(
+            f"fixed_points.shards ({shards}) is larger than fixed_points.starts ({starts}): the starts are split "
+            f"among the shards, so {shards - starts} shards would have none to solve; set fixed_points.shards to "
+            f"at most {starts}, or raise fixed_points.starts"
+        )
+    if problems:
+        raise ValueError("\n".join(problems))

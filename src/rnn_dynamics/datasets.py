@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import itertools
+import json
 import logging
 import os
 import re
@@ -37,8 +38,10 @@ from rnn_dynamics.text import UNK_INDEX, Vocabulary, tokenize
 __all__ = [
     "ARCHIVE_READERS",
     "DOWNLOADED_ARCHIVES",
+    "INPUTS_KEY",
     "LABELS",
     "LAYOUT_CHECKS",
+    "MISSING_VALUES",
     "REVIEWS_SCHEMA",
     "REVIEW_MEMBER",
     "SPLITS",
@@ -79,7 +82,7 @@ class LayoutError(ValueError):
 
 
 class LabelError(ValueError):
-    """A label column does not hold exactly two classes."""
+    """A label column does not hold exactly two classes, or a split lacks one of them."""
 
 
 # ---------------------------------------------------------------------------- aclImdb archives
@@ -144,8 +147,8 @@ def _read_file(path: str | os.PathLike, encoding: str) -> pa.Table:
     for suffix in (".gz", ".bz2", ".zst"):  # pyarrow.csv decompresses these by extension
         name = name.removesuffix(suffix)
     if name.endswith((".parquet", ".pq")):
-        with storage.reading(path):
-            return pq.read_table(path)
+        with storage.reading(path):  # not pq.read_table, which fails on a repeated column name without naming it
+            return pq.ParquetFile(path).read()
     if not name.endswith((".csv", ".tsv", ".tab")):
         raise ValueError(f"{path}: unknown table format; use .csv, .tsv or .parquet")
     try:
@@ -182,6 +185,42 @@ def _raise_for_encoding(path: str | os.PathLike, encoding: str) -> None:
                 ) from None
 
 
+# Cells that spell a missing value (pandas' spellings, which cover pyarrow's): read as such in text and
+# label columns of CSV, TSV and Parquet files alike, besides nulls and float NaNs.
+MISSING_VALUES = frozenset(
+    ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+     "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+)  # fmt: skip
+
+
+def _missing(column: pa.ChunkedArray) -> np.ndarray:
+    """Which cells of ``column`` hold no value: null, a float NaN, or a string in ``MISSING_VALUES``
+    (surrounding whitespace aside)."""
+    values = column.to_pylist()
+    return np.array(
+        [
+            value is None
+            or (isinstance(value, float) and value != value)
+            or (isinstance(value, str) and value.strip() in MISSING_VALUES)
+            for value in values
+        ],
+        dtype=bool,
+    )
+
+
+def _column(table: pa.Table, name: str, path) -> pa.ChunkedArray:
+    """Column ``name`` of the table read from ``path``, named in the error when it is absent or repeated."""
+    found = table.column_names.count(name)
+    if found == 0:
+        raise ValueError(f"{path}: no column {name!r} (has {table.column_names})")
+    if found > 1:
+        raise ValueError(
+            f"{path}: column {name!r} occurs {found} times in the header ({table.column_names}); rename or drop "
+            f"all but one"
+        )
+    return table.column(name)
+
+
 def label_mapping(values: Sequence, source: str) -> dict:
     """Map the two label values found to 0/1: 0/1, neg/pos, negative/positive, else sorted order."""
     distinct = sorted(set(values), key=str)
@@ -210,19 +249,35 @@ def read_table_files(
     stops with an error naming the file, the line and the encoding.
     One path: split into train and test by ``test_fraction`` (stratified, ``seed``).
     Two paths: the train file and the test file. Labels must be two classes over all
-    files; null texts or labels are rejected.
+    files. A missing value (null, NaN, or a cell spelling one, ``MISSING_VALUES``) is
+    read alike in every format: a review without text is kept empty, which ``prepare``
+    drops and counts (with a warning here naming the file and the rows); a missing
+    label stops with an error naming the file, the column and the rows.
     """
     if len(paths) not in (1, 2):
         raise ValueError(f"expected one file or a train and a test file, got {list(paths)}")
     tables = []
     for path in paths:
         table = _read_file(path, encoding)
-        for column in (text_column, label_column):
-            if column not in table.column_names:
-                raise ValueError(f"{path}: no column {column!r} (has {table.column_names})")
-            nulls = table.column(column).null_count
-            if nulls:
-                raise ValueError(f"{path}: column {column!r} has {nulls} empty values")
+        texts, labels = _column(table, text_column, path), _column(table, label_column, path)
+        missing = np.flatnonzero(_missing(labels))
+        if len(missing):
+            raise ValueError(
+                f"{path}: column {label_column!r} has {len(missing)} empty values (null, NaN or a spelling of a "
+                f"missing value such as '' or 'nan'; rows {(missing + 1).tolist()[:10]}, counting from 1 after "
+                f"the header)"
+            )
+        missing = _missing(texts)
+        if missing.any():
+            rows = (np.flatnonzero(missing) + 1).tolist()
+            log.warning(
+                "%s: %d reviews have no text in column %r (null, NaN or a spelling of a missing value such as "
+                "'nan'; rows %s, counting from 1 after the header): they are dropped with the empty reviews",
+                path, len(rows), text_column, rows[:10],
+            )  # fmt: skip
+            cells = texts.cast(pa.string()).to_pylist()
+            texts = pa.array(["" if gone else cell for cell, gone in zip(cells, missing)], pa.string())
+            table = table.set_column(table.column_names.index(text_column), text_column, texts)
         tables.append(table)
     values = [v for t in tables for v in t.column(label_column).to_pylist()]
     sources = " and ".join(str(p) for p in paths)
@@ -269,6 +324,15 @@ def _require_members(path, names, members: Mapping[str, str], archive: str) -> N
         raise LayoutError(f"{path}: no member {missing} (not {archive}?)")
 
 
+def _require_regular_file(path, member: tarfile.TarInfo, archive: str) -> None:
+    """Raise a LayoutError naming the archive when ``member`` (one it must hold) is a link or a folder."""
+    if member.isfile():
+        return
+    kind = "symbolic link" if member.issym() else "hard link" if member.islnk() else "folder or special file"
+    target = f" to {member.linkname!r}" if member.linkname else ""
+    raise LayoutError(f"{path}: member {member.name} is a {kind}{target}, not a regular file (not {archive}?)")
+
+
 def _open_zip(path):
     try:
         return zipfile.ZipFile(path)
@@ -287,10 +351,13 @@ def check_yelp_layout(path: str | os.PathLike) -> dict[str, int]:
     """Check that a tar holds yelp_review_polarity_csv/{train,test}.csv; return their sizes in bytes."""
     try:
         with tarfile.open(path, "r|*") as tar:  # streaming: only the headers are looked at
-            sizes = {member.name.removeprefix("./"): member.size for member in tar}
+            members = {member.name.removeprefix("./"): member for member in tar}
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise LayoutError(f"{path}: not a readable tar archive ({exc})") from exc
-    _require_members(path, sizes, YELP_MEMBERS, "yelp_review_polarity_csv.tgz")
+    _require_members(path, members, YELP_MEMBERS, "yelp_review_polarity_csv.tgz")
+    for member in YELP_MEMBERS.values():
+        _require_regular_file(path, members[member], "yelp_review_polarity_csv.tgz")
+    sizes = {name: member.size for name, member in members.items()}
     return {member: sizes[member] for member in YELP_MEMBERS.values()}
 
 
@@ -324,6 +391,7 @@ def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
             split = next((s for s, name in YELP_MEMBERS.items() if member.name.removeprefix("./") == name), None)
             if split is None:
                 continue
+            _require_regular_file(path, member, "yelp_review_polarity_csv.tgz")
             found.add(split)
             text = io.TextIOWrapper(tar.extractfile(member), encoding="utf-8", newline="")
             for row, record in enumerate(csv.reader(text)):
@@ -349,18 +417,27 @@ DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb_v1.tar.gz", "sst2": "SST-2.zip", "yel
 LAYOUT_CHECKS = {"aclimdb": check_archive_layout, "sst2": check_sst2_layout, "yelp": check_yelp_layout}
 
 
+# The schema metadata key under which ``read_reviews`` records the files a review table comes from
+# (a JSON list: the archive or the one table file, or the train and the test file), for prepare's errors.
+INPUTS_KEY = b"rnn_dynamics.inputs"
+
+
 def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int) -> pa.Table:
     """The review table of a configured dataset (``spec`` is its entry under ``datasets``; a key left
-    out takes the schema's default); ``seed`` (``prepare.split_seed``) splits a single table file."""
+    out takes the schema's default), with ``paths`` recorded in its metadata (``INPUTS_KEY``); ``seed``
+    (``prepare.split_seed``) splits a single table file."""
     if spec["kind"] in ARCHIVE_READERS:
         (path,) = paths
-        return ARCHIVE_READERS[spec["kind"]](path)
-    if spec["kind"] == "table":
+        table = ARCHIVE_READERS[spec["kind"]](path)
+    elif spec["kind"] == "table":
         spec = {**config.defaults("datasets.table"), **spec}
-        return read_table_files(
+        table = read_table_files(
             paths, spec["text_column"], spec["label_column"], spec["test_fraction"], seed, spec["encoding"]
         )
-    raise ValueError(f"unknown dataset kind {spec['kind']!r}")
+    else:
+        raise ValueError(f"unknown dataset kind {spec['kind']!r}")
+    metadata = {**(table.schema.metadata or {}), INPUTS_KEY: json.dumps([str(path) for path in paths]).encode()}
+    return table.replace_schema_metadata(metadata)
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -425,6 +502,41 @@ class PrepareSettings(config.Section, section="prepare"):
     max_length: int | None
 
 
+def _inputs(reviews: pa.Table) -> list[str]:
+    """The files a review table was read from, as ``read_reviews`` records them (none for another table)."""
+    recorded = (reviews.schema.metadata or {}).get(INPUTS_KEY)
+    return json.loads(recorded) if recorded else []
+
+
+def _check_classes(labels: np.ndarray, rows: Mapping[str, np.ndarray], outputs, inputs, valid_fraction) -> None:
+    """Raise a LabelError, before anything is written, when a split lacks a label: a classifier cannot learn
+    from a training split of one class, nor be judged on a validation or test split of one (scikit-learn's
+    fits in ``analyze`` fail on it, long after training).
+
+    The error names the split's file, the input it comes from and the count of every label in it.
+    """
+    classes = sorted(set(np.unique(labels).tolist()) | set(LABELS.values()))
+    inputs = [str(path) for path in inputs]
+    source = {"train": inputs[0], "test": inputs[-1]} if inputs else {"train": "the review table", "test": "it"}
+    for name, split_rows in rows.items():
+        counts = np.bincount(labels[split_rows].astype(np.int64), minlength=len(classes))
+        missing = [label for label in classes if counts[label] == 0]
+        if not missing:
+            continue
+        found = ", ".join(f"label {label}: {counts[label]}" for label in classes)
+        origin = source["test" if name == "test" else "train"]
+        where = (
+            f"drawn from the train reviews of {origin} (prepare.valid_fraction {valid_fraction})"
+            if name == "valid"
+            else f"from {origin}"
+        )
+        advice = ", or raise prepare.valid_fraction" if name == "valid" else ""
+        raise LabelError(
+            f"{outputs[name]}: the {name} split, {where}, has no review of label {missing} ({found}); every split "
+            f"needs every label: check the labels in {origin}{advice}"
+        )
+
+
 def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], settings: PrepareSettings) -> dict:
     """Write the token tables and the vocabulary of a review table.
 
@@ -432,7 +544,9 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
     label, ``split_seed``); the vocabulary counts the (truncated) training reviews
     only; reviews are cut to their first ``max_length`` tokens. ``outputs`` maps
     ``train``, ``valid``, ``test`` and ``vocab`` to paths. Reviews with no tokens are
-    dropped (a classifier reads the state at the last token), with a warning. Returns
+    dropped (a classifier reads the state at the last token), with a warning. Every split
+    must hold every label (see ``_check_classes``): an error names the split's file and the
+    input it came from (``read_reviews`` records the inputs in the table's metadata). Returns
     row counts, the vocabulary size and ``dropped_empty``, the number of reviews dropped.
     """
     storage.check_schema(reviews.schema, REVIEWS_SCHEMA, "review table")
@@ -462,6 +576,7 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
                 f"the {name} split is empty ({dict((k, len(v)) for k, v in rows.items())} reviews; "
                 f"valid_fraction {valid_fraction}): too few reviews of a label?"
             )
+    _check_classes(labels, rows, outputs, _inputs(reviews), valid_fraction)
 
     in_train = np.zeros(len(labels), dtype=bool)
     in_train[rows["train"]] = True

@@ -367,6 +367,12 @@ def solve_shard(
 ) -> pa.Table:
     """Shard ``index`` of ``count``: sample the search's starts from ``states``, solve this shard's slice,
     measure its slow points and, where ``settings.exact_roots``, polish its endpoints to exact roots."""
+    if count > settings.starts:  # the Snakefile's config check stops this before any job runs
+        raise ValueError(
+            f"shard {index + 1} of {count}: fixed_points.shards ({count}) is larger than fixed_points.starts "
+            f"({settings.starts}), so some shards have no starts; set fixed_points.shards to at most "
+            f"{settings.starts}"
+        )
     starts = sample_starts(states, settings.starts, settings.noise, settings.seed)
     rows = shard_rows(len(starts), index, count)
     log.info(

@@ -60,6 +60,7 @@ MEANINGS = {
         "test_accuracy": "accuracy on the test split",
         "valid_chance_accuracy": "validation accuracy of always answering the majority label",
         "at_chance": "validation accuracy within two standard errors of valid_chance_accuracy",
+        "chance_judged": "whether the validation split is large enough for a perfect accuracy to clear that margin",
     },
     "explained_variance": {
         "model": "model id",

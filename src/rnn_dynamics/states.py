@@ -25,6 +25,7 @@ from rnn_dynamics import config, storage, text
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 
 __all__ = [
+    "DOMINANT_REVIEW_SHARE",
     "EXAMPLES_SCHEMA",
     "PCA",
     "PCA_SCHEMA",
@@ -40,6 +41,7 @@ __all__ = [
     "read_pca",
     "sample_reviews",
     "visited_states",
+    "warn_of_dominant_review",
     "write_hidden_states",
 ]
 
@@ -297,6 +299,32 @@ def extract(
     return {key: stream.fit() for key, stream in streams.items()}
 
 
+# One review holding more than this share of the states a PCA or the fixed-point starts are drawn
+# from outweighs the others (a 50,000-word review among a thousand short ones): warned of, once there
+# are enough reviews (2 / share) that an even spread gives each well under it.
+DOMINANT_REVIEW_SHARE = 0.1
+
+
+def warn_of_dominant_review(lengths: np.ndarray, rows: np.ndarray, what: str) -> None:
+    """Log a warning when one of the reviews ``rows`` (their lengths ``lengths[rows]``) holds more than
+    ``DOMINANT_REVIEW_SHARE`` of their states, naming the review (its row in the split, the layer dumps'
+    ``review``), its share and ``what`` those states feed."""
+    rows = np.asarray(rows)
+    if len(rows) < 2 / DOMINANT_REVIEW_SHARE:
+        return
+    counts = lengths[rows]
+    longest = int(np.argmax(counts))
+    share = counts[longest] / counts.sum()
+    if share > DOMINANT_REVIEW_SHARE:
+        log.warning(
+            "review %d of the split (`review` %d in the layer dumps) supplies %d of the %d states %s (%.0f%%, "
+            "above %.0f%%): it outweighs the other %d reviews there; prepare.max_length cuts every review to "
+            "its first tokens",
+            rows[longest], rows[longest], counts[longest], counts.sum(), what, 100 * share,
+            100 * DOMINANT_REVIEW_SHARE, len(rows) - 1,
+        )  # fmt: skip
+
+
 def write_hidden_states(
     trained,
     untrained,
@@ -315,6 +343,8 @@ def write_hidden_states(
     with ``vocabulary``, cut to ``max_length``); returns the PCAs.
     """
     sample = sample_reviews(len(split), settings.sample_reviews, settings.seed)
+    warn_of_dominant_review(split.lengths, np.arange(len(split)), "the PCA of every layer is fitted to")
+    warn_of_dominant_review(split.lengths, sample, "dumped, which the fixed-point starts are drawn from")
     pcas = extract(trained, untrained, split, outputs["states"], sample, settings.batch_size, progress)
     storage.write_table(pca_table(pcas), outputs["pca"])
     storage.write_table(example_states(trained, settings.examples, vocabulary, max_length), outputs["examples"])

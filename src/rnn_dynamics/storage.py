@@ -2,19 +2,23 @@
 
 Every output goes to a temporary file beside its destination and is renamed
 into place only when complete, so an interrupted job never leaves a
-half-written file that looks finished. A file that cannot be read (damaged,
-truncated, written by something else) raises :class:`UnreadableFile`, which names
-the file and the workflow rule that makes it, so the user knows what to run again.
+half-written file that looks finished; a write that fails for want of space
+raises :class:`NoSpaceLeft`, which says so, with the path and the free bytes. A
+file that cannot be read (damaged, truncated, written by something else) raises
+:class:`UnreadableFile`, which names the file, the workflow rule that makes it and
+the ``--forcerun`` target that makes it again, so the user knows what to run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import pickle
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -24,12 +28,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = [
+    "FULL_DISK_BYTES",
     "PRODUCING_RULES",
+    "NoSpaceLeft",
     "SchemaError",
     "UnreadableFile",
     "atomic_path",
     "check_schema",
     "exclusive_lock",
+    "forcerun_target",
     "list_column",
     "list_matrix",
     "producing_rule",
@@ -44,23 +51,93 @@ __all__ = [
 ]
 
 
+# A write that fails while less than this is free on its device is put down to the full disk, whatever
+# the error says: torch.save reports a full disk only as an opaque RuntimeError of its zip writer.
+FULL_DISK_BYTES = 1 << 20
+_FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_FULL_DISK_WORDS = ("no space left on device", "disk quota exceeded")
+
+
+class NoSpaceLeft(OSError):
+    """A write failed because the disk holding its file is full (or the user's quota is spent).
+
+    The message says ``no space left on device`` with the path, the bytes free there once
+    the partial file is removed, the error the writer raised (``cause``), what was kept
+    (``kept``: by default the earlier file at ``path``, if any, since nothing was renamed
+    into place) and how to go on (``resume``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        free: int,
+        cause: BaseException | None = None,
+        kept: str = "",
+        resume: str = "it runs again the jobs that did not finish",
+    ):
+        self.path, self.free, self.cause = Path(path), free, cause
+        kept = kept or f"nothing was replaced (an earlier {self.path.name}, if any, is kept)"
+        failed = f"; the write failed with {type(cause).__name__}: {_first_line(cause)}" if cause else ""
+        super().__init__(
+            f"{path}: no space left on device ({free:,} bytes free in {self.path.parent}{failed}); {kept}. "
+            f"Free some space, then rerun the same snakemake command: {resume}"
+        )
+        self.errno = errno.ENOSPC
+
+
+def _free_bytes(directory: Path) -> int:
+    """Bytes free to this user on the device holding ``directory`` (-1 when that cannot be asked)."""
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return -1
+
+
+def _disk_full(exc: BaseException, free: int) -> bool:
+    """Whether ``exc``, raised by a write, is a full disk: ENOSPC or EDQUOT anywhere in its chain, or an
+    OSError or RuntimeError (torch's zip writer) while less than ``FULL_DISK_BYTES`` is free."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _FULL_DISK_ERRNOS:
+            return True
+        if any(words in str(seen).lower() for words in _FULL_DISK_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return isinstance(exc, (OSError, RuntimeError)) and 0 <= free < FULL_DISK_BYTES
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` if the block succeeds."""
+    """Yield a temporary path next to ``path``; move it onto ``path`` if the block succeeds.
+
+    A failure for want of space (see ``_disk_full``) raises :class:`NoSpaceLeft` naming ``path``;
+    the temporary file is removed either way, so a full disk leaves no partial file behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield tmp
         os.replace(tmp, path)
+    except NoSpaceLeft:
+        raise
+    except Exception as exc:
+        directory = path.parent if path.parent.exists() else Path.cwd()
+        if not _disk_full(exc, _free_bytes(directory)):  # asked before the partial file goes
+            raise
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise NoSpaceLeft(path, _free_bytes(directory), exc) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def write_table(table: pa.Table, path: str | os.PathLike, **kwargs) -> None:
@@ -89,44 +166,67 @@ def list_matrix(column: pa.Array | pa.ChunkedArray, *shape: int) -> np.ndarray:
 
 
 # Which rule of workflow/rules/*.smk writes a file, by the file's place in the data
-# contracts (DESIGN.md), most specific first.
+# contracts (DESIGN.md), most specific first, and the output of that rule's job that
+# `--forcerun` must be given to make the file again (a template for the match's
+# `expand`; ``\g<0>``: the file itself). A file inside a directory() output is not an
+# output of its own: Snakemake knows only the folder. Of a model's folder, only the
+# rule's four outputs are; its other files (checkpoint.pt, .lock) go with model.pt.
 PRODUCING_RULES = [
-    (r"results/[^/]+/data/[^/]+\.parquet", "prepare"),
-    (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings"),
-    (r"results/[^/]+/models/[^/]+/[^/]+", "train"),
-    (r"results/[^/]+/(states/[^/]+/[^/]+|pca/[^/]+|examples/[^/]+)\.parquet", "hidden_states"),
-    (r"results/[^/]+/fixed_points/[^/]+/[^/]+/shard-[^/]+\.parquet", "fixed_point_shard"),
-    (r"results/[^/]+/fixed_points/[^/]+/[^/]+\.parquet", "gather_fixed_points"),
-    (r"results/[^/]+/linearization/[^/]+/[^/]+\.parquet", "linearize"),
-    (r"results/[^/]+/analyses/[^/]+/[^/]+/[^/]+", "analyze"),
-    (r"results/[^/]+/tables/accuracy\.csv", "accuracy_table"),
-    (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table"),
-    (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table"),
-    (r"results/[^/]+/tables/comparison\.csv", "comparison_table"),
-    (r"results/[^/]+/tables/timeline\.csv", "timeline"),
-    (r"results/[^/]+/RESULTS\.md", "results_page"),
-    (r"results/comparison\.csv", "comparison_across_datasets"),
+    (r"results/[^/]+/data/[^/]+\.parquet", "prepare", r"\g<0>"),
+    (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings", r"\g<0>"),
+    (r"results/[^/]+/models/[^/]+/(initial\.pt|model\.pt|history\.parquet|metrics\.json)", "train", r"\g<0>"),
+    (r"(results/[^/]+/models/[^/]+)/[^/]+", "train", r"\1/model.pt"),
+    (r"(results/[^/]+/states/[^/]+)/[^/]+\.parquet", "hidden_states", r"\1"),
+    (r"results/[^/]+/(pca|examples)/[^/]+\.parquet", "hidden_states", r"\g<0>"),
+    (r"results/[^/]+/fixed_points/[^/]+/[^/]+/shard-[^/]+\.parquet", "fixed_point_shard", r"\g<0>"),
+    (r"results/[^/]+/fixed_points/[^/]+/[^/]+\.parquet", "gather_fixed_points", r"\g<0>"),
+    (r"results/[^/]+/linearization/[^/]+/[^/]+\.parquet", "linearize", r"\g<0>"),
+    (r"(results/[^/]+/analyses/[^/]+/[^/]+)/[^/]+", "analyze", r"\1"),
+    (r"results/[^/]+/tables/accuracy\.csv", "accuracy_table", r"\g<0>"),
+    (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table", r"\g<0>"),
+    (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table", r"\g<0>"),
+    (r"results/[^/]+/tables/comparison\.csv", "comparison_table", r"\g<0>"),
+    (r"results/[^/]+/tables/timeline\.csv", "timeline", r"\g<0>"),
+    (r"results/[^/]+/RESULTS\.md", "results_page", r"\g<0>"),
+    (r"results/comparison\.csv", "comparison_across_datasets", r"\g<0>"),
 ]
+
+
+def _producer(path: str | os.PathLike) -> tuple[str, str] | None:
+    """(rule, --forcerun target) of ``path``, or None for a file the workflow does not make."""
+    text = Path(path).as_posix()
+    for pattern, rule, target in PRODUCING_RULES:
+        match = re.search(rf"(?:^|/)({pattern})$", text)
+        if match:
+            # From results/ on: the workflow's outputs are relative to its directory, where snakemake runs.
+            return rule, re.fullmatch(pattern, match.group(1)).expand(target)
+    return None
 
 
 def producing_rule(path: str | os.PathLike) -> str | None:
     """The workflow rule whose output ``path`` is, or None for a file the workflow does not make."""
-    text = Path(path).as_posix()
-    for pattern, rule in PRODUCING_RULES:
-        match = re.search(rf"(^|/){pattern}$", text)
-        if match:
-            return rule
-    return None
+    found = _producer(path)
+    return found[0] if found else None
+
+
+def forcerun_target(path: str | os.PathLike) -> str | None:
+    """What ``snakemake --forcerun`` takes to make ``path`` again: an output of the job that writes it,
+    relative to the workflow's directory (the folder of a ``directory()`` output, model.pt for a
+    model's checkpoint), or None for a file the workflow does not make."""
+    found = _producer(path)
+    return found[1] if found else None
 
 
 def remake_hint(path: str | os.PathLike) -> str:
-    """How to make ``path`` again: the rule that writes it, for ``--forcerun``."""
-    rule = producing_rule(path)
-    if rule is None:
+    """How to make ``path`` again: the rule that writes it, and the ``--forcerun`` arguments that
+    make its job (or every job of the rule) run again, to add to the run's own snakemake command."""
+    found = _producer(path)
+    if found is None:
         return ""
+    rule, target = found
     return (
-        f"; it is made by rule `{rule}`: make it again with `snakemake --forcerun {path}` (this job) "
-        f"or `--forcerun {rule}` (every job of the rule)"
+        f"; it is made by rule `{rule}`: make it again by running this run's snakemake command with "
+        f"`--forcerun {target}` added (this job and those after it) or `--forcerun {rule}` (every job of the rule)"
     )
 
 
@@ -244,6 +344,11 @@ def exclusive_lock(path: str | os.PathLike, holder: str) -> Iterator[None]:
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
-        handle.flush()
+        try:
+            handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+            handle.flush()
+        except OSError as exc:
+            if not _disk_full(exc, _free_bytes(path.parent)):
+                raise
+            raise NoSpaceLeft(path, _free_bytes(path.parent), exc) from exc
         yield

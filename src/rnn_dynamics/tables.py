@@ -42,16 +42,19 @@ log = logging.getLogger(__name__)
 ACCURACY_COLUMNS = (
     ["model", "architecture", "layers", "embedding", "hidden", "seed"]
     + [f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")]
-    + ["valid_chance_accuracy", "at_chance"]
+    + ["valid_chance_accuracy", "at_chance", "chance_judged"]
 )
 
 
 def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
-    """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, and the chance flag."""
+    """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, the chance flag
+    and whether the validation split was large enough to judge it (empty where metrics.json does not say)."""
     rows = []
     for entry in metrics:
         spec = ModelSpec.parse(entry["model"])
         rows.append({**dataclasses.asdict(spec), **entry, "model": spec.id})
+        if entry.get("chance_judged") is False:
+            log.warning("%s: too few validation reviews to judge whether it is at chance level", spec.id)
         if entry.get("at_chance"):
             log.warning("%s is at chance level (validation accuracy %.4f)", spec.id, entry["valid_accuracy"])
     return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)

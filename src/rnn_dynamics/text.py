@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
@@ -20,6 +21,7 @@ __all__ = [
     "VOCAB_SCHEMA",
     "Vocabulary",
     "encode",
+    "normalize",
     "read_vocabulary",
     "tokenize",
 ]
@@ -52,9 +54,34 @@ _SUBSTITUTIONS = [
 ]
 
 
+class _WithoutFormatCharacters(dict):
+    """A ``str.translate`` table that drops Unicode's format characters (category Cf: zero-width spaces
+    and joiners, the byte-order mark, soft hyphens, bidirectional controls), which, invisible, would
+    make a zero-width space and "good" a word apart from "good", and keeps every other character;
+    filled as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        self[code] = None if unicodedata.category(chr(code)) == "Cf" else code
+        return self[code]
+
+
+_FORMAT_CHARACTERS = _WithoutFormatCharacters()
+
+
+def normalize(text: str) -> str:
+    """``text`` without format characters (category Cf) and in Unicode's composed form (NFC), so that
+    what looks like one word is one token: ``e`` + combining acute is ``é``, a BOM or zero-width space
+    glued to a word goes. ASCII text, which neither changes, is returned as it is."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", text.translate(_FORMAT_CHARACTERS))
+
+
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into tokens the way torchtext's ``basic_english`` tokenizer does.
 
+    0. ``normalize``: format characters (zero-width, BOM, bidi controls) dropped, NFC
+       (torchtext does neither; text without such characters is split as it would);
     1. lower-case (Unicode-aware ``str.lower``);
     2. ``'`` becomes a token of its own (``"don't"`` -> ``don ' t``);
     3. double quotes are deleted;
@@ -66,7 +93,7 @@ def tokenize(text: str) -> list[str]:
     Everything else (hyphens, digits, accented letters, other markup) stays inside
     its word.
     """
-    text = text.lower()
+    text = normalize(text).lower()
     for pattern, replacement in _SUBSTITUTIONS:
         text = pattern.sub(replacement, text)
     return text.split()

@@ -10,7 +10,8 @@ epochs); otherwise training starts over, with a warning saying why.
 Training stops with :class:`TrainingDiverged`, naming the model and the epoch, when
 the loss is not finite or explodes (``DIVERGED_LOSS``); the last good checkpoint is
 kept. A model whose kept weights do no better on the validation split than always
-answering its majority label is flagged ``at_chance``.
+answering its majority label is flagged ``at_chance``, unless the
+split is too small to tell (``chance_judged`` false, with a warning).
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ from rnn_dynamics import config, provenance
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.storage import UnreadableFile, atomic_path, exclusive_lock, read_torch, write_json, write_table
+from rnn_dynamics.storage import (
+    NoSpaceLeft,
+    UnreadableFile,
+    atomic_path,
+    exclusive_lock,
+    read_torch,
+    write_json,
+    write_table,
+)
 
 __all__ = [
     "CHANCE_MARGIN",
@@ -48,6 +57,7 @@ __all__ = [
     "evaluate",
     "model_lock",
     "resumable_checkpoint",
+    "reviews_to_judge",
     "train",
 ]
 
@@ -168,14 +178,26 @@ def check_loss(spec: ModelSpec, epoch: int, where: str, loss: float, checkpoint:
     )
 
 
-def at_chance(accuracy: float, labels: np.ndarray) -> tuple[bool, float]:
+def reviews_to_judge(majority: float) -> float:
+    """The fewest validation reviews on which a perfect accuracy clears the chance margin
+    (``CHANCE_MARGIN`` standard errors above the majority label's rate ``majority``):
+    n > CHANCE_MARGIN^2 p / (1 - p), 5 for balanced labels. On fewer, every model would be
+    called at chance, however well it does (``at_chance`` asks the margin itself)."""
+    if majority >= 1:
+        return math.inf
+    return math.floor(CHANCE_MARGIN**2 * majority / (1 - majority)) + 1
+
+
+def at_chance(accuracy: float, labels: np.ndarray) -> tuple[bool, float, bool]:
     """Whether ``accuracy`` on reviews with ``labels`` is within chance of always answering the majority label.
 
-    Returns the flag and the majority label's rate (the chance accuracy).
+    Returns the flag, the majority label's rate (the chance accuracy) and whether there are
+    enough reviews to judge (``reviews_to_judge``); with too few the flag is False.
     """
     majority = float(max(labels.mean(), 1 - labels.mean()))
     margin = CHANCE_MARGIN * math.sqrt(majority * (1 - majority) / len(labels))
-    return bool(accuracy <= majority + margin), majority
+    judged = majority + margin < 1
+    return bool(judged and accuracy <= majority + margin), majority, bool(judged)
 
 
 def resumable_checkpoint(path: Path, spec: ModelSpec, settings: Settings) -> dict | None:
@@ -245,8 +267,24 @@ def train(
     ``on_epoch_end(epoch, model)`` runs after each epoch's checkpoint is written.
     Three steps: resume from a checkpoint (``_resume``), the epochs (``_train_epoch``,
     then validation and a checkpoint), and the final evaluation of the kept weights
-    (``_finish``).
+    (``_finish``). A write that fails for want of space stops with
+    :class:`~rnn_dynamics.storage.NoSpaceLeft`, saying which checkpoint is kept and how a
+    rerun resumes from it.
     """
+    with _reporting_full_disk(spec, outputs.checkpoint) as saved:
+        return _train(spec, splits, embeddings, settings, outputs, on_epoch_end, saved)
+
+
+def _train(
+    spec: ModelSpec,
+    splits: dict[str, Reviews],
+    embeddings: np.ndarray,
+    settings: Settings,
+    outputs: Outputs,
+    on_epoch_end: Callable[[int, model_lib.SentimentClassifier], None] | None,
+    saved: _Saved,
+) -> dict:
+    """``train``'s work; ``saved`` records the epochs of the checkpoint on disk as they are written."""
     torch.set_num_threads(settings.threads)
     # Gradients fading back through hundreds of time steps reach subnormal floats, which the
     # CPU multiplies many times slower than normal ones: flushed to zero, they cost nothing.
@@ -270,6 +308,7 @@ def train(
     )
     shuffle = torch.Generator().manual_seed(spec.seed)
     history, best = _resume(outputs.checkpoint, spec, settings, model, optimizer, shuffle, device)
+    saved.epochs = len(history)
 
     train_tokens = int(splits["train"].lengths.sum())
     for epoch in range(len(history) + 1, settings.epochs + 1):
@@ -295,6 +334,7 @@ def train(
         if valid_loss < best["valid_loss"]:
             best = {"epoch": epoch, "valid_loss": valid_loss, "weights": _cpu_copy(model.state_dict())}
         _save_checkpoint(outputs.checkpoint, spec, settings, model, optimizer, shuffle, device, history, best)
+        saved.epochs = epoch
         log.info(
             "%s epoch %d/%d: train loss %.4f accuracy %.4f, valid loss %.4f accuracy %.4f, %.1f s, %.0f tokens/s",
             spec.id, epoch, settings.epochs, record["train_loss"], record["train_accuracy"],
@@ -304,6 +344,37 @@ def train(
             on_epoch_end(epoch, model)
 
     return _finish(model, spec, splits, settings, outputs, history, best, device)
+
+
+@dataclass
+class _Saved:
+    """How many epochs the checkpoint on disk holds, once known (None before the resume step)."""
+
+    epochs: int | None = None
+
+
+@contextlib.contextmanager
+def _reporting_full_disk(spec: ModelSpec, checkpoint: Path):
+    """Turn a full disk inside the block into a :class:`NoSpaceLeft` that says what training keeps:
+    the last good checkpoint (the block records its epochs in the yielded ``_Saved``), from which the
+    rerun resumes."""
+    saved = _Saved()
+    try:
+        yield saved
+    except NoSpaceLeft as exc:
+        if saved.epochs:
+            kept = (
+                f"training of model {spec.id} stopped; the last good checkpoint ({checkpoint}, after epoch "
+                f"{saved.epochs}) is kept"
+            )
+            resume = f"training resumes from {checkpoint.name} after epoch {saved.epochs}"
+        elif saved.epochs is None and checkpoint.exists():
+            kept = f"training of model {spec.id} stopped; its checkpoint ({checkpoint}) is kept"
+            resume = f"training resumes from {checkpoint.name}"
+        else:
+            kept = f"training of model {spec.id} stopped before its first epoch ended, so there is no checkpoint yet"
+            resume = "training starts from the beginning"
+        raise NoSpaceLeft(exc.path, exc.free, exc.cause, kept=kept, resume=resume) from exc
 
 
 def _resume(
@@ -423,9 +494,17 @@ def _finish(
     }
     for split, reviews in splits.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate(model, reviews, settings.batch_size, device)
-    metrics["at_chance"], metrics["valid_chance_accuracy"] = at_chance(
+    metrics["at_chance"], metrics["valid_chance_accuracy"], metrics["chance_judged"] = at_chance(
         metrics["valid_accuracy"], splits["valid"].labels
     )
+    if not metrics["chance_judged"]:
+        log.warning(
+            "%s: too few validation reviews to judge whether it is at chance level: %d, where a perfect accuracy "
+            "clears %.0f standard errors above the majority label's rate %.4f only on %s or more; raise "
+            "prepare.valid_fraction or add reviews",
+            spec.id, len(splits["valid"]), CHANCE_MARGIN, metrics["valid_chance_accuracy"],
+            reviews_to_judge(metrics["valid_chance_accuracy"]),
+        )  # fmt: skip
     if metrics["at_chance"]:
         log.warning(
             "%s is at chance level: validation accuracy %.4f, always answering the majority label %.4f",

@@ -33,8 +33,6 @@ __all__ = [
 # A figure of one model, or of one of its systems (results/{dataset}/figures/{model}/{system}/{name}.png).
 _FIGURE = re.compile(r"^results/(?P<dataset>[^/]+)/figures/(?P<model>[^/]+)/(?P<output>(?:[^/]+/)?[^/]+)\.png$")
 _TABLE = re.compile(r"^results/(?P<dataset>[^/]+)/tables/(?P<output>[^/]+)\.(?:csv|html)$")
-# A page of one dataset's run (results/{dataset}/RESULTS.md).
-_PAGE = re.compile(r"^results/(?P<dataset>[^/]+)/(?P<output>[^/]+)\.md$")
 # A table or figure across all datasets run (results/{name}.csv|html|png).
 _ACROSS = re.compile(r"^results/(?P<output>[^/]+)\.(?:csv|html|png)$")
 
@@ -62,12 +60,12 @@ td:first-child, th:first-child { text-align: left; }
 
 
 def describe_output(path: str) -> dict[str, str]:
-    """Dataset, model and output name of a figure, table or page path; model is "all models" for a table or page."""
+    """Dataset, model and output name of a figure or table path; model is "all models" for a table."""
     normalised = Path(path).as_posix()
     figure = _FIGURE.match(normalised)
     if figure:
         return figure.groupdict()
-    table = _TABLE.match(normalised) or _PAGE.match(normalised)
+    table = _TABLE.match(normalised)
     if table:
         return {**table.groupdict(), "model": "all models"}
     across = _ACROSS.match(normalised)
@@ -75,7 +73,7 @@ def describe_output(path: str) -> dict[str, str]:
         return {**across.groupdict(), "dataset": "all datasets", "model": "all models"}
     raise ValueError(
         f"report output {path!r} is neither results/{{dataset}}/figures/{{model}}/[{{system}}/]{{name}}.png "
-        "nor results/{dataset}/tables/{name}.csv|html nor results/{dataset}/{name}.md nor results/{name}.csv|html|png"
+        "nor results/{dataset}/tables/{name}.csv|html nor results/{name}.csv|html|png"
     )
 
 

@@ -127,7 +127,7 @@ rule report_status:
     conda:
         "../../envs/pipeline.yaml"
     params:
-        expected=all_targets(),
+        expected=report_targets(),
     script:
         "../../scripts/report_status.py"
 

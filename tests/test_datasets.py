@@ -105,10 +105,10 @@ def test_two_label_values_map_to_zero_and_one(values, mapping):
     assert datasets.label_mapping(values, "f.csv") == mapping
 
 
-def test_table_file_with_three_classes_is_rejected_naming_file_column_and_values(tmp_path):
+def test_table_file_of_one_class_is_rejected_naming_file_column_and_counts(tmp_path):
     path = tmp_path / "reviews.csv"
-    path.write_text("review,stars\ngood,5\nbad,1\nok,3\n")
-    with pytest.raises(LabelError, match=r"reviews\.csv, column 'stars'.*found 3: \[1, 3, 5\]"):
+    path.write_text("review,stars\ngood,5\nbad,5\nok,5\n")
+    with pytest.raises(LabelError, match=r"reviews\.csv, column 'stars'.*found 1 \(5: 3\)"):
         datasets.read_table_files([path], "review", "stars", 0.2, 0, "utf-8")
 
 

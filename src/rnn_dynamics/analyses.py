@@ -351,7 +351,15 @@ def analyze(
     """All measures of one system: a summary (plain numbers) and one table per analysis.
 
     The network runs on the device its weights are on (``model.load(..., map_location=device)``);
-    every result is on the CPU."""
+    every result is on the CPU. A model of more than two classes stops here with a ValueError: every
+    measure but the spectra reads its one readout direction."""
+    if model.classes != 2:
+        raise ValueError(
+            f"analyses of {model.spec.id} {system_name}: the model has {model.classes} classes; the line-attractor "
+            f"measures (readout alignment, word valence against a binary bag-of-words model, mode orientation, "
+            f"linearized accuracy) read one readout direction and are not yet supported for more than two "
+            f"classes (the states, fixed points and linearization are)"
+        )
     sample = subset(test, settings.reviews, settings.seed)
     evaluation = evaluate_system(model, system_name, lin, sample, progress=progress)
     mean_length = float(train.lengths.mean())

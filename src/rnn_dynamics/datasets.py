@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from rnn_dynamics import config, storage
+from rnn_dynamics import config, storage, synthetic
 from rnn_dynamics.text import UNK_INDEX, Vocabulary, tokenize
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "REVIEW_MEMBER",
     "SPLITS",
     "SST2_MEMBERS",
+    "SYNTHETIC_MEMBER",
     "TOKENS_SCHEMA",
     "YELP_FULL_MEMBERS",
     "YELP_LABELS",
@@ -78,6 +79,7 @@ __all__ = [
     "read_classes",
     "read_dbpedia_archive",
     "read_reviews",
+    "read_synthetic_archive",
     "read_sst2_archive",
     "read_table_files",
     "read_yelp_archive",
@@ -126,7 +128,7 @@ class Classes:
     scale (star ratings), whose order means something."""
 
     names: tuple[str, ...]
-    ordered: bool = False
+    ordered: bool
 
     def __len__(self) -> int:
         return len(self.names)
@@ -144,7 +146,7 @@ class Classes:
 
 
 # The classes of a table without class metadata: every binary table.
-BINARY = Classes(("0", "1"))
+BINARY = Classes(("0", "1"), False)
 
 
 def label_type(classes: int) -> pa.DataType:
@@ -223,6 +225,42 @@ def read_archive(path: str | os.PathLike) -> pa.Table:
     _check_counts(path, counts)
     table = pa.table([ids, splits, pa.array(labels, pa.int8()), pa.array(texts, pa.string())], schema=REVIEWS_SCHEMA)
     # Sorted, so that the output does not depend on the order the archive was packed in.
+    return table.take(pc.sort_indices(table, [("id", "ascending")]))
+
+
+SYNTHETIC_MEMBER = re.compile(r"^(?:\./)?synthetic/(train|test)/([0-9]+)/([^/]+)\.txt$")
+
+
+def read_synthetic_archive(path: str | os.PathLike) -> pa.Table:
+    """A ``synthetic.write_archive`` archive read in place: the binary task's aclImdb layout
+    (``read_archive``), or the N-class layout (``synthetic/{split}/{label}/{i}.txt`` with its classes in
+    ``synthetic.CLASSES_MEMBER``), sorted by id."""
+    ids, splits, labels, texts = [], [], [], []
+    classes = None
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                if member.name.removeprefix("./") == synthetic.CLASSES_MEMBER:
+                    classes = Classes.from_json(tar.extractfile(member).read(), f"{path}: {member.name}")
+                    continue
+                match = SYNTHETIC_MEMBER.match(member.name)
+                if match is None or not member.isfile():
+                    continue
+                split, label, name = match.groups()
+                ids.append(f"{split}/{int(label)}/{name}")
+                splits.append(split)
+                labels.append(int(label))
+                texts.append(tar.extractfile(member).read().decode("utf-8"))
+    except FileNotFoundError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise LayoutError(f"{path}: not a readable tar.gz archive ({exc})") from exc
+    if classes is None:
+        return read_archive(path)
+    outside = sorted({label for label in labels if label >= len(classes)})
+    if outside:
+        raise LabelError(f"{path}: labels {outside} outside the archive's {len(classes)} classes {classes.names}")
+    table = _with_classes(_review_table(ids, splits, labels, texts, classes=len(classes)), classes)
     return table.take(pc.sort_indices(table, [("id", "ascending")]))
 
 
@@ -317,7 +355,7 @@ def _sorted_values(values) -> list:
     return sorted(distinct, key=str)
 
 
-def label_mapping(values: Sequence, source: str, classes: Sequence | None = None) -> dict:
+def label_mapping(values: Sequence, source: str, classes: Sequence | None) -> dict:
     """Map the label values found to class indices 0..N-1.
 
     ``classes`` (the dataset's ``classes`` key) gives the order, matched to the values as text; without
@@ -361,8 +399,9 @@ def read_table_files(
     test_fraction: float,
     seed: int,
     encoding: str,
-    classes: Sequence | None = None,
-    ordered: bool = False,
+    *,
+    classes: Sequence | None,
+    ordered: bool,
 ) -> pa.Table:
     """Read users' CSV/TSV/Parquet files into a review table.
 
@@ -441,7 +480,7 @@ YELP_MEMBERS = {"train": "yelp_review_polarity_csv/train.csv", "test": "yelp_rev
 YELP_LABELS = {"1": 0, "2": 1}
 
 
-def _review_table(ids: list[str], splits: list[str], labels: list[int], texts: list[str], classes: int = 2) -> pa.Table:
+def _review_table(ids: list[str], splits: list[str], labels: list[int], texts: list[str], classes: int) -> pa.Table:
     return pa.table([ids, splits, pa.array(labels, label_type(classes)), texts], schema=_reviews_schema(classes))
 
 
@@ -494,7 +533,7 @@ def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
                     columns, (f"{Path(member).stem}:{row}", split, int(record["label"]), record["sentence"])
                 ):
                     column.append(value)
-    return _review_table(*columns)
+    return _review_table(*columns, 2)
 
 
 @dataclass(frozen=True)
@@ -505,8 +544,8 @@ class _CsvArchive:
     members: Mapping[str, str]  # split -> member
     fields: tuple[str, ...]  # the text fields after the label, joined by a space
     names: tuple[str, ...] | None  # the classes, or None: one per line of ``names_member``
-    names_member: str | None = None
-    ordered: bool = False
+    names_member: str | None
+    ordered: bool
 
     def required(self) -> list[str]:
         return list(self.members.values()) + ([self.names_member] if self.names_member else [])
@@ -572,16 +611,14 @@ def _read_csv_archive(path, kind: _CsvArchive) -> pa.Table:
     return _with_classes(_review_table(*columns, classes=len(names)), Classes(names, kind.ordered))
 
 
-YELP = _CsvArchive("yelp_review_polarity_csv.tgz", YELP_MEMBERS, ("text",), ("1", "2"))
+YELP = _CsvArchive("yelp_review_polarity_csv.tgz", YELP_MEMBERS, ("text",), ("1", "2"), None, False)
 AG_NEWS_MEMBERS = {"train": "ag_news_csv/train.csv", "test": "ag_news_csv/test.csv"}
 AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
-AG_NEWS = _CsvArchive("ag_news_csv.tgz", AG_NEWS_MEMBERS, ("title", "description"), AG_NEWS_CLASSES)
+AG_NEWS = _CsvArchive("ag_news_csv.tgz", AG_NEWS_MEMBERS, ("title", "description"), AG_NEWS_CLASSES, None, False)
 YELP_FULL_MEMBERS = {"train": "yelp_review_full_csv/train.csv", "test": "yelp_review_full_csv/test.csv"}
-YELP_FULL = _CsvArchive(
-    "yelp_review_full_csv.tgz", YELP_FULL_MEMBERS, ("text",), ("1", "2", "3", "4", "5"), ordered=True
-)
+YELP_FULL = _CsvArchive("yelp_review_full_csv.tgz", YELP_FULL_MEMBERS, ("text",), ("1", "2", "3", "4", "5"), None, True)
 DBPEDIA_MEMBERS = {"train": "dbpedia_csv/train.csv", "test": "dbpedia_csv/test.csv"}
-DBPEDIA = _CsvArchive("dbpedia_csv.tgz", DBPEDIA_MEMBERS, ("title", "content"), None, "dbpedia_csv/classes.txt")
+DBPEDIA = _CsvArchive("dbpedia_csv.tgz", DBPEDIA_MEMBERS, ("title", "content"), None, "dbpedia_csv/classes.txt", False)
 
 
 def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
@@ -628,7 +665,7 @@ def check_dbpedia_layout(path: str | os.PathLike) -> dict[str, int]:
 
 ARCHIVE_READERS = {
     "aclimdb": read_archive,
-    "synthetic": read_archive,
+    "synthetic": read_synthetic_archive,
     "sst2": read_sst2_archive,
     "yelp": read_yelp_archive,
     "ag_news": read_ag_news_archive,

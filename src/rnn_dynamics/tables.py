@@ -51,9 +51,9 @@ ACCURACY_COLUMNS = (
 CLASS_ACCURACY_COLUMNS = ACCURACY_COLUMNS[-3:]
 
 
-def _class_accuracy(by_class: dict) -> str:
+def _class_accuracy(names: list[str], by_class: list[float]) -> str:
     """Per-class accuracies as one cell: ``name: accuracy`` for each class in order, separated by ``; ``."""
-    return "; ".join(f"{name}: {value:.4g}" for name, value in by_class.items())
+    return "; ".join(f"{name}: {value:.4g}" for name, value in zip(names, by_class))
 
 
 def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
@@ -67,7 +67,7 @@ def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
         row = {**dataclasses.asdict(spec), **entry, "model": spec.id}
         if "classes" in entry:
             row["classes"] = len(entry["classes"])
-            row["test_class_accuracy"] = _class_accuracy(entry["test_class_accuracy"])
+            row["test_class_accuracy"] = _class_accuracy(entry["classes"], entry["test_class_accuracy"])
         rows.append(row)
         if entry.get("chance_judged") is False:
             log.warning("%s: too few validation reviews to judge whether it is at chance level", spec.id)

@@ -527,7 +527,8 @@ def _finish(
             names = reviews.classes.names
             metrics["classes"] = list(names)
             metrics["ordered"] = reviews.classes.ordered
-            metrics["test_class_accuracy"] = {name: float(value) for name, value in zip(names, by_class)}
+            # A list in class order: metrics.json is written with sorted keys, which would reorder a dict.
+            metrics["test_class_accuracy"] = [float(value) for value in by_class]
             metrics["test_chance_accuracy"] = majority_rate(reviews.labels)
     metrics["at_chance"], metrics["valid_chance_accuracy"], metrics["chance_judged"] = at_chance(
         metrics["valid_accuracy"], splits["valid"].labels

@@ -407,3 +407,27 @@ def test_analyses_of_an_n_class_model_stop_at_once_naming_what_is_not_supported(
     # What does not need a readout direction flows through: the systems the fixed-point search solves.
     system = net.system("layer1")
     assert system.state_size == 32
+
+
+@pytest.mark.slow
+def test_an_n_class_run_flows_through_states_and_fixed_points_and_stops_at_the_analyses(tmp_path):
+    directory = copy_workflow(tmp_path / "workflow")
+    (directory / "nclass.yaml").write_text(
+        "run_datasets: [synthetic]\n"
+        "datasets: {synthetic: {kind: synthetic, reviews_per_split: 200, task: categorical, classes: 3}}\n"
+        "prepare: {max_vocab: null}\nembeddings: {source: random}\n"
+        "models: {architectures: [gru], layers: [1], embedding: [8], hidden: 8, seeds: [0]}\n"
+        "training: {epochs: 2, threads: 1, device: cpu}\nstates: {sample_reviews: 50}\n"
+        "fixed_points: {starts: 20, shards: 1, max_iterations: 30, device: cpu}\n"
+        "analyses: {reviews: 20, null_samples: 20, device: cpu}\n"
+    )
+    result = snakemake(directory, "--cores", "2", "--configfile", "nclass.yaml", "--keep-going", timeout=900)
+    assert result.returncode != 0
+    results = directory / "results" / "synthetic"
+    accuracy = (results / "tables" / "accuracy.csv").read_text().splitlines()
+    assert accuracy[0].endswith(",classes,test_class_accuracy,test_chance_accuracy")
+    assert ",3,sports: " in accuracy[1]
+    assert (results / "tables" / "fixed_points.csv").exists()
+    assert (results / "figures" / "gru-L1-E8-H8-s0" / "pca_trajectories.png").exists()
+    log = (directory / "logs" / "synthetic" / "analyses" / "gru-L1-E8-H8-s0" / "layer1.log").read_text()
+    assert "the model has 3 classes" in log and "not yet supported for more than two classes" in log

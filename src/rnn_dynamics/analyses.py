@@ -330,7 +330,7 @@ def subset(reviews: Reviews, count: int | str, seed: int) -> Reviews:
     rows = np.sort(np.random.default_rng(seed).choice(len(reviews), size=count, replace=False))
     pieces = [reviews.tokens[reviews.offsets[r] : reviews.offsets[r + 1]] for r in rows]
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(np.int64)
-    return Reviews(np.concatenate(pieces), offsets, reviews.labels[rows])
+    return Reviews(np.concatenate(pieces), offsets, reviews.labels[rows], reviews.classes)
 
 
 # ---------------------------------------------------------------------------

@@ -266,6 +266,11 @@ def extract(
     untrained.eval()
     sizes = [trained.cell.state_size(trained.spec.hidden)] * trained.spec.layers
     streams = {(w, layer): StreamingPCA(size) for w in WEIGHTS for layer, size in enumerate(sizes, start=1)}
+    if len(split.classes) > np.iinfo(np.int8).max + 1:
+        raise ValueError(
+            f"{len(split.classes)} classes: the state dumps' label column (int8) holds at most "
+            f"{np.iinfo(np.int8).max + 1}"
+        )
     lengths, labels = split.lengths, split.labels.astype(np.int8)
     sampled = np.zeros(len(split), dtype=bool)
     sampled[sample] = True

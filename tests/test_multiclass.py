@@ -431,3 +431,23 @@ def test_an_n_class_run_flows_through_states_and_fixed_points_and_stops_at_the_a
     assert (results / "figures" / "gru-L1-E8-H8-s0" / "pca_trajectories.png").exists()
     log = (directory / "logs" / "synthetic" / "analyses" / "gru-L1-E8-H8-s0" / "layer1.log").read_text()
     assert "the model has 3 classes" in log and "not yet supported for more than two classes" in log
+
+
+@pytest.mark.slow
+def test_an_ag_news_archive_without_a_sha256_downloads_checked_by_md5_and_size(tmp_path):
+    rows = [[str(k + 1), f"title {i}", f"{word} story {i}"] for i in range(8) for k, word in enumerate("abcd")]
+    source = write_csv_archive(tmp_path / "served.tgz", "ag_news_csv", {"train": rows, "test": rows[:8]})
+    data = source.read_bytes()
+    md5 = hashlib.md5(data).hexdigest()
+    directory = copy_workflow(tmp_path / "workflow")
+    (directory / "tiny.yaml").write_text(
+        f"run_datasets: [ag_news]\ndatasets: {{ag_news: {{url: '{source.as_uri()}', sha256: null, md5: {md5}, "
+        f"size: {len(data)}}}}}\nprepare: {{valid_fraction: 0.25}}\nembeddings: {{source: random}}\n"
+        "models: {architectures: [gru], layers: [1], embedding: [8], hidden: 8, seeds: [0]}\n"
+    )
+    result = snakemake(directory, "results/ag_news/data/train.parquet", "--cores", "1", "--configfile", "tiny.yaml")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (directory / "resources/ag_news/ag_news_csv.tgz").read_bytes() == data
+    assert "md5 verified" in (directory / "logs/ag_news/download/ag_news_csv.tgz.log").read_text()
+    train = directory / "results/ag_news/data/train.parquet"
+    assert datasets.read_classes(train).names == datasets.AG_NEWS_CLASSES

@@ -1,9 +1,9 @@
 """Rule download: a dataset archive, from a layout-checked local copy or a checksum-verified download."""
 
-from rnn_dynamics import datasets, download, logs
+from rnn_dynamics import config, datasets, download, logs
 
 with logs.to_file(snakemake.log[0]):
-    spec = snakemake.params.spec
+    spec = {**config.defaults(f"datasets.{snakemake.params.spec['kind']}"), **snakemake.params.spec}
     key = f"datasets.{snakemake.wildcards.dataset}"
     if spec.get("local_archive"):
         print(datasets.LAYOUT_CHECKS[spec["kind"]](spec["local_archive"]))
@@ -15,4 +15,6 @@ with logs.to_file(snakemake.log[0]):
             spec["sha256"],
             local_key=f"{key}.local_archive",
             sha256_key=f"{key}.sha256",
+            md5=spec.get("md5"),
+            size=spec.get("size"),
         )

@@ -142,6 +142,10 @@ NOT_COPIES = {
     ("solver.py", "method", "lm"): "polish always runs Levenberg-Marquardt: exact roots need its Newton-like steps",
     ("text.py", "min_count", 1): "Vocabulary's neutral default, keeping every word; prepare passes its own",
     ("text.py", "max_length", None): "encode's neutral default, no truncation; the states pass prepare's",
+    ("model.py", "classes", 2): "a model is binary unless built for the prepared data's N classes (not the "
+    "synthetic section's key of the same name)",
+    ("download.py", "md5", None): "fetch checks an md5 only where one is given; GloVe and the sha256 kinds have none",
+    ("download.py", "size", None): "fetch checks a size only where one is given; GloVe and the sha256 kinds have none",
 }
 
 

@@ -102,27 +102,29 @@ def test_read_archive_in_place(tmp_path):
     ],
 )
 def test_two_label_values_map_to_zero_and_one(values, mapping):
-    assert datasets.label_mapping(values, "f.csv") == mapping
+    assert datasets.label_mapping(values, "f.csv", None) == mapping
 
 
-def test_table_file_with_three_classes_is_rejected_naming_file_column_and_values(tmp_path):
+def test_table_file_of_one_class_is_rejected_naming_file_column_and_counts(tmp_path):
     path = tmp_path / "reviews.csv"
-    path.write_text("review,stars\ngood,5\nbad,1\nok,3\n")
-    with pytest.raises(LabelError, match=r"reviews\.csv, column 'stars'.*found 3: \[1, 3, 5\]"):
-        datasets.read_table_files([path], "review", "stars", 0.2, 0, "utf-8")
+    path.write_text("review,stars\ngood,5\nbad,5\nok,5\n")
+    with pytest.raises(LabelError, match=r"reviews\.csv, column 'stars'.*found 1 \(5: 3\)"):
+        datasets.read_table_files([path], "review", "stars", 0.2, 0, "utf-8", classes=None, ordered=False)
 
 
 def test_missing_column_is_named(tmp_path):
     path = tmp_path / "reviews.csv"
     path.write_text("review,label\ngood,pos\n")
     with pytest.raises(ValueError, match=r"reviews\.csv: no column 'text'"):
-        datasets.read_table_files([path], "text", "label", 0.2, 0, "utf-8")
+        datasets.read_table_files([path], "text", "label", 0.2, 0, "utf-8", classes=None, ordered=False)
 
 
 def test_one_table_file_is_split_into_train_and_test_by_label(tmp_path):
     path = tmp_path / "reviews.tsv"
     path.write_text("text\tsentiment\n" + "".join(f"review {i}\t{'pos' if i % 2 else 'neg'}\n" for i in range(20)))
-    table = datasets.read_table_files([path], "text", "sentiment", test_fraction=0.2, seed=0, encoding="utf-8")
+    table = datasets.read_table_files(
+        [path], "text", "sentiment", test_fraction=0.2, seed=0, encoding="utf-8", classes=None, ordered=False
+    )
     assert table.schema == datasets.REVIEWS_SCHEMA
     pairs = Counter(zip(table.column("split").to_pylist(), table.column("label").to_pylist()))
     assert pairs == {("train", 0): 8, ("train", 1): 8, ("test", 0): 2, ("test", 1): 2}
@@ -133,7 +135,7 @@ def test_train_and_test_files_share_one_label_mapping(tmp_path):
     train, test = tmp_path / "train.parquet", tmp_path / "test.csv"
     pq.write_table(pa.table({"t": ["a", "b"], "y": ["bad", "good"]}), train)
     test.write_text("t,y\nc,good\n")
-    table = datasets.read_table_files([train, test], "t", "y", 0.2, 0, "utf-8")
+    table = datasets.read_table_files([train, test], "t", "y", 0.2, 0, "utf-8", classes=None, ordered=False)
     assert table.to_pydict()["split"] == ["train", "train", "test"]
     assert table.to_pydict()["label"] == [0, 1, 1]
 

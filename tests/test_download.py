@@ -101,3 +101,34 @@ def test_gives_up_after_the_last_retry(flaky_url, tmp_path):
         fetch(flaky_url, out, SHA256, retries=3, backoff=0)
     assert FlakyServer.requests == 3
     assert not out.exists()
+
+
+MD5 = hashlib.md5(CONTENT).hexdigest()
+
+
+def test_an_md5_and_size_stand_in_for_a_missing_sha256(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(CONTENT)
+    out = tmp_path / "out" / "ag_news_csv.tgz"
+    assert fetch(source.as_uri(), out, None, md5=MD5, size=len(CONTENT)) == out
+    assert out.read_bytes() == CONTENT
+
+
+@pytest.mark.parametrize(
+    "checks, named",
+    [({"md5": "0" * 32}, "md5 is"), ({"md5": MD5, "size": len(CONTENT) + 1}, f"size is {len(CONTENT)}, expected")],
+)
+def test_a_wrong_md5_or_size_fails_and_leaves_no_output(tmp_path, checks, named):
+    source = tmp_path / "source.bin"
+    source.write_bytes(CONTENT)
+    out = tmp_path / "out" / "ag_news_csv.tgz"
+    with pytest.raises(ChecksumError, match=named):
+        fetch(source.as_uri(), out, None, backoff=0, **checks)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_size_alone_is_no_checksum(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(CONTENT)
+    with pytest.raises(MissingChecksumError, match="refusing to download"):
+        fetch(source.as_uri(), tmp_path / "out.tgz", None, size=len(CONTENT))

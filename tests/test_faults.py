@@ -448,7 +448,7 @@ def test_a_split_of_one_label_stops_prepare_naming_the_file_and_the_counts(tmp_p
         datasets.prepare(reviews, outputs, datasets.PrepareSettings())
     assert str(error.value) == (
         f"{outputs[one_label]}: the {one_label} split, from {files[one_label]}, has no review of label [0] "
-        f"({counts}); every split needs every label: check the labels in {files[one_label]}"
+        f"({counts}); every split needs every label: check the labels in column 'label' of {files[one_label]}"
     )
     assert not (tmp_path / "data").exists()  # nothing written
 
@@ -470,7 +470,7 @@ def test_a_validation_split_of_one_label_names_valid_fraction(tmp_path):
     assert str(error.value) == (
         f"{outputs['valid']}: the valid split, drawn from the train reviews of {files[0]} (prepare.valid_fraction "
         f"0.1), has no review of label [1] (label 0: 3, label 1: 0); every split needs every label: check the "
-        f"labels in {files[0]}, or raise prepare.valid_fraction"
+        f"labels in column 'label' of {files[0]}, or raise prepare.valid_fraction"
     )
 
 

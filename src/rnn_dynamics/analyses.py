@@ -330,7 +330,7 @@ def subset(reviews: Reviews, count: int | str, seed: int) -> Reviews:
     rows = np.sort(np.random.default_rng(seed).choice(len(reviews), size=count, replace=False))
     pieces = [reviews.tokens[reviews.offsets[r] : reviews.offsets[r + 1]] for r in rows]
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(np.int64)
-    return Reviews(np.concatenate(pieces), offsets, reviews.labels[rows])
+    return Reviews(np.concatenate(pieces), offsets, reviews.labels[rows], reviews.classes)
 
 
 # ---------------------------------------------------------------------------
@@ -351,7 +351,15 @@ def analyze(
     """All measures of one system: a summary (plain numbers) and one table per analysis.
 
     The network runs on the device its weights are on (``model.load(..., map_location=device)``);
-    every result is on the CPU."""
+    every result is on the CPU. A model of more than two classes stops here with a ValueError: every
+    measure but the spectra reads its one readout direction."""
+    if model.classes != 2:
+        raise ValueError(
+            f"analyses of {model.spec.id} {system_name}: the model has {model.classes} classes; the line-attractor "
+            f"measures (readout alignment, word valence against a binary bag-of-words model, mode orientation, "
+            f"linearized accuracy) read one readout direction and are not yet supported for more than two "
+            f"classes (the states, fixed points and linearization are)"
+        )
     sample = subset(test, settings.reviews, settings.seed)
     evaluation = evaluate_system(model, system_name, lin, sample, progress=progress)
     mean_length = float(train.lengths.mean())

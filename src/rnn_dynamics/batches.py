@@ -19,11 +19,13 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from rnn_dynamics.storage import read_table
+from rnn_dynamics.datasets import BINARY, LABEL_TYPES, Classes, read_classes
+from rnn_dynamics.storage import SchemaError, read_table, remake_hint
 
 __all__ = ["SPLIT_SCHEMA", "Reviews", "bucketed_batches", "padded_batch", "read_split"]
 
-SPLIT_SCHEMA = {"id": pa.string(), "label": pa.int8(), "length": pa.int32(), "tokens": pa.list_(pa.int32())}
+# The label is int8 (two classes) or int16 (more): ``datasets.LABEL_TYPES``, checked by ``read_split``.
+SPLIT_SCHEMA = {"id": pa.string(), "label": None, "length": pa.int32(), "tokens": pa.list_(pa.int32())}
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class Reviews:
 
     tokens: np.ndarray  # int64 (total tokens,)
     offsets: np.ndarray  # int64 (n + 1,)
-    labels: np.ndarray  # float32 (n,), 0 negative, 1 positive
+    labels: np.ndarray  # float32 (n,), the class index: 0 negative, 1 positive for two classes
+    classes: Classes = BINARY  # the split table's (``datasets.read_classes``)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -46,12 +49,19 @@ class Reviews:
 
 
 def read_split(path: str | os.PathLike, vocab_size: int | None = None) -> Reviews:
-    """A split table (id, label, length, tokens), checked for empty reviews and unknown token ids."""
+    """A split table (id, label, length, tokens) with its classes, checked for empty reviews, labels outside
+    its classes and unknown token ids."""
     table = read_table(path, SPLIT_SCHEMA, columns=["id", "label", "length", "tokens"])
+    if table.schema.field("label").type not in LABEL_TYPES:
+        raise SchemaError(
+            f"{path}: column 'label' has type {table.schema.field('label').type}, expected one of "
+            f"{[str(type_) for type_ in LABEL_TYPES]}{remake_hint(path)}"
+        )
+    classes = read_classes(path)
     tokens = table.column("tokens").combine_chunks()
     offsets = tokens.offsets.to_numpy().astype(np.int64)
     flat = tokens.values.to_numpy().astype(np.int64)
-    reviews = Reviews(flat, offsets - offsets[0], table.column("label").to_numpy().astype(np.float32))
+    reviews = Reviews(flat, offsets - offsets[0], table.column("label").to_numpy().astype(np.float32), classes)
     ids = table.column("id")
     lengths = reviews.lengths
     if not np.array_equal(lengths, table.column("length").to_numpy()):
@@ -59,8 +69,9 @@ def read_split(path: str | os.PathLike, vocab_size: int | None = None) -> Review
         raise ValueError(f"{path}: review {ids[row]} has length {table['length'][row]} but {lengths[row]} tokens")
     if (lengths == 0).any():
         raise ValueError(f"{path}: review {ids[int(np.flatnonzero(lengths == 0)[0])]} has no tokens")
-    if not np.isin(reviews.labels, (0, 1)).all():
-        raise ValueError(f"{path}: column 'label' holds values other than 0 and 1")
+    if not np.isin(reviews.labels, np.arange(len(classes))).all():
+        expected = "0 and 1" if len(classes) == 2 else f"0 to {len(classes) - 1} (its {len(classes)} classes)"
+        raise ValueError(f"{path}: column 'label' holds values other than {expected}")
     if vocab_size is not None and len(flat) and flat.max() >= vocab_size:
         raise ValueError(f"{path}: token id {flat.max()} is outside the vocabulary of {vocab_size} words")
     return reviews

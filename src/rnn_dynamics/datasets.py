@@ -1,9 +1,12 @@
 """Reading each dataset's raw format into one review table, and preparing the token tables.
 
 The review table has one row per review: ``id`` (string, e.g. ``train/pos/123_9``),
-``split`` (``train`` or ``test``), ``label`` (int8, 0 negative / 1 positive) and
-``text``. :func:`prepare` turns it into the token tables every later stage reads:
-``{train,valid,test}.parquet`` (id, label, length, tokens) and ``vocab.parquet``.
+``split`` (``train`` or ``test``), ``label`` (the class index: int8 0 negative / 1 positive for two
+classes, int16 0..N-1 for N > 2, see ``label_type``) and ``text``. :func:`prepare` turns it into the
+token tables every later stage reads: ``{train,valid,test}.parquet`` (id, label, length, tokens) and
+``vocab.parquet``. The class names and whether they are ordered (``Classes``) travel in the schema
+metadata (``CLASSES_KEY``) of an N-class review table and of its token tables; a binary dataset's
+tables carry none, as before N classes were read (``read_classes`` reads them as ``BINARY``).
 """
 
 from __future__ import annotations
@@ -32,36 +35,55 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from rnn_dynamics import config, storage
+from rnn_dynamics import config, storage, synthetic
 from rnn_dynamics.text import UNK_INDEX, Vocabulary, tokenize
 
 __all__ = [
+    "AG_NEWS_CLASSES",
+    "AG_NEWS_MEMBERS",
     "ARCHIVE_READERS",
+    "BINARY",
+    "CLASSES_KEY",
+    "DBPEDIA_MEMBERS",
     "DOWNLOADED_ARCHIVES",
     "INPUTS_KEY",
+    "LABEL_COLUMN_KEY",
     "LABELS",
+    "LABEL_TYPES",
     "LAYOUT_CHECKS",
     "MISSING_VALUES",
     "REVIEWS_SCHEMA",
     "REVIEW_MEMBER",
     "SPLITS",
     "SST2_MEMBERS",
+    "SYNTHETIC_MEMBER",
     "TOKENS_SCHEMA",
+    "YELP_FULL_MEMBERS",
     "YELP_LABELS",
     "YELP_MEMBERS",
+    "Classes",
     "LabelError",
     "LayoutError",
     "PrepareSettings",
+    "check_ag_news_layout",
     "check_archive_layout",
+    "check_dbpedia_layout",
     "check_sst2_layout",
+    "check_yelp_full_layout",
     "check_yelp_layout",
     "label_mapping",
+    "label_type",
     "prepare",
+    "read_ag_news_archive",
     "read_archive",
+    "read_classes",
+    "read_dbpedia_archive",
     "read_reviews",
+    "read_synthetic_archive",
     "read_sst2_archive",
     "read_table_files",
     "read_yelp_archive",
+    "read_yelp_full_archive",
     "stratified_holdout",
 ]
 
@@ -71,18 +93,86 @@ SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
 REVIEW_MEMBER = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/([^/]+)\.txt$")
 
+# The schemas of a binary dataset's tables; an N-class one's label is int16 (``label_type``).
 REVIEWS_SCHEMA = pa.schema([("id", pa.string()), ("split", pa.string()), ("label", pa.int8()), ("text", pa.string())])
 TOKENS_SCHEMA = pa.schema(
     [("id", pa.string()), ("label", pa.int8()), ("length", pa.int32()), ("tokens", pa.list_(pa.int32()))]
 )
 
 
+def _reviews_schema(classes: int) -> pa.Schema:
+    return REVIEWS_SCHEMA.set(REVIEWS_SCHEMA.get_field_index("label"), pa.field("label", label_type(classes)))
+
+
+def _tokens_schema(label: pa.DataType) -> pa.Schema:
+    return TOKENS_SCHEMA.set(TOKENS_SCHEMA.get_field_index("label"), pa.field("label", label))
+
+
+# The label column's type: int8 for two classes (the type binary tables have always had), int16 for more.
+LABEL_TYPES = (pa.int8(), pa.int16())
+# The schema metadata key of an N-class table's classes (``Classes.to_json``).
+CLASSES_KEY = b"rnn_dynamics.classes"
+
+
 class LayoutError(ValueError):
-    """An archive does not have its kind's layout (aclImdb, SST-2 or Yelp polarity)."""
+    """An archive does not have its kind's layout (aclImdb, SST-2, or one of Zhang et al.'s CSV archives)."""
 
 
 class LabelError(ValueError):
-    """A label column does not hold exactly two classes, or a split lacks one of them."""
+    """A label column holds fewer than two classes or values outside its classes, or a split lacks a class."""
+
+
+@dataclass(frozen=True)
+class Classes:
+    """The classes of a dataset: ``names[i]`` is the name of label ``i``; ``ordered`` marks classes on one
+    scale (star ratings), whose order means something."""
+
+    names: tuple[str, ...]
+    ordered: bool
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def to_json(self) -> bytes:
+        return json.dumps({"names": list(self.names), "ordered": self.ordered}).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, source) -> Classes:
+        try:
+            value = json.loads(raw)
+            return cls(tuple(str(name) for name in value["names"]), bool(value["ordered"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{source}: unreadable class metadata {raw[:200]!r} ({exc})") from None
+
+
+# The classes of a table without class metadata: every binary table.
+BINARY = Classes(("0", "1"), False)
+
+
+def label_type(classes: int) -> pa.DataType:
+    """The type of the label column of a dataset of ``classes`` classes (``LABEL_TYPES``)."""
+    return LABEL_TYPES[0] if classes == 2 else LABEL_TYPES[1]
+
+
+def _with_classes(table: pa.Table, classes: Classes) -> pa.Table:
+    """``table`` with ``classes`` in its schema metadata, where there are more than two (binary tables stay
+    as they have always been)."""
+    if len(classes) == 2:
+        return table
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), CLASSES_KEY: classes.to_json()})
+
+
+def _classes_of(schema: pa.Schema, source) -> Classes:
+    raw = (schema.metadata or {}).get(CLASSES_KEY)
+    return BINARY if raw is None else Classes.from_json(raw, source)
+
+
+def read_classes(path: str | os.PathLike) -> Classes:
+    """The classes of a prepared split table (``{train,valid,test}.parquet``): those in its metadata, or
+    ``BINARY`` for a table without (every binary dataset's)."""
+    with storage.reading(path):
+        schema = pq.read_schema(path)
+    return _classes_of(schema, path)
 
 
 # ---------------------------------------------------------------------------- aclImdb archives
@@ -135,6 +225,42 @@ def read_archive(path: str | os.PathLike) -> pa.Table:
     _check_counts(path, counts)
     table = pa.table([ids, splits, pa.array(labels, pa.int8()), pa.array(texts, pa.string())], schema=REVIEWS_SCHEMA)
     # Sorted, so that the output does not depend on the order the archive was packed in.
+    return table.take(pc.sort_indices(table, [("id", "ascending")]))
+
+
+SYNTHETIC_MEMBER = re.compile(r"^(?:\./)?synthetic/(train|test)/([0-9]+)/([^/]+)\.txt$")
+
+
+def read_synthetic_archive(path: str | os.PathLike) -> pa.Table:
+    """A ``synthetic.write_archive`` archive read in place: the binary task's aclImdb layout
+    (``read_archive``), or the N-class layout (``synthetic/{split}/{label}/{i}.txt`` with its classes in
+    ``synthetic.CLASSES_MEMBER``), sorted by id."""
+    ids, splits, labels, texts = [], [], [], []
+    classes = None
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                if member.name.removeprefix("./") == synthetic.CLASSES_MEMBER:
+                    classes = Classes.from_json(tar.extractfile(member).read(), f"{path}: {member.name}")
+                    continue
+                match = SYNTHETIC_MEMBER.match(member.name)
+                if match is None or not member.isfile():
+                    continue
+                split, label, name = match.groups()
+                ids.append(f"{split}/{int(label)}/{name}")
+                splits.append(split)
+                labels.append(int(label))
+                texts.append(tar.extractfile(member).read().decode("utf-8"))
+    except FileNotFoundError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise LayoutError(f"{path}: not a readable tar.gz archive ({exc})") from exc
+    if classes is None:
+        return read_archive(path)
+    outside = sorted({label for label in labels if label >= len(classes)})
+    if outside:
+        raise LabelError(f"{path}: labels {outside} outside the archive's {len(classes)} classes {classes.names}")
+    table = _with_classes(_review_table(ids, splits, labels, texts, classes=len(classes)), classes)
     return table.take(pc.sort_indices(table, [("id", "ascending")]))
 
 
@@ -221,11 +347,42 @@ def _column(table: pa.Table, name: str, path) -> pa.ChunkedArray:
     return table.column(name)
 
 
-def label_mapping(values: Sequence, source: str) -> dict:
-    """Map the two label values found to 0/1: 0/1, neg/pos, negative/positive, else sorted order."""
-    distinct = sorted(set(values), key=str)
-    if len(distinct) != 2:
-        raise LabelError(f"{source}: labels must be exactly two classes, found {len(distinct)}: {distinct[:20]}")
+def _sorted_values(values) -> list:
+    """Distinct label values in order: numerically where all are numbers (so 10 follows 9), else as text."""
+    distinct = set(values)
+    if all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in distinct):
+        return sorted(distinct)
+    return sorted(distinct, key=str)
+
+
+def label_mapping(values: Sequence, source: str, classes: Sequence | None) -> dict:
+    """Map the label values found to class indices 0..N-1.
+
+    ``classes`` (the dataset's ``classes`` key) gives the order, matched to the values as text; without
+    it, two values map to 0/1 as 0/1, neg/pos, negative/positive, else in sorted order, and more values
+    in sorted order (numerically where all are numbers). Fewer than two classes, or a value outside
+    ``classes``, raise a LabelError naming ``source`` with the count of every value.
+    """
+    counts = Counter(values)
+    found = ", ".join(f"{value!r}: {count}" for value, count in sorted(counts.items(), key=lambda kv: str(kv[0])))
+    if classes is not None:
+        index = {str(name): i for i, name in enumerate(classes)}
+        unknown = sorted({str(value) for value in counts} - set(index))
+        if len(index) != len(classes):
+            raise LabelError(f"{source}: the dataset's classes {list(classes)} repeat a name")
+        if unknown:
+            raise LabelError(
+                f"{source}: labels {unknown[:20]} are not among the dataset's classes {list(classes)} (counts: {found})"
+            )
+        if len(counts) < 2:
+            raise LabelError(f"{source}: labels must be at least two classes, found {len(counts)} ({found})")
+        return {value: index[str(value)] for value in counts}
+    distinct = _sorted_values(counts)
+    if len(distinct) < 2:
+        raise LabelError(f"{source}: labels must be at least two classes, found {len(distinct)} ({found})")
+    if len(distinct) > 2:
+        return {value: i for i, value in enumerate(distinct)}
+    distinct = sorted(distinct, key=str)
     for negative, positive in ((0, 1), ("0", "1"), ("neg", "pos"), ("negative", "positive")):
         by_name = {str(v).lower(): v for v in distinct}
         if set(by_name) == {str(negative), str(positive)}:
@@ -242,14 +399,19 @@ def read_table_files(
     test_fraction: float,
     seed: int,
     encoding: str,
+    *,
+    classes: Sequence | None,
+    ordered: bool,
 ) -> pa.Table:
     """Read users' CSV/TSV/Parquet files into a review table.
 
     CSV and TSV files are read as text in ``encoding``; a line that does not decode
     stops with an error naming the file, the line and the encoding.
     One path: split into train and test by ``test_fraction`` (stratified, ``seed``).
-    Two paths: the train file and the test file. Labels must be two classes over all
-    files. A missing value (null, NaN, or a cell spelling one, ``MISSING_VALUES``) is
+    Two paths: the train file and the test file. Labels must be at least two classes over
+    all files, mapped to class indices by ``label_mapping`` (``classes``, the dataset's key,
+    gives their order); more than two are recorded with ``ordered`` in the table's metadata
+    (``Classes``). A missing value (null, NaN, or a cell spelling one, ``MISSING_VALUES``) is
     read alike in every format: a review without text is kept empty, which ``prepare``
     drops and counts (with a warning here naming the file and the rows); a missing
     label stops with an error naming the file, the column and the rows.
@@ -281,7 +443,12 @@ def read_table_files(
         tables.append(table)
     values = [v for t in tables for v in t.column(label_column).to_pylist()]
     sources = " and ".join(str(p) for p in paths)
-    mapping = label_mapping(values, f"{sources}, column {label_column!r}")
+    mapping = label_mapping(values, f"{sources}, column {label_column!r}", classes)
+    names = [str(name) for name in classes] if classes is not None else [None] * len(set(mapping.values()))
+    if classes is None:
+        for value, index in mapping.items():
+            names[index] = str(value)
+    found = Classes(tuple(names), ordered)
 
     def reviews(table, path, splits):
         labels = [mapping[v] for v in table.column(label_column).to_pylist()]
@@ -289,20 +456,21 @@ def read_table_files(
             [
                 [f"{Path(path).name}:{row}" for row in range(table.num_rows)],
                 splits,
-                pa.array(labels, pa.int8()),
+                pa.array(labels, label_type(len(found))),
                 table.column(text_column).cast(pa.string()),
             ],
-            schema=REVIEWS_SCHEMA,
+            schema=_reviews_schema(len(found)),
         )
 
     if len(paths) == 2:
-        return pa.concat_tables(
+        table = pa.concat_tables(
             [reviews(table, path, [split] * table.num_rows) for table, path, split in zip(tables, paths, SPLITS)]
         )
-    table = tables[0]
-    labels = np.array([mapping[v] for v in table.column(label_column).to_pylist()])
-    is_test = stratified_holdout(labels, test_fraction, seed)
-    return reviews(table, paths[0], np.where(is_test, "test", "train").tolist())
+    else:
+        labels = np.array([mapping[v] for v in tables[0].column(label_column).to_pylist()])
+        is_test = stratified_holdout(labels, test_fraction, seed)
+        table = reviews(tables[0], paths[0], np.where(is_test, "test", "train").tolist())
+    return _with_classes(table, found)
 
 
 # ---------------------------------------------------------------------------- SST-2 and Yelp archives
@@ -312,8 +480,8 @@ YELP_MEMBERS = {"train": "yelp_review_polarity_csv/train.csv", "test": "yelp_rev
 YELP_LABELS = {"1": 0, "2": 1}
 
 
-def _review_table(ids: list[str], splits: list[str], labels: list[int], texts: list[str]) -> pa.Table:
-    return pa.table([ids, splits, pa.array(labels, pa.int8()), texts], schema=REVIEWS_SCHEMA)
+def _review_table(ids: list[str], splits: list[str], labels: list[int], texts: list[str], classes: int) -> pa.Table:
+    return pa.table([ids, splits, pa.array(labels, label_type(classes)), texts], schema=_reviews_schema(classes))
 
 
 def _require_members(path, names, members: Mapping[str, str], archive: str) -> None:
@@ -347,20 +515,6 @@ def check_sst2_layout(path: str | os.PathLike) -> dict[str, int]:
         return {member: archive.getinfo(member).file_size for member in SST2_MEMBERS.values()}
 
 
-def check_yelp_layout(path: str | os.PathLike) -> dict[str, int]:
-    """Check that a tar holds yelp_review_polarity_csv/{train,test}.csv; return their sizes in bytes."""
-    try:
-        with tarfile.open(path, "r|*") as tar:  # streaming: only the headers are looked at
-            members = {member.name.removeprefix("./"): member for member in tar}
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise LayoutError(f"{path}: not a readable tar archive ({exc})") from exc
-    _require_members(path, members, YELP_MEMBERS, "yelp_review_polarity_csv.tgz")
-    for member in YELP_MEMBERS.values():
-        _require_regular_file(path, members[member], "yelp_review_polarity_csv.tgz")
-    sizes = {name: member.size for name, member in members.items()}
-    return {member: sizes[member] for member in YELP_MEMBERS.values()}
-
-
 def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
     """GLUE's ``SST-2.zip`` read in place: train.tsv is the train split, the labelled dev.tsv the test split."""
     columns = ([], [], [], [])
@@ -379,64 +533,197 @@ def read_sst2_archive(path: str | os.PathLike) -> pa.Table:
                     columns, (f"{Path(member).stem}:{row}", split, int(record["label"]), record["sentence"])
                 ):
                     column.append(value)
-    return _review_table(*columns)
+    return _review_table(*columns, 2)
+
+
+@dataclass(frozen=True)
+class _CsvArchive:
+    """One of Zhang et al.'s (2015) CSV archives: rows ``"label", "field", ...`` with labels 1..N."""
+
+    name: str  # the official file name
+    members: Mapping[str, str]  # split -> member
+    fields: tuple[str, ...]  # the text fields after the label, joined by a space
+    names: tuple[str, ...] | None  # the classes, or None: one per line of ``names_member``
+    names_member: str | None
+    ordered: bool
+
+    def required(self) -> list[str]:
+        return list(self.members.values()) + ([self.names_member] if self.names_member else [])
+
+
+def _open_tar(path, mode: str):
+    try:
+        return tarfile.open(path, mode)
+    except FileNotFoundError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise LayoutError(f"{path}: not a readable tar archive ({exc})") from exc
+
+
+def _check_csv_layout(path, kind: _CsvArchive) -> dict[str, int]:
+    """Check that a tar holds ``kind``'s members as regular files; return their sizes in bytes."""
+    try:
+        with _open_tar(path, "r|*") as tar:  # streaming: only the headers are looked at
+            members = {member.name.removeprefix("./"): member for member in tar}
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise LayoutError(f"{path}: not a readable tar archive ({exc})") from exc
+    required = dict(enumerate(kind.required()))
+    _require_members(path, members, required, kind.name)
+    for member in required.values():
+        _require_regular_file(path, members[member], kind.name)
+    return {member: members[member].size for member in required.values()}
+
+
+def _read_csv_archive(path, kind: _CsvArchive) -> pa.Table:
+    """A review table of one of Zhang et al.'s CSV archives, read in place; labels 1..N become 0..N-1."""
+    read = []  # (split, member, rows), in the archive's order
+    names = kind.names
+    with _open_tar(path, "r:*") as tar:
+        for member in tar:
+            name = member.name.removeprefix("./")
+            if name == kind.names_member:
+                _require_regular_file(path, member, kind.name)
+                lines = tar.extractfile(member).read().decode("utf-8").splitlines()
+                names = tuple(line.strip() for line in lines if line.strip())
+                continue
+            split = next((s for s, member_name in kind.members.items() if name == member_name), None)
+            if split is None:
+                continue
+            _require_regular_file(path, member, kind.name)
+            text = io.TextIOWrapper(tar.extractfile(member), encoding="utf-8", newline="")
+            read.append((split, name, list(csv.reader(text))))
+    found = [name for _, name, _ in read] + ([kind.names_member] if kind.names_member and names else [])
+    _require_members(path, found, dict(enumerate(kind.required())), kind.name)
+    labels = {str(number): number - 1 for number in range(1, len(names) + 1)}
+    expected = "label 1 or 2" if len(names) == 2 else f"label 1 to {len(names)}"
+    columns = ([], [], [], [])
+    for split, member, records in read:
+        for row, record in enumerate(records):
+            if len(record) != 1 + len(kind.fields) or record[0] not in labels:
+                raise LabelError(
+                    f"{path}: {member} row {row + 1} is not ({expected}, {', '.join(kind.fields)}): "
+                    f"{record[: 1 + len(kind.fields)]!r}"
+                )
+            # Zhang et al.'s files quote as CSV ("" inside a text) and escape line breaks as \n.
+            review = " ".join(record[1:]).replace("\\n", " ")
+            for column, value in zip(columns, (f"{split}:{row}", split, labels[record[0]], review)):
+                column.append(value)
+    return _with_classes(_review_table(*columns, classes=len(names)), Classes(names, kind.ordered))
+
+
+YELP = _CsvArchive("yelp_review_polarity_csv.tgz", YELP_MEMBERS, ("text",), ("1", "2"), None, False)
+AG_NEWS_MEMBERS = {"train": "ag_news_csv/train.csv", "test": "ag_news_csv/test.csv"}
+AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
+AG_NEWS = _CsvArchive("ag_news_csv.tgz", AG_NEWS_MEMBERS, ("title", "description"), AG_NEWS_CLASSES, None, False)
+YELP_FULL_MEMBERS = {"train": "yelp_review_full_csv/train.csv", "test": "yelp_review_full_csv/test.csv"}
+YELP_FULL = _CsvArchive("yelp_review_full_csv.tgz", YELP_FULL_MEMBERS, ("text",), ("1", "2", "3", "4", "5"), None, True)
+DBPEDIA_MEMBERS = {"train": "dbpedia_csv/train.csv", "test": "dbpedia_csv/test.csv"}
+DBPEDIA = _CsvArchive("dbpedia_csv.tgz", DBPEDIA_MEMBERS, ("title", "content"), None, "dbpedia_csv/classes.txt", False)
 
 
 def read_yelp_archive(path: str | os.PathLike) -> pa.Table:
     """Zhang et al.'s ``yelp_review_polarity_csv.tgz`` read in place (labels 1 negative, 2 positive)."""
-    columns = ([], [], [], [])
-    found = set()
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            split = next((s for s, name in YELP_MEMBERS.items() if member.name.removeprefix("./") == name), None)
-            if split is None:
-                continue
-            _require_regular_file(path, member, "yelp_review_polarity_csv.tgz")
-            found.add(split)
-            text = io.TextIOWrapper(tar.extractfile(member), encoding="utf-8", newline="")
-            for row, record in enumerate(csv.reader(text)):
-                if len(record) != 2 or record[0] not in YELP_LABELS:
-                    raise LabelError(f"{path}: {member.name} row {row + 1} is not (label 1 or 2, text): {record[:2]!r}")
-                # Zhang et al.'s files quote as CSV ("" inside a text) and escape line breaks as \n.
-                review = record[1].replace("\\n", " ")
-                for column, value in zip(columns, (f"{split}:{row}", split, YELP_LABELS[record[0]], review)):
-                    column.append(value)
-    _require_members(path, [YELP_MEMBERS[split] for split in found], YELP_MEMBERS, "yelp_review_polarity_csv.tgz")
-    return _review_table(*columns)
+    return _read_csv_archive(path, YELP)
+
+
+def check_yelp_layout(path: str | os.PathLike) -> dict[str, int]:
+    """Check that a tar holds yelp_review_polarity_csv/{train,test}.csv; return their sizes in bytes."""
+    return _check_csv_layout(path, YELP)
+
+
+def read_ag_news_archive(path: str | os.PathLike) -> pa.Table:
+    """Zhang et al.'s ``ag_news_csv.tgz`` read in place: four topics (``AG_NEWS_CLASSES``), the text a
+    title and a description joined by a space."""
+    return _read_csv_archive(path, AG_NEWS)
+
+
+def check_ag_news_layout(path: str | os.PathLike) -> dict[str, int]:
+    """Check that a tar holds ag_news_csv/{train,test}.csv; return their sizes in bytes."""
+    return _check_csv_layout(path, AG_NEWS)
+
+
+def read_yelp_full_archive(path: str | os.PathLike) -> pa.Table:
+    """Zhang et al.'s ``yelp_review_full_csv.tgz`` read in place: 1 to 5 stars, ordered classes."""
+    return _read_csv_archive(path, YELP_FULL)
+
+
+def check_yelp_full_layout(path: str | os.PathLike) -> dict[str, int]:
+    """Check that a tar holds yelp_review_full_csv/{train,test}.csv; return their sizes in bytes."""
+    return _check_csv_layout(path, YELP_FULL)
+
+
+def read_dbpedia_archive(path: str | os.PathLike) -> pa.Table:
+    """Zhang et al.'s ``dbpedia_csv.tgz`` read in place: 14 ontology classes named by its classes.txt,
+    the text a title and the abstract joined by a space."""
+    return _read_csv_archive(path, DBPEDIA)
+
+
+def check_dbpedia_layout(path: str | os.PathLike) -> dict[str, int]:
+    """Check that a tar holds dbpedia_csv/{train,test}.csv and classes.txt; return their sizes in bytes."""
+    return _check_csv_layout(path, DBPEDIA)
 
 
 ARCHIVE_READERS = {
     "aclimdb": read_archive,
-    "synthetic": read_archive,
+    "synthetic": read_synthetic_archive,
     "sst2": read_sst2_archive,
     "yelp": read_yelp_archive,
+    "ag_news": read_ag_news_archive,
+    "yelp_full": read_yelp_full_archive,
+    "dbpedia": read_dbpedia_archive,
 }
 # The kinds that are downloaded: the official file name, and the check of a local copy's layout
 # (which stands in for the checksum, since a local copy need not be byte-identical).
-DOWNLOADED_ARCHIVES = {"aclimdb": "aclImdb_v1.tar.gz", "sst2": "SST-2.zip", "yelp": "yelp_review_polarity_csv.tgz"}
-LAYOUT_CHECKS = {"aclimdb": check_archive_layout, "sst2": check_sst2_layout, "yelp": check_yelp_layout}
+DOWNLOADED_ARCHIVES = {
+    "aclimdb": "aclImdb_v1.tar.gz",
+    "sst2": "SST-2.zip",
+    "yelp": YELP.name,
+    "ag_news": AG_NEWS.name,
+    "yelp_full": YELP_FULL.name,
+    "dbpedia": DBPEDIA.name,
+}
+LAYOUT_CHECKS = {
+    "aclimdb": check_archive_layout,
+    "sst2": check_sst2_layout,
+    "yelp": check_yelp_layout,
+    "ag_news": check_ag_news_layout,
+    "yelp_full": check_yelp_full_layout,
+    "dbpedia": check_dbpedia_layout,
+}
 
 
 # The schema metadata key under which ``read_reviews`` records the files a review table comes from
 # (a JSON list: the archive or the one table file, or the train and the test file), for prepare's errors.
 INPUTS_KEY = b"rnn_dynamics.inputs"
+# The key under which it records a table file's label column, for the same errors.
+LABEL_COLUMN_KEY = b"rnn_dynamics.label_column"
 
 
 def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int) -> pa.Table:
     """The review table of a configured dataset (``spec`` is its entry under ``datasets``; a key left
     out takes the schema's default), with ``paths`` recorded in its metadata (``INPUTS_KEY``); ``seed``
-    (``prepare.split_seed``) splits a single table file."""
+    (``prepare.split_seed``) splits a single table file. A table file's label column is recorded too
+    (``LABEL_COLUMN_KEY``)."""
     if spec["kind"] in ARCHIVE_READERS:
         (path,) = paths
         table = ARCHIVE_READERS[spec["kind"]](path)
     elif spec["kind"] == "table":
         spec = {**config.defaults("datasets.table"), **spec}
         table = read_table_files(
-            paths, spec["text_column"], spec["label_column"], spec["test_fraction"], seed, spec["encoding"]
+            paths,
+            spec["text_column"],
+            spec["label_column"],
+            spec["test_fraction"],
+            seed,
+            spec["encoding"],
+            classes=spec["classes"],
+            ordered=spec["ordered"],
         )
     else:
         raise ValueError(f"unknown dataset kind {spec['kind']!r}")
     metadata = {**(table.schema.metadata or {}), INPUTS_KEY: json.dumps([str(path) for path in paths]).encode()}
+    if spec["kind"] == "table":
+        metadata[LABEL_COLUMN_KEY] = spec["label_column"].encode()
     return table.replace_schema_metadata(metadata)
 
 
@@ -485,7 +772,7 @@ def _token_table(reviews: pa.Table, ids: np.ndarray, offsets: np.ndarray, length
             pa.array(row_lengths, pa.int32()),
             pa.ListArray.from_arrays(pa.array(list_offsets.astype(np.int32)), pa.array(values, pa.int32())),
         ],
-        schema=TOKENS_SCHEMA,
+        schema=_tokens_schema(reviews.schema.field("label").type),
     )
 
 
@@ -508,23 +795,34 @@ def _inputs(reviews: pa.Table) -> list[str]:
     return json.loads(recorded) if recorded else []
 
 
-def _check_classes(labels: np.ndarray, rows: Mapping[str, np.ndarray], outputs, inputs, valid_fraction) -> None:
-    """Raise a LabelError, before anything is written, when a split lacks a label: a classifier cannot learn
-    from a training split of one class, nor be judged on a validation or test split of one (scikit-learn's
+def _check_classes(
+    labels: np.ndarray, rows: Mapping[str, np.ndarray], outputs, reviews: pa.Table, valid_fraction
+) -> None:
+    """Raise a LabelError, before anything is written, when a split lacks a class: a classifier cannot learn
+    a class its training split lacks, nor be judged on a validation or test split without one (scikit-learn's
     fits in ``analyze`` fail on it, long after training).
 
-    The error names the split's file, the input it comes from and the count of every label in it.
+    The error names the split's file, the input it comes from (and the label column, for a table file) and
+    the count of every class in it (with the class's name, for N classes).
     """
-    classes = sorted(set(np.unique(labels).tolist()) | set(LABELS.values()))
-    inputs = [str(path) for path in inputs]
+    classes = _classes_of(reviews.schema, "the review table")
+    outside = np.flatnonzero((labels < 0) | (labels >= len(classes)))
+    if len(outside):
+        raise LabelError(f"the review table has label {labels[outside[0]]}, outside its {len(classes)} classes")
+    inputs = [str(path) for path in _inputs(reviews)]
     source = {"train": inputs[0], "test": inputs[-1]} if inputs else {"train": "the review table", "test": "it"}
+    column = (reviews.schema.metadata or {}).get(LABEL_COLUMN_KEY)
     for name, split_rows in rows.items():
         counts = np.bincount(labels[split_rows].astype(np.int64), minlength=len(classes))
-        missing = [label for label in classes if counts[label] == 0]
+        missing = [label for label in range(len(classes)) if counts[label] == 0]
         if not missing:
             continue
-        found = ", ".join(f"label {label}: {counts[label]}" for label in classes)
+        found = ", ".join(
+            f"label {label}{'' if len(classes) == 2 else f' ({classes.names[label]})'}: {counts[label]}"
+            for label in range(len(classes))
+        )
         origin = source["test" if name == "test" else "train"]
+        labels_in = origin if column is None else f"column {column.decode()!r} of {origin}"
         where = (
             f"drawn from the train reviews of {origin} (prepare.valid_fraction {valid_fraction})"
             if name == "valid"
@@ -533,7 +831,7 @@ def _check_classes(labels: np.ndarray, rows: Mapping[str, np.ndarray], outputs, 
         advice = ", or raise prepare.valid_fraction" if name == "valid" else ""
         raise LabelError(
             f"{outputs[name]}: the {name} split, {where}, has no review of label {missing} ({found}); every split "
-            f"needs every label: check the labels in {origin}{advice}"
+            f"needs every label: check the labels in {labels_in}{advice}"
         )
 
 
@@ -546,10 +844,18 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
     ``train``, ``valid``, ``test`` and ``vocab`` to paths. Reviews with no tokens are
     dropped (a classifier reads the state at the last token), with a warning. Every split
     must hold every label (see ``_check_classes``): an error names the split's file and the
-    input it came from (``read_reviews`` records the inputs in the table's metadata). Returns
+    input it came from (``read_reviews`` records the inputs in the table's metadata). An N-class review
+    table's classes (its metadata, ``Classes``) go into the metadata of every split table. Returns
     row counts, the vocabulary size and ``dropped_empty``, the number of reviews dropped.
     """
-    storage.check_schema(reviews.schema, REVIEWS_SCHEMA, "review table")
+    expected = {**dict(zip(REVIEWS_SCHEMA.names, REVIEWS_SCHEMA.types)), "label": None}  # int8 or int16
+    storage.check_schema(reviews.schema, expected, "review table")
+    if reviews.schema.field("label").type not in LABEL_TYPES:
+        raise storage.SchemaError(
+            f"review table: column 'label' has type {reviews.schema.field('label').type}, expected one of "
+            f"{[str(type_) for type_ in LABEL_TYPES]}"
+        )
+    classes = _classes_of(reviews.schema, "the review table")
     valid_fraction = settings.valid_fraction
     ids, lengths, words = _tokenize_all(reviews.column("text"), settings.max_length)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]])
@@ -576,7 +882,7 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
                 f"the {name} split is empty ({dict((k, len(v)) for k, v in rows.items())} reviews; "
                 f"valid_fraction {valid_fraction}): too few reviews of a label?"
             )
-    _check_classes(labels, rows, outputs, _inputs(reviews), valid_fraction)
+    _check_classes(labels, rows, outputs, reviews, valid_fraction)
 
     in_train = np.zeros(len(labels), dtype=bool)
     in_train[rows["train"]] = True
@@ -592,7 +898,8 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
     ids = final_id[ids]
 
     for name, split_rows in rows.items():
-        storage.write_table(_token_table(reviews, ids, offsets, lengths, split_rows), outputs[name])
+        table = _token_table(reviews, ids, offsets, lengths, split_rows)
+        storage.write_table(_with_classes(table, classes), outputs[name])
     storage.write_table(vocab.to_table(), outputs["vocab"])
     summary = {name: len(split_rows) for name, split_rows in rows.items()} | {"vocab": len(vocab)}
     summary["dropped_empty"] = sum(dropped.values())

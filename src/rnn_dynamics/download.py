@@ -23,11 +23,11 @@ CHUNK = 1 << 20
 
 
 class ChecksumError(ValueError):
-    """A downloaded or local file does not have the expected sha256."""
+    """A downloaded or local file does not have the expected sha256 (or md5, or size)."""
 
 
 class MissingChecksumError(ValueError):
-    """No trusted sha256 is configured, so a download could not be verified."""
+    """No trusted sha256 (nor md5) is configured, so a download could not be verified."""
 
 
 class NoNetworkError(ConnectionError):
@@ -42,9 +42,9 @@ def sha256sum(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _stream(url: str, destination: Path, timeout: float) -> str:
-    """Copy ``url`` to ``destination``; return the sha256 of what was received."""
-    digest = hashlib.sha256()
+def _stream(url: str, destination: Path, timeout: float) -> dict[str, str | int]:
+    """Copy ``url`` to ``destination``; return the sha256, md5 and size of what was received."""
+    digests = {"sha256": hashlib.sha256(), "md5": hashlib.md5(usedforsecurity=False)}
     with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as out:
         size = response.headers.get("Content-Length")
         size = int(size) if size else None
@@ -52,13 +52,14 @@ def _stream(url: str, destination: Path, timeout: float) -> str:
         with tqdm(total=size, unit="B", unit_scale=True, desc=Path(url).name, mininterval=5) as bar:
             while chunk := response.read(CHUNK):
                 out.write(chunk)
-                digest.update(chunk)
+                for digest in digests.values():
+                    digest.update(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
     if size is not None and received != size:
         # A connection cut short: worth another attempt, unlike a wrong checksum.
         raise urllib.error.URLError(f"received {received} of {size} bytes")
-    return digest.hexdigest()
+    return {name: digest.hexdigest() for name, digest in digests.items()} | {"size": received}
 
 
 def fetch(
@@ -70,8 +71,13 @@ def fetch(
     sha256_key: str | None = None,
     backoff: float = 2.0,
     timeout: float = 60.0,
+    md5: str | None = None,
+    size: int | None = None,
 ) -> Path:
     """Download ``url`` to ``path`` if its sha256 is ``sha256``.
+
+    Where no sha256 is published (Zhang et al.'s archives: fastai pins their md5 and size), ``md5``
+    stands in for it; every one given of ``sha256``, ``md5`` and ``size`` (bytes) must match.
 
     The file is streamed to a temporary file beside ``path`` and renamed into place
     only once verified, so a failed or corrupt download leaves nothing at ``path``.
@@ -81,7 +87,7 @@ def fetch(
     config key that points to a local copy instead. Without a ``sha256`` nothing is
     downloaded: the error names ``sha256_key`` and ``local_key``, the ways to go on.
     """
-    if sha256 is None:
+    if sha256 is None and md5 is None:
         checksum = f"`{sha256_key}`" if sha256_key else "the sha256"
         local_copy = f", or point `{local_key}` at a copy of the file you have" if local_key else ""
         raise MissingChecksumError(
@@ -95,9 +101,13 @@ def fetch(
             with atomic_path(path) as tmp:
                 log.info("downloading %s (attempt %d of %d)", url, attempt, retries)
                 actual = _stream(url, tmp, timeout)
-                if actual != sha256:
-                    raise ChecksumError(f"{url}: sha256 is {actual}, expected {sha256}; nothing was written to {path}")
-            log.info("downloaded %s to %s (sha256 verified)", url, path)
+                for name, expected in (("size", size), ("sha256", sha256), ("md5", md5)):
+                    if expected is not None and actual[name] != expected:
+                        raise ChecksumError(
+                            f"{url}: {name} is {actual[name]}, expected {expected}; nothing was written to {path}"
+                        )
+            verified = " and ".join(name for name, value in (("sha256", sha256), ("md5", md5)) if value is not None)
+            log.info("downloaded %s to %s (%s verified)", url, path, verified)
             return path
         except (urllib.error.URLError, OSError) as exc:  # HTTPError and timeouts included
             errors.append(f"attempt {attempt}: {exc}")

@@ -1,4 +1,4 @@
-"""The sentiment classifier: embedding, stacked recurrent layers, linear readout.
+"""The classifier: embedding, stacked recurrent layers, linear readout (one logit for two classes, N for N > 2).
 
 Training runs all layers through torch's fused multi-layer module (one cuDNN call
 on a GPU). The analysis reaches every layer from the same weights: ``layer_states``
@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnn_dynamics import cells, scan
@@ -37,7 +38,8 @@ torch.backends.cudnn.allow_tf32 = False
 class SentimentClassifier(nn.Module):
     """embedding -> dropout -> ``spec.layers`` recurrent layers -> dropout -> linear readout.
 
-    The logit of a review is the readout of the top layer's state at its last token.
+    The logit of a review is the readout of the top layer's state at its last token: one logit for
+    ``classes`` 2 (binary cross-entropy, as the paper's), one per class for more (cross-entropy).
     ``layer_dropout`` is applied between recurrent layers during training.
     ``embeddings`` (vocab_size, spec.embedding) initialises the (trainable) embedding.
     """
@@ -50,8 +52,11 @@ class SentimentClassifier(nn.Module):
         dropout: float,
         layer_dropout: float,
         embeddings: np.ndarray | None = None,
+        classes: int = 2,
     ):
         super().__init__()
+        if classes < 2:
+            raise ValueError(f"model {spec.id}: a classifier needs at least two classes, not {classes}")
         self.spec = spec
         self.cell = cells.get(spec.architecture)
         self.dropout_rate = dropout
@@ -69,17 +74,36 @@ class SentimentClassifier(nn.Module):
         self.recurrent = scan.recurrent_module(self.cell)(
             spec.embedding, spec.hidden, num_layers=spec.layers, batch_first=True, dropout=layer_dropout
         )
-        self.readout = nn.Linear(spec.hidden, 1)
+        self.readout = nn.Linear(spec.hidden, 1 if classes == 2 else classes)
 
     @property
     def vocab_size(self) -> int:
         return self.embedding.num_embeddings
 
+    @property
+    def classes(self) -> int:
+        """The number of classes: 2 for a readout of one logit, else its number of logits."""
+        outputs = self.readout.out_features
+        return 2 if outputs == 1 else outputs
+
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """Logits (B,) of 0-padded ``tokens`` (B, T) whose reviews have ``lengths`` (B,)."""
+        """Logits of 0-padded ``tokens`` (B, T) whose reviews have ``lengths`` (B,): (B,) for two classes,
+        (B, N) for N."""
         top, _ = self.recurrent(self.dropout(self.embedding(tokens)))
         last = top[torch.arange(tokens.shape[0], device=tokens.device), lengths.to(tokens.device) - 1]
-        return self.readout(self.dropout(last)).squeeze(-1)
+        logits = self.readout(self.dropout(last))
+        return logits.squeeze(-1) if self.classes == 2 else logits
+
+    def loss(self, logits: Tensor, labels: Tensor, reduction: str = "mean") -> Tensor:
+        """Binary cross-entropy of two classes' logits (B,), cross-entropy of N classes' (B, N), against
+        ``labels`` (B,), the class indices as float (``batches.Reviews.labels``)."""
+        if self.classes == 2:
+            return F.binary_cross_entropy_with_logits(logits, labels, reduction=reduction)
+        return F.cross_entropy(logits, labels.long(), reduction=reduction)
+
+    def predict(self, logits: Tensor) -> Tensor:
+        """The class each review's logits choose: the sign of one logit for two classes, the largest of N."""
+        return (logits > 0).long() if self.classes == 2 else logits.argmax(-1)
 
     def _single_layer(self, layer: int) -> nn.Module:
         """A one-layer module holding a copy of layer ``layer``'s (0-based) weights."""
@@ -114,7 +138,17 @@ class SentimentClassifier(nn.Module):
         return states
 
     def readout_weights(self) -> tuple[Tensor, float]:
-        """The readout's weight vector (H,) and bias: logit = w . h + b."""
+        """The readout's weight vector (H,) and bias: logit = w . h + b.
+
+        Only a binary model has one readout direction; for N > 2 classes (an N x H readout) this raises
+        ValueError, naming what is not supported."""
+        if self.classes != 2:
+            raise ValueError(
+                f"model {self.spec.id} has {self.classes} classes: its readout is a {self.classes} x "
+                f"{self.spec.hidden} matrix, not the one readout direction that the line-attractor analyses "
+                f"(readout alignment, mode orientation, linearized accuracy) use; they are not yet supported "
+                f"for more than two classes"
+            )
         return self.readout.weight.detach()[0], float(self.readout.bias.detach()[0])
 
     def system(self, name: str, dtype: torch.dtype = torch.float64) -> cells.DynamicalSystem:
@@ -214,12 +248,15 @@ def save(model: SentimentClassifier, path: str | os.PathLike, **extra) -> None:
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SentimentClassifier:
-    """A model written by ``save``, in eval mode, on ``map_location``."""
+    """A model written by ``save``, in eval mode, on ``map_location``; its number of classes is that of its
+    readout's weights (a binary model's file is as it was before N classes)."""
     payload = read_torch(path, required={"spec", "vocab_size", "hyperparameters", "state_dict"})
+    readout = payload["state_dict"].get("readout.weight")
+    classes = 2 if readout is None or readout.shape[0] == 1 else readout.shape[0]
     # Building the model draws initial weights; keep the caller's random stream untouched.
     with torch.random.fork_rng(devices=[]):
         model = SentimentClassifier(
-            ModelSpec.parse(payload["spec"]), payload["vocab_size"], **payload["hyperparameters"]
+            ModelSpec.parse(payload["spec"]), payload["vocab_size"], **payload["hyperparameters"], classes=classes
         )
     with reading(path):  # weights of another shape or name
         model.load_state_dict(payload["state_dict"])

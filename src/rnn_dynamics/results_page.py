@@ -61,6 +61,9 @@ MEANINGS = {
         "valid_chance_accuracy": "validation accuracy of always answering the majority label",
         "at_chance": "validation accuracy within two standard errors of valid_chance_accuracy",
         "chance_judged": "whether the validation split is large enough for a perfect accuracy to clear that margin",
+        "classes": "number of classes, for a model of more than two (absent or empty: two, one logit)",
+        "test_class_accuracy": "test accuracy on the reviews of each class, 'class: accuracy' in class order",
+        "test_chance_accuracy": "test accuracy of always answering the test split's majority class",
     },
     "explained_variance": {
         "model": "model id",

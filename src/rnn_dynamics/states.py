@@ -266,6 +266,11 @@ def extract(
     untrained.eval()
     sizes = [trained.cell.state_size(trained.spec.hidden)] * trained.spec.layers
     streams = {(w, layer): StreamingPCA(size) for w in WEIGHTS for layer, size in enumerate(sizes, start=1)}
+    if len(split.classes) > np.iinfo(np.int8).max + 1:
+        raise ValueError(
+            f"{len(split.classes)} classes: the state dumps' label column (int8) holds at most "
+            f"{np.iinfo(np.int8).max + 1}"
+        )
     lengths, labels = split.lengths, split.labels.astype(np.int8)
     sampled = np.zeros(len(split), dtype=bool)
     sampled[sample] = True
@@ -405,7 +410,7 @@ def read_layer(path: str | Path, max_rows: int | None = None, seed: int | None =
 
 def example_states(model, examples: dict[str, str], vocabulary: dict[str, int], max_length: int | None) -> pa.Table:
     """Every layer's state at every token of each example text (cut to ``max_length`` tokens; None: whole),
-    with the model's final P(positive)."""
+    with the model's final P(positive) (NaN for a model of more than two classes, which has no positive one)."""
     device = next(model.parameters()).device
     model.eval()
     columns = {name: [] for name in EXAMPLES_SCHEMA.names}
@@ -418,7 +423,8 @@ def example_states(model, examples: dict[str, str], vocabulary: dict[str, int], 
         tokens = torch.tensor([ids], dtype=torch.long, device=device)
         lengths = torch.tensor([len(ids)], dtype=torch.long, device=device)
         with torch.no_grad():
-            probability = torch.sigmoid(model(tokens, lengths)).item()
+            logits = model(tokens, lengths)
+            probability = torch.sigmoid(logits).item() if model.classes == 2 else float("nan")
             layer_states = model.layer_states(tokens, lengths)
         for layer, h in enumerate(layer_states, start=1):
             for t, state in enumerate(h[0].to("cpu", torch.float32).numpy()):

@@ -25,6 +25,7 @@ from rnn_dynamics.storage import list_matrix
 
 __all__ = [
     "ACCURACY_COLUMNS",
+    "CLASS_ACCURACY_COLUMNS",
     "COMPARISON_COLUMNS",
     "FIXED_POINT_TABLE_COLUMNS",
     "PAPER_TEST_ACCURACY",
@@ -43,21 +44,40 @@ ACCURACY_COLUMNS = (
     ["model", "architecture", "layers", "embedding", "hidden", "seed"]
     + [f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")]
     + ["valid_chance_accuracy", "at_chance", "chance_judged"]
+    + ["classes", "test_class_accuracy", "test_chance_accuracy"]
 )
+# The columns of N-class models (empty for a binary one), left out of a table of binary models alone, which
+# then stays as it was before N classes.
+CLASS_ACCURACY_COLUMNS = ACCURACY_COLUMNS[-3:]
+
+
+def _class_accuracy(names: list[str], by_class: list[float]) -> str:
+    """Per-class accuracies as one cell: ``name: accuracy`` for each class in order, separated by ``; ``."""
+    return "; ".join(f"{name}: {value:.4g}" for name, value in zip(names, by_class))
 
 
 def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
     """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, the chance flag
-    and whether the validation split was large enough to judge it (empty where metrics.json does not say)."""
+    and whether the validation split was large enough to judge it (empty where metrics.json does not say);
+    where a model has more than two classes, every row also has ``CLASS_ACCURACY_COLUMNS``: the number of
+    classes, the per-class test accuracy and the test split's majority-class rate (empty for binary models)."""
     rows = []
     for entry in metrics:
         spec = ModelSpec.parse(entry["model"])
-        rows.append({**dataclasses.asdict(spec), **entry, "model": spec.id})
+        row = {**dataclasses.asdict(spec), **entry, "model": spec.id}
+        if "classes" in entry:
+            row["classes"] = len(entry["classes"])
+            row["test_class_accuracy"] = _class_accuracy(entry["classes"], entry["test_class_accuracy"])
+        rows.append(row)
         if entry.get("chance_judged") is False:
             log.warning("%s: too few validation reviews to judge whether it is at chance level", spec.id)
         if entry.get("at_chance"):
             log.warning("%s is at chance level (validation accuracy %.4f)", spec.id, entry["valid_accuracy"])
-    return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
+    multiclass = any("classes" in entry for entry in metrics)
+    return pd.DataFrame(
+        rows,
+        columns=ACCURACY_COLUMNS if multiclass else [c for c in ACCURACY_COLUMNS if c not in CLASS_ACCURACY_COLUMNS],
+    )
 
 
 def explained_variance_table(pca_paths: dict[str, str | Path], components=(1, 2, 3)) -> pd.DataFrame:

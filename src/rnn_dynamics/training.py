@@ -1,4 +1,5 @@
-"""Training a classifier: Adam on binary cross-entropy over bucketed padded batches, resumable.
+"""Training a classifier: Adam on binary cross-entropy (cross-entropy for N > 2 classes) over bucketed padded
+batches, resumable.
 
 The weights with the lowest validation loss are kept. After every epoch a checkpoint
 (weights, optimizer, random states, history, best weights so far) is written
@@ -11,7 +12,9 @@ Training stops with :class:`TrainingDiverged`, naming the model and the epoch, w
 the loss is not finite or explodes (``DIVERGED_LOSS``); the last good checkpoint is
 kept. A model whose kept weights do no better on the validation split than always
 answering its majority label is flagged ``at_chance``, unless the
-split is too small to tell (``chance_judged`` false, with a warning).
+split is too small to tell (``chance_judged`` false, with a warning). The number of classes is the
+prepared data's (``batches.Reviews.classes``); an N-class model's metrics add its classes, its
+per-class test accuracy and the test split's majority-class rate.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from rnn_dynamics import config, provenance
@@ -54,6 +56,7 @@ __all__ = [
     "TrainingDiverged",
     "at_chance",
     "check_loss",
+    "majority_rate",
     "evaluate",
     "model_lock",
     "resumable_checkpoint",
@@ -84,7 +87,8 @@ HISTORY_SCHEMA = pa.schema(
 # A loss no learning run passes through: ln 2 is the mean binary cross-entropy of a
 # classifier that answers 1/2 (an untrained one, near enough), and a mean 100 times
 # that gives the true label a probability of about e^-69 on average. Above it, or not
-# finite, the run has diverged (a learning rate far too large, typically).
+# finite, the run has diverged (a learning rate far too large, typically). The same bound
+# serves N classes, whose untrained cross-entropy is ln N (ln 14 for DBpedia, 2.6).
 DIVERGED_LOSS = 100 * math.log(2)
 # Standard errors above the majority-label rate that a validation accuracy must reach
 # not to be flagged as chance level (one-sided, ~2% false alarms for a chance model).
@@ -143,19 +147,32 @@ class Outputs:
 
 
 @torch.no_grad()
-def evaluate(
+def _evaluate(
     model: model_lib.SentimentClassifier, reviews: Reviews, batch_size: int, device: torch.device
-) -> tuple[float, float]:
-    """Mean binary cross-entropy and accuracy of ``model`` (in eval mode) on ``reviews``."""
+) -> tuple[float, float, np.ndarray]:
+    """``evaluate``'s loss and accuracy, and the accuracy on the reviews of each class (NaN for a class
+    without any)."""
     model.eval()
     loss = torch.zeros((), dtype=torch.float64, device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
+    correct = torch.zeros(model.classes, dtype=torch.long, device=device)
     for indices in bucketed_batches(reviews.lengths, batch_size):
         tokens, lengths, labels = padded_batch(reviews, indices, device)
         logits = model(tokens, lengths)
-        loss += F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
-        correct += ((logits > 0) == (labels > 0.5)).sum()
-    return loss.item() / len(reviews), correct.item() / len(reviews)
+        loss += model.loss(logits, labels, reduction="sum")
+        labels = labels.long()
+        correct += torch.bincount(labels[model.predict(logits) == labels], minlength=model.classes)
+    correct = correct.cpu().numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_class = correct / np.bincount(reviews.labels.astype(np.int64), minlength=model.classes)
+    return loss.item() / len(reviews), int(correct.sum()) / len(reviews), by_class
+
+
+def evaluate(
+    model: model_lib.SentimentClassifier, reviews: Reviews, batch_size: int, device: torch.device
+) -> tuple[float, float]:
+    """Mean cross-entropy (binary for two classes) and accuracy of ``model`` (in eval mode) on ``reviews``."""
+    loss, accuracy, _ = _evaluate(model, reviews, batch_size, device)
+    return loss, accuracy
 
 
 class TrainingDiverged(FloatingPointError):
@@ -188,13 +205,20 @@ def reviews_to_judge(majority: float) -> float:
     return math.floor(CHANCE_MARGIN**2 * majority / (1 - majority)) + 1
 
 
+def majority_rate(labels: np.ndarray) -> float:
+    """The rate of the most frequent class among ``labels`` (class indices): the accuracy of always answering it."""
+    if np.isin(labels, (0, 1)).all():
+        return float(max(labels.mean(), 1 - labels.mean()))  # as binary runs have always computed it
+    return float(np.bincount(labels.astype(np.int64)).max() / len(labels))
+
+
 def at_chance(accuracy: float, labels: np.ndarray) -> tuple[bool, float, bool]:
     """Whether ``accuracy`` on reviews with ``labels`` is within chance of always answering the majority label.
 
-    Returns the flag, the majority label's rate (the chance accuracy) and whether there are
-    enough reviews to judge (``reviews_to_judge``); with too few the flag is False.
+    Returns the flag, the majority label's rate (the chance accuracy, ``majority_rate``) and whether there
+    are enough reviews to judge (``reviews_to_judge``); with too few the flag is False.
     """
-    majority = float(max(labels.mean(), 1 - labels.mean()))
+    majority = majority_rate(labels)
     margin = CHANCE_MARGIN * math.sqrt(majority * (1 - majority) / len(labels))
     judged = majority + margin < 1
     return bool(judged and accuracy <= majority + margin), majority, bool(judged)
@@ -290,6 +314,9 @@ def _train(
     # CPU multiplies many times slower than normal ones: flushed to zero, they cost nothing.
     torch.set_flush_denormal(True)
     device = model_lib.resolve_device(settings.device)
+    classes = {split: reviews.classes for split, reviews in splits.items()}
+    if len(set(classes.values())) != 1:
+        raise ValueError(f"model {spec.id}: the splits' classes differ ({classes}); prepare them again together")
     torch.manual_seed(spec.seed)
     model = model_lib.SentimentClassifier(
         spec,
@@ -297,6 +324,7 @@ def _train(
         dropout=settings.dropout,
         layer_dropout=settings.layer_dropout,
         embeddings=embeddings,
+        classes=len(splits["train"].classes),
     )
     model_lib.save(model, outputs.initial)
     model.to(device)
@@ -417,7 +445,7 @@ def _train_epoch(
         for number, indices in enumerate(batches, start=1):
             tokens, lengths, labels = padded_batch(reviews, indices, device)
             logits = model(tokens, lengths)
-            loss = F.binary_cross_entropy_with_logits(logits, labels)
+            loss = model.loss(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.max_grad_norm is not None:
@@ -432,7 +460,7 @@ def _train_epoch(
                     spec, epoch, f"batch {number} of {len(batches)} (optimizer step: {exc})", math.inf, checkpoint
                 )
             batch_losses[number - 1] = loss.detach() * len(indices)
-            correct += ((logits.detach() > 0) == (labels > 0.5)).sum()
+            correct += (model.predict(logits.detach()) == labels.long()).sum()
             bar.update()
             if number % CHECK_EVERY == 0 or number == len(batches):
                 means = (batch_losses[:number] / batch_sizes[:number]).cpu()
@@ -493,7 +521,16 @@ def _finish(
         "code": provenance.code_version(),
     }
     for split, reviews in splits.items():
-        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate(model, reviews, settings.batch_size, device)
+        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"], by_class = _evaluate(
+            model, reviews, settings.batch_size, device
+        )
+        if split == "test" and model.classes > 2:  # a binary model's metrics stay as they were
+            names = reviews.classes.names
+            metrics["classes"] = list(names)
+            metrics["ordered"] = reviews.classes.ordered
+            # A list in class order: metrics.json is written with sorted keys, which would reorder a dict.
+            metrics["test_class_accuracy"] = [float(value) for value in by_class]
+            metrics["test_chance_accuracy"] = majority_rate(reviews.labels)
     metrics["at_chance"], metrics["valid_chance_accuracy"], metrics["chance_judged"] = at_chance(
         metrics["valid_accuracy"], splits["valid"].labels
     )

@@ -25,6 +25,18 @@ LABEL_EXAMPLE_COLOURS = {"negative": "#7f0000", "positive": "#08306b"}
 OTHER_EXAMPLE_COLOURS = ["#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 
 
+def _label_styles(labels: np.ndarray) -> list[tuple[int, str, str]]:
+    """(label, name, colour) of each class to draw: negative and positive for two classes, ``class i`` in the
+    colours of a qualitative map for more."""
+    present = np.unique(labels).tolist()
+    if set(present) <= set(style.LABEL_NAMES):
+        return [(label, name, style.LABEL_COLOURS[label]) for label, name in style.LABEL_NAMES.items()]
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(present) <= 10 else "tab20"]
+    return [(label, f"class {label}", cmap(k % cmap.N)) for k, label in enumerate(present)]
+
+
 def example_colours(names: list[str]) -> dict[str, str]:
     """A colour per example name: label names get their dark label colour, others a distinct one."""
     others = itertools.cycle(OTHER_EXAMPLE_COLOURS)
@@ -82,20 +94,19 @@ def pca_trajectories(
         pca = pcas["trained", layer]
         dump = states.read_layer(Path(states_dir) / f"layer{layer}.parquet", max_rows=max_points, seed=seed)
         xy = pca.project(dump["h"])
-        for label, name in style.LABEL_NAMES.items():
+        for label, name, colour in _label_styles(dump["label"]):
             chosen = dump["label"] == label
-            ax.scatter(*xy[chosen].T, s=2, alpha=0.3, linewidths=0, rasterized=True, color=style.LABEL_COLOURS[label])
+            ax.scatter(*xy[chosen].T, s=2, alpha=0.3, linewidths=0, rasterized=True, color=colour)
             # A legend entry drawn opaque and large enough to read, unlike the faint points.
-            ax.plot([], [], "o", markersize=4, color=style.LABEL_COLOURS[label], label=f"{name} reviews' states")
+            ax.plot([], [], "o", markersize=4, color=colour, label=f"{name} reviews' states")
         layer_examples = examples[examples["layer"] == layer]
         for name, rows in layer_examples.groupby("name", sort=False):
             colour = colours[name]
             rows = rows.sort_values("t")
             path_xy = _trajectory(pca, rows)
             probability = rows["probability"].iloc[0]
-            ax.plot(
-                *path_xy.T, "-", linewidth=1.0, color=colour, label=f"example {name!r}, P(positive) {probability:.2f}"
-            )
+            shown = f"example {name!r}" + ("" if np.isnan(probability) else f", P(positive) {probability:.2f}")
+            ax.plot(*path_xy.T, "-", linewidth=1.0, color=colour, label=shown)
             ax.plot(*path_xy[0], marker="o", markersize=6, markerfacecolor="white", color=colour, linestyle="none")
             steps = np.linalg.norm(np.diff(path_xy, axis=0), axis=1)
             for t in np.argsort(steps)[::-1][:annotate]:

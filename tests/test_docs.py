@@ -30,3 +30,17 @@ def test_every_result_the_readme_shows_links_to_a_generated_page():
     for paragraph in filter(str.strip, findings.split("\n\n")):
         if re.search(r"\d\.\d", re.sub(r"\([^)]*\)", "", paragraph)):
             assert "docs/results/" in paragraph, paragraph
+
+
+def test_every_number_in_the_readmes_findings_is_on_the_page_it_links_to():
+    """A number typed into the findings must be one the generated pages linked there print."""
+    findings = (ROOT / "README.md").read_text().split("## What it found", 1)[1].split("\n## ", 1)[0]
+    for paragraph in filter(str.strip, findings.split("\n\n")):
+        pages = [ROOT / target for target in LINK.findall(paragraph) if target.startswith("docs/results/")]
+        if not pages:
+            continue
+        printed = " ".join(page.read_text() for page in pages if page.suffix == ".md")
+        for number in re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", re.sub(r"!?\[[^\]]*\]\([^)]*\)", "", paragraph)):
+            assert re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", printed), (
+                f"README's findings show {number}, which no page they link to prints"
+            )

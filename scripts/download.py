@@ -1,9 +1,9 @@
 """Rule download: a dataset archive, from a layout-checked local copy or a checksum-verified download."""
 
-from rnn_dynamics import config, datasets, download, logs
+from rnn_dynamics import datasets, download, logs
 
 with logs.to_file(snakemake.log[0]):
-    spec = {**config.defaults(f"datasets.{snakemake.params.spec['kind']}"), **snakemake.params.spec}
+    spec = datasets.with_defaults(snakemake.params.spec)
     key = f"datasets.{snakemake.wildcards.dataset}"
     if spec.get("local_archive"):
         print(datasets.LAYOUT_CHECKS[spec["kind"]](spec["local_archive"]))

@@ -1,8 +1,10 @@
 """Small inputs shared by the tests, and a disk that fills up."""
 
 import contextlib
+import io
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,14 @@ def fill(folder: Path) -> Path:
                 pass
     assert shutil.disk_usage(folder).free == 0
     return ballast
+
+
+def write_tar(path, members):
+    """A gzipped tar at ``path`` of ``members`` (name -> text); returns ``path``."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

@@ -1,8 +1,6 @@
-import io
 import shutil
 import subprocess
 import sys
-import tarfile
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from helpers import write_tar
 from rnn_dynamics import datasets, synthetic
 from rnn_dynamics.datasets import LabelError, LayoutError
 from rnn_dynamics.text import UNK_INDEX, tokenize
@@ -19,16 +18,6 @@ TOKENS_SCHEMA = pa.schema(
     [("id", pa.string()), ("label", pa.int8()), ("length", pa.int32()), ("tokens", pa.list_(pa.int32()))]
 )
 VOCAB_SCHEMA = pa.schema([("index", pa.int32()), ("token", pa.string()), ("count", pa.int64())])
-
-
-def write_tar(path, members):
-    with tarfile.open(path, "w:gz") as tar:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 def reviews_table(rows):

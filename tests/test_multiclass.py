@@ -16,6 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import write_tar
 from pipeline import copy_workflow, snakemake
 from rnn_dynamics import analyses, batches, datasets, storage, synthetic, tables, training
 from rnn_dynamics import model as model_lib
@@ -132,14 +133,8 @@ def test_a_binary_table_prepares_as_it_always_did(tmp_path):
 
 def write_csv_archive(path, folder, splits, extra=None):
     """A tgz of ``folder/{split}.csv`` (rows given as lists of fields) and ``extra`` members (name -> text)."""
-    with tarfile.open(path, "w:gz") as tar:
-        members = {f"{folder}/{split}.csv": _csv(rows) for split, rows in splits.items()} | (extra or {})
-        for name, text in members.items():
-            data = text.encode()
-            member = tarfile.TarInfo(name)
-            member.size = len(data)
-            tar.addfile(member, io.BytesIO(data))
-    return path
+    members = {f"{folder}/{split}.csv": _csv(rows) for split, rows in splits.items()} | (extra or {})
+    return write_tar(path, members)
 
 
 def _csv(rows):

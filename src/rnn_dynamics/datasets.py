@@ -85,6 +85,7 @@ __all__ = [
     "read_yelp_archive",
     "read_yelp_full_archive",
     "stratified_holdout",
+    "with_defaults",
 ]
 
 log = logging.getLogger(__name__)
@@ -699,6 +700,11 @@ INPUTS_KEY = b"rnn_dynamics.inputs"
 LABEL_COLUMN_KEY = b"rnn_dynamics.label_column"
 
 
+def with_defaults(spec: Mapping) -> dict:
+    """A dataset's config entry with the schema's default for every key its kind has and it leaves out."""
+    return {**config.defaults(f"datasets.{spec['kind']}"), **spec}
+
+
 def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int) -> pa.Table:
     """The review table of a configured dataset (``spec`` is its entry under ``datasets``; a key left
     out takes the schema's default), with ``paths`` recorded in its metadata (``INPUTS_KEY``); ``seed``
@@ -708,7 +714,7 @@ def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int) -
         (path,) = paths
         table = ARCHIVE_READERS[spec["kind"]](path)
     elif spec["kind"] == "table":
-        spec = {**config.defaults("datasets.table"), **spec}
+        spec = with_defaults(spec)
         table = read_table_files(
             paths,
             spec["text_column"],

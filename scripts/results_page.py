@@ -12,8 +12,9 @@ with logs.to_file(snakemake.log[0]):
     page_dir = Path(snakemake.output[0]).parent
     tables = {name: pd.read_csv(snakemake.input[name]) for name in results_page.TABLES}
     figures = {}
-    for path in snakemake.input.figures:
-        figures.setdefault(Path(path).parent.name, []).append(os.path.relpath(path, page_dir))
+    for path in map(Path, snakemake.input.figures):
+        model_id = path.parts[path.parts.index("figures") + 1]  # figures/{model}/[{system}/]{name}.png
+        figures.setdefault(model_id, []).append(os.path.relpath(path, page_dir))
     text = results_page.page(
         snakemake.wildcards.dataset,
         tables,

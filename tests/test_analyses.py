@@ -17,7 +17,9 @@ SETTINGS = analyses.Settings(reviews=200, null_samples=1000, seed=0, regularizat
 
 
 def encode_split(vocabulary, count, seed):
-    pairs = synthetic.reviews(count, min_length=6, max_length=14, seed=seed, task="ordered", classes=2)
+    pairs = synthetic.reviews(
+        count, min_length=6, max_length=14, seed=seed, task="ordered", classes=2, evidence_words=3
+    )
     ids = [[vocabulary.index[word] for word in tokens] for tokens, _ in pairs]
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in ids])]).astype(np.int64)
     return batches.Reviews(
@@ -28,7 +30,9 @@ def encode_split(vocabulary, count, seed):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A one-layer GRU trained to >90% test accuracy, its fixed points and their linearization."""
-    train_pairs = synthetic.reviews(1024, min_length=6, max_length=14, seed=0, task="ordered", classes=2)
+    train_pairs = synthetic.reviews(
+        1024, min_length=6, max_length=14, seed=0, task="ordered", classes=2, evidence_words=3
+    )
     vocabulary = Vocabulary.build(tokens for tokens, _ in train_pairs)
     splits = {
         name: encode_split(vocabulary, n, seed)
@@ -177,6 +181,8 @@ def test_tables_and_figures_are_written(trained, tmp_path):
                 "linearized",
                 "null_alignment",
                 "top_words",
+                "manifold",
+                "projected_accuracy",
             )
         ]
     )

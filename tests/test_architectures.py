@@ -52,7 +52,9 @@ def test_layer_states_systems_and_logits_agree(architecture):
 
 
 def synthetic_split(count, seed):
-    pairs = synthetic.reviews(count, min_length=6, max_length=12, seed=seed, task="ordered", classes=2)
+    pairs = synthetic.reviews(
+        count, min_length=6, max_length=12, seed=seed, task="ordered", classes=2, evidence_words=3
+    )
     ids = [[VOCAB.index[word] for word in tokens] for tokens, _ in pairs]
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in ids])]).astype(np.int64)
     labels = np.array([label for _, label in pairs], dtype=np.float32)

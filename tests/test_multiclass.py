@@ -10,6 +10,7 @@ import tarfile
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 
 from helpers import write_tar
 from pipeline import copy_workflow, snakemake
-from rnn_dynamics import analyses, batches, datasets, storage, synthetic, tables, training
+from rnn_dynamics import analyses, batches, datasets, fixed_points, linearization, storage, synthetic, tables, training
 from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 
@@ -253,7 +254,7 @@ def test_a_local_dbpedia_archive_runs_the_data_stage(tmp_path):
 
 
 def test_the_categorical_task_labels_each_review_by_its_most_frequent_evidence(tmp_path):
-    pairs = synthetic.reviews(200, 6, 12, seed=1, task="categorical", classes=4)
+    pairs = synthetic.reviews(200, 6, 12, seed=1, task="categorical", classes=4, evidence_words=3)
     assert Counter(label for _, label in pairs) == {0: 50, 1: 50, 2: 50, 3: 50}
     for tokens, label in pairs:
         counts = Counter(synthetic.CATEGORY[token] for token in tokens if token in synthetic.CATEGORY)
@@ -264,7 +265,7 @@ def test_the_categorical_task_labels_each_review_by_its_most_frequent_evidence(t
 
 
 def test_the_ordered_task_bins_the_summed_valence(tmp_path):
-    pairs = synthetic.reviews(90, 6, 12, seed=2, task="ordered", classes=3)
+    pairs = synthetic.reviews(90, 6, 12, seed=2, task="ordered", classes=3, evidence_words=3)
     assert Counter(label for _, label in pairs) == {0: 30, 1: 30, 2: 30}
     for tokens, label in pairs:
         total = synthetic.valence(tokens)
@@ -273,7 +274,7 @@ def test_the_ordered_task_bins_the_summed_valence(tmp_path):
     # Two ordered bins are the sign: the binary task.
     assert [synthetic.ordered_bin(total, 2) for total in (-6, -1, 1, 6)] == [0, 0, 1, 1]
     with pytest.raises(ValueError, match="the categorical task has 2 to 8 classes, not 9"):
-        synthetic.reviews(10, 6, 12, seed=0, task="categorical", classes=9)
+        synthetic.reviews(10, 6, 12, seed=0, task="categorical", classes=9, evidence_words=3)
 
 
 @pytest.mark.parametrize("task", ["ordered", "categorical"])
@@ -392,20 +393,48 @@ def test_the_majority_class_rate_of_n_classes():
     assert training.at_chance(0.6, np.array([0, 2, 2, 1, 2] * 20, dtype=np.float32))[:2] == (True, 0.6)
 
 
-def test_analyses_of_an_n_class_model_stop_at_once_naming_what_is_not_supported(categorical_run):
+def test_an_n_class_model_is_analysed_with_the_one_direction_measures_left_empty(categorical_run, tmp_path):
+    """Every geometry measure is computed for N classes; alignment, valence and the mode orientation (one
+    readout direction) are NaN or empty, and the tables and figures are written all the same."""
+    from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
+
     files, splits, _ = categorical_run
     net = model_lib.load(files.final)
     with pytest.raises(ValueError, match=r"4 classes: its readout is a 4 x 32 matrix.*not yet supported"):
         net.readout_weights()
-    with pytest.raises(ValueError, match=r"gru-L1-E16-H32-s0 layer1: the model has 4 classes.*not yet supported"):
-        analyses.analyze(net, "layer1", None, splits["train"], splits["test"], [], np.zeros(0), analyses.Settings())
-    # What does not need a readout direction flows through: the systems the fixed-point search solves.
     system = net.system("layer1")
-    assert system.state_size == 32
+    tokens, lengths, _ = batches.padded_batch(splits["test"], np.arange(32), torch.device("cpu"))
+    with torch.no_grad():
+        states = net.layer_states(tokens, lengths)[0]
+    visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
+    starts = fixed_points.sample_starts(visited, 60, noise=0.0, seed=0)
+    found = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    lin = linearization.linearize(system, fixed_points.approximate_set(found, fixed_points.GatherSettings()))
+    settings = analyses.Settings(reviews=100, null_samples=50)
+    vocabulary = [f"w{i}" for i in range(net.embedding.num_embeddings)]
+    result = analyses.analyze(
+        net, "layer1", lin, splits["train"], splits["test"], vocabulary, np.ones(len(vocabulary)), settings, False
+    )
+    summary = result["summary"]
+    assert summary["classes"] == 4 and summary["simplex_angle"] == pytest.approx(109.4712206)
+    for key in ("alignment_median", "valence_correlation"):
+        assert np.isnan(summary[key])
+    for key in ("participation_ratio", "readout_angle_median", "readout_in_manifold_share", "shuffled_accuracy",
+                "readout_in_slow_modes_median", "projected_accuracy_n_minus_1", "linearized_accuracy"):  # fmt: skip
+        assert np.isfinite(summary[key]), key
+    assert 0 < summary["readout_angle_median"] < 180 and summary["pcs_90"] >= 1
+    accuracy = result["projected_accuracy"]
+    assert accuracy["components"].tolist() == [1, 2, 3, 4] and accuracy["accuracy"].between(0, 1).all()
+    table = result["manifold"]
+    assert len(table) == summary["fixed_points"] and set(table["predicted_class"]) <= {0, 1, 2, 3}
+    analyses.write(result, tmp_path / "tables", 5)
+    assert (tmp_path / "tables" / "manifold.csv").exists() and (tmp_path / "tables" / "projected_accuracy.csv").exists()
+    analysis_figures(result, {name: tmp_path / f"{name}.png" for name in FIGURES}, "gru 4 classes", 5)
+    assert all((tmp_path / f"{name}.png").stat().st_size > 0 for name in FIGURES)
 
 
 @pytest.mark.slow
-def test_an_n_class_run_flows_through_states_and_fixed_points_and_stops_at_the_analyses(tmp_path):
+def test_an_n_class_run_goes_through_every_stage_to_the_report(tmp_path):
     directory = copy_workflow(tmp_path / "workflow")
     (directory / "nclass.yaml").write_text(
         "run_datasets: [synthetic]\n"
@@ -416,16 +445,17 @@ def test_an_n_class_run_flows_through_states_and_fixed_points_and_stops_at_the_a
         "fixed_points: {starts: 20, shards: 1, max_iterations: 30, device: cpu}\n"
         "analyses: {reviews: 20, null_samples: 20, device: cpu}\n"
     )
-    result = snakemake(directory, "--cores", "2", "--configfile", "nclass.yaml", "--keep-going", timeout=900)
-    assert result.returncode != 0
+    result = snakemake(directory, "--cores", "2", "--configfile", "nclass.yaml", timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = directory / "results" / "synthetic"
     accuracy = (results / "tables" / "accuracy.csv").read_text().splitlines()
     assert accuracy[0].endswith(",classes,test_class_accuracy,test_chance_accuracy")
     assert ",3,sports: " in accuracy[1]
-    assert (results / "tables" / "fixed_points.csv").exists()
-    assert (results / "figures" / "gru-L1-E8-H8-s0" / "pca_trajectories.png").exists()
-    log = (directory / "logs" / "synthetic" / "analyses" / "gru-L1-E8-H8-s0" / "layer1.log").read_text()
-    assert "the model has 3 classes" in log and "not yet supported for more than two classes" in log
+    comparison = pd.read_csv(results / "tables" / "comparison.csv")
+    assert comparison["classes"].tolist() == [3] and comparison["simplex_angle"].tolist() == [pytest.approx(120.0)]
+    assert np.isnan(comparison["alignment_median"][0]) and np.isfinite(comparison["participation_ratio"][0])
+    assert {"pcs_90", "slow_modes_0.9_median"} <= set(pd.read_csv(results / "tables" / "fixed_points.csv").columns)
+    assert (results / "figures" / "gru-L1-E8-H8-s0" / "layer1" / "manifold.png").exists()
 
 
 @pytest.mark.slow

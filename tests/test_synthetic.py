@@ -32,14 +32,14 @@ def test_word_lists_are_disjoint():
 
 
 def test_reviews_are_balanced_unambiguous_and_within_length():
-    reviews = synthetic.reviews(101, min_length=5, max_length=9, seed=3, task="ordered", classes=2)
+    reviews = synthetic.reviews(101, min_length=5, max_length=9, seed=3, task="ordered", classes=2, evidence_words=3)
     assert Counter(label for _, label in reviews) == {1: 51, 0: 50}
     for tokens, label in reviews:
         assert 5 <= len(tokens) <= 9
         assert valence(tokens) != 0
         assert (valence(tokens) > 0) == bool(label)
-    assert synthetic.reviews(101, 5, 9, seed=3, task="ordered", classes=2) == reviews
-    assert synthetic.reviews(101, 5, 9, seed=4, task="ordered", classes=2) != reviews
+    assert synthetic.reviews(101, 5, 9, seed=3, task="ordered", classes=2, evidence_words=3) == reviews
+    assert synthetic.reviews(101, 5, 9, seed=4, task="ordered", classes=2, evidence_words=3) != reviews
 
 
 def test_archive_has_the_aclimdb_layout_and_is_reproducible(tmp_path, synthetic_archive):

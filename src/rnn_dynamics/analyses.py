@@ -14,6 +14,12 @@ Given the system's linearization at its fixed points (``linearization.Linearizat
 
 The top mode is oriented per fixed point so that positive reviews' final states project higher
 on ``l_1`` than negative ones': a positive valence pushes a review towards "positive".
+
+For every number of classes, the geometry of integration of Aitken et al. (2021) (``manifold``): the
+fixed-point manifold's dimension, the readout's simplex and its share in the manifold and the slow
+modes, the slow modes along the manifold, the accuracy from the final state's top k PCs and with each
+review's words shuffled. The measures that read one readout direction (alignment, valence, the mode
+orientation) are binary only: NaN, or empty tables, for N > 2 classes.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from rnn_dynamics import config
+from rnn_dynamics import config, linearization, manifold, spectra, training
 from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.linearization import Linearization
 from rnn_dynamics.spectra import time_constant, variance_fractions
@@ -45,10 +51,16 @@ __all__ = [
     "eigenvalue_table",
     "evaluate_system",
     "linearized_logits",
+    "manifold_measures",
     "mode_orientation",
     "model_device",
+    "predicted_classes",
+    "projected_accuracy",
+    "shuffled",
+    "slow_mode_readout_shares",
     "subset",
     "system_readout",
+    "system_readout_matrix",
     "system_sequences",
     "top_words",
     "unit",
@@ -128,6 +140,25 @@ def system_readout(model, system_name: str) -> tuple[np.ndarray, float] | None:
     # The readout map picks part of the state (an LSTM's h of [h, c]): pull w back through it.
     _, pullback = torch.func.vjp(system.readout, torch.zeros(system.state_size, dtype=torch.float64, device=w.device))
     return pullback(w.to(torch.float64))[0].cpu().numpy(), b
+
+
+def system_readout_matrix(model, system_name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The classifier's logits as ``W h + b`` in the system's state space (W (C, S), b (C,); C = 1 for a
+    binary model), or None when the system's state is not read out."""
+    if system_name not in ("stack", f"layer{model.spec.layers}"):
+        return None
+    system = model.system(system_name)
+    weight = model.readout.weight.detach().to(torch.float64)
+    origin = torch.zeros(system.state_size, dtype=torch.float64, device=weight.device)
+    _, pullback = torch.func.vjp(system.readout, origin)
+    rows = np.stack([pullback(row)[0].cpu().numpy() for row in weight])
+    return rows, model.readout.bias.detach().to(torch.float64).cpu().numpy()
+
+
+def predicted_classes(logits: np.ndarray) -> np.ndarray:
+    """The class of each row of logits (B, C): the sign of one logit, the largest of N (``model.predict``)."""
+    logits = np.asarray(logits)
+    return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(axis=1)
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
@@ -260,7 +291,7 @@ def _run(step, h: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
 def linearized_logits(
     model, system_name: str, linear: LinearModel, tokens: torch.Tensor, lengths: torch.Tensor
 ) -> torch.Tensor:
-    """Logits (B,) of the network with the system replaced by its linear model (from a zero state).
+    """Logits (B,) or (B, N) of the network with the system replaced by its linear model (from a zero state).
 
     Layers below a linearized layer run exactly; layers above it step their own
     equations on the linearized layer's output.
@@ -274,9 +305,9 @@ def linearized_logits(
         for layer in range(int(system_name.removeprefix("layer")) + 1, model.spec.layers + 1):
             upper = model.system(f"layer{layer}")
             outputs = upper.readout(_run(upper.step, outputs.new_zeros(len(tokens), upper.state_size), outputs))
-    w, b = model.readout_weights()
     last = outputs[torch.arange(len(tokens), device=tokens.device), lengths - 1]
-    return last @ w.double() + b
+    logits = last @ model.readout.weight.detach().double().T + model.readout.bias.detach().double()
+    return logits.squeeze(-1) if model.classes == 2 else logits
 
 
 def model_device(model) -> torch.device:
@@ -303,7 +334,7 @@ def evaluate_system(
         finals.append(states[torch.arange(len(tokens), device=device), lengths - 1].cpu().numpy())
         labels.append(batch_labels.cpu().numpy())
         with torch.no_grad():
-            network_correct += int(((model(tokens, lengths) > 0) == (batch_labels > 0.5)).sum())
+            network_correct += int((model.predict(model(tokens, lengths)) == batch_labels.long()).sum())
             if linear is None:
                 continue
             previous = torch.cat([torch.zeros_like(states[:, :1]), states[:, :-1]], dim=1)
@@ -311,9 +342,8 @@ def evaluate_system(
             predicted, points = linear.step(previous[valid], inputs[valid])
             actual = states[valid]
             errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).cpu().numpy())
-            linear_correct += int(
-                ((linearized_logits(model, system_name, linear, tokens, lengths) > 0) == (batch_labels > 0.5)).sum()
-            )
+            linear_logits = linearized_logits(model, system_name, linear, tokens, lengths)
+            linear_correct += int((model.predict(linear_logits) == batch_labels.long()).sum())
     return {
         "final_states": np.concatenate(finals),
         "labels": np.concatenate(labels),
@@ -331,6 +361,113 @@ def subset(reviews: Reviews, count: int | str, seed: int) -> Reviews:
     pieces = [reviews.tokens[reviews.offsets[r] : reviews.offsets[r + 1]] for r in rows]
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(np.int64)
     return Reviews(np.concatenate(pieces), offsets, reviews.labels[rows], reviews.classes)
+
+
+def shuffled(reviews: Reviews, seed: int) -> Reviews:
+    """``reviews`` with each one's words in a random order (what the order of words adds to accuracy)."""
+    rng = np.random.default_rng(seed)
+    tokens = reviews.tokens.copy()
+    for begin, end in zip(reviews.offsets[:-1], reviews.offsets[1:]):
+        tokens[begin:end] = rng.permutation(tokens[begin:end])
+    return Reviews(tokens, reviews.offsets, reviews.labels, reviews.classes)
+
+
+# ---------------------------------------------------------------------------
+# The geometry of integration (any number of classes)
+
+
+def projected_accuracy(
+    final_states: np.ndarray, labels: np.ndarray, readout: tuple[np.ndarray, np.ndarray], components: int
+) -> pd.DataFrame:
+    """The readout's accuracy on the final states (N, S) projected on their top k principal components
+    (about their mean), for k = 1..``components``."""
+    centre = final_states.mean(axis=0)
+    axes = manifold.principal_axes(final_states, components)
+    weights, bias = readout
+    rows = []
+    for k in range(1, axes.shape[1] + 1):
+        projected = centre + (final_states - centre) @ axes[:, :k] @ axes[:, :k].T
+        correct = predicted_classes(projected @ weights.T + bias) == np.asarray(labels).astype(np.int64)
+        rows.append({"components": k, "accuracy": float(correct.mean())})
+    return pd.DataFrame(rows, columns=["components", "accuracy"])
+
+
+def slow_mode_readout_shares(
+    system, lin: Linearization, vectors: np.ndarray, threshold: float, device=CPU, chunk: int = 64
+) -> np.ndarray:
+    """Per fixed point, ``manifold.span_share`` of ``vectors`` (C, S) in the span of its slow right
+    eigenvectors (|lambda| > threshold); the stored linearization keeps too few modes for N classes, so
+    the eigenvectors are recomputed, ``chunk`` points at a time (their Jacobians on ``device``, where
+    ``system``'s weights are)."""
+    shares = []
+    for begin in range(0, len(lin.fixed_point), chunk):
+        j_rec, _ = linearization.jacobians(system, lin.fixed_point[begin : begin + chunk], device=device)
+        values, right, _ = linearization.eigendecomposition(j_rec, modes=None)
+        shares += [manifold.span_share(vectors, manifold.slow_subspace(v, r, threshold)) for v, r in zip(values, right)]
+    return np.array(shares)
+
+
+def manifold_measures(model, system_name: str, lin: Linearization, evaluation: dict, settings: Settings) -> dict:
+    """The geometry of integration of one system (see ``manifold``): summary numbers, a table per fixed
+    point (top 3 PC coordinates, slow-mode counts, predicted class, readout share in its slow modes) and
+    the accuracy from the final states' top k PCs; and the final states on the fixed points' top 3 PCs
+    with the readout's class (``visited``, for the figure)."""
+    classes = model.classes
+    points = lin.fixed_point
+    fractions = spectra.variance_fractions(points)
+    summary = {
+        "classes": classes,
+        **manifold.dimensions(points, lin.modulus),
+        "pcs_class_share": manifold.components_to_reach(fractions, classes / (classes + 1)),
+        "local_participation_ratio": manifold.local_participation_ratio(points, classes, seed=settings.seed),
+        "correlation_dimension": manifold.correlation_dimension(points),
+        "simplex_angle": manifold.simplex_angle(classes),
+    }
+    counts = {threshold: manifold.slow_mode_counts(lin.modulus, threshold) for threshold in manifold.SLOW_MODULI}
+    coordinates = np.full((len(points), 3), np.nan)
+    finals = evaluation["final_states"]
+    visited = np.full((len(finals), 3), np.nan)
+    if len(points) >= 2:
+        axes = manifold.principal_axes(points, 3)
+        coordinates[:, : axes.shape[1]] = (points - points.mean(axis=0)) @ axes
+        visited[:, : axes.shape[1]] = (finals - points.mean(axis=0)) @ axes
+    table = pd.DataFrame(
+        {
+            "fixed_point_id": lin.fixed_point_id,
+            **{f"pc{k + 1}": coordinates[:, k] for k in range(3)},
+            **{f"slow_modes_{threshold}": count for threshold, count in counts.items()},
+        }
+    )
+    readout = system_readout_matrix(model, system_name)
+    accuracy = pd.DataFrame(columns=["components", "accuracy"])
+    summary |= dict.fromkeys(
+        ["readout_angle_median", "readout_in_manifold_share", "null_readout_in_manifold_median",
+         "null_readout_in_manifold_95", "readout_in_slow_modes_median", "projected_accuracy_n_minus_1"],
+        float("nan"),
+    )  # fmt: skip
+    table["predicted_class"] = -1
+    table["readout_in_slow_modes"] = np.nan
+    visited = pd.DataFrame({f"pc{k + 1}": visited[:, k] for k in range(3)}).assign(predicted_class=-1)
+    if readout is not None:
+        vectors = manifold.centred_class_vectors(readout[0])
+        summary["readout_angle_median"] = float(np.median(manifold.readout_angles(readout[0])))
+        if len(points) >= 2:
+            span = manifold.principal_axes(points, classes - 1)
+            null = manifold.random_span_shares(vectors, span.shape[1], settings.null_samples, settings.seed)
+            summary["readout_in_manifold_share"] = manifold.span_share(vectors, span)
+            summary["null_readout_in_manifold_median"] = float(np.median(null))
+            summary["null_readout_in_manifold_95"] = float(np.quantile(null, 0.95))
+        if len(points):
+            table["predicted_class"] = predicted_classes(points @ readout[0].T + readout[1])
+            shares = slow_mode_readout_shares(
+                model.system(system_name), lin, vectors, manifold.SLOW_MODULI[0], model_device(model)
+            )
+            table["readout_in_slow_modes"] = shares
+            summary["readout_in_slow_modes_median"] = float(np.median(shares))
+        visited["predicted_class"] = predicted_classes(finals @ readout[0].T + readout[1])
+        accuracy = projected_accuracy(finals, evaluation["labels"], readout, classes)
+        summary["projected_accuracy_n_minus_1"] = float(accuracy["accuracy"].iloc[classes - 2])
+    return {"summary": summary, "manifold": table, "visited": visited, "projected_accuracy": accuracy}
 
 
 # ---------------------------------------------------------------------------
@@ -351,15 +488,9 @@ def analyze(
     """All measures of one system: a summary (plain numbers) and one table per analysis.
 
     The network runs on the device its weights are on (``model.load(..., map_location=device)``);
-    every result is on the CPU. A model of more than two classes stops here with a ValueError: every
-    measure but the spectra reads its one readout direction."""
-    if model.classes != 2:
-        raise ValueError(
-            f"analyses of {model.spec.id} {system_name}: the model has {model.classes} classes; the line-attractor "
-            f"measures (readout alignment, word valence against a binary bag-of-words model, mode orientation, "
-            f"linearized accuracy) read one readout direction and are not yet supported for more than two "
-            f"classes (the states, fixed points and linearization are)"
-        )
+    every result is on the CPU. For more than two classes the measures reading one readout direction
+    (alignment, valence, mode orientation) are NaN or empty."""
+    binary = model.classes == 2
     sample = subset(test, settings.reviews, settings.seed)
     evaluation = evaluate_system(model, system_name, lin, sample, progress=progress)
     mean_length = float(train.lengths.mean())
@@ -377,7 +508,7 @@ def analyze(
     summary["top_modulus_median"] = float(top["modulus"].median()) if len(top) else float("nan")
     summary["time_constant_median"] = float(top["time_constant"].median()) if len(top) else float("nan")
 
-    readout = system_readout(model, system_name)
+    readout = system_readout(model, system_name) if binary else None
     aligned, null = (
         alignment(lin, readout[0], settings.null_samples, settings.seed) if readout else (np.zeros(0), np.zeros(0))
     )
@@ -387,7 +518,7 @@ def analyze(
     summary["null_alignment_95"] = float(np.quantile(null, 0.95)) if len(null) else float("nan")
 
     reads_embedding = system_name in ("stack", "layer1")
-    if reads_embedding and len(lin.fixed_point):
+    if binary and reads_embedding and len(lin.fixed_point):
         orientation = mode_orientation(lin, evaluation["final_states"], evaluation["labels"])
         embeddings = model.embedding.weight.detach().double().cpu().numpy()
         valence = word_valence(lin, embeddings, orientation)
@@ -403,6 +534,10 @@ def analyze(
     summary["network_accuracy"] = evaluation["network_accuracy"]
     summary["linearized_accuracy"] = evaluation["linearized_accuracy"]
     summary["reviews_evaluated"] = int(len(sample))
+    device = model_device(model)
+    summary["shuffled_accuracy"] = training.evaluate(model, shuffled(sample, settings.seed), 64, device)[1]
+    geometry = manifold_measures(model, system_name, lin, evaluation, settings)
+    summary |= geometry["summary"]
     linearized = pd.DataFrame({"one_step_relative_error": errors})
     dimensionality = pd.DataFrame({"component": np.arange(1, len(fractions) + 1), "variance_fraction": fractions})
     return {
@@ -413,6 +548,9 @@ def analyze(
         "null_alignment": null,
         "valence": words,
         "linearized": linearized,
+        "manifold": geometry["manifold"],
+        "visited": geometry["visited"],
+        "projected_accuracy": geometry["projected_accuracy"],
     }
 
 
@@ -428,7 +566,8 @@ def write(result: dict, folder: str | Path, top_word_count: int) -> None:
     """The summary (summary.json) and one CSV per analysis, atomically, into ``folder``."""
     folder = Path(folder)
     write_json(result["summary"], folder / "summary.json")
-    tables = {name: result[name] for name in ("dimensionality", "eigenvalues", "alignment", "valence", "linearized")}
+    names = ("dimensionality", "eigenvalues", "alignment", "valence", "linearized", "manifold", "projected_accuracy")
+    tables = {name: result[name] for name in names}
     tables["null_alignment"] = pd.DataFrame({"abs_cos_random": result["null_alignment"]})
     tables["top_words"] = top_words(result["valence"], top_word_count)
     for name, table in tables.items():

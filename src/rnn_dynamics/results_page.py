@@ -26,6 +26,7 @@ __all__ = [
     "FIGURES",
     "GENERATED",
     "MEANINGS",
+    "SYSTEM_FIGURES",
     "TABLES",
     "format_value",
     "markdown_table",
@@ -41,6 +42,16 @@ TABLES = {
     "explained_variance": "Explained variance of the hidden states",
     "fixed_points": "Fixed points",
     "comparison": "The paper's measures, per system",
+}
+
+# The fixed-point manifold's columns, in the fixed-point and the comparison tables.
+_DIMENSION_MEANINGS = {
+    "pcs_90": "principal components reaching 90% of the fixed points' variance (N classes: N - 1 expected)",
+    "pcs_95": "principal components reaching 95% of it",
+    "participation_ratio": "(sum l)^2 / sum l^2 of the fixed points' covariance eigenvalues (~1: a line)",
+    "levina_bickel_dimension": "Levina-Bickel maximum-likelihood dimension of the fixed points (20 neighbours)",
+    "slow_modes_0.9_median": "median over fixed points of the eigenvalues with |lambda| > 0.9",
+    "slow_modes_0.99_median": "median over fixed points of the eigenvalues with |lambda| > 0.99",
 }
 
 # What each column of each table means, one line each (a test holds this to the tables' columns).
@@ -90,6 +101,7 @@ MEANINGS = {
         "median_largest_modulus": "median over fixed points of the largest |lambda| of the recurrent Jacobian",
         "time_constant": "tau = |1/ln|lambda|| of that median, in tokens",
         "exact_roots": "exact roots (q < 1e-12) after polishing; -1: not sought",
+        **_DIMENSION_MEANINGS,
     },
     "comparison": {
         "dataset": "dataset name in the config",
@@ -111,6 +123,16 @@ MEANINGS = {
         "one_step_error_median": "median relative error of the linearised step against the network's",
         "network_accuracy": "the network's accuracy on the analysed test reviews",
         "linearized_accuracy": "accuracy of the linearised system around the nearest fixed point",
+        "classes": "number of classes",
+        **_DIMENSION_MEANINGS,
+        "local_participation_ratio": "median participation ratio of the 50 N nearest fixed points of 20 random ones",
+        "readout_angle_median": "median angle (degrees) between two classes' centred readout vectors",
+        "simplex_angle": "the angle of a regular simplex of N vertices, arccos(-1/(N-1)) (180 for two classes)",
+        "readout_in_manifold_share": "share of the centred readout's squared norm in the fixed points' top N-1 PCs",
+        "null_readout_in_manifold_95": "95th percentile of that share in random subspaces of N-1 dimensions",
+        "readout_in_slow_modes_median": "median over fixed points of the readout's share in the slow modes' span",
+        "projected_accuracy_n_minus_1": "readout accuracy on final states projected on their top N-1 PCs",
+        "shuffled_accuracy": "the network's accuracy on the analysed reviews with each review's words shuffled",
     },
 }
 
@@ -121,6 +143,11 @@ FIGURES = {
     "fixed_points": "approximate fixed points on the states' PC1-PC2 (the paper's Fig. 2)",
     "eigenvalues": "eigenvalues of the recurrent Jacobian at points along the line (the paper's Fig. 3)",
     "line": "the largest |lambda| and its time constant along the line",
+}
+# A system's figure the page shows too, after its model's.
+SYSTEM_FIGURES = {
+    "manifold": "the fixed points and final states on the fixed points' top 3 PCs by the readout's class, and the "
+    "slow modes along them (Aitken et al. 2021)",
 }
 
 
@@ -235,7 +262,8 @@ def page(
         parts += ["", f"### {model_id}", ""]
         for path in paths:
             name = Path(path).stem
-            parts += [f"![{model_id}: {FIGURES.get(name, name)}]({path})", ""]
+            shown = FIGURES.get(name) or f"{Path(path).parent.name}: {SYSTEM_FIGURES.get(name, name)}"
+            parts += [f"![{model_id}: {shown}]({path})", ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -135,10 +135,11 @@ def _review(rng: np.random.Generator, length: int) -> list[str]:
     return tokens
 
 
-def _categorical_review(rng: np.random.Generator, length: int, classes: int) -> list[str]:
-    """``length`` random tokens: 1 to MAX_PHRASES evidence words of the first ``classes`` categories among
-    neutral words."""
-    words = [str(rng.choice(CATEGORY_WORDS[rng.integers(classes)])) for _ in range(rng.integers(1, MAX_PHRASES + 1))]
+def _categorical_review(rng: np.random.Generator, length: int, classes: int, evidence_words: int) -> list[str]:
+    """``length`` random tokens: 1 to ``evidence_words`` evidence words of the first ``classes`` categories
+    among neutral words."""
+    count = rng.integers(1, evidence_words + 1)
+    words = [str(rng.choice(CATEGORY_WORDS[rng.integers(classes)])) for _ in range(count)]
     gaps = rng.multinomial(max(0, length - len(words)), np.ones(len(words) + 1) / (len(words) + 1))
     tokens = rng.choice(NEUTRAL_WORDS, gaps[0]).tolist()
     for word, gap in zip(words, gaps[1:]):
@@ -158,6 +159,7 @@ class Settings(config.Section, section="datasets.synthetic"):
     # The label rule: ordered (binned summed valence; two classes: today's binary task) or categorical.
     task: str
     classes: int
+    evidence_words: int
 
 
 def reviews(
@@ -168,11 +170,13 @@ def reviews(
     *,
     task: str,
     classes: int,
+    evidence_words: int,
 ) -> list[tuple[list[str], int]]:
     """``count`` (tokens, label) pairs of ``task`` with ``classes`` classes, as many of each label as can be
     (the extra ones the highest labels: for two classes, the extra one positive).
 
-    Lengths are drawn uniformly from [min_length, max_length] (below 3 words a
+    A categorical review has 1 to ``evidence_words`` evidence words. Lengths are drawn uniformly from
+    [min_length, max_length] (below 3 words a
     phrase like "not very good" may not fit; such a review is longer). A review whose
     label is not the one wanted (zero valence, another bin or class, a tie) is drawn again.
     """
@@ -192,7 +196,7 @@ def reviews(
         while True:
             length = int(rng.integers(min_length, max_length + 1))
             if task == "categorical":
-                tokens = _categorical_review(rng, length, classes)
+                tokens = _categorical_review(rng, length, classes, evidence_words)
                 if categorical_label(tokens) == label:
                     break
                 continue
@@ -236,6 +240,7 @@ def write_archive(path: str | os.PathLike, settings: Settings) -> None:
                     seed=[seed, split_number],
                     task=settings.task,
                     classes=settings.classes,
+                    evidence_words=settings.evidence_words,
                 )
                 for i, (tokens, label) in enumerate(split_reviews):
                     text = (" ".join(tokens).capitalize() + ".").encode()

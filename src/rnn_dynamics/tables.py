@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnn_dynamics import fixed_points, linearization, spectra
+from rnn_dynamics import fixed_points, linearization, manifold, spectra
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.states import read_pca
 from rnn_dynamics.storage import list_matrix
@@ -118,6 +118,13 @@ FIXED_POINT_TABLE_COLUMNS = [
     "median_largest_modulus",
     "time_constant",
     "exact_roots",
+    # The manifold's dimension and its slow modes (``manifold.dimensions``).
+    "pcs_90",
+    "pcs_95",
+    "participation_ratio",
+    "levina_bickel_dimension",
+    "slow_modes_0.9_median",
+    "slow_modes_0.99_median",
 ]
 
 
@@ -127,7 +134,8 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
     approximate fixed points (and exact roots, -1 where not sought), how far the fixed points
     spread against their starts (``spectra.extent``), the share of the fixed
     points' variance on their first principal component, and the median over fixed points
-    of the largest |lambda| with its time constant."""
+    of the largest |lambda| with its time constant; and the manifold's dimension and slow modes
+    (``manifold.dimensions``)."""
     found: dict[tuple[str, str], dict[str, Path]] = {}
     for path in map(Path, paths):
         found.setdefault((path.parent.name, path.stem), {})[path.parent.parent.name] = path
@@ -138,7 +146,8 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
             raise ValueError(f"{model_id} {system}: no {sorted(missing)} table among the inputs")
         table = fixed_points.read_fixed_points(kinds["fixed_points"])
         points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
-        median, tau = linearization.largest_modulus(linearization.read_modulus(kinds["linearization"]))
+        modulus = linearization.read_modulus(kinds["linearization"])
+        median, tau = linearization.largest_modulus(modulus)
         rows.append(
             {
                 "model": model_id,
@@ -148,6 +157,7 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
                 "first_pc_share": spectra.first_pc_share(points),
                 "median_largest_modulus": median,
                 "time_constant": tau,
+                **manifold.dimensions(points, modulus),
             }
         )
     return pd.DataFrame(rows, columns=FIXED_POINT_TABLE_COLUMNS)
@@ -166,6 +176,11 @@ COMPARISON_COLUMNS = [
     "explained_variance_2", "fixed_points", "pc1_fraction", "top_modulus_median", "time_constant_median",
     "mean_review_length", "alignment_median", "null_alignment_median", "valence_correlation",
     "one_step_error_median", "network_accuracy", "linearized_accuracy",
+    # The geometry of integration over N classes (``analyses.manifold_measures``); binary models too.
+    "classes", "pcs_90", "pcs_95", "participation_ratio", "levina_bickel_dimension", "slow_modes_0.9_median",
+    "slow_modes_0.99_median", "local_participation_ratio", "readout_angle_median", "simplex_angle",
+    "readout_in_manifold_share", "null_readout_in_manifold_95", "readout_in_slow_modes_median",
+    "projected_accuracy_n_minus_1", "shuffled_accuracy",
 ]  # fmt: skip
 
 

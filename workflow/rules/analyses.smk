@@ -16,7 +16,7 @@ rule analyze:
                 category="{dataset}",
                 subcategory="{model}",
             )
-            for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
+            for name in ANALYSIS_FIGURES
         },
         tables=directory("results/{dataset}/analyses/{model}/{system}"),
     log:

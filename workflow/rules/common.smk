@@ -111,13 +111,23 @@ def per_model(pattern):
     return inputs
 
 
-# The figures of every model, as the results page shows them.
+# The figures of every model, as the results page shows them, and the analyze rule's of every system (the
+# page shows the last, the integration manifold's).
 MODEL_FIGURES = tuple(results_page.FIGURES)
+ANALYSIS_FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "linearized", "manifold")
 
 
 def model_figures(wildcards):
-    """Every model's figures of one dataset (the ones the results page shows)."""
-    return [f"results/{wildcards.dataset}/figures/{m.id}/{name}.png" for m in MODELS for name in MODEL_FIGURES]
+    """Every model's figures of one dataset and each system's manifold (the ones the results page shows)."""
+    return [
+        path
+        for m in MODELS
+        for path in [f"results/{wildcards.dataset}/figures/{m.id}/{name}.png" for name in MODEL_FIGURES]
+        + [
+            f"results/{wildcards.dataset}/figures/{m.id}/{system}/manifold.png"
+            for system in m.systems(config["fixed_points"]["mode"])
+        ]
+    ]
 
 
 def all_targets():
@@ -138,7 +148,7 @@ def report_targets():
             targets += [
                 f"results/{dataset}/figures/{m.id}/{system}/{name}.png"
                 for system in m.systems(config["fixed_points"]["mode"])
-                for name in ("dimensionality", "time_constants", "alignment", "valence", "linearized")
+                for name in ANALYSIS_FIGURES
             ]
     return targets
 

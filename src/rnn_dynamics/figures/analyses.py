@@ -16,9 +16,10 @@ __all__ = [
     "UNIT",
     "analysis_figures",
     "comparison_figure",
+    "manifold_figure",
 ]
 
-FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "linearized")
+FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "linearized", "manifold")
 LABELLED_WORDS = 8  # most positive and most negative words named in the valence scatter
 
 
@@ -118,6 +119,35 @@ def analysis_figures(result: dict, paths: dict[str, str], title: str, top_words:
     )
     accuracy_ax.set(ylabel="accuracy", ylim=(0, 1))
     style.save(fig, paths["linearized"])
+
+    manifold_figure(result, paths["manifold"], title)
+
+
+def _class_colours(classes) -> list:
+    """A colour per predicted class (-1: not read out, grey)."""
+    cmap = style.plt.get_cmap("tab10")
+    return [style.UNTRAINED_COLOUR if k < 0 else cmap(int(k) % cmap.N) for k in classes]
+
+
+def manifold_figure(result: dict, path, title: str) -> None:
+    """The fixed points on their top 3 PCs (PC1-PC2, PC1-PC3) and the final states of the evaluated
+    reviews on the same axes, coloured by the readout's class; and the slow modes (|lambda| > 0.9) at each
+    fixed point along PC1."""
+    summary, table, visited = result["summary"], result["manifold"], result["visited"]
+    fig, axes = style.panels(5, f"{title}: the integration manifold ({summary['classes']} classes)")
+    for column, (ax_points, ax_visited) in zip(("pc2", "pc3"), (axes[0:4:2], axes[1:4:2])):
+        ax_points.scatter(table["pc1"], table[column], s=8, c=_class_colours(table["predicted_class"]))
+        ax_points.set(xlabel="fixed points' PC1", ylabel=f"fixed points' {column.upper()}")
+        colours = _class_colours(visited["predicted_class"])
+        ax_visited.scatter(visited["pc1"], visited[column], s=4, alpha=0.5, c=colours)
+        ax_visited.set(xlabel="PC1", ylabel=column.upper(), title="final states, same axes")
+    axes[0].set_title(f"{len(table)} fixed points, participation ratio {summary['participation_ratio']:.2f}")
+    slow = "slow_modes_0.9"
+    axes[4].scatter(table["pc1"], table[slow], s=8, c=_class_colours(table["predicted_class"]))
+    axes[4].axhline(summary["classes"] - 1, color="black", linestyle="--", label="N - 1")
+    axes[4].set(xlabel="fixed points' PC1", ylabel="eigenvalues with |lambda| > 0.9", title="slow modes along it")
+    axes[4].legend()
+    style.save(fig, path)
 
 
 # The comparison figure's panels: (column, axis label, y range or "log"), in the table's order.

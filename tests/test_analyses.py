@@ -282,3 +282,22 @@ def test_the_variance_inset_moves_off_a_line_of_fixed_points_in_the_upper_right(
     centre_line = np.column_stack([np.linspace(-0.3, 0.3, 30), np.zeros(30)])
     assert figure.inset_place(ax, centre_line, cloud) in figure.INSET_PLACES
     plt.close(fig)
+
+
+def test_a_binary_models_measures_are_those_computed_before_n_classes(trained):
+    """The summary of main at f7d1fe6, before the N-class measures: each is unchanged, the new ones are added
+    (a binary model's dimension about 1, its two class vectors opposite)."""
+    _, _, result = trained
+    before = {
+        "fixed_points": 35, "pc1_fraction": 0.941813339511369, "mean_review_length": 9.9658203125,
+        "top_modulus_median": 0.8385489249501743, "time_constant_median": 3.576230067657766,
+        "alignment_median": 0.6726283575716233, "null_alignment_median": 0.25947804297306687,
+        "null_alignment_95": 0.6554554846517342, "valence_correlation": 0.9207067621131516,
+        "one_step_error_median": 0.6399616682283901, "one_step_error_90": 1.2484079878461907,
+        "network_accuracy": 0.99, "linearized_accuracy": 0.685, "reviews_evaluated": 200,
+    }  # fmt: skip
+    summary = result["summary"]
+    assert {key: summary[key] for key in before} == pytest.approx(before, rel=1e-9)
+    assert summary["classes"] == 2 and summary["simplex_angle"] == 180.0
+    assert summary["readout_angle_median"] == pytest.approx(180.0)
+    assert summary["participation_ratio"] < 1.2 and summary["pcs_95"] <= 2

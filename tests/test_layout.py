@@ -30,6 +30,7 @@ LAYERS = [
     "spectra",
     "fixed_points",
     "linearization",
+    "manifold",
     "analyses",
     "tables",
     "timeline",

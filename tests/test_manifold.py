@@ -106,6 +106,32 @@ def test_the_dimensions_of_a_fixed_point_set():
     assert measures["slow_modes_0.9_median"] == 3 and measures["slow_modes_0.99_median"] == 2
 
 
+def test_the_accuracy_from_the_final_states_top_k_pcs():
+    """Classes told apart in two directions of small variance, under one of large uninformative variance:
+    the top PC alone answers one class, three PCs answer all."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 100)
+    centres = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) * 3
+    states = np.zeros((300, 5))
+    states[:, 0] = rng.normal(0, 10, 300)
+    states[:, 1:3] = centres[labels] + rng.normal(0, 0.3, (300, 2))
+    weights = np.zeros((3, 5))
+    weights[:, 1:3] = centres
+    bias = -0.5 * (centres**2).sum(axis=1)  # the nearest centre's class
+    accuracy = analyses.projected_accuracy(states, labels, (weights, bias), 3)
+    assert accuracy["components"].tolist() == [1, 2, 3]
+    assert accuracy["accuracy"][0] < 0.5 and accuracy["accuracy"][2] > 0.95
+
+
+def test_shuffled_reviews_keep_their_words_and_labels_in_another_order():
+    offsets = np.array([0, 5, 5 + 40])
+    reviews = batches.Reviews(np.arange(45), offsets, np.array([0.0, 2.0]))
+    mixed = analyses.shuffled(reviews, seed=0)
+    for begin, end in zip(offsets[:-1], offsets[1:]):
+        assert sorted(mixed.tokens[begin:end]) == list(range(begin, end))
+    assert not np.array_equal(mixed.tokens[5:], reviews.tokens[5:]) and mixed.labels.tolist() == [0.0, 2.0]
+
+
 # ---------------------------------------------------------------------------- trained controls
 # One-layer GRUs on the synthetic N-class tasks, where the answer is known (Aitken et al. 2021). The recipe
 # (8192 reviews of 20-40 words, up to 8 evidence words, 64 units, weight decay 1e-3, 10 epochs) was chosen

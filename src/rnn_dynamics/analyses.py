@@ -466,7 +466,8 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
             summary["readout_in_slow_modes_median"] = float(np.median(shares))
         visited["predicted_class"] = predicted_classes(finals @ readout[0].T + readout[1])
         accuracy = projected_accuracy(finals, evaluation["labels"], readout, classes)
-        summary["projected_accuracy_n_minus_1"] = float(accuracy["accuracy"].iloc[classes - 2])
+        if len(accuracy) >= classes - 1:  # a state of fewer dimensions than N - 1 has no such projection
+            summary["projected_accuracy_n_minus_1"] = float(accuracy["accuracy"].iloc[classes - 2])
     return {"summary": summary, "manifold": table, "visited": visited, "projected_accuracy": accuracy}
 
 

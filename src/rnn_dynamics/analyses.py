@@ -551,6 +551,7 @@ def analyze(
         "linearized": linearized,
         "manifold": geometry["manifold"],
         "visited": geometry["visited"],
+        "class_names": list(test.classes.names),
         "projected_accuracy": geometry["projected_accuracy"],
     }
 

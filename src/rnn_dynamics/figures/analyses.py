@@ -142,6 +142,9 @@ def manifold_figure(result: dict, path, title: str) -> None:
         ax_visited.scatter(visited["pc1"], visited[column], s=4, alpha=0.5, c=colours)
         ax_visited.set(xlabel="PC1", ylabel=column.upper(), title="final states, same axes")
     axes[0].set_title(f"{len(table)} fixed points, participation ratio {summary['participation_ratio']:.2f}")
+    for k, name in enumerate(result["class_names"]):
+        axes[2].plot([], [], "o", markersize=4, color=_class_colours([k])[0], label=name)
+    axes[2].legend(title="readout's class", fontsize=7)
     slow = "slow_modes_0.9"
     axes[4].scatter(table["pc1"], table[slow], s=8, c=_class_colours(table["predicted_class"]))
     axes[4].axhline(summary["classes"] - 1, color="black", linestyle="--", label="N - 1")

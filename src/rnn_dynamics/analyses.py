@@ -380,10 +380,12 @@ def projected_accuracy(
     final_states: np.ndarray, labels: np.ndarray, readout: tuple[np.ndarray, np.ndarray], components: int
 ) -> pd.DataFrame:
     """The readout's accuracy on the final states (N, S) projected on their top k principal components
-    (about their mean), for k = 1..``components``."""
+    (about their mean), for k = 1..``components`` (NaN where a state is not finite)."""
+    weights, bias = readout
+    if not np.isfinite(final_states).all():  # a blown-up network: no principal components to project on
+        return pd.DataFrame({"components": np.arange(1, components + 1), "accuracy": np.nan})
     centre = final_states.mean(axis=0)
     axes = manifold.principal_axes(final_states, components)
-    weights, bias = readout
     rows = []
     for k in range(1, axes.shape[1] + 1):
         projected = centre + (final_states - centre) @ axes[:, :k] @ axes[:, :k].T

@@ -51,7 +51,9 @@ MEANINGS = {
         "layers": "stacked recurrent layers",
         "embedding": "embedding size",
         "hidden": "hidden units per layer",
-        "seed": "the seed of the initial weights and the batch order",
+        "seed": "the seed of the initial weights, the batch order and the training subsample",
+        "batch_size": "reviews per training batch (models.batch_size; in the id as -B where not the default)",
+        "train_fraction": "share of the training split trained on (models.train_fraction; in the id as -F where not 1)",
         "train_loss": "cross-entropy of the kept weights on the training split",
         "train_accuracy": "accuracy on the training split",
         "valid_loss": "cross-entropy on the validation split (the kept epoch has the lowest)",
@@ -67,6 +69,7 @@ MEANINGS = {
     },
     "explained_variance": {
         "model": "model id",
+        "split": "the split whose states these are (states.splits; train: the reviews the model was trained on)",
         "layer": "layer whose states were analysed (1 is the lowest)",
         "weights": "trained, or the untrained initial weights on the same reviews",
         "explained_1": "fraction of the states' variance on their first principal component",
@@ -75,6 +78,7 @@ MEANINGS = {
     },
     "fixed_points": {
         "model": "model id",
+        "split": "the split whose states the search started from (states.splits)",
         "system": "layerN (one layer, the others' input at zero) or stack (all layers as one system)",
         "starts": "visited states the search started from",
         "converged": "starts that reached q < fixed_points.q_tol: approximate fixed points",

@@ -17,7 +17,7 @@ rule accuracy_table:
 
 rule explained_variance_table:
     input:
-        per_model("results/{dataset}/pca/{model}.parquet"),
+        all_pca_tables,
     output:
         "results/{dataset}/tables/explained_variance.csv",
     log:

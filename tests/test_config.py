@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn_dynamics import analyses, config, datasets, fixed_points, states, synthetic, training
+from rnn_dynamics import analyses, config, datasets, fixed_points, similarity, states, synthetic, training
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnn_dynamics"
 SETTINGS = [
@@ -17,6 +17,7 @@ SETTINGS = [
     datasets.PrepareSettings,
     states.Settings,
     synthetic.Settings,
+    similarity.Settings,
 ]
 
 

@@ -31,6 +31,7 @@ LAYERS = [
     "fixed_points",
     "linearization",
     "analyses",
+    "similarity",
     "tables",
     "timeline",
     "report",
@@ -39,6 +40,7 @@ LAYERS = [
     "figures.states",
     "figures.fixed_points",
     "figures.analyses",
+    "figures.similarity",
 ]
 MODULES = sorted(
     ".".join(path.relative_to(PACKAGE).with_suffix("").parts)

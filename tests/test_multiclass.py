@@ -401,7 +401,7 @@ def test_analyses_of_an_n_class_model_stop_at_once_naming_what_is_not_supported(
     net = model_lib.load(files.final)
     with pytest.raises(ValueError, match=r"4 classes: its readout is a 4 x 32 matrix.*not yet supported"):
         net.readout_weights()
-    with pytest.raises(ValueError, match=r"gru-L1-E16-H32-s0 layer1: the model has 4 classes.*not yet supported"):
+    with pytest.raises(ValueError, match=r"gru-L1-E16-H32-B32-s0 layer1: the model has 4 classes.*not yet supported"):
         analyses.analyze(net, "layer1", None, splits["train"], splits["test"], [], np.zeros(0), analyses.Settings())
     # What does not need a readout direction flows through: the systems the fixed-point search solves.
     system = net.system("layer1")

@@ -2,7 +2,7 @@
 import os
 import re
 
-from rnn_dynamics import analyses, fixed_points, results_page, training
+from rnn_dynamics import analyses, fixed_points, results_page, similarity, training
 from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
 from rnn_dynamics.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
 
@@ -33,7 +33,7 @@ SPLIT_TAGS = [split_tag(split) for split in config["states"]["splits"]]
 def stage_params(settings_type):
     """A rule's ``params``: the keys of its config section that decide the stage's output (the settings type's
     ``params()``), so that editing another key, or where the stage runs, reruns nothing."""
-    return settings_type.from_config(config[settings_type.SECTION]).params()
+    return settings_type.from_config(config.get(settings_type.SECTION, {})).params()
 
 
 def train_params(wildcards):
@@ -139,6 +139,40 @@ def per_model(pattern):
     return inputs
 
 
+def similarity_pairs():
+    """The pairs of systems the similarity rule compares, as (axis, a, b)."""
+    settings = similarity.Settings.from_config(config.get("similarity", {}))
+    return similarity.pairs(settings, MODELS, config["states"]["splits"], config["fixed_points"]["mode"])
+
+
+def similarity_systems():
+    """Every system the similarity rule compares, each once, by name."""
+    return list(dict.fromkeys(system.name for _, a, b in similarity_pairs() for system in (a, b)))
+
+
+def similarity_inputs(wildcards):
+    """The similarity rule's inputs: each compared system's model and tables, and the split tables they read."""
+    systems = [similarity.SystemName.parse(name) for name in similarity_systems()]
+    root = f"results/{wildcards.dataset}"
+    tagged = [f"{s.model.id}{split_tag(s.split)}/{s.system}.parquet" for s in systems]
+    return {
+        "models": list(dict.fromkeys(f"{root}/models/{s.model.id}/model.pt" for s in systems)),
+        "fixed_points": [f"{root}/fixed_points/{path}" for path in tagged],
+        "linearization": [f"{root}/linearization/{path}" for path in tagged],
+        **{split: f"{root}/data/{split}.parquet" for split in sorted({s.split for s in systems})},
+    }
+
+
+def similarity_targets(dataset):
+    """The similarity table and a figure per axis, where the config asks for any pair."""
+    if not similarity_pairs():
+        return []
+    axes = config.get("similarity", {}).get("axes", [])
+    return [f"results/{dataset}/tables/similarity.html"] + [
+        f"results/{dataset}/figures/similarity/{axis}.png" for axis in axes
+    ]
+
+
 # The figures of every model, as the results page shows them.
 MODEL_FIGURES = tuple(results_page.FIGURES)
 
@@ -161,6 +195,7 @@ def report_targets():
             f"results/{dataset}/tables/{name}.html"
             for name in ("accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
         ]
+        targets += similarity_targets(dataset)
         for m in MODELS:
             targets += [f"results/{dataset}/figures/{m.id}/{name}.png" for name in MODEL_FIGURES]
             targets += [

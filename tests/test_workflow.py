@@ -65,6 +65,15 @@ def test_the_vanilla_recipe_config_plans_the_vanilla_rnn_alone():
     assert counts["train"] == "1" and counts["analyze"] == "1" and counts["comparison_table"] == "1", out
 
 
+@pytest.mark.parametrize("extra, models", [((), 18), (("configs/open-questions-cpu.yaml",), 12)])
+def test_the_open_questions_config_plans_its_grid_and_the_similarity_along_each_axis(extra, models):
+    result = dry_run("--configfile", "configs/open-questions.yaml", *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = planned_jobs((result.stdout + result.stderr).splitlines())
+    assert counts["train"] == str(models) and counts["hidden_states"] == str(2 * models), counts
+    assert counts["similarity"] == "1" and counts["similarity_figure"] == "4", counts
+
+
 def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
     archives = {"sst2": tmp_path / "SST-2.zip", "yelp": tmp_path / "yelp_review_polarity_csv.tgz"}
     result = dry_run(

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pipeline import copy_workflow, snakemake
-from rnn_dynamics import batches, model, similarity
+from rnn_dynamics import batches, model, results_page, similarity
 from rnn_dynamics.grid import ModelSpec
 from trained import train_synthetic
 
@@ -116,3 +116,8 @@ def test_the_similarity_stage_compares_seeds_and_splits_on_a_small_grid(tmp_path
     train_pca = directory / "results/synthetic/pca/gru-L1-E8-H16-F0.5-s0@train.parquet"
     assert train_pca.exists()
     assert (directory / "results/synthetic/figures/similarity/seed.png").stat().st_size > 10_000
+    # The results page's answers: one sentence per axis, the split's beside the seed-to-seed distance.
+    sentences = similarity.answers(table)
+    assert [sentence.split(":")[0] for sentence in sentences] == ["Along seed", "Along split"]
+    assert sentences[1].startswith("Along split: test against train: DSA ") and "; seed to seed: DSA " in sentences[1]
+    assert list(results_page.MEANINGS["similarity"]) == list(table.columns)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnn_dynamics import provenance, timeline
+from rnn_dynamics import provenance, similarity, timeline
 from rnn_dynamics.storage import atomic_path
 
 __all__ = [
@@ -118,6 +118,28 @@ MEANINGS = {
     },
 }
 
+# The similarity table's columns (``similarity.similarity_table``), shown where the run compares systems.
+_GEOMETRY_MEANINGS = {
+    "unique_fixed_points": "unique approximate fixed points",
+    "manifold_dimension": "participation ratio of the fixed points' PCA variances (1: a line)",
+    "top_modulus_median": "median over fixed points of the largest |lambda|",
+    "top_modulus_iqr": "its interquartile range",
+    "time_constant_median": "median tau of the slowest mode, in tokens",
+    "time_constant_iqr": "its interquartile range",
+    "alignment_median": "median |cos| between the readout and the top right eigenvector (top layer only)",
+}
+MEANINGS["similarity"] = {
+    "axis": "the grid axis the two systems differ in (pair: named in similarity.pairs)",
+    "a": "the first system, {model}{split_tag}/{system}",
+    "b": "the second system",
+    "value_a": "the axis value of the first system",
+    "value_b": "the axis value of the second",
+    "reviews": "reviews whose first similarity.steps states both systems were compared on",
+    "dsa": "DSA distance (dsa-metric; 0: the same dynamics up to a change of basis)",
+    "cka": "linear CKA of their states at the same reviews and tokens (1: the same up to rotation; NaN across splits)",
+    **{f"{key}_{side}": f"{text} ({side})" for key, text in _GEOMETRY_MEANINGS.items() for side in ("a", "b")},
+}
+
 # Figures of each model, drawn on the page in this order.
 FIGURES = {
     "explained_variance": "explained variance of each layer's states, trained and untrained",
@@ -208,6 +230,7 @@ def page(
     metrics: Sequence[dict],
     figures: Mapping[str, Sequence[str]],
     config: Mapping,
+    similarity_table: pd.DataFrame | None = None,
 ) -> str:
     """The Markdown of a run's results page.
 
@@ -218,6 +241,8 @@ def page(
         metrics: every model's ``metrics.json`` (for the commit and device that trained it).
         figures: per model id, figure paths relative to the page.
         config: the configuration as resolved.
+        similarity_table: the run's ``similarity.csv``, where it compares systems: its answers
+            (``similarity.answers``) and the table.
     """
     stages = timeline.per_rule(timeline_table) if len(timeline_table) else pd.DataFrame()
     wall_s = float(timeline_table["end_s"].max()) if len(timeline_table) else 0.0
@@ -234,6 +259,11 @@ def page(
         table = tables[name]
         parts += ["", f"## {heading}", "", f"`tables/{name}.csv`:", "", markdown_table(table), ""]
         parts += ["Columns:", "", _meanings(name, list(table.columns))]
+    if similarity_table is not None:
+        parts += ["", "## Similarity of dynamics", ""]
+        parts += [f"- {sentence}" for sentence in similarity.answers(similarity_table)]
+        parts += ["", "`tables/similarity.csv`:", "", markdown_table(similarity_table), ""]
+        parts += ["Columns:", "", _meanings("similarity", list(similarity_table.columns))]
     parts += ["", "## Figures"]
     for model_id, paths in figures.items():
         parts += ["", f"### {model_id}", ""]

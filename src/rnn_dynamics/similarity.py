@@ -32,6 +32,7 @@ from rnn_dynamics.storage import list_matrix
 __all__ = [
     "GEOMETRY",
     "Settings",
+    "answers",
     "SystemName",
     "axis_pairs",
     "axis_value",
@@ -294,3 +295,44 @@ def similarity_table(
     columns = ["axis", "a", "b", "value_a", "value_b", "reviews", "dsa", "cka"]
     columns += [f"{key}_{side}" for key in GEOMETRY for side in ("a", "b")]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _spread(values: pd.Series) -> str:
+    """``mean (sd s, n N)`` of the finite ``values``."""
+    values = values[np.isfinite(values)]
+    if values.empty:
+        return "n/a"
+    sd = f"sd {values.std():.2g}, " if len(values) > 1 else ""
+    return f"{values.mean():.3g} ({sd}n {len(values)})"
+
+
+def answers(table: pd.DataFrame) -> list[str]:
+    """One sentence per axis of the similarity ``table``: DSA and CKA per pair of values, against the seed-to-seed
+    distance where the table has it, and the unique fixed points and tau of the systems at each value."""
+    seeds = table[table["axis"] == "seed"]
+    baseline = f"; seed to seed: DSA {_spread(seeds['dsa'])}, CKA {_spread(seeds['cka'])}" if len(seeds) else ""
+    sentences = []
+    for axis in dict.fromkeys(table["axis"]):
+        rows = table[table["axis"] == axis]
+        labels = rows["value_a"].astype(str) + " against " + rows["value_b"].astype(str)
+        distances = "; ".join(
+            f"{label}: DSA {_spread(group['dsa'])}, CKA {_spread(group['cka'])}"
+            for label, group in rows.groupby(labels, sort=False)
+        )
+        systems = pd.concat(
+            pd.DataFrame(
+                {
+                    "system": rows[side],
+                    "value": rows[f"value_{side}"].astype(str),
+                    "points": rows[f"unique_fixed_points_{side}"],
+                    "tau": rows[f"time_constant_median_{side}"],
+                }
+            )
+            for side in ("a", "b")
+        ).drop_duplicates("system")
+        geometry_text = "; ".join(
+            f"{value}: {_spread(group['points'])} unique fixed points, tau {_spread(group['tau'])}"
+            for value, group in systems.groupby("value", sort=True)
+        )
+        sentences.append(f"Along {axis}: {distances}{baseline if axis != 'seed' else ''}. By value: {geometry_text}.")
+    return sentences

@@ -163,6 +163,11 @@ def similarity_inputs(wildcards):
     }
 
 
+def similarity_table(wildcards):
+    """The similarity table where the config compares systems (else nothing): the results page shows it."""
+    return [f"results/{wildcards.dataset}/tables/similarity.csv"] if similarity_pairs() else []
+
+
 def similarity_targets(dataset):
     """The similarity table and a figure per axis, where the config asks for any pair."""
     if not similarity_pairs():
@@ -178,8 +183,10 @@ MODEL_FIGURES = tuple(results_page.FIGURES)
 
 
 def model_figures(wildcards):
-    """Every model's figures of one dataset (the ones the results page shows)."""
-    return [f"results/{wildcards.dataset}/figures/{m.id}/{name}.png" for m in MODELS for name in MODEL_FIGURES]
+    """Every model's figures of one dataset (the ones the results page shows), and the similarity's per axis."""
+    return [f"results/{wildcards.dataset}/figures/{m.id}/{name}.png" for m in MODELS for name in MODEL_FIGURES] + [
+        path for path in similarity_targets(wildcards.dataset) if path.endswith(".png")
+    ]
 
 
 def all_targets():

@@ -142,6 +142,7 @@ rule results_page:
         },
         metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
         figures=model_figures,
+        similarity=similarity_table,
     output:
         "results/{dataset}/RESULTS.md",
     log:

@@ -32,6 +32,7 @@ include: "workflow/rules/states.smk"
 include: "workflow/rules/fixed_points.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/analyses.smk"
+include: "workflow/rules/similarity.smk"
 include: "workflow/rules/tables.smk"
 
 

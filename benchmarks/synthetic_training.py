@@ -57,7 +57,6 @@ def main() -> None:
     reviews_per_split, epochs = (500, 3) if args.quick else (2000, args.epochs)
     settings = training.Settings(
         epochs=epochs,
-        batch_size=64,
         learning_rate=args.learning_rate,
         max_grad_norm=None if args.no_clip else args.max_grad_norm,
         dropout=args.dropout,

@@ -22,5 +22,6 @@ with logs.to_file(snakemake.log[0]):
         [read_json(path) for path in snakemake.input.metrics],
         figures,
         snakemake.config,
+        pd.read_csv(snakemake.input.similarity[0]) if snakemake.input.similarity else None,
     )
     results_page.write(text, snakemake.output[0])

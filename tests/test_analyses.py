@@ -39,12 +39,12 @@ def trained(tmp_path_factory):
         for seed, (name, n) in enumerate({"train": 1024, "valid": 128, "test": 256}.items())
     }
     folder = tmp_path_factory.mktemp("model")
-    settings = training.Settings(epochs=10, batch_size=32, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)
+    settings = training.Settings(epochs=10, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)
     outputs = training.Outputs(
         *(folder / n for n in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
     )
     embeddings = np.random.default_rng(0).normal(size=(len(vocabulary), 16)).astype(np.float32)
-    metrics = training.train(ModelSpec("gru", 1, 16, 8, 0), splits, embeddings, settings, outputs)
+    metrics = training.train(ModelSpec("gru", 1, 16, 8, 0, batch_size=32), splits, embeddings, settings, outputs)
     assert metrics["test_accuracy"] > 0.9, metrics
     model = model_lib.load(outputs.final)
     system = model.system("layer1")

@@ -68,8 +68,8 @@ def splits():
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_each_architecture_trains_through_the_training_loop(architecture, splits, tmp_path):
-    spec = ModelSpec(architecture, 1, 8, 16, 0)
-    settings = training.Settings(epochs=12, batch_size=32, learning_rate=0.02, dropout=0.0, device="cpu", threads=1)
+    spec = ModelSpec(architecture, 1, 8, 16, 0, batch_size=32)
+    settings = training.Settings(epochs=12, learning_rate=0.02, dropout=0.0, device="cpu", threads=1)
     outputs = training.Outputs(
         *(tmp_path / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn_dynamics import analyses, config, datasets, fixed_points, states, synthetic, training
+from rnn_dynamics import analyses, config, datasets, fixed_points, similarity, states, synthetic, training
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnn_dynamics"
 SETTINGS = [
@@ -17,6 +17,7 @@ SETTINGS = [
     datasets.PrepareSettings,
     states.Settings,
     synthetic.Settings,
+    similarity.Settings,
 ]
 
 
@@ -138,7 +139,6 @@ class Settings:
 
 # Literals equal to a schema default that are not copies of it, each with the reason.
 NOT_COPIES = {
-    ("analyses.py", "batch_size", 64): "reviews per batch of evaluate_system; the analyses section has no batch size",
     ("solver.py", "method", "lm"): "polish always runs Levenberg-Marquardt: exact roots need its Newton-like steps",
     ("text.py", "min_count", 1): "Vocabulary's neutral default, keeping every word; prepare passes its own",
     ("text.py", "max_length", None): "encode's neutral default, no truncation; the states pass prepare's",

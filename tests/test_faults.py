@@ -50,8 +50,8 @@ from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
 from rnn_dynamics.grid import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ModelSpec("gru", 1, 8, 8, 0)
-SETTINGS = training.Settings(epochs=3, batch_size=32, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
+SPEC = ModelSpec("gru", 1, 8, 8, 0, batch_size=32)
+SETTINGS = training.Settings(epochs=3, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
 MODEL_DIR = f"results/synth/models/{SPEC.id}"
 
 
@@ -341,7 +341,7 @@ def test_an_unknown_config_key_is_named_with_its_file_and_the_allowed_keys(tmp_p
     assert lines[1].startswith("unknown config key 'bogus' (in --config)")
     assert lines[2].startswith(
         f"unknown config key 'training.epoch' (in {extra}); "
-        "allowed keys under training: architecture_learning_rates, batch_size,"
+        "allowed keys under training: architecture_learning_rates, device,"
     )
     assert "config.schema.yaml" in lines[3]
     config_lib.check_keys(yaml.safe_load((ROOT / "config.yaml").read_text()), schema, [ROOT / "config.yaml"])

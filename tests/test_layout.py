@@ -32,6 +32,7 @@ LAYERS = [
     "linearization",
     "manifold",
     "analyses",
+    "similarity",
     "tables",
     "timeline",
     "report",
@@ -40,6 +41,7 @@ LAYERS = [
     "figures.states",
     "figures.fixed_points",
     "figures.analyses",
+    "figures.similarity",
 ]
 MODULES = sorted(
     ".".join(path.relative_to(PACKAGE).with_suffix("").parts)

@@ -109,13 +109,16 @@ def test_fixed_point_table_pairs_fixed_point_and_linearization_tables(tmp_path):
         fixed_points.GatherSettings(),
     )
     model_id = "gru-L1-E4-H3-s0"
+    # The same system's tables for the test split (untagged) and the train split (tagged @train).
     for kind, table in (
         ("fixed_points", gathered),
         ("linearization", linearization.linearize_table(system, gathered).to_table()),
     ):
-        (tmp_path / kind / model_id).mkdir(parents=True)
-        pq.write_table(table, tmp_path / kind / model_id / "layer1.parquet")
+        for tag in ("", "@train"):
+            (tmp_path / kind / f"{model_id}{tag}").mkdir(parents=True)
+            pq.write_table(table, tmp_path / kind / f"{model_id}{tag}" / "layer1.parquet")
     summary = tables.fixed_point_table(sorted(tmp_path.glob("*/*/*.parquet")))
+    assert sorted(summary["split"]) == ["test", "train"] and set(summary["model"]) == {model_id}
     row = summary.iloc[0].to_dict()
     assert row["model"] == model_id and row["system"] == "layer1"
     assert (row["starts"], row["converged"], row["converged_1e-8"], row["unique_fixed_points"]) == (4, 4, 4, 1)

@@ -155,14 +155,14 @@ def control(task: str, classes: int, seed: int = 0):
         return batches.Reviews(np.concatenate(ids), offsets, labels, datasets.Classes(names, task == "ordered"))
 
     splits = {split: encode(split_pairs) for split, split_pairs in pairs.items()}
-    settings = training.Settings(
-        epochs=10, batch_size=32, learning_rate=0.01, dropout=0.0, weight_decay=1e-3, device="cpu", threads=1
-    )
+    settings = training.Settings(epochs=10, learning_rate=0.01, dropout=0.0, weight_decay=1e-3, device="cpu", threads=1)
     embeddings = np.random.default_rng(0).normal(size=(len(vocabulary), 16)).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
         files = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
         outputs = training.Outputs(*(Path(folder) / name for name in files))
-        metrics = training.train(ModelSpec("gru", 1, 16, 64, seed), splits, embeddings, settings, outputs)
+        metrics = training.train(
+            ModelSpec("gru", 1, 16, 64, seed, batch_size=32), splits, embeddings, settings, outputs
+        )
         network = model_lib.load(outputs.final)
     system = network.system("layer1")
     tokens, lengths, _ = batches.padded_batch(splits["test"], np.arange(128), torch.device("cpu"))

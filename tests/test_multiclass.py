@@ -317,8 +317,10 @@ def test_a_binary_model_trains_to_the_weights_and_metrics_it_always_did(tmp_path
     folder = tmp_path / "model"
     folder.mkdir()
     files = model_outputs(folder)
-    settings = training.Settings(epochs=2, batch_size=16, learning_rate=0.01, threads=1, device="cpu")
-    metrics = training.train(ModelSpec("gru", 1, 8, 8, 0), splits, embeddings.astype(np.float32), settings, files)
+    settings = training.Settings(epochs=2, learning_rate=0.01, threads=1, device="cpu")
+    metrics = training.train(
+        ModelSpec("gru", 1, 8, 8, 0, batch_size=16), splits, embeddings.astype(np.float32), settings, files
+    )
     expected = {
         "best_epoch": 1, "train_loss": 0.683985153834025, "train_accuracy": 0.5625, "valid_loss": 0.696083148320516,
         "valid_accuracy": 0.4166666666666667, "test_loss": 0.69536452293396, "test_accuracy": 0.4666666666666667,
@@ -347,8 +349,10 @@ def categorical_run(tmp_path_factory):
     splits = {split: batches.read_split(outputs[split]) for split in ("train", "valid", "test")}
     embeddings = np.random.default_rng(0).normal(size=(pq.read_table(outputs["vocab"]).num_rows, 16))
     files = model_outputs(folder)
-    settings = training.Settings(epochs=6, batch_size=32, learning_rate=0.01, dropout=0.0, threads=1, device="cpu")
-    metrics = training.train(ModelSpec("gru", 1, 16, 32, 0), splits, embeddings.astype(np.float32), settings, files)
+    settings = training.Settings(epochs=6, learning_rate=0.01, dropout=0.0, threads=1, device="cpu")
+    metrics = training.train(
+        ModelSpec("gru", 1, 16, 32, 0, batch_size=32), splits, embeddings.astype(np.float32), settings, files
+    )
     return files, splits, metrics
 
 

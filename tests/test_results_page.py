@@ -49,7 +49,7 @@ def assert_page_shows(text: str, csvs: dict[str, pd.DataFrame]) -> None:
 def test_every_column_of_every_table_has_its_meaning():
     columns = {
         "accuracy": tables.ACCURACY_COLUMNS,
-        "explained_variance": ["model", "layer", "weights", "explained_1", "explained_2", "explained_3"],
+        "explained_variance": ["model", "split", "layer", "weights", "explained_1", "explained_2", "explained_3"],
         "fixed_points": tables.FIXED_POINT_TABLE_COLUMNS,
         "comparison": tables.COMPARISON_COLUMNS,
     }

@@ -218,12 +218,19 @@ def test_write_hidden_states_writes_the_rule_outputs(tmp_path, split):
 
 def test_explained_variance_table(tmp_path):
     x = correlated(100, 5, seed=2)
-    for model_id in ("gru-L1-E8-H5-s0", "gru-L1-E8-H5-s1"):
+    # Two models' states of the test split (untagged) and one model's of the train split.
+    for name in ("gru-L1-E8-H5-s0", "gru-L1-E8-H5-s1", "gru-L1-E8-H5-s0@train"):
         pcas = {("trained", 1): streamed(x), ("untrained", 1): streamed(np.random.default_rng(0).normal(size=(100, 5)))}
-        storage.write_table(states.pca_table(pcas), tmp_path / f"{model_id}.parquet")
+        storage.write_table(states.pca_table(pcas), tmp_path / f"{name}.parquet")
     table = tables.explained_variance_table({p.stem: p for p in sorted(tmp_path.glob("*.parquet"))})
-    assert list(table.columns) == ["model", "layer", "weights", "explained_1", "explained_2", "explained_3"]
-    assert len(table) == 4
+    assert list(table.columns) == ["model", "split", "layer", "weights", "explained_1", "explained_2", "explained_3"]
+    assert len(table) == 6
+    assert table[["model", "split"]].drop_duplicates().values.tolist() == [
+        ["gru-L1-E8-H5-s0", "test"], ["gru-L1-E8-H5-s0", "train"], ["gru-L1-E8-H5-s1", "test"]
+    ]  # fmt: skip
+    assert set(tables.trained_explained_variance({p.stem: p for p in tmp_path.glob("*.parquet")})) == {
+        ("gru-L1-E8-H5-s0", 1), ("gru-L1-E8-H5-s1", 1)
+    }  # fmt: skip
     trained = table[table["weights"] == "trained"].iloc[0]
     assert trained["explained_1"] < trained["explained_2"] < trained["explained_3"] <= 1
     assert trained["explained_2"] == pytest.approx(streamed(x).explained_variance_ratio[:2].sum())
@@ -271,8 +278,8 @@ def trained_on_synthetic(tmp_path_factory):
     outputs = training.Outputs(
         *(folder / name for name in ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt"))
     )
-    settings = training.Settings(epochs=12, batch_size=32, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)
-    metrics = training.train(ModelSpec("gru", 1, 16, 16, 0), splits, embeddings, settings, outputs)
+    settings = training.Settings(epochs=12, learning_rate=0.01, dropout=0.0, device="cpu", threads=1)
+    metrics = training.train(ModelSpec("gru", 1, 16, 16, 0, batch_size=32), splits, embeddings, settings, outputs)
     assert metrics["test_accuracy"] > 0.9, metrics
     return load(outputs.initial), load(outputs.final), splits["test"]
 

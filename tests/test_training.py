@@ -15,8 +15,8 @@ from rnn_dynamics import model as model_lib
 from rnn_dynamics.grid import ModelSpec
 
 VOCAB = 12
-SPEC = ModelSpec("gru", 2, 8, 8, 0)
-SETTINGS = training.Settings(epochs=3, batch_size=16, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
+SPEC = ModelSpec("gru", 2, 8, 8, 0, batch_size=16)
+SETTINGS = training.Settings(epochs=3, learning_rate=0.01, dropout=0.1, device="cpu", threads=1)
 
 
 def write_split(path, token_lists, labels):

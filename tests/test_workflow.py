@@ -2,6 +2,7 @@
 
 import functools
 import tempfile
+from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,15 @@ def test_the_vanilla_recipe_config_plans_the_vanilla_rnn_alone():
     assert counts["train"] == "1" and counts["analyze"] == "1" and counts["comparison_table"] == "1", out
 
 
+@pytest.mark.parametrize("extra, models", [((), 18), (("configs/open-questions-cpu.yaml",), 12)])
+def test_the_open_questions_config_plans_its_grid_and_the_similarity_along_each_axis(extra, models):
+    result = dry_run("--configfile", "configs/open-questions.yaml", *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = planned_jobs((result.stdout + result.stderr).splitlines())
+    assert counts["train"] == str(models) and counts["hidden_states"] == str(2 * models), counts
+    assert counts["similarity"] == "1" and counts["similarity_figure"] == "4", counts
+
+
 def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
     archives = {"sst2": tmp_path / "SST-2.zip", "yelp": tmp_path / "yelp_review_polarity_csv.tgz"}
     result = dry_run(
@@ -91,6 +101,13 @@ def test_paper_config_plans_sst2_and_yelp_from_local_archives(tmp_path):
         ("analyses={'device': 'gpu'}", "['analyses']['device']"),
         ("fixed_points={'device': 'cuda0'}", "['fixed_points']['device']"),
         ("models={'architectures': ['gru'], 'layers': [1], 'embedding': [8], 'hidden': -1, 'seeds': [0]}", "hidden"),
+        ("training={'batch_size': 16}", "models.batch_size"),
+        ("states={'split': 'train'}", "states.splits"),
+        (
+            "models={'architectures': ['gru'], 'layers': [1], 'embedding': [8], 'hidden': 8, 'seeds': [0], "
+            "'train_fraction': [1.5]}",
+            "train_fraction",
+        ),
     ],
 )
 def test_bad_config_stops_with_the_key_named(override, named):
@@ -175,5 +192,27 @@ def test_each_stage_passes_the_params_it_always_did():
         )._workflow
         for rule, (section, keys) in STAGE_PARAMS.items():
             params = workflow.get_rule(rule).params.settings
-            expected = {key: workflow.config[section][key] for key in keys}
+            if callable(params):  # the train rule's: its batch size is the model's (models.batch_size)
+                params = params(Namespace(model="gru-L1-E100-H256-s0", dataset="imdb"))
+            values = {**workflow.config[section], "batch_size": 64}
+            expected = {key: values[key] for key in keys}
             assert repr(params) == repr(expected), rule
+        # The states of the default split: the section as given, with the one split it named before states.splits.
+        states = workflow.get_rule("hidden_states").params.settings(Namespace(split_tag=""))
+        assert repr(states) == repr({"split": "test", **{k: v for k, v in workflow.config["states"].items()
+                                                        if k != "splits"}})  # fmt: skip
+
+
+def test_a_grid_of_batch_sizes_fractions_and_splits_plans_one_model_per_combination():
+    """Two batch sizes, three training fractions and two seeds: 12 models, each trained once, and the states,
+    fixed points and linearization of each model per split (test, train): 24 of each."""
+    result = dry_run(
+        "--configfile", "configs/synthetic.yaml", "--config",
+        "models={architectures: [gru], layers: [1], embedding: [16], hidden: 32, seeds: [0, 1], "
+        "batch_size: [16, 64], train_fraction: [0.1, 0.3, 1.0]}",
+        "states={splits: [test, train]}", "fixed_points={shards: 1}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = planned_jobs((result.stdout + result.stderr).splitlines())
+    assert counts["train"] == "12" and counts["state_figures"] == "12" and counts["analyze"] == "12", counts
+    assert counts["hidden_states"] == counts["fixed_point_shard"] == counts["linearize"] == "24", counts

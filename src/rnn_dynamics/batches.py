@@ -20,9 +20,10 @@ import pyarrow as pa
 import torch
 
 from rnn_dynamics.datasets import BINARY, LABEL_TYPES, Classes, read_classes
+from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.storage import SchemaError, read_table, remake_hint
 
-__all__ = ["SPLIT_SCHEMA", "Reviews", "bucketed_batches", "padded_batch", "read_split"]
+__all__ = ["SPLIT_SCHEMA", "Reviews", "bucketed_batches", "padded_batch", "read_split", "trained_on", "training_rows"]
 
 # The label is int8 (two classes) or int16 (more): ``datasets.LABEL_TYPES``, checked by ``read_split``.
 SPLIT_SCHEMA = {"id": pa.string(), "label": None, "length": pa.int32(), "tokens": pa.list_(pa.int32())}
@@ -46,6 +47,34 @@ class Reviews:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def take(self, rows: np.ndarray) -> "Reviews":
+        """The reviews ``rows`` (indices), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = self.lengths[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        parts = [self.tokens[self.offsets[row] : self.offsets[row + 1]] for row in rows]
+        tokens = np.concatenate(parts) if parts else self.tokens[:0]
+        return Reviews(tokens, offsets, self.labels[rows], self.classes)
+
+
+def training_rows(n_reviews: int, fraction: float, seed: int) -> np.ndarray:
+    """Sorted rows of the training split that a model of training fraction ``fraction`` and seed ``seed`` is
+    trained on: the first ``round(fraction * n_reviews)`` (at least one) of a permutation drawn with ``seed``, so
+    that for one seed a smaller fraction's rows lie inside a larger one's; every row at fraction 1."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"models.train_fraction {fraction!r} is not in (0, 1]")
+    if fraction == 1:
+        return np.arange(n_reviews)
+    count = max(1, round(fraction * n_reviews))
+    return np.sort(np.random.default_rng(seed).permutation(n_reviews)[:count])
+
+
+def trained_on(train: Reviews, spec: ModelSpec) -> Reviews:
+    """The reviews of the training split ``train`` that ``spec`` is trained on (``training_rows``)."""
+    if spec.train_fraction == 1:
+        return train
+    return train.take(training_rows(len(train), spec.train_fraction, spec.seed))
 
 
 def read_split(path: str | os.PathLike, vocab_size: int | None = None) -> Reviews:

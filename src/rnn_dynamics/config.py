@@ -23,6 +23,7 @@ from typing import ClassVar, TypeVar
 import yaml
 
 __all__ = [
+    "MOVED_KEYS",
     "SCHEMA",
     "Section",
     "check_keys",
@@ -46,6 +47,11 @@ _RUNTIME = "runtime"
 _INT = re.compile(r"^[-+]?[0-9]+$")
 _FLOAT = re.compile(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
 _SPECIAL = {"true": True, "false": False, "null": None, "~": None}
+# Keys that have moved: an unknown-key message names where they went.
+MOVED_KEYS = {
+    ("training", "batch_size"): "models.batch_size, a list (a grid axis: one model per value)",
+    ("states", "split"): "states.splits, a list (one analysis per split)",
+}
 
 
 @functools.cache
@@ -200,8 +206,9 @@ def check_keys(config: dict, schema_path: str | os.PathLike, configfiles: list) 
     for path, allowed in problems:
         sources = [name for name, content in files.items() if _has_key(content, path)] or ["--config"]
         section = f" under {'.'.join(path[:-1])}" if len(path) > 1 else ""
+        moved = f"; it is now {MOVED_KEYS[path]}" if path in MOVED_KEYS else ""
         lines.append(
-            f"unknown config key {'.'.join(path)!r} (in {', '.join(sources)}); "
+            f"unknown config key {'.'.join(path)!r} (in {', '.join(sources)}){moved}; "
             f"allowed keys{section}: {', '.join(allowed)}"
         )
     raise ValueError("\n".join(lines) + f"\n(every key is documented in {schema_path})")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnn_dynamics import provenance, timeline
+from rnn_dynamics import provenance, similarity, timeline
 from rnn_dynamics.storage import atomic_path
 
 __all__ = [
@@ -62,7 +62,9 @@ MEANINGS = {
         "layers": "stacked recurrent layers",
         "embedding": "embedding size",
         "hidden": "hidden units per layer",
-        "seed": "the seed of the initial weights and the batch order",
+        "seed": "the seed of the initial weights, the batch order and the training subsample",
+        "batch_size": "reviews per training batch (models.batch_size; in the id as -B where not the default)",
+        "train_fraction": "share of the training split trained on (models.train_fraction; in the id as -F where not 1)",
         "train_loss": "cross-entropy of the kept weights on the training split",
         "train_accuracy": "accuracy on the training split",
         "valid_loss": "cross-entropy on the validation split (the kept epoch has the lowest)",
@@ -78,6 +80,7 @@ MEANINGS = {
     },
     "explained_variance": {
         "model": "model id",
+        "split": "the split whose states these are (states.splits; train: the reviews the model was trained on)",
         "layer": "layer whose states were analysed (1 is the lowest)",
         "weights": "trained, or the untrained initial weights on the same reviews",
         "explained_1": "fraction of the states' variance on their first principal component",
@@ -86,6 +89,7 @@ MEANINGS = {
     },
     "fixed_points": {
         "model": "model id",
+        "split": "the split whose states the search started from (states.splits)",
         "system": "layerN (one layer, the others' input at zero) or stack (all layers as one system)",
         "starts": "visited states the search started from",
         "converged": "starts that reached q < fixed_points.q_tol: approximate fixed points",
@@ -134,6 +138,28 @@ MEANINGS = {
         "projected_accuracy_n_minus_1": "readout accuracy on final states projected on their top N-1 PCs",
         "shuffled_accuracy": "the network's accuracy on the analysed reviews with each review's words shuffled",
     },
+}
+
+# The similarity table's columns (``similarity.similarity_table``), shown where the run compares systems.
+_GEOMETRY_MEANINGS = {
+    "unique_fixed_points": "unique approximate fixed points",
+    "manifold_dimension": "participation ratio of the fixed points' PCA variances (1: a line)",
+    "top_modulus_median": "median over fixed points of the largest |lambda|",
+    "top_modulus_iqr": "its interquartile range",
+    "time_constant_median": "median tau of the slowest mode, in tokens",
+    "time_constant_iqr": "its interquartile range",
+    "alignment_median": "median |cos| between the readout and the top right eigenvector (top layer only)",
+}
+MEANINGS["similarity"] = {
+    "axis": "the grid axis the two systems differ in (pair: named in similarity.pairs)",
+    "a": "the first system, {model}{split_tag}/{system}",
+    "b": "the second system",
+    "value_a": "the axis value of the first system",
+    "value_b": "the axis value of the second",
+    "reviews": "reviews whose first similarity.steps states both systems were compared on",
+    "dsa": "DSA distance (dsa-metric; 0: the same dynamics up to a change of basis)",
+    "cka": "linear CKA of their states at the same reviews and tokens (1: the same up to rotation; NaN across splits)",
+    **{f"{key}_{side}": f"{text} ({side})" for key, text in _GEOMETRY_MEANINGS.items() for side in ("a", "b")},
 }
 
 # Figures of each model, drawn on the page in this order.
@@ -231,6 +257,7 @@ def page(
     metrics: Sequence[dict],
     figures: Mapping[str, Sequence[str]],
     config: Mapping,
+    similarity_table: pd.DataFrame | None = None,
 ) -> str:
     """The Markdown of a run's results page.
 
@@ -241,6 +268,8 @@ def page(
         metrics: every model's ``metrics.json`` (for the commit and device that trained it).
         figures: per model id, figure paths relative to the page.
         config: the configuration as resolved.
+        similarity_table: the run's ``similarity.csv``, where it compares systems: its answers
+            (``similarity.answers``) and the table.
     """
     stages = timeline.per_rule(timeline_table) if len(timeline_table) else pd.DataFrame()
     wall_s = float(timeline_table["end_s"].max()) if len(timeline_table) else 0.0
@@ -257,6 +286,11 @@ def page(
         table = tables[name]
         parts += ["", f"## {heading}", "", f"`tables/{name}.csv`:", "", markdown_table(table), ""]
         parts += ["Columns:", "", _meanings(name, list(table.columns))]
+    if similarity_table is not None:
+        parts += ["", "## Similarity of dynamics", ""]
+        parts += [f"- {sentence}" for sentence in similarity.answers(similarity_table)]
+        parts += ["", "`tables/similarity.csv`:", "", markdown_table(similarity_table), ""]
+        parts += ["Columns:", "", _meanings("similarity", list(similarity_table.columns))]
     parts += ["", "## Figures"]
     for model_id, paths in figures.items():
         parts += ["", f"### {model_id}", ""]

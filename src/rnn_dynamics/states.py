@@ -54,8 +54,8 @@ WEIGHTS = ("trained", "untrained")
 class Settings(config.Section, section="states"):
     """The ``states`` section of the config; a key left out takes the schema's default."""
 
-    # The split whose states are extracted (the hidden_states rule's input).
-    split: str
+    # The splits whose states are extracted, each by its own hidden_states job.
+    splits: list
     # Reviews whose states are dumped (a number, or "all").
     sample_reviews: int | str
     batch_size: int

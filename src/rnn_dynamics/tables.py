@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnn_dynamics import fixed_points, linearization, manifold, spectra
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.grid import ModelSpec, split_of_tag, untag
 from rnn_dynamics.states import read_pca
 from rnn_dynamics.storage import list_matrix
 
@@ -41,7 +41,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ACCURACY_COLUMNS = (
-    ["model", "architecture", "layers", "embedding", "hidden", "seed"]
+    ["model", "architecture", "layers", "embedding", "hidden", "seed", "batch_size", "train_fraction"]
     + [f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")]
     + ["valid_chance_accuracy", "at_chance", "chance_judged"]
     + ["classes", "test_class_accuracy", "test_chance_accuracy"]
@@ -81,20 +81,23 @@ def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
 
 
 def explained_variance_table(pca_paths: dict[str, str | Path], components=(1, 2, 3)) -> pd.DataFrame:
-    """Per model, layer and weights: the variance explained by the first 1, 2 and 3 components."""
+    """Per model, split, layer and weights: the variance explained by the first 1, 2 and 3 components.
+    ``pca_paths`` is keyed by ``{model}{split_tag}`` (``pca/{model}{split_tag}.parquet``'s stem)."""
     rows = []
-    for model_id, path in pca_paths.items():
+    for name, path in pca_paths.items():
+        model_id, split = untag(name)
         for (weights, layer), pca in read_pca(path).items():
-            row = {"model": model_id, "layer": layer, "weights": weights}
+            row = {"model": model_id, "split": split, "layer": layer, "weights": weights}
             row.update({f"explained_{k}": pca.cumulative(k) for k in components})
             rows.append(row)
-    return pd.DataFrame(rows).sort_values(["model", "layer", "weights"], ignore_index=True)
+    return pd.DataFrame(rows).sort_values(["model", "split", "layer", "weights"], ignore_index=True)
 
 
 def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> dict[tuple[str, int], float]:
-    """Per (model, layer): the variance of the trained network's states on their top ``k`` components."""
+    """Per (model, layer): the variance of the trained network's states of the test split on their top ``k``
+    components."""
     table = explained_variance_table(pca_paths, (k,))
-    trained = table[table["weights"] == "trained"]
+    trained = table[(table["weights"] == "trained") & (table["split"] == split_of_tag(""))]
     return {
         (model, int(layer)): float(value)
         for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])
@@ -103,6 +106,7 @@ def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> 
 
 FIXED_POINT_TABLE_COLUMNS = [
     "model",
+    "split",
     "system",
     "starts",
     "converged",
@@ -129,8 +133,8 @@ FIXED_POINT_TABLE_COLUMNS = [
 
 
 def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per (model, system) from its ``fixed_points/{model}/{system}.parquet`` and
-    ``linearization/{model}/{system}.parquet``: counts of starts, converged starts, unique
+    """One row per (model, split, system) from its ``fixed_points/{model}{split_tag}/{system}.parquet`` and
+    ``linearization/{model}{split_tag}/{system}.parquet``: counts of starts, converged starts, unique
     approximate fixed points (and exact roots, -1 where not sought), how far the fixed points
     spread against their starts (``spectra.extent``), the share of the fixed
     points' variance on their first principal component, and the median over fixed points
@@ -150,7 +154,7 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
         median, tau = linearization.largest_modulus(modulus)
         rows.append(
             {
-                "model": model_id,
+                **dict(zip(("model", "split"), untag(model_id))),
                 "system": system,
                 **fixed_points.counts(table),
                 "extent": spectra.extent(points, list_matrix(table["start"])),

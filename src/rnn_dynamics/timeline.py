@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnn_dynamics.grid import MODEL_ID_PATTERN
+from rnn_dynamics.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN
 from rnn_dynamics.storage import atomic_path
 
 __all__ = [
@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 COLUMNS = ["rule", "model", "system", "shard", "item", "s", "max_rss", "cpu_time", "start_s", "end_s", "benchmark"]
-_MODEL = re.compile(f"^{MODEL_ID_PATTERN}$")
+# A model id with its split tag (``gru-L1-E50-H256-s0@train``) where a job is per split.
+_MODEL = re.compile(f"^{MODEL_ID_PATTERN}(?:{SPLIT_TAG_PATTERN})$")
 _SYSTEM = re.compile(r"^(layer[0-9]+|stack)$")
 _SHARD = re.compile(r"^shard-([0-9]+-of-[0-9]+)$")
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from rnn_dynamics import config, provenance
 from rnn_dynamics import model as model_lib
-from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
+from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch, trained_on
 from rnn_dynamics.grid import ModelSpec
 from rnn_dynamics.storage import (
     NoSpaceLeft,
@@ -104,7 +104,6 @@ class Settings(config.Section, section="training"):
     """
 
     epochs: int
-    batch_size: int
     learning_rate: float
     # Per-architecture learning rates replacing ``learning_rate`` (see ``learning_rate_for``).
     architecture_learning_rates: dict
@@ -131,6 +130,13 @@ class Settings(config.Section, section="training"):
         ``epoch - 1`` times by ``learning_rate_decay``. A function of the epoch alone, so a resumed run
         continues the schedule where it stopped."""
         return self.learning_rate_for(architecture) * self.learning_rate_decay ** (epoch - 1)
+
+    def params_for(self, spec: ModelSpec) -> dict:
+        """The train rule's params for ``spec``: ``params`` with the model's batch size after ``epochs``, in the
+        order (and text) the results made while the batch size was a key of this section were recorded with,
+        so that they do not rerun."""
+        params = self.params()
+        return {"epochs": params.pop("epochs"), "batch_size": spec.batch_size, **params}
 
     def resumable_with(self) -> dict:
         """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
@@ -314,6 +320,10 @@ def _train(
     # CPU multiplies many times slower than normal ones: flushed to zero, they cost nothing.
     torch.set_flush_denormal(True)
     device = model_lib.resolve_device(settings.device)
+    splits = {**splits, "train": trained_on(splits["train"], spec)}
+    if spec.train_fraction != 1:
+        log.info("%s: trained on %d reviews of the training split (fraction %g)", spec.id, len(splits["train"]),
+                 spec.train_fraction)  # fmt: skip
     classes = {split: reviews.classes for split, reviews in splits.items()}
     if len(set(classes.values())) != 1:
         raise ValueError(f"model {spec.id}: the splits' classes differ ({classes}); prepare them again together")
@@ -346,7 +356,7 @@ def _train(
         train_loss, train_accuracy, seconds = _train_epoch(
             model, optimizer, splits["train"], settings, shuffle, spec, epoch, outputs.checkpoint, device
         )
-        valid_loss, valid_accuracy = evaluate(model, splits["valid"], settings.batch_size, device)
+        valid_loss, valid_accuracy = evaluate(model, splits["valid"], spec.batch_size, device)
         check_loss(spec, epoch, "on the validation split", valid_loss, outputs.checkpoint)
         record = {
             "epoch": epoch,
@@ -434,7 +444,7 @@ def _train_epoch(
 ) -> tuple[float, float, float]:
     """One pass over the training ``reviews`` in shuffled buckets: its mean loss, its accuracy and its seconds."""
     model.train()
-    batches = bucketed_batches(reviews.lengths, settings.batch_size, shuffle)
+    batches = bucketed_batches(reviews.lengths, spec.batch_size, shuffle)
     batch_losses = torch.zeros(len(batches), device=device)
     batch_sizes = torch.tensor([len(indices) for indices in batches], device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -522,7 +532,7 @@ def _finish(
     }
     for split, reviews in splits.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"], by_class = _evaluate(
-            model, reviews, settings.batch_size, device
+            model, reviews, spec.batch_size, device
         )
         if split == "test" and model.classes > 2:  # a binary model's metrics stay as they were
             names = reviews.classes.names

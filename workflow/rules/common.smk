@@ -2,9 +2,9 @@
 import os
 import re
 
-from rnn_dynamics import analyses, fixed_points, results_page, training
+from rnn_dynamics import analyses, fixed_points, results_page, similarity, training
 from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
-from rnn_dynamics.grid import MODEL_ID_PATTERN, ModelSpec, model_grid
+from rnn_dynamics.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
 
 
 wildcard_constraints:
@@ -14,6 +14,8 @@ wildcard_constraints:
     dim="[0-9]+",
     split="train|valid|test",
     system="layer[0-9]+|stack",
+    # After a model id in the paths of states, PCA, fixed points and linearization: "" for the test split.
+    split_tag=SPLIT_TAG_PATTERN,
 
 
 MODELS = model_grid(config["models"])
@@ -24,12 +26,33 @@ for name in config["run_datasets"]:
             f"datasets {sorted(config['datasets'])}"
         )
 SPLITS = ["train", "valid", "test"]
+# The analysed splits' path tags (states.splits): states/{model}{tag}, fixed_points/{model}{tag}/...
+SPLIT_TAGS = [split_tag(split) for split in config["states"]["splits"]]
 
 
 def stage_params(settings_type):
     """A rule's ``params``: the keys of its config section that decide the stage's output (the settings type's
     ``params()``), so that editing another key, or where the stage runs, reruns nothing."""
-    return settings_type.from_config(config[settings_type.SECTION]).params()
+    return settings_type.from_config(config.get(settings_type.SECTION, {})).params()
+
+
+def train_params(wildcards):
+    """The train rule's params: the training settings with the model's batch size (a grid axis)."""
+    return training.Settings.from_config(config["training"]).params_for(ModelSpec.parse(wildcards.model))
+
+
+def states_params(wildcards):
+    """The hidden_states rule's params: the states section as given, its splits replaced by this job's split,
+    as the section read while it named one split (so that results made then do not rerun)."""
+    split = split_of_tag(wildcards.split_tag)
+    return {
+        ("split" if key == "splits" else key): split if key == "splits" else value
+        for key, value in config["states"].items()
+    }
+
+
+def split_data(wildcards):
+    return f"results/{wildcards.dataset}/data/{split_of_tag(wildcards.split_tag)}.parquet"
 
 
 def dataset_spec(wildcards):
@@ -75,12 +98,13 @@ def systems(wildcards):
     return ModelSpec.parse(wildcards.model).systems(config["fixed_points"]["mode"])
 
 
-def analysis_tables(dataset, model_id):
-    """The fixed-point and linearization tables of one model, one per analysed system."""
+def analysis_tables(dataset, model_id, tags=("",)):
+    """The fixed-point and linearization tables of one model, one per analysed system and split tag."""
     return expand(
-        "results/{dataset}/{kind}/{model}/{system}.parquet",
+        "results/{dataset}/{kind}/{model}{tag}/{system}.parquet",
         dataset=dataset,
         model=model_id,
+        tag=tags,
         kind=["fixed_points", "linearization"],
         system=ModelSpec.parse(model_id).systems(config["fixed_points"]["mode"]),
     )
@@ -91,7 +115,11 @@ def fixed_point_tables(wildcards):
 
 
 def all_fixed_point_tables(wildcards):
-    return [path for m in MODELS for path in analysis_tables(wildcards.dataset, m.id)]
+    return [path for m in MODELS for path in analysis_tables(wildcards.dataset, m.id, SPLIT_TAGS)]
+
+
+def all_pca_tables(wildcards):
+    return [f"results/{wildcards.dataset}/pca/{m.id}{tag}.parquet" for m in MODELS for tag in SPLIT_TAGS]
 
 
 def analysis_folders(wildcards):
@@ -111,6 +139,45 @@ def per_model(pattern):
     return inputs
 
 
+def similarity_pairs():
+    """The pairs of systems the similarity rule compares, as (axis, a, b)."""
+    settings = similarity.Settings.from_config(config.get("similarity", {}))
+    return similarity.pairs(settings, MODELS, config["states"]["splits"], config["fixed_points"]["mode"])
+
+
+def similarity_systems():
+    """Every system the similarity rule compares, each once, by name."""
+    return list(dict.fromkeys(system.name for _, a, b in similarity_pairs() for system in (a, b)))
+
+
+def similarity_inputs(wildcards):
+    """The similarity rule's inputs: each compared system's model and tables, and the split tables they read."""
+    systems = [similarity.SystemName.parse(name) for name in similarity_systems()]
+    root = f"results/{wildcards.dataset}"
+    tagged = [f"{s.model.id}{split_tag(s.split)}/{s.system}.parquet" for s in systems]
+    return {
+        "models": list(dict.fromkeys(f"{root}/models/{s.model.id}/model.pt" for s in systems)),
+        "fixed_points": [f"{root}/fixed_points/{path}" for path in tagged],
+        "linearization": [f"{root}/linearization/{path}" for path in tagged],
+        **{split: f"{root}/data/{split}.parquet" for split in sorted({s.split for s in systems})},
+    }
+
+
+def similarity_table(wildcards):
+    """The similarity table where the config compares systems (else nothing): the results page shows it."""
+    return [f"results/{wildcards.dataset}/tables/similarity.csv"] if similarity_pairs() else []
+
+
+def similarity_targets(dataset):
+    """The similarity table and a figure per axis, where the config asks for any pair."""
+    if not similarity_pairs():
+        return []
+    axes = config.get("similarity", {}).get("axes", [])
+    return [f"results/{dataset}/tables/similarity.html"] + [
+        f"results/{dataset}/figures/similarity/{axis}.png" for axis in axes
+    ]
+
+
 # The figures of every model, as the results page shows them, and the analyze rule's of every system (the
 # page shows the last, the integration manifold's).
 MODEL_FIGURES = tuple(results_page.FIGURES)
@@ -118,7 +185,8 @@ ANALYSIS_FIGURES = ("dimensionality", "time_constants", "alignment", "valence", 
 
 
 def model_figures(wildcards):
-    """Every model's figures of one dataset and each system's manifold (the ones the results page shows)."""
+    """Every model's figures of one dataset and each system's manifold (the ones the results page shows),
+    and the similarity's per axis."""
     return [
         path
         for m in MODELS
@@ -127,7 +195,7 @@ def model_figures(wildcards):
             f"results/{wildcards.dataset}/figures/{m.id}/{system}/manifold.png"
             for system in m.systems(config["fixed_points"]["mode"])
         ]
-    ]
+    ] + [path for path in similarity_targets(wildcards.dataset) if path.endswith(".png")]
 
 
 def all_targets():
@@ -143,6 +211,7 @@ def report_targets():
             f"results/{dataset}/tables/{name}.html"
             for name in ("accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
         ]
+        targets += similarity_targets(dataset)
         for m in MODELS:
             targets += [f"results/{dataset}/figures/{m.id}/{name}.png" for name in MODEL_FIGURES]
             targets += [
@@ -176,27 +245,36 @@ def benchmark_records(wildcards):
     records += [f"{root}/embeddings/{source}-{dim}.tsv" for dim in sorted({m.embedding for m in MODELS})]
     shards = config["fixed_points"]["shards"]
     for m in MODELS:
-        records += [
-            f"{root}/{rule}/{m.id}.tsv" for rule in ("train", "hidden_states", "state_figures", "fixed_point_figures")
-        ]
+        records += [f"{root}/{rule}/{m.id}.tsv" for rule in ("train", "state_figures", "fixed_point_figures")]
+        records += [f"{root}/hidden_states/{m.id}{tag}.tsv" for tag in state_tags()]
         for system in m.systems(config["fixed_points"]["mode"]):
-            records += [
-                f"{root}/fixed_point_shard/{m.id}/{system}/shard-{index}-of-{shards}.tsv"
-                for index in range(1, shards + 1)
-            ]
-            records += [
-                f"{root}/{rule}/{m.id}/{system}.tsv" for rule in ("gather_fixed_points", "linearize", "analyze")
-            ]
+            records.append(f"{root}/analyze/{m.id}/{system}.tsv")
+            for tag in state_tags():
+                records += [
+                    f"{root}/fixed_point_shard/{m.id}{tag}/{system}/shard-{index}-of-{shards}.tsv"
+                    for index in range(1, shards + 1)
+                ]
+                records += [f"{root}/{rule}/{m.id}{tag}/{system}.tsv" for rule in ("gather_fixed_points", "linearize")]
     return records
+
+
+def state_tags():
+    """The split tags whose states a complete run makes: the listed splits', and the test split's, which the
+    figures and the analyses read."""
+    return list(dict.fromkeys([""] + SPLIT_TAGS))
 
 
 def model_outputs(wildcards):
     """The last outputs of every model's jobs: once they exist, every benchmarked job of the dataset has run."""
-    return [
-        path
-        for m in MODELS
-        for path in (
-            f"results/{wildcards.dataset}/figures/{m.id}/pca_trajectories.png",
-            f"results/{wildcards.dataset}/figures/{m.id}/line.png",
-        )
-    ] + analysis_folders(wildcards)
+    return (
+        all_fixed_point_tables(wildcards)
+        + [
+            path
+            for m in MODELS
+            for path in (
+                f"results/{wildcards.dataset}/figures/{m.id}/pca_trajectories.png",
+                f"results/{wildcards.dataset}/figures/{m.id}/line.png",
+            )
+        ]
+        + analysis_folders(wildcards)
+    )

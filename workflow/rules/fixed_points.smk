@@ -4,14 +4,14 @@ scattergather:
 
 rule fixed_point_shard:
     input:
-        states="results/{dataset}/states/{model}",
+        states="results/{dataset}/states/{model}{split_tag}",
         model="results/{dataset}/models/{model}/model.pt",
     output:
-        "results/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.parquet",
+        "results/{dataset}/fixed_points/{model}{split_tag}/{system}/shard-{scatteritem}.parquet",
     log:
-        "logs/{dataset}/fixed_points/{model}/{system}/shard-{scatteritem}.log",
+        "logs/{dataset}/fixed_points/{model}{split_tag}/{system}/shard-{scatteritem}.log",
     benchmark:
-        "logs/benchmarks/{dataset}/fixed_point_shard/{model}/{system}/shard-{scatteritem}.tsv"
+        "logs/benchmarks/{dataset}/fixed_point_shard/{model}{split_tag}/{system}/shard-{scatteritem}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     # The device (fixed_points.device) is read from the config by the script, not a param: it changes
@@ -28,13 +28,15 @@ rule fixed_point_shard:
 
 rule gather_fixed_points:
     input:
-        gather.fixed_point_shards("results/{{dataset}}/fixed_points/{{model}}/{{system}}/shard-{scatteritem}.parquet"),
+        gather.fixed_point_shards(
+            "results/{{dataset}}/fixed_points/{{model}}{{split_tag}}/{{system}}/shard-{scatteritem}.parquet"
+        ),
     output:
-        "results/{dataset}/fixed_points/{model}/{system}.parquet",
+        "results/{dataset}/fixed_points/{model}{split_tag}/{system}.parquet",
     log:
-        "logs/{dataset}/fixed_points/{model}/{system}.log",
+        "logs/{dataset}/fixed_points/{model}{split_tag}/{system}.log",
     benchmark:
-        "logs/benchmarks/{dataset}/gather_fixed_points/{model}/{system}.tsv"
+        "logs/benchmarks/{dataset}/gather_fixed_points/{model}{split_tag}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -45,14 +47,14 @@ rule gather_fixed_points:
 
 rule linearize:
     input:
-        fixed_points="results/{dataset}/fixed_points/{model}/{system}.parquet",
+        fixed_points="results/{dataset}/fixed_points/{model}{split_tag}/{system}.parquet",
         model="results/{dataset}/models/{model}/model.pt",
     output:
-        "results/{dataset}/linearization/{model}/{system}.parquet",
+        "results/{dataset}/linearization/{model}{split_tag}/{system}.parquet",
     log:
-        "logs/{dataset}/linearization/{model}/{system}.log",
+        "logs/{dataset}/linearization/{model}{split_tag}/{system}.log",
     benchmark:
-        "logs/benchmarks/{dataset}/linearize/{model}/{system}.tsv"
+        "logs/benchmarks/{dataset}/linearize/{model}{split_tag}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     # On fixed_points.device (the same stage as the search), read from the config by the script.

@@ -1,18 +1,18 @@
 rule hidden_states:
     input:
-        data=lambda wc: f"results/{wc.dataset}/data/{config['states']['split']}.parquet",
+        data=split_data,
         vocab="results/{dataset}/data/vocab.parquet",
         initial="results/{dataset}/models/{model}/initial.pt",
         final="results/{dataset}/models/{model}/model.pt",
     output:
         # layer{n}.parquet for every layer: how many depends on the model id.
-        states=directory("results/{dataset}/states/{model}"),
-        pca="results/{dataset}/pca/{model}.parquet",
-        examples="results/{dataset}/examples/{model}.parquet",
+        states=directory("results/{dataset}/states/{model}{split_tag}"),
+        pca="results/{dataset}/pca/{model}{split_tag}.parquet",
+        examples="results/{dataset}/examples/{model}{split_tag}.parquet",
     log:
-        "logs/{dataset}/hidden_states/{model}.log",
+        "logs/{dataset}/hidden_states/{model}{split_tag}.log",
     benchmark:
-        "logs/benchmarks/{dataset}/hidden_states/{model}.tsv"
+        "logs/benchmarks/{dataset}/hidden_states/{model}{split_tag}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     # On training.device, read from the config by the script: it changes nothing beyond rounding.
@@ -20,8 +20,8 @@ rule hidden_states:
     resources:
         gpu=0 if config["training"]["device"] == "cpu" else 1,
     params:
-        # Every key decides the states: the section as given, like prepare's.
-        settings=config["states"],
+        # Every key decides the states: the section as given, like prepare's, with this job's split.
+        settings=states_params,
         max_length=config["prepare"]["max_length"],
     script:
         "../../scripts/hidden_states.py"

@@ -17,7 +17,7 @@ rule accuracy_table:
 
 rule explained_variance_table:
     input:
-        per_model("results/{dataset}/pca/{model}.parquet"),
+        all_pca_tables,
     output:
         "results/{dataset}/tables/explained_variance.csv",
     log:
@@ -89,7 +89,7 @@ rule table_html:
     log:
         "logs/{dataset}/tables/{table}_html.log",
     wildcard_constraints:
-        table="accuracy|explained_variance|fixed_points|comparison|timeline",
+        table="accuracy|explained_variance|fixed_points|comparison|timeline|similarity",
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -142,6 +142,7 @@ rule results_page:
         },
         metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
         figures=model_figures,
+        similarity=similarity_table,
     output:
         "results/{dataset}/RESULTS.md",
     log:

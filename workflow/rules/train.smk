@@ -21,6 +21,7 @@ rule train:
         checkpoint="results/{dataset}/models/{model}/checkpoint.pt",
         # Only the keys that change the weights: training.device and training.threads are read from
         # the config by the script, so moving training to another device reruns nothing.
-        settings=stage_params(training.Settings),
+        # The model's batch size among them (models.batch_size, a grid axis), in the place training.batch_size held.
+        settings=train_params,
     script:
         "../../scripts/train.py"

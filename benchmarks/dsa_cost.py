@@ -1,0 +1,90 @@
+"""The cost of DSA per pair of systems, and how it grows with the number of reviews.
+
+Two GRU-256 layers (the project's network, random weights) read the same random reviews; their states
+over each review's first ``--steps`` tokens are compared by the similarity stage's DSA
+(``similarity.dsa_distance``: a rank-10 DMD fitted to each, the Wasserstein distance between their
+spectra, the project's default; the fastest of three runs), by the package's iterative Procrustes
+score (``score_method angular``, the baseline) and by linear CKA, in one process, for each number
+of reviews.
+
+    python benchmarks/dsa_cost.py [--quick] [--reviews 50 100 200 400] [--steps 50]
+
+The last line printed is one JSON object: seconds per pair for each measure and number of reviews, the
+growth exponent of DSA's seconds against reviews (log-log slope), and ``angular_over_wasserstein``, the
+baseline's time over the project's at the largest number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from rnn_dynamics import batches, similarity
+from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.model import SentimentClassifier
+
+VOCAB = 1000
+HIDDEN = 256
+
+
+def random_reviews(n: int, steps: int, seed: int) -> batches.Reviews:
+    tokens = np.random.default_rng(seed).integers(2, VOCAB, size=n * steps)
+    return batches.Reviews(tokens, np.arange(n + 1, dtype=np.int64) * steps, np.zeros(n, dtype=np.float32))
+
+
+def seconds(run, repeats: int = 3) -> float:
+    """The fastest of ``repeats`` runs, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="25 and 50 reviews of 20 tokens, 200 angular steps")
+    parser.add_argument("--reviews", type=int, nargs="+", default=[50, 100, 200, 400])
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--iters", type=int, default=1500, help="the angular score's optimisation steps")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.reviews, args.steps, args.iters = [25, 50], 20, 200
+    torch.set_num_threads(1)
+    networks = [
+        SentimentClassifier(ModelSpec("gru", 1, 50, HIDDEN, seed), VOCAB, dropout=0.0, layer_dropout=0.0).eval()
+        for seed in (0, 1)
+    ]
+    wasserstein = similarity.Settings(steps=args.steps)
+    angular = similarity.Settings(steps=args.steps, score_method="angular", iters=args.iters)
+    # Warm up: the first call imports the package and its dependencies.
+    warm = np.random.default_rng(0).standard_normal((4, args.steps, 8))
+    similarity.dsa_distance(warm, warm, wasserstein)
+    similarity.dsa_distance(warm, warm, similarity.Settings(steps=args.steps, score_method="angular", iters=10))
+    result = {"steps": args.steps, "hidden": HIDDEN, "rank": wasserstein.rank, "angular_iters": args.iters}
+    for n in args.reviews:
+        reviews = random_reviews(n, args.steps, seed=n)
+        x, y = (similarity.trajectories(net, "layer1", reviews, np.arange(n), args.steps) for net in networks)
+        row = {
+            "wasserstein_s": seconds(lambda: similarity.dsa_distance(x, y, wasserstein)),
+            "angular_s": seconds(lambda: similarity.dsa_distance(x, y, angular), repeats=1),
+            "cka_s": seconds(lambda: similarity.linear_cka(x, y)),
+        }
+        result[f"reviews_{n}"] = {key: round(value, 4) for key, value in row.items()}
+        print(f"{n} reviews x {args.steps} tokens: {result[f'reviews_{n}']}", flush=True)
+    counts = np.array(args.reviews, dtype=float)
+    times = np.array([result[f"reviews_{n}"]["wasserstein_s"] for n in args.reviews])
+    result["wasserstein_growth_exponent"] = round(float(np.polyfit(np.log(counts), np.log(times), 1)[0]), 2)
+    last = result[f"reviews_{args.reviews[-1]}"]
+    result["angular_over_wasserstein"] = round(last["angular_s"] / last["wasserstein_s"], 1)
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Rule similarity: DSA, linear CKA and fixed-point geometry of every configured pair of systems."""
+
+import torch
+
+from rnn_dynamics import batches, logs, model, similarity
+from rnn_dynamics.storage import atomic_path
+
+with logs.to_file(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    settings = similarity.Settings.from_config(snakemake.config.get("similarity", {}))
+    compared = [
+        (axis, similarity.SystemName.parse(a), similarity.SystemName.parse(b)) for axis, a, b in snakemake.params.pairs
+    ]
+    networks = {path.split("/")[-2]: model.load(path, map_location="cpu") for path in snakemake.input.models}
+    splits = {
+        name: batches.read_split(snakemake.input[name])
+        for name in ("train", "valid", "test")
+        if name in snakemake.input.keys()
+    }
+    tables = {
+        name: (fixed, linear)
+        for name, fixed, linear in zip(
+            snakemake.params.systems, snakemake.input.fixed_points, snakemake.input.linearization
+        )
+    }
+    table = similarity.similarity_table(compared, networks, splits, tables, settings)
+    with atomic_path(snakemake.output[0]) as tmp:
+        table.to_csv(tmp, index=False)

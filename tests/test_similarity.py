@@ -97,8 +97,8 @@ def test_the_similarity_stage_compares_seeds_and_splits_on_a_small_grid(tmp_path
     each axis, with DSA, CKA (NaN across splits, which read different reviews) and both systems' geometry."""
     directory = copy_workflow(tmp_path)
     result = snakemake(
-        directory, "results/synthetic/tables/similarity.csv", "results/synthetic/figures/similarity/seed.png",
-        "--cores", "2", "--configfile", "configs/synthetic.yaml",
+        directory, "results/synthetic/tables/similarity.csv", "results/synthetic/tables/similarity.html",
+        "results/synthetic/figures/similarity/seed.png", "--cores", "2", "--configfile", "configs/synthetic.yaml",
         "--config", "datasets={synthetic: {kind: synthetic, reviews_per_split: 400}}",
         "models={architectures: [gru], layers: [1], embedding: [8], hidden: 16, seeds: [0, 1], train_fraction: [0.5]}",
         "training={epochs: 3}", "states={splits: [test, train], sample_reviews: 50}",
@@ -116,6 +116,7 @@ def test_the_similarity_stage_compares_seeds_and_splits_on_a_small_grid(tmp_path
     train_pca = directory / "results/synthetic/pca/gru-L1-E8-H16-F0.5-s0@train.parquet"
     assert train_pca.exists()
     assert (directory / "results/synthetic/figures/similarity/seed.png").stat().st_size > 10_000
+    assert "<table" in (directory / "results/synthetic/tables/similarity.html").read_text()
     # The results page's answers: one sentence per axis, the split's beside the seed-to-seed distance.
     sentences = similarity.answers(table)
     assert [sentence.split(":")[0] for sentence in sentences] == ["Along seed", "Along split"]

@@ -47,6 +47,7 @@ TABLE_TITLES = {
         "Test accuracy (beside the paper's), top-2 PC variance and line-attractor measures per model and system"
     ),
     "timeline": "Timeline of the run: every job's rule, model, system, shard, seconds and peak memory (MB)",
+    "similarity": "Similarity of two systems' dynamics (DSA, linear CKA) beside their fixed-point geometry, per pair",
 }
 
 _STYLE = """

@@ -5,6 +5,7 @@ import re
 from rnn_dynamics import analyses, fixed_points, results_page, similarity, training
 from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
 from rnn_dynamics.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
+from rnn_dynamics.report import TABLE_TITLES  # not `report`, which is Snakemake's report()
 
 
 wildcard_constraints:

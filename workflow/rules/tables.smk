@@ -89,7 +89,7 @@ rule table_html:
     log:
         "logs/{dataset}/tables/{table}_html.log",
     wildcard_constraints:
-        table="accuracy|explained_variance|fixed_points|comparison|timeline|similarity",
+        table="|".join(TABLE_TITLES),
     conda:
         "../../envs/pipeline.yaml"
     script:

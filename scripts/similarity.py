@@ -1,4 +1,5 @@
-"""Rule similarity: DSA, linear CKA and fixed-point geometry of every configured pair of systems."""
+"""Rule similarity: DSA, linear CKA and fixed-point geometry of every configured pair of systems, and each
+system's DSA from its untrained network (the scale of the distances)."""
 
 import torch
 
@@ -12,6 +13,7 @@ with logs.to_file(snakemake.log[0]):
         (axis, similarity.SystemName.parse(a), similarity.SystemName.parse(b)) for axis, a, b in snakemake.params.pairs
     ]
     networks = {path.split("/")[-2]: model.load(path, map_location="cpu") for path in snakemake.input.models}
+    untrained = {path.split("/")[-2]: model.load(path, map_location="cpu") for path in snakemake.input.initial}
     splits = {
         name: batches.read_split(snakemake.input[name])
         for name in ("train", "valid", "test")
@@ -23,6 +25,6 @@ with logs.to_file(snakemake.log[0]):
             snakemake.params.systems, snakemake.input.fixed_points, snakemake.input.linearization
         )
     }
-    table = similarity.similarity_table(compared, networks, splits, tables, settings)
+    table = similarity.similarity_table(compared, networks, splits, tables, settings, untrained)
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_csv(tmp, index=False)

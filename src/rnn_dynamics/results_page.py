@@ -159,6 +159,10 @@ MEANINGS["similarity"] = {
     "reviews": "reviews whose first similarity.steps states both systems were compared on",
     "dsa": "DSA distance (dsa-metric; 0: the same dynamics up to a change of basis)",
     "cka": "linear CKA of their states at the same reviews and tokens (1: the same up to rotation; NaN across splits)",
+    **{
+        f"dsa_untrained_{side}": f"DSA from the same system of its untrained (initial) network, same reviews ({side})"
+        for side in ("a", "b")
+    },
     **{f"{key}_{side}": f"{text} ({side})" for key, text in _GEOMETRY_MEANINGS.items() for side in ("a", "b")},
 }
 

@@ -8,6 +8,8 @@ on the state trajectories of the same reviews (the first ``steps`` tokens of eac
   ``dsa-metric``: a linear (DMD) operator fitted to each system's trajectories, and a distance
   between the two operators that no rotation of either state space changes;
 - linear CKA of the states at the same reviews and tokens (1: the same up to rotation and scale);
+- the scale of DSA on the run's own data: each system's distance from the same system of its untrained
+  (initial) network over the same reviews, which a trained network's distance to another should be far below;
 - beside them each system's fixed-point geometry (``geometry``).
 
 Pairs come from the config (``similarity.pairs``) or from the grid (``similarity.axes``: every pair
@@ -43,9 +45,11 @@ __all__ = [
     "linear_cka",
     "pairs",
     "participation_ratio",
+    "per_system",
     "row",
     "similarity_table",
     "trajectories",
+    "untrained_distance",
 ]
 
 log = logging.getLogger(__name__)
@@ -265,11 +269,20 @@ def compare(a: SystemName, b: SystemName, networks: dict, splits: dict[str, Revi
     }
 
 
+def untrained_distance(system: SystemName, network, untrained, splits: dict[str, Reviews], settings: Settings) -> float:
+    """DSA between ``system`` of the trained ``network`` and of its ``untrained`` (initial) weights, over the same
+    reviews of the system's split: the distance a trained network's dynamics have travelled, DSA's scale here."""
+    reviews = splits[system.split]
+    rows = common_rows(reviews, [system.model], system.split, settings)
+    x, y = (trajectories(net, system.system, reviews, rows, settings.steps) for net in (network, untrained))
+    return dsa_distance(x, y, settings)
+
+
 def row(axis: str, a: SystemName, b: SystemName, measures: dict, geometries: dict) -> dict:
     """One row of the similarity table."""
     values = (axis_value(a, axis), axis_value(b, axis)) if axis in _AXES else ("", "")
     found = {"axis": axis, "a": a.name, "b": b.name, "value_a": values[0], "value_b": values[1], **measures}
-    for key in GEOMETRY:
+    for key in ["dsa_untrained", *GEOMETRY]:
         found[f"{key}_a"], found[f"{key}_b"] = geometries[a.name][key], geometries[b.name][key]
     return found
 
@@ -280,21 +293,42 @@ def similarity_table(
     splits: dict[str, Reviews],
     tables: dict[str, tuple],
     settings: Settings,
+    untrained: dict,
 ) -> pd.DataFrame:
-    """One row per compared pair (``pairs``): axis, the two systems and their axis values, DSA, CKA, and each
-    one's geometry. ``tables``: system name -> (fixed-point table, linearization table) paths."""
+    """One row per compared pair (``pairs``): axis, the two systems and their axis values, DSA, CKA, each one's
+    DSA from its untrained network (``untrained``: model id -> the loaded initial weights) and each one's
+    geometry. ``tables``: system name -> (fixed-point table, linearization table) paths."""
     geometries = {}
     for _, a, b in compared:
         for system in (a, b):
             if system.name not in geometries:
-                geometries[system.name] = geometry(*tables[system.name], networks[system.model.id], system.system)
+                network = networks[system.model.id]
+                geometries[system.name] = {
+                    "dsa_untrained": untrained_distance(system, network, untrained[system.model.id], splits, settings),
+                    **geometry(*tables[system.name], network, system.system),
+                }
     rows = []
     for axis, a, b in compared:
         log.info("similarity: %s against %s (%s)", a.name, b.name, axis)
         rows.append(row(axis, a, b, compare(a, b, networks, splits, settings), geometries))
     columns = ["axis", "a", "b", "value_a", "value_b", "reviews", "dsa", "cka"]
-    columns += [f"{key}_{side}" for key in GEOMETRY for side in ("a", "b")]
+    columns += [f"{key}_{side}" for key in ["dsa_untrained", *GEOMETRY] for side in ("a", "b")]
     return pd.DataFrame(rows, columns=columns)
+
+
+def per_system(rows: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """Each system of the similarity table's ``rows`` once: ``system``, its ``axis_value`` and ``measure``."""
+    sides = [
+        pd.DataFrame(
+            {
+                "system": rows[side].to_numpy(),
+                "axis_value": rows[f"value_{side}"].to_numpy(),
+                measure: rows[f"{measure}_{side}"].to_numpy(),
+            }
+        )
+        for side in ("a", "b")
+    ]
+    return pd.concat(sides, ignore_index=True).drop_duplicates("system").reset_index(drop=True)
 
 
 def _spread(values: pd.Series) -> str:
@@ -308,31 +342,27 @@ def _spread(values: pd.Series) -> str:
 
 def answers(table: pd.DataFrame) -> list[str]:
     """One sentence per axis of the similarity ``table``: DSA and CKA per pair of values, against the seed-to-seed
-    distance where the table has it, and the unique fixed points and tau of the systems at each value."""
+    distance where the table has it and the systems' distance from their untrained networks, and the unique fixed
+    points and tau of the systems at each value."""
     seeds = table[table["axis"] == "seed"]
     baseline = f"; seed to seed: DSA {_spread(seeds['dsa'])}, CKA {_spread(seeds['cka'])}" if len(seeds) else ""
     sentences = []
     for axis in dict.fromkeys(table["axis"]):
         rows = table[table["axis"] == axis]
+        scale = per_system(rows, "dsa_untrained")["dsa_untrained"]
         labels = rows["value_a"].astype(str) + " against " + rows["value_b"].astype(str)
         distances = "; ".join(
             f"{label}: DSA {_spread(group['dsa'])}, CKA {_spread(group['cka'])}"
             for label, group in rows.groupby(labels, sort=False)
         )
-        systems = pd.concat(
-            pd.DataFrame(
-                {
-                    "system": rows[side],
-                    "value": rows[f"value_{side}"].astype(str),
-                    "points": rows[f"unique_fixed_points_{side}"],
-                    "tau": rows[f"time_constant_median_{side}"],
-                }
-            )
-            for side in ("a", "b")
-        ).drop_duplicates("system")
+        systems = per_system(rows, "unique_fixed_points")
+        systems["tau"] = per_system(rows, "time_constant_median")["time_constant_median"]
         geometry_text = "; ".join(
-            f"{value}: {_spread(group['points'])} unique fixed points, tau {_spread(group['tau'])}"
-            for value, group in systems.groupby("value", sort=True)
+            f"{value}: {_spread(group['unique_fixed_points'])} unique fixed points, tau {_spread(group['tau'])}"
+            for value, group in systems.groupby(systems["axis_value"].astype(str), sort=True)
         )
-        sentences.append(f"Along {axis}: {distances}{baseline if axis != 'seed' else ''}. By value: {geometry_text}.")
+        sentences.append(
+            f"Along {axis}: {distances}{baseline if axis != 'seed' else ''}; each system from its untrained network: "
+            f"DSA {_spread(scale)}. By value: {geometry_text}."
+        )
     return sentences

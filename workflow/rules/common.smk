@@ -152,12 +152,14 @@ def similarity_systems():
 
 
 def similarity_inputs(wildcards):
-    """The similarity rule's inputs: each compared system's model and tables, and the split tables they read."""
+    """The similarity rule's inputs: each compared system's model (trained and initial) and tables, and the split
+    tables they read."""
     systems = [similarity.SystemName.parse(name) for name in similarity_systems()]
     root = f"results/{wildcards.dataset}"
     tagged = [f"{s.model.id}{split_tag(s.split)}/{s.system}.parquet" for s in systems]
     return {
         "models": list(dict.fromkeys(f"{root}/models/{s.model.id}/model.pt" for s in systems)),
+        "initial": list(dict.fromkeys(f"{root}/models/{s.model.id}/initial.pt" for s in systems)),
         "fixed_points": [f"{root}/fixed_points/{path}" for path in tagged],
         "linearization": [f"{root}/linearization/{path}" for path in tagged],
         **{split: f"{root}/data/{split}.parquet" for split in sorted({s.split for s in systems})},

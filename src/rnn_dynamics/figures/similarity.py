@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rnn_dynamics.figures.style import panels, save
+from rnn_dynamics.similarity import per_system
 
 __all__ = ["DISTANCES", "GEOMETRY_SHOWN", "axis_figure"]
 
@@ -21,19 +22,11 @@ GEOMETRY_SHOWN = {
 }
 
 
-def _systems(rows: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Each system of ``rows`` once, with its axis value and ``measure``."""
-    sides = [
-        pd.DataFrame({"system": rows[side], "value": rows[f"value_{side}"], measure: rows[f"{measure}_{side}"]})
-        for side in ("a", "b")
-    ]
-    return pd.concat(sides).drop_duplicates("system")
-
-
 def axis_figure(table: pd.DataFrame, axis: str, path: str | Path, title: str = "") -> None:
     """One panel per measure of ``table`` (the similarity table) along ``axis``: DSA and CKA per pair of axis
     values, mean and standard deviation over the pairs (other seeds, say), with the seed-to-seed mean as a
-    dashed line; the geometry per axis value, mean and standard deviation over the systems there."""
+    dashed line and the systems' mean DSA from their untrained networks as a dotted one; the geometry per axis
+    value, mean and standard deviation over the systems there."""
     rows = table[table["axis"] == axis]
     if rows.empty:
         raise ValueError(f"the similarity table has no pair along axis {axis!r}; its axes: {sorted(set(table.axis))}")
@@ -46,12 +39,16 @@ def axis_figure(table: pd.DataFrame, axis: str, path: str | Path, title: str = "
         ax.set_xticks(range(grouped.ngroups), list(grouped.groups), rotation=30)
         if axis != "seed" and len(seeds) and np.isfinite(seeds[measure]).any():
             ax.axhline(seeds[measure].mean(), color="grey", linestyle="--", label="seed to seed")
+        if measure == "dsa":
+            scale = per_system(rows, "dsa_untrained")["dsa_untrained"]
+            ax.axhline(scale.mean(), color="grey", linestyle=":", label="trained to untrained")
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize="small")
         ax.set_ylabel(name)
         ax.set_xlabel(axis)
     for ax, (measure, name) in zip(axes[len(DISTANCES) :], GEOMETRY_SHOWN.items()):
-        systems = _systems(rows, measure)
-        grouped = systems.groupby(systems["value"].astype(str), sort=True)[measure]
+        systems = per_system(rows, measure)
+        grouped = systems.groupby(systems["axis_value"].astype(str), sort=True)[measure]
         ax.errorbar(range(grouped.ngroups), grouped.mean(), yerr=grouped.std().fillna(0), fmt="s", capsize=4)
         ax.set_xticks(range(grouped.ngroups), list(grouped.groups))
         ax.set_ylabel(name)

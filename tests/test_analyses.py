@@ -286,7 +286,8 @@ def test_the_variance_inset_moves_off_a_line_of_fixed_points_in_the_upper_right(
 
 def test_a_binary_models_measures_are_those_computed_before_n_classes(trained):
     """The summary of main at f7d1fe6, before the N-class measures: each is unchanged, the new ones are added
-    (a binary model's dimension about 1, its two class vectors opposite)."""
+    (a binary model's dimension about 1, its two class vectors opposite). Unchanged to float32's rounding: two
+    runs of the same training on this CPU differed by 1.6e-7 (relative) in pc1_fraction and top_modulus_median."""
     _, _, result = trained
     before = {
         "fixed_points": 35, "pc1_fraction": 0.941813339511369, "mean_review_length": 9.9658203125,
@@ -297,7 +298,7 @@ def test_a_binary_models_measures_are_those_computed_before_n_classes(trained):
         "network_accuracy": 0.99, "linearized_accuracy": 0.685, "reviews_evaluated": 200,
     }  # fmt: skip
     summary = result["summary"]
-    assert {key: summary[key] for key in before} == pytest.approx(before, rel=1e-9)
+    assert {key: summary[key] for key in before} == pytest.approx(before, rel=1e-5)
     assert summary["classes"] == 2 and summary["simplex_angle"] == 180.0
     assert summary["readout_angle_median"] == pytest.approx(180.0)
     assert summary["participation_ratio"] < 1.2 and summary["pcs_95"] <= 2

@@ -65,7 +65,7 @@ def test_the_vanilla_recipe_config_plans_the_vanilla_rnn_alone():
     assert counts["train"] == "1" and counts["analyze"] == "1" and counts["comparison_table"] == "1", out
 
 
-@pytest.mark.parametrize("extra, models", [((), 18), (("configs/open-questions-cpu.yaml",), 12)])
+@pytest.mark.parametrize("extra, models", [((), 18), (("configs/open-questions-cpu.yaml",), 18)])
 def test_the_open_questions_config_plans_its_grid_and_the_similarity_along_each_axis(extra, models):
     result = dry_run("--configfile", "configs/open-questions.yaml", *extra)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,8 +12,11 @@ with logs.to_file(snakemake.log[0]):
     compared = [
         (axis, similarity.SystemName.parse(a), similarity.SystemName.parse(b)) for axis, a, b in snakemake.params.pairs
     ]
-    networks = {path.split("/")[-2]: model.load(path, map_location="cpu") for path in snakemake.input.models}
-    untrained = {path.split("/")[-2]: model.load(path, map_location="cpu") for path in snakemake.input.initial}
+    # The trained and the initial networks by model id (results/{dataset}/models/{model}/*.pt).
+    networks, untrained = (
+        {path.split("/")[-2]: model.load(path, map_location="cpu") for path in paths}
+        for paths in (snakemake.input.models, snakemake.input.initial)
+    )
     splits = {
         name: batches.read_split(snakemake.input[name])
         for name in ("train", "valid", "test")

@@ -111,9 +111,9 @@ def test_the_similarity_stage_compares_seeds_and_splits_on_a_small_grid(tmp_path
     assert set(seeds["a"]) == {"gru-L1-E8-H16-F0.5-s0/layer1", "gru-L1-E8-H16-F0.5-s0@train/layer1"}
     assert (seeds["dsa"] > 0).all() and seeds["cka"].between(0, 1).all() and (seeds["reviews"] == 50).all()
     assert table[table["axis"] == "split"]["cka"].isna().all()
-    # DSA's scale on the run's own data, each system from its untrained network (these 3-epoch models of 16 units
-    # moved little: 0.003-0.006 against 0.004-0.015 between seeds or splits; test_dsa_scores_... holds the answer
-    # on models that learnt the task).
+    # DSA's scale on the run's own data, each system from its untrained network. These 3-epoch models of 16 units
+    # moved little from it, less than the distance between seeds or splits; test_dsa_scores_... holds the known
+    # answer on models that learnt the task.
     assert (table[["dsa_untrained_a", "dsa_untrained_b"]] > 0).all().all()
     assert (table["unique_fixed_points_a"] >= 1).all() and table["time_constant_median_b"].notna().all()
     # The train split's states are those of the reviews each model was trained on: half of the 320.

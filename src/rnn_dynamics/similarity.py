@@ -33,6 +33,7 @@ from rnn_dynamics.storage import list_matrix
 
 __all__ = [
     "GEOMETRY",
+    "PER_SYSTEM",
     "Settings",
     "answers",
     "SystemName",
@@ -64,6 +65,8 @@ GEOMETRY = [
     "time_constant_iqr",
     "alignment_median",
 ]
+# Each system's columns of the table (each twice: _a and _b): its DSA from its untrained network, its geometry.
+PER_SYSTEM = ["dsa_untrained", *GEOMETRY]
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,7 @@ def row(axis: str, a: SystemName, b: SystemName, measures: dict, geometries: dic
     """One row of the similarity table."""
     values = (axis_value(a, axis), axis_value(b, axis)) if axis in _AXES else ("", "")
     found = {"axis": axis, "a": a.name, "b": b.name, "value_a": values[0], "value_b": values[1], **measures}
-    for key in ["dsa_untrained", *GEOMETRY]:
+    for key in PER_SYSTEM:
         found[f"{key}_a"], found[f"{key}_b"] = geometries[a.name][key], geometries[b.name][key]
     return found
 
@@ -312,18 +315,18 @@ def similarity_table(
         log.info("similarity: %s against %s (%s)", a.name, b.name, axis)
         rows.append(row(axis, a, b, compare(a, b, networks, splits, settings), geometries))
     columns = ["axis", "a", "b", "value_a", "value_b", "reviews", "dsa", "cka"]
-    columns += [f"{key}_{side}" for key in ["dsa_untrained", *GEOMETRY] for side in ("a", "b")]
+    columns += [f"{key}_{side}" for key in PER_SYSTEM for side in ("a", "b")]
     return pd.DataFrame(rows, columns=columns)
 
 
-def per_system(rows: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Each system of the similarity table's ``rows`` once: ``system``, its ``axis_value`` and ``measure``."""
+def per_system(rows: pd.DataFrame, *measures: str) -> pd.DataFrame:
+    """Each system of the similarity table's ``rows`` once: ``system``, its ``axis_value`` and each of ``measures``."""
     sides = [
         pd.DataFrame(
             {
                 "system": rows[side].to_numpy(),
                 "axis_value": rows[f"value_{side}"].to_numpy(),
-                measure: rows[f"{measure}_{side}"].to_numpy(),
+                **{measure: rows[f"{measure}_{side}"].to_numpy() for measure in measures},
             }
         )
         for side in ("a", "b")
@@ -355,10 +358,10 @@ def answers(table: pd.DataFrame) -> list[str]:
             f"{label}: DSA {_spread(group['dsa'])}, CKA {_spread(group['cka'])}"
             for label, group in rows.groupby(labels, sort=False)
         )
-        systems = per_system(rows, "unique_fixed_points")
-        systems["tau"] = per_system(rows, "time_constant_median")["time_constant_median"]
+        systems = per_system(rows, "unique_fixed_points", "time_constant_median")
         geometry_text = "; ".join(
-            f"{value}: {_spread(group['unique_fixed_points'])} unique fixed points, tau {_spread(group['tau'])}"
+            f"{value}: {_spread(group['unique_fixed_points'])} unique fixed points, "
+            f"tau {_spread(group['time_constant_median'])}"
             for value, group in systems.groupby(systems["axis_value"].astype(str), sort=True)
         )
         sentences.append(

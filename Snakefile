@@ -3,7 +3,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from rnn_dynamics.config import check_keys, check_values, coerce_scalars
+from rnn_dynamics.ground.config import check_keys, check_values, coerce_scalars
 
 min_version("9.0")
 

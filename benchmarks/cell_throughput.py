@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from rnn_dynamics import cells, scan
+from rnn_dynamics.networks import cells, scan
 
 
 def synchronize(device: torch.device) -> None:

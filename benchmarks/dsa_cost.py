@@ -23,9 +23,10 @@ import time
 import numpy as np
 import torch
 
-from rnn_dynamics import batches, similarity
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.model import SentimentClassifier
+from rnn_dynamics.data import batches
+from rnn_dynamics.dynamics import similarity
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks.model import SentimentClassifier
 
 VOCAB = 1000
 HIDDEN = 256

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_dynamics import fixed_points, linearization, spectra, storage
-from rnn_dynamics import model as model_lib
+from rnn_dynamics.dynamics import fixed_points, linearization, spectra
+from rnn_dynamics.ground import storage
+from rnn_dynamics.networks import model as model_lib
 
 
 def main(argv=None) -> dict:

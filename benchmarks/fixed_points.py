@@ -41,10 +41,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from rnn_dynamics import batches, datasets, embeddings, fixed_points, linearization, solver, synthetic, training
-from rnn_dynamics import model as model_lib
-from rnn_dynamics import states as states_lib
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches, datasets, embeddings, synthetic
+from rnn_dynamics.dynamics import fixed_points, linearization, solver
+from rnn_dynamics.dynamics import states as states_lib
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.networks import training
 
 
 def train_on_synthetic(folder: Path, epochs: int) -> tuple[Path, Path]:

@@ -25,9 +25,9 @@ import time
 
 import torch
 
-from rnn_dynamics import cells, scan
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.model import SentimentClassifier
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import cells, scan
+from rnn_dynamics.networks.model import SentimentClassifier
 
 EMBEDDING = 100
 VOCAB = 5000

@@ -27,10 +27,11 @@ import pyarrow as pa
 import torch
 from sklearn.decomposition import PCA
 
-from rnn_dynamics import states, storage
-from rnn_dynamics.batches import bucketed_batches, padded_batch, read_split
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.model import SentimentClassifier
+from rnn_dynamics.data.batches import bucketed_batches, padded_batch, read_split
+from rnn_dynamics.dynamics import states
+from rnn_dynamics.ground import storage
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks.model import SentimentClassifier
 
 VOCAB_SIZE = 5000
 

@@ -22,8 +22,10 @@ import numpy as np
 import torch
 import yaml
 
-from rnn_dynamics import batches, fixed_points, model, states, text
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches, text
+from rnn_dynamics.dynamics import fixed_points, states
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTS = 500

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from rnn_dynamics import datasets, storage, synthetic
-from rnn_dynamics.text import Vocabulary, tokenize
+from rnn_dynamics.data import datasets, synthetic
+from rnn_dynamics.data.text import Vocabulary, tokenize
+from rnn_dynamics.ground import storage
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARCHIVE = ROOT / "../shared/data/imdb/aclImdb_v1_labelled.tar.gz"

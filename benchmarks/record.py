@@ -19,8 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rnn_dynamics import provenance
-from rnn_dynamics.results_page import format_value
+from rnn_dynamics.ground import provenance
+from rnn_dynamics.outputs.results_page import format_value
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "docs" / "benchmarks"

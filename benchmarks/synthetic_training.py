@@ -22,8 +22,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import torch
 
-from rnn_dynamics import batches, datasets, embeddings, synthetic, training
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches, datasets, embeddings, synthetic
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import training
 
 FILES = ("train", "valid", "test", "vocab")
 

@@ -5,7 +5,7 @@
     python benchmarks/training_imdb.py --data results/imdb/data --embeddings results/imdb/embeddings/kumo-50.npy \
         --embedding 50 --architecture vanilla --layers 1 --epochs 6 --learning-rate 3e-4 --dropout 0.1 --skip-baseline
 
-Trains the project's way (``rnn_dynamics.training.train``: length-bucketed padded
+Trains the project's way (``rnn_dynamics.networks.training.train``: length-bucketed padded
 batches, the fused cuDNN module on a GPU) for each layer count, and as the baseline
 one epoch of the same GRU on packed sequences in randomly composed batches (the
 reproduction's way), in the same process. Embeddings 100-d, randomly initialised,
@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnn_dynamics import batches, datasets, synthetic, training
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches, datasets, synthetic
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.networks import training
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "imdb" / "aclImdb_v1_labelled.tar.gz"
@@ -76,7 +77,7 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--layers", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 2], help="epochs per entry of --layers")
-    parser.add_argument("--architecture", default="gru", help="a cell of rnn_dynamics.cells")
+    parser.add_argument("--architecture", default="gru", help="a cell of rnn_dynamics.networks.cells")
     parser.add_argument("--embedding", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=None)

@@ -3,7 +3,7 @@
 Both ways train the same model on the same reviews in the same batches (batch 64,
 forward + backward + Adam step, IMDB-like review lengths), so the figures isolate
 how the recurrent module is run. Also timed: the padded way without flushing
-subnormal floats to zero, which the training sets (see rnn_dynamics.training).
+subnormal floats to zero, which the training sets (see rnn_dynamics.networks.training).
 
     python benchmarks/training_throughput.py [--quick] [--threads N]
 
@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnn_dynamics import training
-from rnn_dynamics.batches import Reviews, bucketed_batches, padded_batch
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.model import SentimentClassifier
+from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import training
+from rnn_dynamics.networks.model import SentimentClassifier
 
 VOCAB = 25002
 BATCH = 64

@@ -2,8 +2,11 @@
 
 import numpy as np
 
-from rnn_dynamics import analyses, batches, linearization, logs, model, text
-from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
+from rnn_dynamics.data import batches, text
+from rnn_dynamics.dynamics import analyses, linearization
+from rnn_dynamics.ground import logs
+from rnn_dynamics.networks import model
+from rnn_dynamics.outputs.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
     settings = analyses.Settings.from_config(snakemake.config["analyses"])

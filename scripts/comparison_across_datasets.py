@@ -3,9 +3,10 @@ figure."""
 
 import pandas as pd
 
-from rnn_dynamics import logs, report, tables
-from rnn_dynamics.figures.analyses import comparison_figure
-from rnn_dynamics.storage import atomic_path
+from rnn_dynamics.ground import logs
+from rnn_dynamics.ground.storage import atomic_path
+from rnn_dynamics.outputs import report, tables
+from rnn_dynamics.outputs.figures.analyses import comparison_figure
 
 with logs.to_file(snakemake.log[0]):
     table = tables.combine_comparisons(

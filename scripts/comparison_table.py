@@ -3,8 +3,9 @@ states and the line-attractor measures, beside the paper's accuracies."""
 
 from pathlib import Path
 
-from rnn_dynamics import logs, tables
-from rnn_dynamics.storage import atomic_path, read_json
+from rnn_dynamics.ground import logs
+from rnn_dynamics.ground.storage import atomic_path, read_json
+from rnn_dynamics.outputs import tables
 
 with logs.to_file(snakemake.log[0]):
     summaries = [read_json(Path(folder) / "summary.json") for folder in snakemake.input.analyses]

@@ -1,6 +1,7 @@
 """Rule download: a dataset archive, from a layout-checked local copy or a checksum-verified download."""
 
-from rnn_dynamics import datasets, download, logs
+from rnn_dynamics.data import datasets, download
+from rnn_dynamics.ground import logs
 
 with logs.to_file(snakemake.log[0]):
     spec = datasets.with_defaults(snakemake.params.spec)

@@ -1,6 +1,7 @@
 """Rule download_glove: the official glove.6B.zip, checksum-verified."""
 
-from rnn_dynamics import download, logs
+from rnn_dynamics.data import download
+from rnn_dynamics.ground import logs
 
 with logs.to_file(snakemake.log[0]):
     glove = snakemake.params.glove

@@ -1,6 +1,7 @@
 """Rule embeddings: vectors aligned to the vocabulary, {source}-{dim}.npy."""
 
-from rnn_dynamics import embeddings, logs, storage, text
+from rnn_dynamics.data import embeddings, text
+from rnn_dynamics.ground import logs, storage
 
 with logs.to_file(snakemake.log[0]):
     source, dim = snakemake.wildcards.source, int(snakemake.wildcards.dim)

@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from rnn_dynamics import logs, tables
-from rnn_dynamics.storage import atomic_path
+from rnn_dynamics.ground import logs
+from rnn_dynamics.ground.storage import atomic_path
+from rnn_dynamics.outputs import tables
 
 with logs.to_file(snakemake.log[0]):
     # Inputs are results/{dataset}/pca/{model}.parquet: the file name is the model id.

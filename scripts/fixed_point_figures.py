@@ -1,8 +1,8 @@
 """Rule fixed_point_figures: approximate fixed points over the visited states, spectra and the slowest mode along
 the line."""
 
-from rnn_dynamics import logs
-from rnn_dynamics.figures.fixed_points import fixed_point_figures
+from rnn_dynamics.ground import logs
+from rnn_dynamics.outputs.figures.fixed_points import fixed_point_figures
 
 with logs.to_file(snakemake.log[0]):
     fixed_point_figures(

@@ -2,7 +2,9 @@
 
 import torch
 
-from rnn_dynamics import fixed_points, logs, model, storage
+from rnn_dynamics.dynamics import fixed_points
+from rnn_dynamics.ground import logs, storage
+from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

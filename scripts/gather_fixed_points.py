@@ -1,6 +1,7 @@
 """Rule gather_fixed_points: join a system's shards, mark converged starts and unique fixed points."""
 
-from rnn_dynamics import fixed_points, logs, storage
+from rnn_dynamics.dynamics import fixed_points
+from rnn_dynamics.ground import logs, storage
 
 with logs.to_file(snakemake.log[0]):
     settings = fixed_points.GatherSettings.from_config(snakemake.config["fixed_points"])

@@ -169,7 +169,7 @@ for folder in logs/benchmarks/*/; do
     [ -d "$folder" ] || continue
     name=$(basename "$folder")
     echo "timeline of $name:"
-    "$PYTHON" -m rnn_dynamics.timeline "$folder" --csv "logs/gpu_run/timeline-$name.csv" | tee "logs/gpu_run/timeline-$name.txt"
+    "$PYTHON" -m rnn_dynamics.outputs.timeline "$folder" --csv "logs/gpu_run/timeline-$name.csv" | tee "logs/gpu_run/timeline-$name.txt"
 done
 if [ "$status" != 0 ]; then
     echo "gpu_run.sh: snakemake failed (exit $status): see logs/gpu_run/snakemake.log" >&2

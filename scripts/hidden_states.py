@@ -10,8 +10,11 @@ Writes the per-layer Parquet dumps of a sample of reviews, the PCA of every
 
 import torch
 
-from rnn_dynamics import batches, logs, model, states, text
-from rnn_dynamics.grid import ModelSpec, split_of_tag
+from rnn_dynamics.data import batches, text
+from rnn_dynamics.dynamics import states
+from rnn_dynamics.ground import logs
+from rnn_dynamics.ground.grid import ModelSpec, split_of_tag
+from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

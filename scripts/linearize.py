@@ -1,6 +1,8 @@
 """Rule linearize: Jacobians and eigendecomposition at a system's unique fixed points."""
 
-from rnn_dynamics import fixed_points, linearization, logs, model, storage
+from rnn_dynamics.dynamics import fixed_points, linearization
+from rnn_dynamics.ground import logs, storage
+from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
     device = model.resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")

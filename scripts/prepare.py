@@ -1,6 +1,7 @@
 """Rule prepare: token tables and vocabulary of a dataset's archive or table files."""
 
-from rnn_dynamics import datasets, logs
+from rnn_dynamics.data import datasets
+from rnn_dynamics.ground import logs
 
 with logs.to_file(snakemake.log[0]):
     settings = datasets.PrepareSettings.from_config(snakemake.config["prepare"])

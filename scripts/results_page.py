@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnn_dynamics import logs, results_page
-from rnn_dynamics.storage import read_json
+from rnn_dynamics.ground import logs
+from rnn_dynamics.ground.storage import read_json
+from rnn_dynamics.outputs import results_page
 
 with logs.to_file(snakemake.log[0]):
     page_dir = Path(snakemake.output[0]).parent

@@ -3,8 +3,11 @@ system's DSA from its untrained network (the scale of the distances)."""
 
 import torch
 
-from rnn_dynamics import batches, logs, model, similarity
-from rnn_dynamics.storage import atomic_path
+from rnn_dynamics.data import batches
+from rnn_dynamics.dynamics import similarity
+from rnn_dynamics.ground import logs
+from rnn_dynamics.ground.storage import atomic_path
+from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from rnn_dynamics import logs
-from rnn_dynamics.figures.similarity import axis_figure
+from rnn_dynamics.ground import logs
+from rnn_dynamics.outputs.figures.similarity import axis_figure
 
 with logs.to_file(snakemake.log[0]):
     axis_figure(pd.read_csv(snakemake.input[0]), snakemake.wildcards.axis, snakemake.output[0])

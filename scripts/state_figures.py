@@ -1,7 +1,8 @@
 """Rule state_figures: explained variance (trained vs untrained) and PC1-PC2 trajectories of one model."""
 
-from rnn_dynamics import logs, states
-from rnn_dynamics.figures import states as figures
+from rnn_dynamics.dynamics import states
+from rnn_dynamics.ground import logs
+from rnn_dynamics.outputs.figures import states as figures
 
 with logs.to_file(snakemake.log[0]):
     model_id = snakemake.wildcards.model

@@ -6,8 +6,10 @@ model (an orphan of a killed Snakemake, a run after `--unlock`) stops at once.
 
 from pathlib import Path
 
-from rnn_dynamics import batches, logs, storage, training
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches
+from rnn_dynamics.ground import logs, storage
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import training
 
 with logs.to_file(snakemake.log[0]):
     spec = ModelSpec.parse(snakemake.wildcards.model)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rnn_dynamics import datasets, synthetic
+from rnn_dynamics.data import datasets, synthetic
 from trained import DATA_FILES, prepare_synthetic, train_synthetic
 
 SYNTHETIC_REVIEWS_PER_SPLIT = 200

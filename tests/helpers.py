@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnn_dynamics import cells, scan
+from rnn_dynamics.networks import cells, scan
 
 
 def token_batch(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,10 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from rnn_dynamics import analyses, batches, fixed_points, linearization, spectra, synthetic, tables, training
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.text import Vocabulary
+from rnn_dynamics.data import batches, synthetic
+from rnn_dynamics.data.text import Vocabulary
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization, spectra
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.networks import training
+from rnn_dynamics.outputs import tables
 
 SETTINGS = analyses.Settings(reviews=200, null_samples=1000, seed=0, regularization=1.0)
 
@@ -164,7 +167,7 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
 
 
 def test_tables_and_figures_are_written(trained, tmp_path):
-    from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
+    from rnn_dynamics.outputs.figures.analyses import FIGURES, analysis_figures
 
     _, _, result = trained
     analyses.write(result, tmp_path / "tables", top_word_count=5)
@@ -199,8 +202,8 @@ def test_tables_and_figures_are_written(trained, tmp_path):
 def test_comparison_across_datasets_with_the_papers_numbers(trained, tmp_path):
     """The cross-architecture table and figure from a real analysis: paper accuracies by dataset kind,
     the top-2 PC variance of the layer's real states, one row per (architecture, dataset)."""
-    from rnn_dynamics import states
-    from rnn_dynamics.figures.analyses import comparison_figure
+    from rnn_dynamics.dynamics import states
+    from rnn_dynamics.outputs.figures.analyses import comparison_figure
 
     model, _, result = trained
     summary = result["summary"]
@@ -270,7 +273,7 @@ def test_the_variance_inset_moves_off_a_line_of_fixed_points_in_the_upper_right(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rnn_dynamics.figures import fixed_points as figure
+    from rnn_dynamics.outputs.figures import fixed_points as figure
 
     rng = np.random.default_rng(0)
     cloud = rng.uniform(-1, 1, size=(500, 2))

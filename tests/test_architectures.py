@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from helpers import token_batch
-from rnn_dynamics import batches, cells, synthetic, training
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.text import Vocabulary
+from rnn_dynamics.data import batches, synthetic
+from rnn_dynamics.data.text import Vocabulary
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import cells, training
+from rnn_dynamics.networks import model as model_lib
 
 ARCHITECTURES = sorted(cells.CELLS)
 VOCAB = Vocabulary.build(
@@ -84,7 +85,7 @@ def test_vanilla_rnn_learns_the_synthetic_set(prepared_synthetic_large, tmp_path
     """With clipping and its own learning rate (docs/training-notes.md), a vanilla RNN learns the quick-look rule."""
     import pyarrow.parquet as pq
 
-    from rnn_dynamics import embeddings
+    from rnn_dynamics.data import embeddings
 
     spec = ModelSpec("vanilla", 1, 16, 32, 0)
     splits = {

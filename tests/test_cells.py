@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_dynamics import cells, scan
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.model import SentimentClassifier
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import cells, scan
+from rnn_dynamics.networks.model import SentimentClassifier
 
 
 def test_registry_names_the_known_architectures_for_an_unknown_one():

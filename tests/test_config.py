@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rnn_dynamics import analyses, config, datasets, fixed_points, similarity, states, synthetic, training
+from rnn_dynamics.data import datasets, synthetic
+from rnn_dynamics.dynamics import analyses, fixed_points, similarity, states
+from rnn_dynamics.ground import config
+from rnn_dynamics.networks import training
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnn_dynamics"
 SETTINGS = [
@@ -139,13 +142,13 @@ class Settings:
 
 # Literals equal to a schema default that are not copies of it, each with the reason.
 NOT_COPIES = {
-    ("solver.py", "method", "lm"): "polish always runs Levenberg-Marquardt: exact roots need its Newton-like steps",
-    ("text.py", "min_count", 1): "Vocabulary's neutral default, keeping every word; prepare passes its own",
-    ("text.py", "max_length", None): "encode's neutral default, no truncation; the states pass prepare's",
-    ("model.py", "classes", 2): "a model is binary unless built for the prepared data's N classes (not the "
+    ("dynamics/solver.py", "method", "lm"): "polish always runs Levenberg-Marquardt: exact roots need its Newton-like steps",
+    ("data/text.py", "min_count", 1): "Vocabulary's neutral default, keeping every word; prepare passes its own",
+    ("data/text.py", "max_length", None): "encode's neutral default, no truncation; the states pass prepare's",
+    ("networks/model.py", "classes", 2): "a model is binary unless built for the prepared data's N classes (not the "
     "synthetic section's key of the same name)",
-    ("download.py", "md5", None): "fetch checks an md5 only where one is given; GloVe and the sha256 kinds have none",
-    ("download.py", "size", None): "fetch checks a size only where one is given; GloVe and the sha256 kinds have none",
+    ("data/download.py", "md5", None): "fetch checks an md5 only where one is given; GloVe and the sha256 kinds have none",
+    ("data/download.py", "size", None): "fetch checks a size only where one is given; GloVe and the sha256 kinds have none",
 }
 
 

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from helpers import write_tar
-from rnn_dynamics import datasets, synthetic
-from rnn_dynamics.datasets import LabelError, LayoutError
-from rnn_dynamics.text import UNK_INDEX, tokenize
+from rnn_dynamics.data import datasets, synthetic
+from rnn_dynamics.data.datasets import LabelError, LayoutError
+from rnn_dynamics.data.text import UNK_INDEX, tokenize
 
 TOKENS_SCHEMA = pa.schema(
     [("id", pa.string()), ("label", pa.int8()), ("length", pa.int32()), ("tokens", pa.list_(pa.int32()))]

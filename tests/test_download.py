@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from rnn_dynamics.download import ChecksumError, MissingChecksumError, NoNetworkError, fetch, sha256sum
+from rnn_dynamics.data.download import ChecksumError, MissingChecksumError, NoNetworkError, fetch, sha256sum
 
 CONTENT = b"review archive bytes\n" * 1000
 SHA256 = hashlib.sha256(CONTENT).hexdigest()

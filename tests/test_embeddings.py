@@ -4,8 +4,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from rnn_dynamics import embeddings
-from rnn_dynamics.text import Vocabulary
+from rnn_dynamics.data import embeddings
+from rnn_dynamics.data.text import Vocabulary
 
 GLOVE = {"the": [0.1, 0.2, 0.3], "good": [1.0, -1.0, 0.5], "film": [0.0, 0.5, -0.5], "unused": [9.0, 9.0, 9.0]}
 

@@ -30,24 +30,15 @@ import torch
 import yaml
 
 from helpers import fill, small_disk
-from rnn_dynamics import (
-    analyses,
-    batches,
-    datasets,
-    embeddings,
-    fixed_points,
-    linearization,
-    logs,
-    states,
-    storage,
-    tables,
-    text,
-    training,
-)
-from rnn_dynamics import config as config_lib
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches, datasets, embeddings, text
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization, states
+from rnn_dynamics.ground import config as config_lib
+from rnn_dynamics.ground import logs, storage
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.networks import training
+from rnn_dynamics.outputs import tables
+from rnn_dynamics.outputs.figures.analyses import FIGURES, analysis_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ModelSpec("gru", 1, 8, 8, 0, batch_size=32)
@@ -287,7 +278,7 @@ def test_the_lock_of_a_killed_trainer_is_released(tmp_path):
             "-c",
             textwrap.dedent(f"""
             import time
-            from rnn_dynamics.storage import exclusive_lock
+            from rnn_dynamics.ground.storage import exclusive_lock
             with exclusive_lock({str(lock)!r}, "model x"):
                 print("locked", flush=True)
                 time.sleep(60)

@@ -32,8 +32,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_dynamics import batches, fixed_points, solver, states
-from rnn_dynamics import model as model_lib
+from rnn_dynamics.data import batches
+from rnn_dynamics.dynamics import fixed_points, solver, states
+from rnn_dynamics.networks import model as model_lib
 from trained import prepare_synthetic, train_synthetic
 
 STARTS = 100

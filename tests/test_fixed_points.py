@@ -6,7 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import cells, fixed_points, solver, spectra, states, storage
+from rnn_dynamics.dynamics import fixed_points, solver, spectra, states
+from rnn_dynamics.ground import storage
+from rnn_dynamics.networks import cells
 
 
 def linear_system(size=6, seed=0):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from rnn_dynamics import batches, config
-from rnn_dynamics.grid import (
+from rnn_dynamics.data import batches
+from rnn_dynamics.ground import config
+from rnn_dynamics.ground.grid import (
     MODEL_ID_PATTERN,
     SPLIT_TAG_PATTERN,
     ModelSpec,

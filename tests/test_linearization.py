@@ -7,9 +7,12 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import batches, fixed_points, linearization, states, storage, tables
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches
+from rnn_dynamics.dynamics import fixed_points, linearization, states
+from rnn_dynamics.ground import storage
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.outputs import tables
 from test_fixed_points import gru_system, linear_system
 
 

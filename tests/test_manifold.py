@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_dynamics import analyses, batches, datasets, fixed_points, linearization, manifold, synthetic, training
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.text import Vocabulary
+from rnn_dynamics.data import batches, datasets, synthetic
+from rnn_dynamics.data.text import Vocabulary
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization, manifold
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.networks import training
 
 
 def plane(count=600, size=12, seed=0):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from helpers import token_batch
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
 
 VOCAB = 30
 
@@ -124,13 +124,13 @@ def test_load_names_a_file_that_is_not_a_model(tmp_path):
 
 
 def test_importing_the_model_turns_cudnn_tf32_off():
-    """Every stage that runs a network imports rnn_dynamics.model, which sets cuDNN's TF32 off (torch allows it by
-    default): states and analyses are IEEE float32 on every device."""
+    """Every stage that runs a network imports rnn_dynamics.networks.model, which sets cuDNN's TF32 off (torch
+    allows it by default): states and analyses are IEEE float32 on every device."""
     import subprocess
     import sys
 
     code = (
-        "import torch; before = torch.backends.cudnn.allow_tf32; import rnn_dynamics.model; "
+        "import torch; before = torch.backends.cudnn.allow_tf32; import rnn_dynamics.networks.model; "
         "print(before, torch.backends.cudnn.allow_tf32)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

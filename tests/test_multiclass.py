@@ -19,9 +19,13 @@ import torch.nn.functional as F
 
 from helpers import write_tar
 from pipeline import copy_workflow, snakemake
-from rnn_dynamics import analyses, batches, datasets, fixed_points, linearization, storage, synthetic, tables, training
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches, datasets, synthetic
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization
+from rnn_dynamics.ground import storage
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.networks import training
+from rnn_dynamics.outputs import tables
 
 SPLITS = ("train", "valid", "test", "vocab")
 
@@ -400,7 +404,7 @@ def test_the_majority_class_rate_of_n_classes():
 def test_an_n_class_model_is_analysed_with_the_one_direction_measures_left_empty(categorical_run, tmp_path):
     """Every geometry measure is computed for N classes; alignment, valence and the mode orientation (one
     readout direction) are NaN or empty, and the tables and figures are written all the same."""
-    from rnn_dynamics.figures.analyses import FIGURES, analysis_figures
+    from rnn_dynamics.outputs.figures.analyses import FIGURES, analysis_figures
 
     files, splits, _ = categorical_run
     net = model_lib.load(files.final)

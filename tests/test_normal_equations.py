@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from helpers import float64_layer
-from rnn_dynamics import cells, solver
-from rnn_dynamics.normal_equations import NormalEquations
+from rnn_dynamics.dynamics import solver
+from rnn_dynamics.dynamics.normal_equations import NormalEquations
+from rnn_dynamics.networks import cells
 
 SIZE = 48
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import snakemake
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.ground.grid import ModelSpec
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipeline import snakemake
-from rnn_dynamics import report
+from rnn_dynamics.outputs import report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "line.png", "pca_trajectories.png"]

@@ -8,8 +8,8 @@ import subprocess
 import pandas as pd
 import pytest
 
-from rnn_dynamics import results_page, tables, timeline
-from rnn_dynamics.provenance import CHECKOUT, config_hash
+from rnn_dynamics.ground.provenance import CHECKOUT, config_hash
+from rnn_dynamics.outputs import results_page, tables, timeline
 
 
 def page_tables(text: str) -> dict[str, list[list[str]]]:

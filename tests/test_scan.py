@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import helpers
-from rnn_dynamics import cells, scan
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import cells, scan
+from rnn_dynamics.networks import model as model_lib
 
 ARCHITECTURES = sorted(cells.CELLS)
 HIDDEN, INPUT = 7, 5

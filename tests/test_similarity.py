@@ -7,8 +7,11 @@ import pytest
 import torch
 
 from pipeline import copy_workflow, snakemake
-from rnn_dynamics import batches, model, results_page, similarity
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches
+from rnn_dynamics.dynamics import similarity
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model
+from rnn_dynamics.outputs import results_page
 from trained import train_synthetic
 
 SETTINGS = similarity.Settings(steps=8, reviews=200)

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from pipeline import ROOT, copy_workflow, snakemake
-from rnn_dynamics import storage
+from rnn_dynamics.ground import storage
 
 PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]

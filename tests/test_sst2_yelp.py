@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import copy_workflow, snakemake
-from rnn_dynamics import datasets
+from rnn_dynamics.data import datasets
 
 SST2_TRAIN = 'sentence\tlabel\nhide new secretions \t0\na "wonderful" film \t1\nso bad \t0\n'
 

@@ -9,11 +9,15 @@ import pytest
 import torch
 from sklearn.decomposition import PCA as SklearnPCA
 
-from rnn_dynamics import datasets, states, storage, synthetic, tables, text, training
-from rnn_dynamics.batches import padded_batch, read_split
-from rnn_dynamics.figures import states as figures
-from rnn_dynamics.grid import ModelSpec
-from rnn_dynamics.model import SentimentClassifier, load
+from rnn_dynamics.data import datasets, synthetic, text
+from rnn_dynamics.data.batches import padded_batch, read_split
+from rnn_dynamics.dynamics import states
+from rnn_dynamics.ground import storage
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import training
+from rnn_dynamics.networks.model import SentimentClassifier, load
+from rnn_dynamics.outputs import tables
+from rnn_dynamics.outputs.figures import states as figures
 
 VOCAB_SIZE = 40
 

@@ -3,9 +3,9 @@ from collections import Counter
 
 import pytest
 
-from rnn_dynamics import datasets, synthetic
-from rnn_dynamics.synthetic import valence
-from rnn_dynamics.text import tokenize
+from rnn_dynamics.data import datasets, synthetic
+from rnn_dynamics.data.synthetic import valence
+from rnn_dynamics.data.text import tokenize
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from rnn_dynamics.text import UNK_INDEX, Vocabulary, encode, tokenize
+from rnn_dynamics.data.text import UNK_INDEX, Vocabulary, encode, tokenize
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from rnn_dynamics import timeline
+from rnn_dynamics.outputs import timeline
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 SYSTEMS = [("gru-L1-E16-H32-s0", "layer1"), ("gru-L2-E16-H32-s0", "layer1"), ("gru-L2-E16-H32-s0", "layer2")]
@@ -68,7 +68,8 @@ def test_the_pipeline_gathers_every_jobs_record(synthetic_pipeline):
 @pytest.mark.slow
 def test_the_command_line_prints_the_timeline(synthetic_pipeline, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "rnn_dynamics.timeline", "logs/benchmarks/synthetic", "--csv", str(tmp_path / "t.csv")],
+        [sys.executable, "-m", "rnn_dynamics.outputs.timeline", "logs/benchmarks/synthetic",
+         "--csv", str(tmp_path / "t.csv")],
         cwd=synthetic_pipeline, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "wall time from the first start to the last end" in result.stdout

@@ -10,9 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from rnn_dynamics import batches, tables, training
-from rnn_dynamics import model as model_lib
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.networks import training
+from rnn_dynamics.outputs import tables
 
 VOCAB = 12
 SPEC = ModelSpec("gru", 2, 8, 8, 0, batch_size=16)

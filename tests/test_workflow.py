@@ -130,7 +130,7 @@ def test_nested_command_line_override_is_read_as_numbers():
 
 
 def test_coerce_scalars_reads_yaml_numbers_and_keeps_text():
-    from rnn_dynamics.config import coerce_scalars
+    from rnn_dynamics.ground.config import coerce_scalars
 
     assert coerce_scalars({"a": "3", "b": ["1e-3", "x"], "c": {"d": "null", "e": "true", "f": "10 stars"}}) == {
         "a": 3,
@@ -144,7 +144,7 @@ def test_config_yaml_shows_the_schema_defaults_unchanged():
     a default, its value is that default (a changed default is changed in the schema, and here)."""
     import yaml
 
-    from rnn_dynamics import config as config_lib
+    from rnn_dynamics.ground import config as config_lib
 
     shown = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
     differing = {

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from rnn_dynamics import batches, datasets, embeddings, synthetic, training
-from rnn_dynamics.grid import ModelSpec
+from rnn_dynamics.data import batches, datasets, embeddings, synthetic
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.networks import training
 
 DATA_FILES = ("train", "valid", "test", "vocab")
 MODEL_FILES = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")

@@ -1,17 +1,18 @@
-"""Train recurrent sentiment classifiers and reverse-engineer their dynamics.
+"""Train recurrent text classifiers and reverse-engineer their dynamics.
 
-Modules, one concept each; imports run one way, from the top of this list down
-(``tests/test_layout.py`` holds the order):
+Five layers, one subpackage each; imports run one way, from the bottom up (``tests/test_layout.py`` holds it,
+reading each layer's order from its ``__all__``):
 
-- outputs: ``figures``, ``tables``, ``report``, ``timeline``;
-- dynamics: ``analyses`` (the paper's line-attractor measures), ``linearization``,
-  ``fixed_points`` (the search), ``spectra`` (time constants, variance shares),
-  ``solver`` (the root finding), ``normal_equations``, ``states`` (hidden states);
-- networks: ``training``, ``model`` (the classifier), ``scan`` (cells over whole
-  sequences), ``cells`` (update equations with closed-form Jacobians);
-- data: ``batches``, ``embeddings``, ``datasets``, ``synthetic``, ``text``, ``download``;
-- ground: ``provenance``, ``logs``, ``storage``, ``grid``, ``config`` (the schema and
-  the settings types built from it).
+- ``ground``: ``config`` (the schema and the settings types built from it), ``grid``, ``storage``, ``logs``,
+  ``provenance``;
+- ``data``: ``download``, ``text``, ``synthetic``, ``datasets``, ``embeddings``, ``batches``;
+- ``networks``: ``cells`` (update equations with closed-form Jacobians), ``scan``, ``model`` (the classifier),
+  ``training``;
+- ``dynamics``: ``states`` (hidden states), ``normal_equations``, ``solver`` (the root finding), ``spectra``,
+  ``fixed_points`` (the search), ``linearization``, ``manifold``, ``analyses``, ``similarity``;
+- ``outputs``: ``tables``, ``timeline``, ``report``, ``results_page``, ``figures``.
+
+docs/architecture.md says which module owns which decision and where new work goes.
 """
 
 __all__ = ["__version__"]

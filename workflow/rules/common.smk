@@ -2,10 +2,12 @@
 import os
 import re
 
-from rnn_dynamics import analyses, fixed_points, results_page, similarity, training
-from rnn_dynamics.datasets import DOWNLOADED_ARCHIVES
-from rnn_dynamics.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
-from rnn_dynamics.report import TABLE_TITLES  # not `report`, which is Snakemake's report()
+from rnn_dynamics.dynamics import analyses, fixed_points, similarity
+from rnn_dynamics.outputs import results_page
+from rnn_dynamics.networks import training
+from rnn_dynamics.data.datasets import DOWNLOADED_ARCHIVES
+from rnn_dynamics.ground.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
+from rnn_dynamics.outputs.report import TABLE_TITLES  # not `report`, which is Snakemake's report()
 
 
 wildcard_constraints:

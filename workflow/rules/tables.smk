@@ -1,4 +1,4 @@
-# The summary tables of a run (one script and one function of rnn_dynamics.tables per table), their HTML
+# The summary tables of a run (one script and one function of rnn_dynamics.outputs.tables per table), their HTML
 # pages for the report, the run's timeline and the status page of a partial run.
 
 
@@ -133,7 +133,7 @@ rule report_status:
 
 
 # The run's results page: every summary table and model figure under its provenance (commit,
-# configuration, machine, wall time per stage). `python -m rnn_dynamics.results_page` publishes one.
+# configuration, machine, wall time per stage). `python -m rnn_dynamics.outputs.results_page` publishes one.
 rule results_page:
     input:
         **{

@@ -1,0 +1,20 @@
+"""The dynamics layer: what a trained network does, read off its states, fixed points and Jacobians.
+
+``states`` (extraction, Parquet, streaming PCA), ``normal_equations`` and ``solver`` (the root finding),
+``spectra`` (time constants, variance shares), ``fixed_points`` (starts, shards, gathering, deduplication),
+``linearization`` (Jacobians and eigendecompositions), ``manifold`` (the N-class geometry), ``analyses``
+(one system's measures), ``similarity`` (two systems compared: DSA, CKA).
+"""
+
+# Bottom to top: a module imports only those before it and the layers below (tests/test_layout.py reads this order).
+__all__ = [
+    "states",
+    "normal_equations",
+    "solver",
+    "spectra",
+    "fixed_points",
+    "linearization",
+    "manifold",
+    "analyses",
+    "similarity",
+]

@@ -1,0 +1,581 @@
+"""The original paper's line-attractor measures of one system (a layer, or the stack) of a trained model.
+
+Given the system's linearization at its fixed points (``linearization.Linearization``):
+
+- dimensionality: the fraction of the fixed points' variance on their first principal component;
+- the top eigenvalues of ``J_rec`` and their time constants, against the mean review length
+  (an integrator needs tau longer than a review);
+- alignment: ``|cos|`` between the readout direction (in the system's state space) and the top
+  right eigenvector, against random unit vectors;
+- word valence: ``l_1^T J_inp x_w`` for every word embedding ``x_w`` (systems that read the
+  embedding), next to a bag-of-words logistic regression's coefficients;
+- linearized dynamics: the one-step error of the linear model around the nearest fixed point,
+  and a classifier that runs the linear model over whole reviews.
+
+The top mode is oriented per fixed point so that positive reviews' final states project higher
+on ``l_1`` than negative ones': a positive valence pushes a review towards "positive".
+
+For every number of classes, the geometry of integration of Aitken et al. (2021) (``manifold``): the
+fixed-point manifold's dimension, the readout's simplex and its share in the manifold and the slow
+modes, the slow modes along the manifold, the accuracy from the final state's top k PCs and with each
+review's words shuffled. The measures that read one readout direction (alignment, valence, the mode
+orientation) are binary only: NaN, or empty tables, for N > 2 classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
+
+from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
+from rnn_dynamics.dynamics import linearization, manifold, spectra
+from rnn_dynamics.dynamics.linearization import Linearization
+from rnn_dynamics.dynamics.spectra import time_constant, variance_fractions
+from rnn_dynamics.ground import config
+from rnn_dynamics.ground.storage import atomic_path, write_json
+from rnn_dynamics.networks import training
+
+__all__ = [
+    "CPU",
+    "LinearModel",
+    "Settings",
+    "alignment",
+    "analyze",
+    "bag_of_words",
+    "bag_of_words_coefficients",
+    "eigenvalue_table",
+    "evaluate_system",
+    "linearized_logits",
+    "manifold_measures",
+    "mode_orientation",
+    "model_device",
+    "predicted_classes",
+    "projected_accuracy",
+    "shuffled",
+    "slow_mode_readout_shares",
+    "subset",
+    "system_readout",
+    "system_readout_matrix",
+    "system_sequences",
+    "top_words",
+    "unit",
+    "valence_correlation",
+    "valence_table",
+    "word_valence",
+    "write",
+]
+
+CPU = torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Settings(config.Section, section="analyses"):
+    """The ``analyses`` section of the config; a key left out takes the schema's default.
+
+    Every field but ``device`` decides the measures: those are the analyze rule's ``params``.
+    """
+
+    # Test reviews (a number, or "all") the linearized dynamics and the mode orientation are evaluated on.
+    reviews: int | str
+    # Random unit vectors in the alignment's null distribution.
+    null_samples: int
+    # Most positive and most negative words listed.
+    top_words: int
+    # C of the bag-of-words logistic regression.
+    regularization: float
+    seed: int
+    device: str = config.runtime()
+
+
+# ---------------------------------------------------------------------------
+# Fixed-point set and eigenvalues
+
+
+def eigenvalue_table(lin: Linearization, mean_length: float, top: int = 3) -> pd.DataFrame:
+    """The ``top`` eigenvalues of ``J_rec`` at each fixed point with their time constants (steps)."""
+    top = min(top, lin.eigenvalues.shape[1]) if len(lin.eigenvalues) else 0
+    rows = [
+        {
+            "fixed_point_id": int(fixed_point_id),
+            "rank": rank + 1,
+            "eigenvalue_real": float(values[rank].real),
+            "eigenvalue_imag": float(values[rank].imag),
+            "modulus": float(abs(values[rank])),
+            "time_constant": float(time_constant(abs(values[rank]))),
+            "mean_review_length": mean_length,
+        }
+        for fixed_point_id, values in zip(lin.fixed_point_id, lin.eigenvalues)
+        for rank in range(top)
+    ]
+    columns = [
+        "fixed_point_id",
+        "rank",
+        "eigenvalue_real",
+        "eigenvalue_imag",
+        "modulus",
+        "time_constant",
+        "mean_review_length",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------------------
+# Readout alignment
+
+
+def system_readout(model, system_name: str) -> tuple[np.ndarray, float] | None:
+    """The classifier's logit as ``w . h + b`` in the system's state space, or None when its state is not read out.
+
+    Only the top layer's state (or the stack's) reaches the readout directly.
+    """
+    if system_name not in ("stack", f"layer{model.spec.layers}"):
+        return None
+    system = model.system(system_name)
+    w, b = model.readout_weights()
+    # The readout map picks part of the state (an LSTM's h of [h, c]): pull w back through it.
+    _, pullback = torch.func.vjp(system.readout, torch.zeros(system.state_size, dtype=torch.float64, device=w.device))
+    return pullback(w.to(torch.float64))[0].cpu().numpy(), b
+
+
+def system_readout_matrix(model, system_name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The classifier's logits as ``W h + b`` in the system's state space (W (C, S), b (C,); C = 1 for a
+    binary model), or None when the system's state is not read out."""
+    if system_name not in ("stack", f"layer{model.spec.layers}"):
+        return None
+    system = model.system(system_name)
+    weight = model.readout.weight.detach().to(torch.float64)
+    origin = torch.zeros(system.state_size, dtype=torch.float64, device=weight.device)
+    _, pullback = torch.func.vjp(system.readout, origin)
+    rows = np.stack([pullback(row)[0].cpu().numpy() for row in weight])
+    return rows, model.readout.bias.detach().to(torch.float64).cpu().numpy()
+
+
+def predicted_classes(logits: np.ndarray) -> np.ndarray:
+    """The class of each row of logits (B, C): the sign of one logit, the largest of N (``model.predict``)."""
+    logits = np.asarray(logits)
+    return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(axis=1)
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors)
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def alignment(lin: Linearization, direction: np.ndarray, null_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """|cos| of ``direction`` with the top right eigenvector at each fixed point (K,), and with random unit vectors."""
+    direction = unit(direction)
+    top_mode = unit(lin.right[:, 0].real) if len(lin.right) else np.zeros((0, len(direction)))
+    random = unit(np.random.default_rng(seed).standard_normal((null_samples, len(direction))))
+    return np.abs(top_mode @ direction), np.abs(random @ direction)
+
+
+# ---------------------------------------------------------------------------
+# Word valence
+
+
+def mode_orientation(lin: Linearization, final_states: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """+1 or -1 per fixed point: the sign making positive reviews' final states project higher on ``l_1``."""
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        raise ValueError("orienting the top mode needs final states of both labels")
+    projections = final_states @ lin.left[:, 0].real.T  # (N, K)
+    difference = projections[labels].mean(axis=0) - projections[~labels].mean(axis=0)
+    return np.where(difference >= 0, 1.0, -1.0)
+
+
+def word_valence(lin: Linearization, embeddings: np.ndarray, orientation: np.ndarray) -> np.ndarray:
+    """``l_1^T J_inp x_w`` for every row ``x_w`` of ``embeddings`` (V, I), oriented, averaged over fixed points."""
+    if len(lin.left_input) == 0:
+        return np.full(len(embeddings), np.nan)
+    projected_input = lin.left_input[:, 0].real * orientation[:, None]  # (K, I)
+    return (np.asarray(embeddings, dtype=np.float64) @ projected_input.T).mean(axis=1)
+
+
+def bag_of_words(reviews: Reviews, vocab_size: int) -> sparse.csr_matrix:
+    """Word counts (N, V) of each review."""
+    rows = np.repeat(np.arange(len(reviews)), reviews.lengths)
+    counts = sparse.csr_matrix((np.ones(len(reviews.tokens)), (rows, reviews.tokens)), shape=(len(reviews), vocab_size))
+    counts.sum_duplicates()
+    return counts
+
+
+def bag_of_words_coefficients(reviews: Reviews, vocab_size: int, regularization: float) -> np.ndarray:
+    """The coefficient of each word (V,) in a logistic regression on binary bag-of-words features."""
+    features = bag_of_words(reviews, vocab_size)
+    features.data[:] = 1.0
+    classifier = LogisticRegression(C=regularization, max_iter=2000)
+    classifier.fit(features, reviews.labels.astype(int))
+    return classifier.coef_[0]
+
+
+def valence_table(valence: np.ndarray, coefficients: np.ndarray, tokens: list[str], counts: np.ndarray) -> pd.DataFrame:
+    """Every word seen in training (specials excluded) with its valence and regression coefficient, by valence."""
+    seen = np.asarray(counts) > 0
+    seen[:2] = False  # <pad>, <unk>
+    index = np.flatnonzero(seen)
+    table = pd.DataFrame(
+        {
+            "index": index,
+            "token": [tokens[i] for i in index],
+            "count": np.asarray(counts)[index],
+            "valence": valence[index],
+            "regression_coefficient": coefficients[index],
+        }
+    )
+    return table.sort_values("valence", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def valence_correlation(table: pd.DataFrame) -> float:
+    """Pearson correlation of the valences with the regression coefficients (NaN below 3 words)."""
+    if len(table) < 3 or table["valence"].isna().any():
+        return float("nan")
+    return float(np.corrcoef(table["valence"], table["regression_coefficient"])[0, 1])
+
+
+# ---------------------------------------------------------------------------
+# Linearized dynamics
+
+
+class LinearModel:
+    """``h' = h* + J_rec (h - h*) + J_inp x`` around the fixed point ``h*`` nearest to ``h``.
+
+    The Jacobians are never formed: ``J_rec (h - h*) + J_inp x`` is one
+    Jacobian-vector product of the system's update at ``(h*, 0)``, batched over
+    states, whatever the number of fixed points.
+    """
+
+    def __init__(self, lin: Linearization, system, device: str | torch.device = CPU):
+        if len(lin.fixed_point) == 0:
+            raise ValueError("no fixed points to linearize around")
+        # A copy: the array may be a read-only view of a Parquet table. On ``device``, where the system's weights are.
+        self.points = torch.tensor(lin.fixed_point, device=device)
+        self.system = system
+
+    def nearest(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(h, self.points).argmin(dim=1)
+
+    def step(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next states (B, S), and the fixed point each one was linearized around."""
+        points = self.points[self.nearest(h)]
+        _, change = torch.func.jvp(self.system.step, (points, torch.zeros_like(x)), (h - points, x))
+        return points + change, points
+
+
+def system_sequences(
+    model, system_name: str, tokens: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The system's inputs (B, T, I) and states (B, T, S) over a padded batch, float64."""
+    with torch.no_grad():
+        layer_states = model.layer_states(tokens, lengths)
+        embedded = model.embedding(tokens)
+    if system_name == "stack":
+        return embedded.double(), torch.cat(layer_states, dim=-1).double()
+    layer = int(system_name.removeprefix("layer"))
+    inputs = embedded if layer == 1 else model.cell.output(layer_states[layer - 2])
+    return inputs.double(), layer_states[layer - 1].double()
+
+
+def _run(step, h: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    states = []
+    for t in range(inputs.shape[1]):
+        h = step(h, inputs[:, t])
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
+def linearized_logits(
+    model, system_name: str, linear: LinearModel, tokens: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """Logits (B,) or (B, N) of the network with the system replaced by its linear model (from a zero state).
+
+    Layers below a linearized layer run exactly; layers above it step their own
+    equations on the linearized layer's output.
+    """
+    inputs, _ = system_sequences(model, system_name, tokens, lengths)
+    zeros = inputs.new_zeros(len(tokens), linear.points.shape[1])
+    states = _run(lambda h, x: linear.step(h, x)[0], zeros, inputs)
+    system = model.system(system_name)
+    outputs = system.readout(states)
+    if system_name != "stack":
+        for layer in range(int(system_name.removeprefix("layer")) + 1, model.spec.layers + 1):
+            upper = model.system(f"layer{layer}")
+            outputs = upper.readout(_run(upper.step, outputs.new_zeros(len(tokens), upper.state_size), outputs))
+    last = outputs[torch.arange(len(tokens), device=tokens.device), lengths - 1]
+    logits = last @ model.readout.weight.detach().double().T + model.readout.bias.detach().double()
+    return logits.squeeze(-1) if model.classes == 2 else logits
+
+
+def model_device(model) -> torch.device:
+    """The device the model's weights are on."""
+    return next(model.parameters()).device
+
+
+def evaluate_system(
+    model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True
+) -> dict:
+    """Over ``reviews``: final states and labels (for orienting modes), one-step errors of the linear model,
+    and the accuracies of the network and of its linearized version.
+
+    Runs on the device of ``model``'s weights; the results are numpy arrays (on the CPU) and numbers."""
+    device = model_device(model)
+    linear = LinearModel(lin, model.system(system_name), device) if len(lin.fixed_point) else None
+    finals, labels, errors, network_correct, linear_correct = [], [], [], 0, 0
+    model.eval()
+    for indices in tqdm(
+        bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress
+    ):
+        tokens, lengths, batch_labels = padded_batch(reviews, indices, device)
+        inputs, states = system_sequences(model, system_name, tokens, lengths)
+        finals.append(states[torch.arange(len(tokens), device=device), lengths - 1].cpu().numpy())
+        labels.append(batch_labels.cpu().numpy())
+        with torch.no_grad():
+            network_correct += int((model.predict(model(tokens, lengths)) == batch_labels.long()).sum())
+            if linear is None:
+                continue
+            previous = torch.cat([torch.zeros_like(states[:, :1]), states[:, :-1]], dim=1)
+            valid = torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]
+            predicted, points = linear.step(previous[valid], inputs[valid])
+            actual = states[valid]
+            errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).cpu().numpy())
+            linear_logits = linearized_logits(model, system_name, linear, tokens, lengths)
+            linear_correct += int((model.predict(linear_logits) == batch_labels.long()).sum())
+    return {
+        "final_states": np.concatenate(finals),
+        "labels": np.concatenate(labels),
+        "one_step_error": np.concatenate(errors) if errors else np.zeros(0),
+        "network_accuracy": network_correct / len(reviews),
+        "linearized_accuracy": linear_correct / len(reviews) if linear is not None else float("nan"),
+    }
+
+
+def subset(reviews: Reviews, count: int | str, seed: int) -> Reviews:
+    """``count`` reviews chosen with ``seed`` (all of them for "all" or a count at least their number)."""
+    if count == "all" or count >= len(reviews):
+        return reviews
+    rows = np.sort(np.random.default_rng(seed).choice(len(reviews), size=count, replace=False))
+    pieces = [reviews.tokens[reviews.offsets[r] : reviews.offsets[r + 1]] for r in rows]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(np.int64)
+    return Reviews(np.concatenate(pieces), offsets, reviews.labels[rows], reviews.classes)
+
+
+def shuffled(reviews: Reviews, seed: int) -> Reviews:
+    """``reviews`` with each one's words in a random order (what the order of words adds to accuracy)."""
+    rng = np.random.default_rng(seed)
+    tokens = reviews.tokens.copy()
+    for begin, end in zip(reviews.offsets[:-1], reviews.offsets[1:]):
+        tokens[begin:end] = rng.permutation(tokens[begin:end])
+    return Reviews(tokens, reviews.offsets, reviews.labels, reviews.classes)
+
+
+# ---------------------------------------------------------------------------
+# The geometry of integration (any number of classes)
+
+
+def projected_accuracy(
+    final_states: np.ndarray, labels: np.ndarray, readout: tuple[np.ndarray, np.ndarray], components: int
+) -> pd.DataFrame:
+    """The readout's accuracy on the final states (N, S) projected on their top k principal components
+    (about their mean), for k = 1..``components`` (NaN where a state is not finite)."""
+    weights, bias = readout
+    if not np.isfinite(final_states).all():  # a blown-up network: no principal components to project on
+        return pd.DataFrame({"components": np.arange(1, components + 1), "accuracy": np.nan})
+    centre = final_states.mean(axis=0)
+    axes = manifold.principal_axes(final_states, components)
+    rows = []
+    for k in range(1, axes.shape[1] + 1):
+        projected = centre + (final_states - centre) @ axes[:, :k] @ axes[:, :k].T
+        correct = predicted_classes(projected @ weights.T + bias) == np.asarray(labels).astype(np.int64)
+        rows.append({"components": k, "accuracy": float(correct.mean())})
+    return pd.DataFrame(rows, columns=["components", "accuracy"])
+
+
+def slow_mode_readout_shares(
+    system, lin: Linearization, vectors: np.ndarray, threshold: float, device=CPU, chunk: int = 64
+) -> np.ndarray:
+    """Per fixed point, ``manifold.span_share`` of ``vectors`` (C, S) in the span of its slow right
+    eigenvectors (|lambda| > threshold); the stored linearization keeps too few modes for N classes, so
+    the eigenvectors are recomputed, ``chunk`` points at a time (their Jacobians on ``device``, where
+    ``system``'s weights are)."""
+    shares = []
+    for begin in range(0, len(lin.fixed_point), chunk):
+        j_rec, _ = linearization.jacobians(system, lin.fixed_point[begin : begin + chunk], device=device)
+        values, right, _ = linearization.eigendecomposition(j_rec, modes=None)
+        shares += [manifold.span_share(vectors, manifold.slow_subspace(v, r, threshold)) for v, r in zip(values, right)]
+    return np.array(shares)
+
+
+def manifold_measures(model, system_name: str, lin: Linearization, evaluation: dict, settings: Settings) -> dict:
+    """The geometry of integration of one system (see ``manifold``): summary numbers, a table per fixed
+    point (top 3 PC coordinates, slow-mode counts, predicted class, readout share in its slow modes) and
+    the accuracy from the final states' top k PCs; and the final states on the fixed points' top 3 PCs
+    with the readout's class (``visited``, for the figure)."""
+    classes = model.classes
+    points = lin.fixed_point
+    fractions = spectra.variance_fractions(points)
+    summary = {
+        "classes": classes,
+        **manifold.dimensions(points, lin.modulus),
+        "pcs_class_share": manifold.components_to_reach(fractions, classes / (classes + 1)),
+        "local_participation_ratio": manifold.local_participation_ratio(points, classes, seed=settings.seed),
+        "correlation_dimension": manifold.correlation_dimension(points),
+        "simplex_angle": manifold.simplex_angle(classes),
+    }
+    counts = {threshold: manifold.slow_mode_counts(lin.modulus, threshold) for threshold in manifold.SLOW_MODULI}
+    coordinates = np.full((len(points), 3), np.nan)
+    finals = evaluation["final_states"]
+    visited = np.full((len(finals), 3), np.nan)
+    if len(points) >= 2:
+        axes = manifold.principal_axes(points, 3)
+        coordinates[:, : axes.shape[1]] = (points - points.mean(axis=0)) @ axes
+        visited[:, : axes.shape[1]] = (finals - points.mean(axis=0)) @ axes
+    table = pd.DataFrame(
+        {
+            "fixed_point_id": lin.fixed_point_id,
+            **{f"pc{k + 1}": coordinates[:, k] for k in range(3)},
+            **{f"slow_modes_{threshold}": count for threshold, count in counts.items()},
+        }
+    )
+    readout = system_readout_matrix(model, system_name)
+    accuracy = pd.DataFrame(columns=["components", "accuracy"])
+    summary |= dict.fromkeys(
+        ["readout_angle_median", "readout_in_manifold_share", "null_readout_in_manifold_median",
+         "null_readout_in_manifold_95", "readout_in_slow_modes_median", "projected_accuracy_n_minus_1"],
+        float("nan"),
+    )  # fmt: skip
+    table["predicted_class"] = -1
+    table["readout_in_slow_modes"] = np.nan
+    visited = pd.DataFrame({f"pc{k + 1}": visited[:, k] for k in range(3)}).assign(predicted_class=-1)
+    if readout is not None:
+        vectors = manifold.centred_class_vectors(readout[0])
+        summary["readout_angle_median"] = float(np.median(manifold.readout_angles(readout[0])))
+        if len(points) >= 2:
+            span = manifold.principal_axes(points, classes - 1)
+            null = manifold.random_span_shares(vectors, span.shape[1], settings.null_samples, settings.seed)
+            summary["readout_in_manifold_share"] = manifold.span_share(vectors, span)
+            summary["null_readout_in_manifold_median"] = float(np.median(null))
+            summary["null_readout_in_manifold_95"] = float(np.quantile(null, 0.95))
+        if len(points):
+            table["predicted_class"] = predicted_classes(points @ readout[0].T + readout[1])
+            shares = slow_mode_readout_shares(
+                model.system(system_name), lin, vectors, manifold.SLOW_MODULI[0], model_device(model)
+            )
+            table["readout_in_slow_modes"] = shares
+            summary["readout_in_slow_modes_median"] = float(np.median(shares))
+        visited["predicted_class"] = predicted_classes(finals @ readout[0].T + readout[1])
+        accuracy = projected_accuracy(finals, evaluation["labels"], readout, classes)
+        if len(accuracy) >= classes - 1:  # a state of fewer dimensions than N - 1 has no such projection
+            summary["projected_accuracy_n_minus_1"] = float(accuracy["accuracy"].iloc[classes - 2])
+    return {"summary": summary, "manifold": table, "visited": visited, "projected_accuracy": accuracy}
+
+
+# ---------------------------------------------------------------------------
+# Everything for one system
+
+
+def analyze(
+    model,
+    system_name: str,
+    lin: Linearization,
+    train: Reviews,
+    test: Reviews,
+    tokens: list[str],
+    counts: np.ndarray,
+    settings: Settings,
+    progress: bool = True,
+) -> dict:
+    """All measures of one system: a summary (plain numbers) and one table per analysis.
+
+    The network runs on the device its weights are on (``model.load(..., map_location=device)``);
+    every result is on the CPU. For more than two classes the measures reading one readout direction
+    (alignment, valence, mode orientation) are NaN or empty."""
+    binary = model.classes == 2
+    sample = subset(test, settings.reviews, settings.seed)
+    evaluation = evaluate_system(model, system_name, lin, sample, progress=progress)
+    mean_length = float(train.lengths.mean())
+    fractions = variance_fractions(lin.fixed_point)
+    summary = {
+        "model": model.spec.id,
+        "architecture": model.spec.architecture,
+        "system": system_name,
+        "fixed_points": int(len(lin.fixed_point)),
+        "pc1_fraction": float(fractions[0]) if len(fractions) else float("nan"),
+        "mean_review_length": mean_length,
+    }
+    eigenvalues = eigenvalue_table(lin, mean_length)
+    top = eigenvalues[eigenvalues["rank"] == 1]
+    summary["top_modulus_median"] = float(top["modulus"].median()) if len(top) else float("nan")
+    summary["time_constant_median"] = float(top["time_constant"].median()) if len(top) else float("nan")
+
+    readout = system_readout(model, system_name) if binary else None
+    aligned, null = (
+        alignment(lin, readout[0], settings.null_samples, settings.seed) if readout else (np.zeros(0), np.zeros(0))
+    )
+    alignment_table = pd.DataFrame({"fixed_point_id": lin.fixed_point_id[: len(aligned)], "abs_cos_top_mode": aligned})
+    summary["alignment_median"] = float(np.median(aligned)) if len(aligned) else float("nan")
+    summary["null_alignment_median"] = float(np.median(null)) if len(null) else float("nan")
+    summary["null_alignment_95"] = float(np.quantile(null, 0.95)) if len(null) else float("nan")
+
+    reads_embedding = system_name in ("stack", "layer1")
+    if binary and reads_embedding and len(lin.fixed_point):
+        orientation = mode_orientation(lin, evaluation["final_states"], evaluation["labels"])
+        embeddings = model.embedding.weight.detach().double().cpu().numpy()
+        valence = word_valence(lin, embeddings, orientation)
+        coefficients = bag_of_words_coefficients(train, len(tokens), settings.regularization)
+        words = valence_table(valence, coefficients, tokens, counts)
+    else:
+        words = valence_table(np.full(len(tokens), np.nan), np.full(len(tokens), np.nan), tokens, np.zeros(len(tokens)))
+    summary["valence_correlation"] = valence_correlation(words)
+
+    errors = evaluation["one_step_error"]
+    summary["one_step_error_median"] = float(np.median(errors)) if len(errors) else float("nan")
+    summary["one_step_error_90"] = float(np.quantile(errors, 0.9)) if len(errors) else float("nan")
+    summary["network_accuracy"] = evaluation["network_accuracy"]
+    summary["linearized_accuracy"] = evaluation["linearized_accuracy"]
+    summary["reviews_evaluated"] = int(len(sample))
+    device = model_device(model)
+    summary["shuffled_accuracy"] = training.evaluate(model, shuffled(sample, settings.seed), 64, device)[1]
+    geometry = manifold_measures(model, system_name, lin, evaluation, settings)
+    summary |= geometry["summary"]
+    linearized = pd.DataFrame({"one_step_relative_error": errors})
+    dimensionality = pd.DataFrame({"component": np.arange(1, len(fractions) + 1), "variance_fraction": fractions})
+    return {
+        "summary": summary,
+        "dimensionality": dimensionality,
+        "eigenvalues": eigenvalues,
+        "alignment": alignment_table,
+        "null_alignment": null,
+        "valence": words,
+        "linearized": linearized,
+        "manifold": geometry["manifold"],
+        "visited": geometry["visited"],
+        "class_names": list(test.classes.names),
+        "projected_accuracy": geometry["projected_accuracy"],
+    }
+
+
+def top_words(valence: pd.DataFrame, count: int) -> pd.DataFrame:
+    """The ``count`` most positive and ``count`` most negative words of a valence table, with their side."""
+    valence = valence.dropna(subset=["valence"])
+    positive = valence.head(count).assign(side="positive")
+    negative = valence.tail(count).iloc[::-1].assign(side="negative")
+    return pd.concat([positive, negative], ignore_index=True)
+
+
+def write(result: dict, folder: str | Path, top_word_count: int) -> None:
+    """The summary (summary.json) and one CSV per analysis, atomically, into ``folder``."""
+    folder = Path(folder)
+    write_json(result["summary"], folder / "summary.json")
+    names = ("dimensionality", "eigenvalues", "alignment", "valence", "linearized", "manifold", "projected_accuracy")
+    tables = {name: result[name] for name in names}
+    tables["null_alignment"] = pd.DataFrame({"abs_cos_random": result["null_alignment"]})
+    tables["top_words"] = top_words(result["valence"], top_word_count)
+    for name, table in tables.items():
+        with atomic_path(folder / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False)

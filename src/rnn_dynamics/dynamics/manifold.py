@@ -1,0 +1,184 @@
+"""The geometry of integration over N classes (Aitken et al., ICLR 2021), read off a system's fixed points.
+
+A classifier of N categorical classes integrates evidence on an attractor manifold of about N - 1
+dimensions; ordered classes (star ratings) on fewer. The measures here:
+
+- the manifold's dimension: the PCs reaching a share of the fixed points' variance, the participation
+  ratio ``(sum l)^2 / sum l^2`` of their covariance eigenvalues, its local version, and two nonlinear
+  estimates (Levina-Bickel and the correlation dimension, from scikit-dimension);
+- the readout's simplex: pairwise angles between the classes' readout vectors, against the regular
+  simplex's ``arccos(-1 / (N - 1))``;
+- how much of the readout's row space lies in the manifold's top N - 1 PCs and in the slow modes;
+- the number of slow modes (``|lambda|`` above a threshold) at each fixed point.
+
+A binary model's one logit ``w . h + b`` is the class vectors ``0`` and ``w``: a line, a 180 degree
+angle. Nothing here knows of networks or files; ``analyses`` feeds it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_dynamics.dynamics import spectra
+
+__all__ = [
+    "SLOW_MODULI",
+    "centred_class_vectors",
+    "components_to_reach",
+    "correlation_dimension",
+    "dimensions",
+    "levina_bickel",
+    "local_participation_ratio",
+    "participation_ratio",
+    "principal_axes",
+    "random_span_shares",
+    "readout_angles",
+    "simplex_angle",
+    "slow_mode_counts",
+    "slow_subspace",
+    "span_share",
+]
+
+# The |lambda| thresholds counted as slow modes (tau of about 9.5 and 99.5 steps).
+SLOW_MODULI = (0.9, 0.99)
+
+
+def _covariance_eigenvalues(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
+        return np.zeros(0)
+    return np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2 / (len(points) - 1)
+
+
+def participation_ratio(points: np.ndarray) -> float:
+    """``(sum l)^2 / sum l^2`` of the points' (K, S) covariance eigenvalues: 1 for a line, d for d equal
+    directions (NaN below two distinct points)."""
+    values = _covariance_eigenvalues(points)
+    return float(values.sum() ** 2 / (values**2).sum()) if values.sum() > 0 else float("nan")
+
+
+def components_to_reach(fractions: np.ndarray, level: float) -> int:
+    """The fewest principal components whose variance fractions (largest first) reach ``level`` (0 if none)."""
+    cumulative = np.cumsum(fractions)
+    reached = np.flatnonzero(cumulative >= level - 1e-12)
+    return int(reached[0] + 1) if len(reached) else 0
+
+
+def local_participation_ratio(points: np.ndarray, classes: int, seed: int, centres: int = 20) -> float:
+    """The median participation ratio of the ``50 * classes`` nearest fixed points of ``centres`` random ones
+    (Aitken et al.'s local measure: the manifold's dimension where it curves), NaN below three points."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 3:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(points), size=min(centres, len(points)), replace=False)
+    neighbours = min(50 * classes, len(points))
+    ratios = []
+    for centre in chosen:
+        nearest = np.argsort(np.linalg.norm(points - points[centre], axis=1), kind="stable")[:neighbours]
+        ratios.append(participation_ratio(points[nearest]))
+    return float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else float("nan")
+
+
+def _distinct(points: np.ndarray) -> np.ndarray:
+    return np.unique(np.asarray(points, dtype=np.float64), axis=0)
+
+
+def levina_bickel(points: np.ndarray, neighbours: int = 20) -> float:
+    """The Levina-Bickel maximum-likelihood dimension (``skdim.id.MLE``, ``neighbours`` per point) of the
+    distinct points; NaN with too few of them."""
+    points = _distinct(points)
+    if len(points) <= neighbours:
+        return float("nan")
+    import skdim  # numba: a few seconds to import, so only when asked
+
+    return float(skdim.id.MLE(K=neighbours).fit(points).dimension_)
+
+
+def correlation_dimension(points: np.ndarray, k1: int = 10, k2: int = 20) -> float:
+    """The correlation dimension (Grassberger-Procaccia, ``skdim.id.CorrInt`` between the ``k1``-th and
+    ``k2``-th neighbour distances) of the distinct points; NaN with too few of them."""
+    points = _distinct(points)
+    if len(points) <= k2:
+        return float("nan")
+    import skdim
+
+    return float(skdim.id.CorrInt(k1=k1, k2=k2).fit(points).dimension_)
+
+
+def dimensions(points: np.ndarray, modulus: np.ndarray) -> dict:
+    """The measures of a fixed-point set (K, S) that need no readout and no number of classes: the PCs
+    reaching 90% and 95% of its variance, its participation ratio and Levina-Bickel dimension, and the
+    median count of slow modes at its points (``modulus`` (K, S), their |lambda|)."""
+    fractions = spectra.variance_fractions(points)
+    measures = {
+        "pcs_90": components_to_reach(fractions, 0.9),
+        "pcs_95": components_to_reach(fractions, 0.95),
+        "participation_ratio": participation_ratio(points),
+        "levina_bickel_dimension": levina_bickel(points),
+    }
+    for threshold in SLOW_MODULI:
+        counts = slow_mode_counts(modulus, threshold)
+        measures[f"slow_modes_{threshold}_median"] = float(np.median(counts)) if len(counts) else float("nan")
+    return measures
+
+
+def principal_axes(points: np.ndarray, count: int) -> np.ndarray:
+    """The points' (K, S) top ``count`` principal axes as orthonormal columns (S, count)."""
+    points = np.asarray(points, dtype=np.float64)
+    _, _, rows = np.linalg.svd(points - points.mean(axis=0), full_matrices=False)
+    return rows[:count].T
+
+
+def centred_class_vectors(weights: np.ndarray) -> np.ndarray:
+    """The classes' readout vectors (C, S) less their mean (softmax ignores a vector added to every class's);
+    one row ``w`` (a binary logit) is the classes ``0`` and ``w``."""
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if len(weights) == 1:
+        weights = np.vstack([np.zeros_like(weights[0]), weights[0]])
+    return weights - weights.mean(axis=0)
+
+
+def readout_angles(weights: np.ndarray) -> np.ndarray:
+    """The pairwise angles in degrees between the centred class readout vectors, one per pair of classes."""
+    vectors = centred_class_vectors(weights)
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows, cols = np.triu_indices(len(vectors), k=1)
+    return np.degrees(np.arccos(np.clip(np.sum(vectors[rows] * vectors[cols], axis=1), -1.0, 1.0)))
+
+
+def simplex_angle(classes: int) -> float:
+    """The angle between two vertices of the regular simplex of ``classes`` vertices about its centre."""
+    return float(np.degrees(np.arccos(-1.0 / (classes - 1))))
+
+
+def span_share(vectors: np.ndarray, basis: np.ndarray) -> float:
+    """The share of the rows' (C, S) squared norm inside the span of ``basis``' columns (S, d)."""
+    vectors = np.atleast_2d(vectors)
+    total = float((vectors**2).sum())
+    if basis.shape[1] == 0 or total == 0:
+        return 0.0
+    # An orthonormal basis of the span, less directions the columns do not reach (parallel eigenvectors).
+    axes, singular, _ = np.linalg.svd(basis, full_matrices=False)
+    axes = axes[:, singular > singular[0] * 1e-10] if singular[0] > 0 else axes[:, :0]
+    return float(((vectors @ axes) ** 2).sum() / total)
+
+
+def random_span_shares(vectors: np.ndarray, dimension: int, samples: int, seed: int) -> np.ndarray:
+    """``span_share`` of the rows in ``samples`` random subspaces of ``dimension``: the null for a span of
+    that size (its mean is ``dimension / S``)."""
+    rng = np.random.default_rng(seed)
+    size = np.atleast_2d(vectors).shape[1]
+    return np.array([span_share(vectors, rng.standard_normal((size, dimension))) for _ in range(samples)])
+
+
+def slow_mode_counts(modulus: np.ndarray, threshold: float) -> np.ndarray:
+    """Per fixed point (rows of ``modulus`` (K, S)), the eigenvalues of ``J_rec`` with |lambda| > threshold."""
+    return (np.asarray(modulus) > threshold).sum(axis=1)
+
+
+def slow_subspace(eigenvalues: np.ndarray, right: np.ndarray, threshold: float) -> np.ndarray:
+    """The real span (S, d) of one fixed point's right eigenvectors (rows of ``right``) whose |lambda|
+    exceeds ``threshold``: a complex pair's real and imaginary parts span its rotation plane."""
+    slow = right[np.abs(eigenvalues) > threshold]
+    return np.concatenate([slow.real, slow.imag[np.abs(slow.imag).sum(axis=1) > 0]]).T

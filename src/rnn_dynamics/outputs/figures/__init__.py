@@ -1,0 +1,4 @@
+"""Figures: one module per stage (``states``, ``fixed_points``, ``analyses``, ``similarity``); the look in ``style``."""
+
+# Bottom to top: a module imports only those before it and the layers below (tests/test_layout.py reads this order).
+__all__ = ["style", "states", "fixed_points", "analyses", "similarity"]

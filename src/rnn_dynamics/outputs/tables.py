@@ -1,0 +1,236 @@
+"""The summary tables of a run (``results/{dataset}/tables/*.csv``), one row per model or system.
+
+Each function is the work of the rule of the same name: ``accuracy_table`` (the
+kept weights' loss and accuracy per split), ``explained_variance_table`` (the
+variance on the top principal components of each layer's states),
+``fixed_point_table`` (what the fixed-point search found and the slowest mode
+there), ``comparison_table`` (the line-attractor measures beside the paper's
+accuracies) and ``combine_comparisons`` (those of every dataset run). They read
+what the stages below wrote; the HTML pages of the report are ``report``'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from rnn_dynamics.dynamics import fixed_points, linearization, manifold, spectra
+from rnn_dynamics.dynamics.states import read_pca
+from rnn_dynamics.ground.grid import ModelSpec, split_of_tag, untag
+from rnn_dynamics.ground.storage import list_matrix
+
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "CLASS_ACCURACY_COLUMNS",
+    "COMPARISON_COLUMNS",
+    "FIXED_POINT_TABLE_COLUMNS",
+    "PAPER_TEST_ACCURACY",
+    "accuracy_table",
+    "combine_comparisons",
+    "comparison_table",
+    "explained_variance_table",
+    "fixed_point_table",
+    "paper_test_accuracy",
+    "trained_explained_variance",
+]
+
+log = logging.getLogger(__name__)
+
+ACCURACY_COLUMNS = (
+    ["model", "architecture", "layers", "embedding", "hidden", "seed", "batch_size", "train_fraction"]
+    + [f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")]
+    + ["valid_chance_accuracy", "at_chance", "chance_judged"]
+    + ["classes", "test_class_accuracy", "test_chance_accuracy"]
+)
+# The columns of N-class models (empty for a binary one), left out of a table of binary models alone, which
+# then stays as it was before N classes.
+CLASS_ACCURACY_COLUMNS = ACCURACY_COLUMNS[-3:]
+
+
+def _class_accuracy(names: list[str], by_class: list[float]) -> str:
+    """Per-class accuracies as one cell: ``name: accuracy`` for each class in order, separated by ``; ``."""
+    return "; ".join(f"{name}: {value:.4g}" for name, value in zip(names, by_class))
+
+
+def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
+    """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, the chance flag
+    and whether the validation split was large enough to judge it (empty where metrics.json does not say);
+    where a model has more than two classes, every row also has ``CLASS_ACCURACY_COLUMNS``: the number of
+    classes, the per-class test accuracy and the test split's majority-class rate (empty for binary models)."""
+    rows = []
+    for entry in metrics:
+        spec = ModelSpec.parse(entry["model"])
+        row = {**dataclasses.asdict(spec), **entry, "model": spec.id}
+        if "classes" in entry:
+            row["classes"] = len(entry["classes"])
+            row["test_class_accuracy"] = _class_accuracy(entry["classes"], entry["test_class_accuracy"])
+        rows.append(row)
+        if entry.get("chance_judged") is False:
+            log.warning("%s: too few validation reviews to judge whether it is at chance level", spec.id)
+        if entry.get("at_chance"):
+            log.warning("%s is at chance level (validation accuracy %.4f)", spec.id, entry["valid_accuracy"])
+    multiclass = any("classes" in entry for entry in metrics)
+    return pd.DataFrame(
+        rows,
+        columns=ACCURACY_COLUMNS if multiclass else [c for c in ACCURACY_COLUMNS if c not in CLASS_ACCURACY_COLUMNS],
+    )
+
+
+def explained_variance_table(pca_paths: dict[str, str | Path], components=(1, 2, 3)) -> pd.DataFrame:
+    """Per model, split, layer and weights: the variance explained by the first 1, 2 and 3 components.
+    ``pca_paths`` is keyed by ``{model}{split_tag}`` (``pca/{model}{split_tag}.parquet``'s stem)."""
+    rows = []
+    for name, path in pca_paths.items():
+        model_id, split = untag(name)
+        for (weights, layer), pca in read_pca(path).items():
+            row = {"model": model_id, "split": split, "layer": layer, "weights": weights}
+            row.update({f"explained_{k}": pca.cumulative(k) for k in components})
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values(["model", "split", "layer", "weights"], ignore_index=True)
+
+
+def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> dict[tuple[str, int], float]:
+    """Per (model, layer): the variance of the trained network's states of the test split on their top ``k``
+    components."""
+    table = explained_variance_table(pca_paths, (k,))
+    trained = table[(table["weights"] == "trained") & (table["split"] == split_of_tag(""))]
+    return {
+        (model, int(layer)): float(value)
+        for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])
+    }
+
+
+FIXED_POINT_TABLE_COLUMNS = [
+    "model",
+    "split",
+    "system",
+    "starts",
+    "converged",
+    "converged_1e-8",
+    "slow_points",
+    "slow_point_median_q",
+    "slow_point_time_constant",
+    "outside_state_space",
+    "at_bound",
+    "unique_fixed_points",
+    "extent",
+    "first_pc_share",
+    "median_largest_modulus",
+    "time_constant",
+    "exact_roots",
+    # The manifold's dimension and its slow modes (``manifold.dimensions``).
+    "pcs_90",
+    "pcs_95",
+    "participation_ratio",
+    "levina_bickel_dimension",
+    "slow_modes_0.9_median",
+    "slow_modes_0.99_median",
+]
+
+
+def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per (model, split, system) from its ``fixed_points/{model}{split_tag}/{system}.parquet`` and
+    ``linearization/{model}{split_tag}/{system}.parquet``: counts of starts, converged starts, unique
+    approximate fixed points (and exact roots, -1 where not sought), how far the fixed points
+    spread against their starts (``spectra.extent``), the share of the fixed
+    points' variance on their first principal component, and the median over fixed points
+    of the largest |lambda| with its time constant; and the manifold's dimension and slow modes
+    (``manifold.dimensions``)."""
+    found: dict[tuple[str, str], dict[str, Path]] = {}
+    for path in map(Path, paths):
+        found.setdefault((path.parent.name, path.stem), {})[path.parent.parent.name] = path
+    rows = []
+    for (model_id, system), kinds in found.items():
+        missing = {"fixed_points", "linearization"} - set(kinds)
+        if missing:
+            raise ValueError(f"{model_id} {system}: no {sorted(missing)} table among the inputs")
+        table = fixed_points.read_fixed_points(kinds["fixed_points"])
+        points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+        modulus = linearization.read_modulus(kinds["linearization"])
+        median, tau = linearization.largest_modulus(modulus)
+        rows.append(
+            {
+                **dict(zip(("model", "split"), untag(model_id))),
+                "system": system,
+                **fixed_points.counts(table),
+                "extent": spectra.extent(points, list_matrix(table["start"])),
+                "first_pc_share": spectra.first_pc_share(points),
+                "median_largest_modulus": median,
+                "time_constant": tau,
+                **manifold.dimensions(points, modulus),
+            }
+        )
+    return pd.DataFrame(rows, columns=FIXED_POINT_TABLE_COLUMNS)
+
+
+# Test accuracies the paper reports (Maheswaranathan et al. 2019, one-layer networks), by
+# dataset kind and architecture. Its other claims (e.g. top 2-3 PCs explaining ~90% of the
+# states' variance) are qualitative and have no column here.
+PAPER_TEST_ACCURACY = {
+    "aclimdb": {"gru": 0.8686, "lstm": 0.8693, "ugrnn": 0.8796, "vanilla": 0.8708},
+    "sst2": {"gru": 0.8025, "lstm": 0.8009, "ugrnn": 0.7774, "vanilla": 0.7809},
+}
+
+COMPARISON_COLUMNS = [
+    "dataset", "model", "architecture", "layers", "system", "test_accuracy", "paper_test_accuracy",
+    "explained_variance_2", "fixed_points", "pc1_fraction", "top_modulus_median", "time_constant_median",
+    "mean_review_length", "alignment_median", "null_alignment_median", "valence_correlation",
+    "one_step_error_median", "network_accuracy", "linearized_accuracy",
+    # The geometry of integration over N classes (``analyses.manifold_measures``); binary models too.
+    "classes", "pcs_90", "pcs_95", "participation_ratio", "levina_bickel_dimension", "slow_modes_0.9_median",
+    "slow_modes_0.99_median", "local_participation_ratio", "readout_angle_median", "simplex_angle",
+    "readout_in_manifold_share", "null_readout_in_manifold_95", "readout_in_slow_modes_median",
+    "projected_accuracy_n_minus_1", "shuffled_accuracy",
+]  # fmt: skip
+
+
+def paper_test_accuracy(kind: str | None, architecture: str, layers: int) -> float:
+    """The paper's test accuracy of a one-layer ``architecture`` on a dataset of ``kind`` (NaN where it gives none)."""
+    if layers != 1:
+        return float("nan")
+    return PAPER_TEST_ACCURACY.get(kind or "", {}).get(architecture, float("nan"))
+
+
+def comparison_table(
+    summaries: list[dict],
+    metrics: list[dict],
+    explained_variance: dict[tuple[str, int], float] | None = None,
+    dataset: str = "",
+    kind: str | None = None,
+) -> pd.DataFrame:
+    """One row per (model, system) of ``dataset``: its test accuracy and the line-attractor measures.
+
+    ``explained_variance[(model, layer)]``: the fraction of the trained layer's state
+    variance on its top 2 principal components (``states.PCA.cumulative(2)``); a stack
+    has none. ``kind`` (the dataset's kind) selects the paper's accuracies.
+    """
+    accuracy = {entry["model"]: entry["test_accuracy"] for entry in metrics}
+    explained_variance = explained_variance or {}
+    rows = []
+    for summary in summaries:
+        spec = ModelSpec.parse(summary["model"])
+        layer = int(summary["system"].removeprefix("layer")) if summary["system"].startswith("layer") else None
+        rows.append(
+            {
+                **summary,
+                "dataset": dataset,
+                "layers": spec.layers,
+                "test_accuracy": accuracy.get(summary["model"], float("nan")),
+                "paper_test_accuracy": paper_test_accuracy(kind, spec.architecture, spec.layers),
+                "explained_variance_2": explained_variance.get((summary["model"], layer), float("nan")),
+            }
+        )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def combine_comparisons(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The comparison tables of several datasets as one, ordered by architecture, dataset, model and system."""
+    tables = [table for table in tables if len(table)]
+    if not tables:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    combined = pd.concat(tables, ignore_index=True)[COMPARISON_COLUMNS]
+    return combined.sort_values(["architecture", "dataset", "model", "system"], kind="stable", ignore_index=True)

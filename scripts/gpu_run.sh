@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job end to end on one GPU machine, timed rule by rule (issue 15):
+# The main job end to end on one GPU machine, timed rule by rule:
 # install, `snakemake --workflow-profile profiles/gpu` on the default grid (GRU 1-4
 # layers x embedding 100 and 50, IMDB) from an empty results/, the report, and the
 # timeline of every job. Run from the repository root:

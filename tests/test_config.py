@@ -142,13 +142,13 @@ class Settings:
 
 # Literals equal to a schema default that are not copies of it, each with the reason.
 NOT_COPIES = {
-    ("dynamics/solver.py", "method", "lm"): "polish always runs Levenberg-Marquardt: exact roots need its Newton-like steps",
+    ("dynamics/solver.py", "method", "lm"): "polish always runs Levenberg-Marquardt: exact roots need its Newton steps",
     ("data/text.py", "min_count", 1): "Vocabulary's neutral default, keeping every word; prepare passes its own",
     ("data/text.py", "max_length", None): "encode's neutral default, no truncation; the states pass prepare's",
     ("networks/model.py", "classes", 2): "a model is binary unless built for the prepared data's N classes (not the "
     "synthetic section's key of the same name)",
-    ("data/download.py", "md5", None): "fetch checks an md5 only where one is given; GloVe and the sha256 kinds have none",
-    ("data/download.py", "size", None): "fetch checks a size only where one is given; GloVe and the sha256 kinds have none",
+    ("data/download.py", "md5", None): "fetch checks an md5 only where given; GloVe and the sha256 kinds have none",
+    ("data/download.py", "size", None): "fetch checks a size only where given; GloVe and the sha256 kinds have none",
 }
 
 

@@ -3,7 +3,7 @@
 Resuming a checkpoint of a longer run, a diverging loss, a model at chance level,
 non-finite values in the analysis, damaged files, a text file in another encoding,
 two trainers of one model, reviews dropped for having no words, a misspelt config
-key, and the archive's file name; then issue 27's: config values that do not go
+key, and the archive's file name; config values that do not go
 together, a split of one label, hints that must work as written, a full disk, odd
 or missing text, one review that outweighs the rest, and too few reviews to judge.
 """
@@ -534,7 +534,7 @@ def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative
 
 @pytest.mark.slow
 def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pipeline, tmp_path):
-    """The issue's case, run for real: a file inside the states folder, a directory() output."""
+    """A file inside the states folder, a directory() output, damaged and made again by its hint."""
     from pipeline import snakemake
 
     run = tmp_path / "run"

@@ -225,7 +225,7 @@ def test_the_yelp_polarity_reader_is_unchanged_by_the_shared_code(tmp_path):
         "test": [["2", "Loved it"]], "train": [["1", "meh\\nno"], ["2", "ok"]]})  # fmt: skip
     table = datasets.read_yelp_archive(path)
     assert table.schema == datasets.REVIEWS_SCHEMA and table.schema.metadata is None
-    # The archive's order, as before: test first here.
+    # The archive's order: test first here.
     assert table.to_pydict() == {
         "id": ["test:0", "train:0", "train:1"],
         "split": ["test", "train", "train"],

@@ -158,9 +158,8 @@ def test_config_yaml_shows_the_schema_defaults_unchanged():
     assert differing.keys() == {"states.examples"}
 
 
-# What each rule's ``params: settings`` held when it was written out by hand (key tuples, and the analyses
-# section less its device): Snakemake compares params by their text, key order included, so results made
-# then must not rerun now.
+# What each rule's ``params: settings`` hold (key tuples, and the analyses section less its device):
+# Snakemake compares params by their text, key order included, so existing results must not rerun.
 STAGE_PARAMS = {
     "train": ("training", [
         "epochs", "batch_size", "learning_rate", "architecture_learning_rates", "learning_rate_decay",

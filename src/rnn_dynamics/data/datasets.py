@@ -6,7 +6,7 @@ classes, int16 0..N-1 for N > 2, see ``label_type``) and ``text``. :func:`prepar
 token tables every later stage reads: ``{train,valid,test}.parquet`` (id, label, length, tokens) and
 ``vocab.parquet``. The class names and whether they are ordered (``Classes``) travel in the schema
 metadata (``CLASSES_KEY``) of an N-class review table and of its token tables; a binary dataset's
-tables carry none, as before N classes were read (``read_classes`` reads them as ``BINARY``).
+tables carry none (``read_classes`` reads them as ``BINARY``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ _MODEL_ID = re.compile(r"^([a-z]+)-L([0-9]+)-E([0-9]+)-H([0-9]+)(?:-B([0-9]+))?(
 # The grid axes' defaults (each a one-entry list in the schema): a model at them leaves them out of its id.
 (_DEFAULT_BATCH_SIZE,) = config.defaults("models")["batch_size"]
 (_DEFAULT_TRAIN_FRACTION,) = config.defaults("models")["train_fraction"]
-# The split analysed by default; its outputs' paths carry no tag, as before states.splits existed.
+# The split analysed by default; its outputs' paths carry no tag.
 (_UNTAGGED_SPLIT,) = config.defaults("states")["splits"]
 SPLIT_TAG_PATTERN = r"|@train|@valid"
 

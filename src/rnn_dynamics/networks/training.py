@@ -132,9 +132,9 @@ class Settings(config.Section, section="training"):
         return self.learning_rate_for(architecture) * self.learning_rate_decay ** (epoch - 1)
 
     def params_for(self, spec: ModelSpec) -> dict:
-        """The train rule's params for ``spec``: ``params`` with the model's batch size after ``epochs``, in the
-        order (and text) the results made while the batch size was a key of this section were recorded with,
-        so that they do not rerun."""
+        """The train rule's params for ``spec``: ``params`` with the model's batch size after ``epochs``. Snakemake
+        compares params by their text, key order included: this order is the one existing results hold, so
+        that they do not rerun."""
         params = self.params()
         return {"epochs": params.pop("epochs"), "batch_size": spec.batch_size, **params}
 

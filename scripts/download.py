@@ -5,17 +5,19 @@ from rnn_dynamics.ground import logs
 
 with logs.to_file(snakemake.log[0]):
     spec = datasets.with_defaults(snakemake.params.spec)
+    archive = datasets.ARCHIVES[spec["kind"]]
     key = f"datasets.{snakemake.wildcards.dataset}"
     if spec.get("local_archive"):
-        print(datasets.LAYOUT_CHECKS[spec["kind"]](spec["local_archive"]))
+        print(archive.check_layout(spec["local_archive"]))
         download.copy(spec["local_archive"], snakemake.output[0])
     else:
+        checks = {name: spec.get(name) for name in archive.checksums}
         download.fetch(
             spec["url"],
             snakemake.output[0],
-            spec["sha256"],
+            checks.get("sha256"),
             local_key=f"{key}.local_archive",
             sha256_key=f"{key}.sha256",
-            md5=spec.get("md5"),
-            size=spec.get("size"),
+            md5=checks.get("md5"),
+            size=checks.get("size"),
         )

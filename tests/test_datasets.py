@@ -1,3 +1,4 @@
+import re
 import shutil
 import subprocess
 import sys
@@ -117,7 +118,7 @@ def test_one_table_file_is_split_into_train_and_test_by_label(tmp_path):
     assert table.schema == datasets.REVIEWS_SCHEMA
     pairs = Counter(zip(table.column("split").to_pylist(), table.column("label").to_pylist()))
     assert pairs == {("train", 0): 8, ("train", 1): 8, ("test", 0): 2, ("test", 1): 2}
-    assert table.column("id").to_pylist()[:2] == ["reviews.tsv:0", "reviews.tsv:1"]
+    assert table.column("id").to_pylist()[:2] == ["reviews.tsv:2", "reviews.tsv:3"]  # the lines of the file
 
 
 def test_train_and_test_files_share_one_label_mapping(tmp_path):
@@ -240,3 +241,140 @@ def test_data_stage_runs_in_snakemake(kind, tmp_path, tmp_path_factory):
     matrix = np.load(tmp_path / targets[4])
     assert matrix.dtype == np.float32 and matrix.shape == (32, 8)
     assert "prepared" in (tmp_path / "logs/tiny/prepare.log").read_text()
+
+
+# ---------------------------------------------------------------------------- the registry of dataset kinds
+
+
+def test_the_config_schema_names_every_kind_of_the_registry():
+    """The schema's kinds, their definitions and the dispatch to them are the registry's kinds, and each
+    downloaded kind's definition has the keys its download reads."""
+    from rnn_dynamics.ground import config
+
+    schema = config.schema()
+    entry = schema["properties"]["datasets"]["additionalProperties"]
+    assert sorted(entry["properties"]["kind"]["enum"]) == sorted(datasets.KINDS)
+    assert sorted(branch["if"]["properties"]["kind"]["const"] for branch in entry["allOf"]) == sorted(datasets.KINDS)
+    for branch in entry["allOf"]:
+        kind = branch["if"]["properties"]["kind"]["const"]
+        assert branch["then"] == {"$ref": f"#/$defs/{kind}"}
+        assert schema["$defs"][kind]["properties"]["kind"] == {"const": kind}
+    for kind, archive in datasets.downloaded().items():
+        keys = schema["$defs"][kind]["properties"]
+        assert {"url", "local_archive", *archive.checksums} <= set(keys), kind
+        assert archive.check_layout is not None and archive.url.endswith(f"/{archive.file_name}")
+
+
+def test_each_archive_reads_into_its_registered_classes(tmp_path, synthetic_archive):
+    """A tiny archive of each kind whose classes the registry fixes is read into a table of those classes."""
+    import zipfile
+
+    sst2 = tmp_path / "SST-2.zip"
+    with zipfile.ZipFile(sst2, "w") as archive:
+        for member in datasets.SST2_MEMBERS.values():
+            archive.writestr(member, "sentence\tlabel\na fine film\t1\na dull film\t0\n")
+    paths = {"aclimdb": synthetic_archive, "sst2": sst2}
+    for kind, csv_archive in {
+        "yelp": datasets.YELP,
+        "ag_news": datasets.AG_NEWS,
+        "yelp_full": datasets.YELP_FULL,
+    }.items():
+        fields = ",".join(f'"{field}"' for field in csv_archive.fields)
+        rows = "".join(f'"{label}",{fields}\n' for label in range(1, len(csv_archive.names) + 1))
+        members = {member: rows for member in csv_archive.members.values()}
+        paths[kind] = write_tar(tmp_path / csv_archive.name, members)
+    assert sorted(paths) == sorted(kind for kind, archive in datasets.ARCHIVES.items() if archive.classes)
+    for kind, path in paths.items():
+        table = datasets.read_reviews({"kind": kind}, [path], seed=0)
+        assert datasets.classes_of(table.schema, path) == datasets.ARCHIVES[kind].classes, kind
+
+
+# ---------------------------------------------------------------------------- labels and rows of users' files
+
+
+def table_spec(train, test=None, **keys):
+    files = {"train": str(train), "test": str(test)} if test else {"path": str(train)}
+    return {"kind": "table", **files, "text_column": "text", "label_column": "label", **keys}
+
+
+def test_integer_and_text_labels_of_two_files_are_matched_as_text(tmp_path, caplog):
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    pq.write_table(pa.table({"text": [f"review {i}" for i in range(9)], "label": [0, 1, 2] * 3}), train)
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "label": ["2", "0", "1"]}), test)
+    with caplog.at_level("WARNING"):
+        table = datasets.read_reviews(table_spec(train, test), [train, test], seed=0)
+    assert f"{train} has numbers, {test} has text; matched as text" in caplog.text
+    assert datasets.classes_of(table.schema, train).names == ("0", "1", "2")
+    assert table.column("label").to_pylist() == [0, 1, 2] * 3 + [2, 0, 1]
+
+
+def test_labels_of_two_types_that_differ_as_text_too_name_both_files_and_types(tmp_path):
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "label": [1, 3, 5]}), train)
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "label": ["one", "three", "five"]}), test)
+    with pytest.raises(LabelError) as error:
+        datasets.read_reviews(table_spec(train, test), [train, test], seed=0)
+    message = str(error.value)
+    assert f"{train} and {test}" in message and "column 'label'" in message
+    assert f"{train} has numbers" in message and f"{test} has text" in message
+
+
+def test_ordered_text_labels_without_classes_are_refused_asking_for_classes(tmp_path):
+    path = tmp_path / "stars.csv"
+    path.write_text("text,label\n" + "".join(f"review {i},{('bad', 'okay', 'good')[i % 3]}\n" for i in range(9)))
+    with pytest.raises(LabelError, match=r"stars.csv, column 'label': `ordered: true` .*'bad'.*`classes` key"):
+        datasets.read_reviews(table_spec(path, ordered=True), [path], seed=0)
+    table = datasets.read_reviews(table_spec(path, ordered=True, classes=["bad", "okay", "good"]), [path], seed=0)
+    assert datasets.classes_of(table.schema, path) == datasets.Classes(("bad", "okay", "good"), True)
+
+
+def test_ordered_labels_that_spell_numbers_are_sorted_as_numbers(tmp_path):
+    path = tmp_path / "stars.parquet"
+    pq.write_table(pa.table({"text": [f"r{i}" for i in range(9)], "label": ["10", "2", "1"] * 3}), path)
+    table = datasets.read_reviews(table_spec(path, ordered=True), [path], seed=0)
+    assert datasets.classes_of(table.schema, path) == datasets.Classes(("1", "2", "10"), True)
+
+
+@pytest.mark.parametrize("empty", ["train", "test"])
+def test_a_file_with_a_header_only_is_named_as_having_no_rows(tmp_path, empty):
+    files = {split: tmp_path / f"{split}.csv" for split in ("train", "test")}
+    for split, path in files.items():
+        path.write_text("text,label\n" + ("" if split == empty else "a fine film,1\na dull film,0\n"))
+    with pytest.raises(ValueError, match=rf"{re.escape(str(files[empty]))}: has no rows"):
+        datasets.read_reviews(table_spec(files["train"], files["test"]), list(files.values()), seed=0)
+
+
+def test_rows_without_words_are_named_by_their_lines_in_every_warning(tmp_path, caplog):
+    """The reader's warning and prepare's name a CSV's dropped rows by the lines they start on (a quoted
+    review spanning two lines moves the later ones), and the reviews' ids carry the same numbers."""
+    rows = [f"review {i},{i % 2}\n" for i in range(20)]
+    rows[3] = '"a review over\ntwo lines",1\n'
+    rows[6] = "   ,0\n"
+    rows[9] = ",1\n"
+    path = tmp_path / "ws.csv"
+    path.write_text("text,label\n" + "".join(rows))
+    # Line 1 the header, row i on line i + 2, and one line more from row 4 on.
+    with caplog.at_level("WARNING"):
+        reviews = datasets.read_reviews(table_spec(path), [path], seed=0)
+        prepare_to(tmp_path, reviews)
+    assert "2 reviews have no text in column 'text'" in caplog.text and "lines [9, 12]" in caplog.text
+    assert "dropping 2 reviews with no tokens" in caplog.text
+    assert "'ws.csv:9'" in caplog.text and "'ws.csv:12'" in caplog.text
+    assert reviews.column("id").to_pylist()[:5] == ["ws.csv:2", "ws.csv:3", "ws.csv:4", "ws.csv:5", "ws.csv:7"]
+
+
+def test_a_very_long_review_is_warned_of_with_its_training_memory(tmp_path, caplog):
+    short = [(f"train/{i}", "train", i % 2, "a fine film" if i % 2 else "a dull film") for i in range(40)]
+    short += [(f"test/{i}", "test", i % 2, "a fine film" if i % 2 else "a dull film") for i in range(10)]
+    with caplog.at_level("WARNING"):
+        prepare_to(tmp_path, reviews_table(short))
+    assert "tokens, " not in caplog.text
+    long = ("train/long", "train", 1, "word " * 5000)
+    with caplog.at_level("WARNING"):
+        prepare_to(tmp_path, reviews_table([*short, long]))
+    assert "review train/long has 5000 tokens" in caplog.text and "GB of memory" in caplog.text
+    assert "prepare.max_length" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        prepare_to(tmp_path, reviews_table([*short, long]), max_length=400)
+    assert "train/long" not in caplog.text

@@ -351,8 +351,10 @@ def test_an_unknown_config_key_stops_snakemake_in_a_few_lines(tmp_path):
 def test_downloaded_archives_keep_their_official_file_names():
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     for entry in config["datasets"].values():
-        if entry["kind"] in datasets.DOWNLOADED_ARCHIVES:
-            assert datasets.DOWNLOADED_ARCHIVES[entry["kind"]] == entry["url"].rsplit("/", 1)[1]
+        if entry["kind"] in datasets.downloaded():
+            archive = datasets.ARCHIVES[entry["kind"]]
+            assert archive.file_name == entry["url"].rsplit("/", 1)[1] == archive.url.rsplit("/", 1)[1]
+            assert entry["url"] == archive.url
 
 
 def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
@@ -655,9 +657,9 @@ def test_missing_text_is_dropped_and_counted_alike_in_csv_and_parquet(tmp_path, 
     spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
     with caplog.at_level(logging.WARNING):
         reviews = datasets.read_reviews(spec, [path], seed=0)
-    assert (
-        f"{path}: 5 reviews have no text in column 'text'" in caplog.text and "rows [21, 22, 23, 24, 25]" in caplog.text
-    )
+    # A CSV's rows are named by their lines (the header is line 1), a Parquet file's by their rows from 1.
+    where = "lines [22, 23, 24, 25, 26]" if suffix == ".csv" else "rows [21, 22, 23, 24, 25]"
+    assert f"{path}: 5 reviews have no text in column 'text'" in caplog.text and where in caplog.text
     assert "nan" not in reviews.column("text").to_pylist()
     outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test", "vocab")}
     assert datasets.prepare(reviews, outputs, datasets.PrepareSettings())["dropped_empty"] == 5
@@ -669,9 +671,8 @@ def test_missing_labels_are_an_error_alike_in_csv_and_parquet(tmp_path, suffix):
     labels = [1.0, 0.0] * 5 + [float("nan"), None, float("nan")]
     path = table_file(tmp_path / f"reviews{suffix}", ["a fine film"] * 13, labels)
     spec = {"kind": "table", "path": str(path), "text_column": "text", "label_column": "label"}
-    with pytest.raises(
-        ValueError, match=rf"{re.escape(str(path))}: column 'label' has 3 empty values .*rows \[11, 12, 13\]"
-    ):
+    where = r"lines \[12, 13, 14\]" if suffix == ".csv" else r"rows \[11, 12, 13\]"
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: column 'label' has 3 empty values .*{where}"):
         datasets.read_reviews(spec, [path], seed=0)
 
 
@@ -702,7 +703,7 @@ def test_a_yelp_archive_with_a_linked_member_is_named(tmp_path):
     with pytest.raises(datasets.LayoutError, match=expected):
         datasets.read_reviews({"kind": "yelp"}, [path], seed=0)
     with pytest.raises(datasets.LayoutError, match=expected):
-        datasets.check_yelp_layout(path)
+        datasets.ARCHIVES["yelp"].check_layout(path)
 
 
 # ---------------------------------------------------------------------------- 12. one review among many; few to judge

@@ -13,11 +13,16 @@ LAYER_PACKAGES = ["ground", "data", "networks", "dynamics", "outputs"]
 
 
 def layer_order(package: str) -> list[str]:
-    """The modules of ``package`` (dotted, below rnn_dynamics) bottom to top, subpackages expanded in place."""
+    """The modules of ``package`` (dotted, below rnn_dynamics) bottom to top, subpackages expanded in place;
+    the names a package re-exports from its modules, which are no modules, have no place of their own."""
     order = []
     for name in importlib.import_module(f"rnn_dynamics.{package}").__all__:
         dotted = f"{package}.{name}"
-        order += layer_order(dotted) if (PACKAGE / Path(*dotted.split(".")) / "__init__.py").is_file() else [dotted]
+        path = PACKAGE / Path(*dotted.split("."))
+        if (path / "__init__.py").is_file():
+            order += layer_order(dotted)
+        elif path.with_suffix(".py").is_file():
+            order.append(dotted)
     return order
 
 
@@ -30,8 +35,13 @@ MODULES = sorted(
 )
 
 
+def modules_in(name: str) -> set[str]:
+    """The modules that importing ``name`` (a module, or a package: every module in it) brings in."""
+    return {name} if name in MODULES else {module for module in MODULES if module.startswith(f"{name}.")}
+
+
 def imported_modules(name: str) -> set[str]:
-    """The package's modules that module ``name`` imports, anywhere in its code."""
+    """The package's modules that module ``name`` imports, anywhere in its code (a package: all its modules)."""
     tree = ast.parse((PACKAGE / Path(*name.split("."))).with_suffix(".py").read_text())
     found = set()
     for node in ast.walk(tree):
@@ -39,14 +49,15 @@ def imported_modules(name: str) -> set[str]:
             base = node.module.removeprefix("rnn_dynamics").lstrip(".")
             for alias in node.names:
                 candidate = f"{base}.{alias.name}".lstrip(".")
-                found.add(candidate if candidate in MODULES else base)
+                found |= modules_in(candidate) or modules_in(base)
         elif isinstance(node, ast.Import):
             found |= {
-                alias.name.removeprefix("rnn_dynamics.")
+                module
                 for alias in node.names
                 if alias.name.startswith("rnn_dynamics.")
+                for module in modules_in(alias.name.removeprefix("rnn_dynamics."))
             }
-    return found - {""}
+    return found
 
 
 def test_every_module_has_its_place_in_the_layers():
@@ -72,7 +83,8 @@ def test_the_package_root_holds_only_the_layers():
 
 @pytest.mark.parametrize("name", ["", *PACKAGES, *MODULES])
 def test_every_module_declares_its_public_names(name):
-    """A module's ``__all__`` names its attributes; a package's names its submodules, in layer order."""
+    """A module's ``__all__`` names its attributes; a package's names its submodules, in layer order, and the
+    names it re-exports from them."""
     module = importlib.import_module(f"rnn_dynamics.{name}".rstrip("."))
     assert isinstance(module.__all__, list)
     missing = [

@@ -161,8 +161,8 @@ def test_ag_news_joins_title_and_description_into_four_named_classes(tmp_path):
     assert table.column("text").to_pylist()[:2] == ['Wall St. Bears Short-sellers are "back".', "Vote A poll. More"]
     classes = datasets.Classes.from_json(table.schema.metadata[datasets.CLASSES_KEY], path)
     assert classes == datasets.Classes(("World", "Sports", "Business", "Sci/Tech"), False)
-    assert set(datasets.LAYOUT_CHECKS["ag_news"](path)) == set(datasets.AG_NEWS_MEMBERS.values())
-    assert datasets.DOWNLOADED_ARCHIVES["ag_news"] == "ag_news_csv.tgz"
+    assert set(datasets.ARCHIVES["ag_news"].check_layout(path)) == set(datasets.AG_NEWS_MEMBERS.values())
+    assert datasets.ARCHIVES["ag_news"].file_name == "ag_news_csv.tgz"
 
 
 def test_yelp_full_has_five_ordered_star_classes(tmp_path):
@@ -170,13 +170,13 @@ def test_yelp_full_has_five_ordered_star_classes(tmp_path):
         "train": [[str(stars), f"{stars} stars"] for stars in (5, 1, 3, 2, 4)],
         "test": [["1", "bad"], ["5", "good"]],
     })  # fmt: skip
-    table = datasets.read_yelp_full_archive(path)
+    table = datasets.ARCHIVES["yelp_full"].read(path)
     assert table.column("label").to_pylist() == [4, 0, 2, 1, 3, 0, 4]
     assert table.schema.field("label").type == pa.int16()
     classes = datasets.Classes.from_json(table.schema.metadata[datasets.CLASSES_KEY], path)
     assert classes == datasets.Classes(("1", "2", "3", "4", "5"), True)
     with pytest.raises(datasets.LabelError, match=r"train.csv row 1 is not \(label 1 to 5, text\): \['6', 'x'\]"):
-        datasets.read_yelp_full_archive(write_csv_archive(tmp_path / "b.tgz", "yelp_review_full_csv", {
+        datasets.ARCHIVES["yelp_full"].read(write_csv_archive(tmp_path / "b.tgz", "yelp_review_full_csv", {
             "train": [["6", "x"]], "test": [["1", "y"]]}))  # fmt: skip
 
 
@@ -184,20 +184,23 @@ def test_dbpedia_names_its_classes_from_classes_txt(tmp_path):
     splits = {"train": [["2", "MIT", "A school"], ["1", "Acme", "A firm"], ["3", "Bach", "A composer"]],
               "test": [["3", "Liszt", "A pianist"]]}  # fmt: skip
     path = write_csv_archive(tmp_path / "d.tgz", "dbpedia_csv", splits, {"dbpedia_csv/classes.txt": DBPEDIA_CLASSES})
-    table = datasets.read_dbpedia_archive(path)
+    table = datasets.ARCHIVES["dbpedia"].read(path)
     assert table.column("label").to_pylist() == [1, 0, 2, 2]
     assert table.column("text").to_pylist()[0] == "MIT A school"
     classes = datasets.Classes.from_json(table.schema.metadata[datasets.CLASSES_KEY], path)
     assert classes.names == ("Company", "EducationalInstitution", "Artist")
-    assert set(datasets.check_dbpedia_layout(path)) == {*datasets.DBPEDIA_MEMBERS.values(), "dbpedia_csv/classes.txt"}
+    assert set(datasets.ARCHIVES["dbpedia"].check_layout(path)) == {
+        *datasets.DBPEDIA_MEMBERS.values(),
+        "dbpedia_csv/classes.txt",
+    }
     no_classes = write_csv_archive(tmp_path / "n.tgz", "dbpedia_csv", splits)
-    for read in (datasets.read_dbpedia_archive, datasets.check_dbpedia_layout):
+    for read in (datasets.ARCHIVES["dbpedia"].read, datasets.ARCHIVES["dbpedia"].check_layout):
         with pytest.raises(datasets.LayoutError, match=r"no member \['dbpedia_csv/classes.txt'\]"):
             read(no_classes)
     bad = {"train": [["4", "x", "y"]], "test": [["1", "a", "b"]]}
     bad = write_csv_archive(tmp_path / "b.tgz", "dbpedia_csv", bad, {"dbpedia_csv/classes.txt": DBPEDIA_CLASSES})
     with pytest.raises(datasets.LabelError, match=r"row 1 is not \(label 1 to 3, title, content\)"):
-        datasets.read_dbpedia_archive(bad)
+        datasets.ARCHIVES["dbpedia"].read(bad)
 
 
 @pytest.mark.parametrize("kind, folder", [("ag_news", "ag_news_csv"), ("yelp_full", "yelp_review_full_csv"),
@@ -217,13 +220,13 @@ def test_a_linked_member_is_refused(kind, folder, tmp_path):
     with pytest.raises(datasets.LayoutError, match=expected):
         datasets.read_reviews({"kind": kind}, [path], seed=0)
     with pytest.raises(datasets.LayoutError, match=expected):
-        datasets.LAYOUT_CHECKS[kind](path)
+        datasets.ARCHIVES[kind].check_layout(path)
 
 
 def test_the_yelp_polarity_reader_is_unchanged_by_the_shared_code(tmp_path):
     path = write_csv_archive(tmp_path / "p.tgz", "yelp_review_polarity_csv", {
         "test": [["2", "Loved it"]], "train": [["1", "meh\\nno"], ["2", "ok"]]})  # fmt: skip
-    table = datasets.read_yelp_archive(path)
+    table = datasets.ARCHIVES["yelp"].read(path)
     assert table.schema == datasets.REVIEWS_SCHEMA and table.schema.metadata is None
     # The archive's order: test first here.
     assert table.to_pydict() == {

@@ -70,9 +70,9 @@ def test_bad_archives_are_named(tmp_path):
     with pytest.raises(datasets.LabelError, match="dev.tsv row 1.*'2'"):
         datasets.read_sst2_archive(write_sst2(tmp_path / "SST-2.zip", dev_label="2"))
     with pytest.raises(datasets.LabelError, match="train.csv row 1"):
-        datasets.read_yelp_archive(write_yelp(tmp_path / "bad.tgz", {"train": '"3","x"\n', "test": '"1","y"\n'}))
+        datasets.ARCHIVES["yelp"].read(write_yelp(tmp_path / "bad.tgz", {"train": '"3","x"\n', "test": '"1","y"\n'}))
     with pytest.raises(datasets.LayoutError, match="test.csv"):
-        datasets.read_yelp_archive(write_yelp(tmp_path / "half.tgz", {"train": '"1","x"\n'}))
+        datasets.ARCHIVES["yelp"].read(write_yelp(tmp_path / "half.tgz", {"train": '"1","x"\n'}))
 
 
 def test_layout_checks_name_the_missing_members(tmp_path):
@@ -80,13 +80,15 @@ def test_layout_checks_name_the_missing_members(tmp_path):
         "SST-2/train.tsv": len(SST2_TRAIN),
         "SST-2/dev.tsv": 43,
     }
-    assert set(datasets.check_yelp_layout(write_yelp(tmp_path / "yelp.tgz"))) == set(datasets.YELP_MEMBERS.values())
+    assert set(datasets.ARCHIVES["yelp"].check_layout(write_yelp(tmp_path / "yelp.tgz"))) == set(
+        datasets.YELP_MEMBERS.values()
+    )
     with pytest.raises(datasets.LayoutError, match=r"yelp.tgz: not a readable zip"):
         datasets.check_sst2_layout(tmp_path / "yelp.tgz")
     with pytest.raises(datasets.LayoutError, match=r"SST-2.zip: not a readable tar"):
-        datasets.check_yelp_layout(tmp_path / "SST-2.zip")
+        datasets.ARCHIVES["yelp"].check_layout(tmp_path / "SST-2.zip")
     with pytest.raises(datasets.LayoutError, match=r"half.tgz: no member \['yelp_review_polarity_csv/test.csv'\]"):
-        datasets.check_yelp_layout(write_yelp(tmp_path / "half.tgz", {"train": '"1","x"\n'}))
+        datasets.ARCHIVES["yelp"].check_layout(write_yelp(tmp_path / "half.tgz", {"train": '"1","x"\n'}))
 
 
 # ---------------------------------------------------------------------------- through the workflow

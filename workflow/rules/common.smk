@@ -5,7 +5,7 @@ import re
 from rnn_dynamics.dynamics import analyses, fixed_points, similarity
 from rnn_dynamics.outputs import results_page
 from rnn_dynamics.networks import training
-from rnn_dynamics.data.datasets import DOWNLOADED_ARCHIVES
+from rnn_dynamics.data.datasets.registry import ARCHIVES, downloaded
 from rnn_dynamics.ground.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
 from rnn_dynamics.outputs.report import TABLE_TITLES  # not `report`, which is Snakemake's report()
 
@@ -65,20 +65,19 @@ def dataset_spec(wildcards):
 def raw_input(wildcards):
     """What `prepare` reads: the dataset's archive, or the user's table files."""
     spec = dataset_spec(wildcards)
-    if spec["kind"] in DOWNLOADED_ARCHIVES:
-        return f"resources/{wildcards.dataset}/{DOWNLOADED_ARCHIVES[spec['kind']]}"
-    if spec["kind"] == "synthetic":
-        return f"resources/{wildcards.dataset}/synthetic.tar.gz"
+    if spec["kind"] in ARCHIVES:
+        return f"resources/{wildcards.dataset}/{ARCHIVES[spec['kind']].file_name}"
     return [spec["path"]] if "path" in spec else [spec["train"], spec["test"]]
 
 
 def archive_spec(wildcards):
     """The dataset entry of a download, checked to be of the kind whose official file name was asked for."""
     spec = dataset_spec(wildcards)
-    if DOWNLOADED_ARCHIVES.get(spec["kind"]) != wildcards.archive:
+    archive = downloaded().get(spec["kind"])
+    if archive is None or archive.file_name != wildcards.archive:
         raise ValueError(
             f"resources/{wildcards.dataset}/{wildcards.archive}: dataset {wildcards.dataset!r} is of kind "
-            f"{spec['kind']!r}, whose archive is {DOWNLOADED_ARCHIVES.get(spec['kind'], 'not downloaded')}"
+            f"{spec['kind']!r}, whose archive is {archive.file_name if archive else 'not downloaded'}"
         )
     return spec
 
@@ -240,8 +239,8 @@ def benchmark_records(wildcards):
     root = f"logs/benchmarks/{wildcards.dataset}"
     kind = dataset_spec(wildcards)["kind"]
     records = [f"{root}/prepare.tsv"]
-    if kind in DOWNLOADED_ARCHIVES:
-        records.append(f"{root}/download/{DOWNLOADED_ARCHIVES[kind]}.tsv")
+    if kind in downloaded():
+        records.append(f"{root}/download/{ARCHIVES[kind].file_name}.tsv")
     elif kind == "synthetic":
         records.append(f"{root}/synthesize.tsv")
     source = config["embeddings"]["source"]

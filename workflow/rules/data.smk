@@ -6,7 +6,7 @@ rule download:
     benchmark:
         "logs/benchmarks/{dataset}/download/{archive}.tsv"
     wildcard_constraints:
-        archive="|".join(re.escape(name) for name in DOWNLOADED_ARCHIVES.values()),
+        archive="|".join(re.escape(archive.file_name) for archive in downloaded().values()),
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -17,7 +17,7 @@ rule download:
 
 rule synthesize:
     output:
-        "resources/{dataset}/synthetic.tar.gz",
+        f"resources/{{dataset}}/{ARCHIVES['synthetic'].file_name}",
     log:
         "logs/{dataset}/synthesize.log",
     benchmark:

@@ -1,7 +1,8 @@
 """The data layer: raw archives and tables into token tables, vectors and padded batches.
 
 ``download`` (checksum-verified archives), ``text`` (tokenizer and vocabulary), ``synthetic`` (generated
-reviews with a known rule), ``datasets`` (every reader and ``prepare``), ``embeddings`` (vectors aligned to the
+reviews with a known rule), ``datasets`` (a package: the label schema, one
+module per archive family, the registry of dataset kinds, and ``prepare``), ``embeddings`` (vectors aligned to the
 vocabulary), ``batches`` (the prepared splits in memory, length buckets, padded batches).
 """
 

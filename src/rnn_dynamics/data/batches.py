@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from rnn_dynamics.data.datasets import BINARY, LABEL_TYPES, Classes, read_classes
+from rnn_dynamics.data.datasets.schema import BINARY, LABEL_TYPES, Classes, read_classes
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.ground.storage import SchemaError, read_table, remake_hint
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipeline import snakemake
-from rnn_dynamics.outputs import report
+from rnn_dynamics.outputs import catalogue, report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "line.png", "pca_trajectories.png"]
@@ -184,10 +184,12 @@ def test_status_page_says_how_many_are_missing(tmp_path):
 
 def test_html_table_holds_every_row_and_escapes_text(tmp_path):
     csv = tmp_path / "accuracy.csv"
-    pd.DataFrame({"model": ["<gru>", "lstm"], "test_accuracy": [0.90251234, 0.5]}).to_csv(csv, index=False)
+    columns = catalogue.TABLES["accuracy"].expected_columns([])
+    rows = [{"model": "<gru>", "test_accuracy": 0.90251234}, {"model": "lstm", "test_accuracy": 0.5}]
+    pd.DataFrame(rows, columns=columns).to_csv(csv, index=False)
     report.write_html_table(csv, tmp_path / "accuracy.html", "accuracy")
     page = (tmp_path / "accuracy.html").read_text()
-    assert html.escape(report.TABLE_TITLES["accuracy"]) in page
+    assert html.escape(catalogue.TABLES["accuracy"].title) in page
     assert "&lt;gru&gt;" in page and "<gru>" not in page
     assert "0.9025" in page and page.count("<tr") == 3
     with pytest.raises(ValueError, match="unknown summary table 'bogus'"):

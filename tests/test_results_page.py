@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rnn_dynamics.ground.provenance import CHECKOUT, config_hash
-from rnn_dynamics.outputs import results_page, tables, timeline
+from rnn_dynamics.outputs import catalogue, results_page, timeline
 
 
 def page_tables(text: str) -> dict[str, list[list[str]]]:
@@ -46,16 +46,14 @@ def assert_page_shows(text: str, csvs: dict[str, pd.DataFrame]) -> None:
                 assert_cell_equals(cell, value.item() if hasattr(value, "item") else value, f"{name} row {i} {column}")
 
 
-def test_every_column_of_every_table_has_its_meaning():
-    columns = {
-        "accuracy": tables.ACCURACY_COLUMNS,
-        "explained_variance": ["model", "split", "layer", "weights", "explained_1", "explained_2", "explained_3"],
-        "fixed_points": tables.FIXED_POINT_TABLE_COLUMNS,
-        "comparison": tables.COMPARISON_COLUMNS,
-    }
-    assert set(columns) == set(results_page.TABLES)
-    for name, names in columns.items():
-        assert list(results_page.MEANINGS[name]) == list(names), name
+def test_every_column_of_every_table_on_the_page_has_its_meaning():
+    shown = [table.name for table in catalogue.page_tables()]
+    assert shown == ["accuracy", "explained_variance", "fixed_points", "comparison", "similarity"]
+    for name in shown:
+        assert all(meaning.strip() for meaning in catalogue.TABLES[name].columns.values()), name
+    assert catalogue.TABLES["explained_variance"].names == [
+        "model", "split", "layer", "weights", "explained_1", "explained_2", "explained_3"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -76,14 +74,14 @@ def test_cells_are_formatted_to_four_significant_digits(value, text):
 
 def synthetic_like_tables():
     accuracy = pd.DataFrame(
-        [{column: 0 for column in tables.ACCURACY_COLUMNS} | {"model": "gru-L1-E16-H32-s0", "test_accuracy": 0.96123}]
+        [{column: 0 for column in catalogue.TABLES["accuracy"].names} | {"model": "m", "test_accuracy": 0.96123}]
     )
     explained = pd.DataFrame(
         {"model": ["m", "m"], "layer": [1, 1], "weights": ["trained", "untrained"], "explained_1": [0.9, 0.3],
          "explained_2": [0.95, 0.5], "explained_3": [0.97, float("nan")]}
     )  # fmt: skip
-    fixed = pd.DataFrame([{column: 1.5 for column in tables.FIXED_POINT_TABLE_COLUMNS} | {"model": "m"}])
-    comparison = pd.DataFrame([{column: 0.25 for column in tables.COMPARISON_COLUMNS} | {"model": "m"}])
+    fixed = pd.DataFrame([{column: 1.5 for column in catalogue.TABLES["fixed_points"].names} | {"model": "m"}])
+    comparison = pd.DataFrame([{column: 0.25 for column in catalogue.TABLES["comparison"].names} | {"model": "m"}])
     return {"accuracy": accuracy, "explained_variance": explained, "fixed_points": fixed, "comparison": comparison}
 
 
@@ -93,7 +91,7 @@ def test_a_page_shows_its_tables_and_provenance(tmp_path):
                          "start_s": [0.0, 10.0], "end_s": [10.0, 15.0]})  # fmt: skip
     config = {"run_datasets": ["toy"], "training": {"epochs": 3}}
     metrics = [{"model": "m", "device": "cpu", "code": {"commit": "abc123", "dirty": False}}]
-    text = results_page.page("toy", csvs, runs, metrics, {"m": ["figures/m/fixed_points.png"]}, config)
+    text = results_page.page("toy", csvs, runs, metrics, {"m": ["figures/m/fixed_points.png"]}, config, ["m"])
     assert_page_shows(text, csvs)
     assert f"`{config_hash(config)}`" in text
     assert "abc123 on cpu" in text
@@ -123,7 +121,8 @@ def test_publish_copies_the_page_and_the_figures_it_shows(tmp_path):
 def test_the_synthetic_run_ends_with_its_results_page(synthetic_pipeline):
     results = synthetic_pipeline / "results" / "synthetic"
     text = (results / "RESULTS.md").read_text()
-    csvs = {name: pd.read_csv(results / "tables" / f"{name}.csv") for name in results_page.TABLES}
+    shown = [table.name for table in catalogue.page_tables() if not table.optional]
+    csvs = {name: pd.read_csv(results / "tables" / f"{name}.csv") for name in shown}
     assert_page_shows(text, csvs)
     commit = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], capture_output=True, text=True)
     assert f"| commit | `{commit.stdout.strip()}` |" in text
@@ -135,3 +134,77 @@ def test_the_synthetic_run_ends_with_its_results_page(synthetic_pipeline):
     assert f"| train | 2 | {results_page.format_value(float(stages.set_index('rule').loc['train', 'sum_s']))} |" in text
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (results / link).stat().st_size > 10_000, link
+
+
+# --- a page over a damaged table: named with its --forcerun target; the last good page kept ------------------
+
+
+def grid_run(directory, models):
+    """Every input of the results page of ``configs/synthetic.yaml``'s dataset, made up: tables of the catalogue's
+    columns with a row per model, a metrics.json per model and a placeholder for each figure."""
+    results = directory / "results" / "synthetic"
+    rows = {
+        "accuracy": [{"model": model, "test_accuracy": 0.9} for model in models],
+        "explained_variance": [{"model": model, "split": "test", "layer": 1, "weights": "trained"} for model in models],
+        "fixed_points": [{"model": model, "split": "test", "system": "layer1", "starts": 4} for model in models],
+        "comparison": [{"dataset": "synthetic", "model": model, "system": "layer1"} for model in models],
+        "timeline": [{"rule": "train", "model": models[0], "s": 5.0, "max_rss": 100.0, "start_s": 0.0, "end_s": 5.0}],
+    }
+    for name, table_rows in rows.items():
+        columns = catalogue.TABLES[name].expected_columns([])
+        (results / "tables").mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(table_rows, columns=columns).to_csv(results / "tables" / f"{name}.csv", index=False)
+    for model in models:
+        (results / "models" / model).mkdir(parents=True, exist_ok=True)
+        (results / "models" / model / "metrics.json").write_text(json.dumps({"model": model, "device": "cpu"}))
+        systems = ["layer1"] + (["layer2"] if "-L2-" in model else [])
+        for name in [*results_page.FIGURES, *(f"{system}/manifold" for system in systems)]:
+            figure = results / "figures" / model / f"{name}.png"
+            figure.parent.mkdir(parents=True, exist_ok=True)
+            figure.write_bytes(b"png")
+    return results
+
+
+def test_a_table_that_lacks_a_model_of_the_grid_is_refused_naming_the_model(tmp_path):
+    results = grid_run(tmp_path, ["gru-L1-E16-H32-s0"])
+    path = results / "tables" / "accuracy.csv"
+    header = catalogue.TABLES["accuracy"].expected_columns([])
+    path.write_text(",".join(header) + "\n")  # a header, no row
+    shown = {table.name: catalogue.read(table.name, results / "tables" / f"{table.name}.csv") for table in
+             catalogue.page_tables() if not table.optional}  # fmt: skip
+    assert len(shown["accuracy"]) == 0
+    with pytest.raises(ValueError) as error:
+        results_page.page("synthetic", shown, pd.DataFrame(), [], {}, {}, ["gru-L1-E16-H32-s0"])
+    message = str(error.value)
+    assert message.startswith("results/synthetic/tables/accuracy.csv: no row of 1 model(s) of the grid")
+    assert "['gru-L1-E16-H32-s0']" in message and "--forcerun results/synthetic/tables/accuracy.csv`" in message
+
+
+@pytest.mark.slow
+def test_a_results_page_that_fails_keeps_the_last_good_one(tmp_path):
+    """The real rule on made-up inputs (the rules before it not allowed): a 0-byte table, then a header-only
+    accuracy table, each fail naming the table and its --forcerun target, and the last good page stays."""
+    from pipeline import copy_workflow, snakemake
+
+    models = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]  # configs/synthetic.yaml's grid
+    directory = copy_workflow(tmp_path / "run")
+    results = grid_run(directory, models)
+    command = ["results/synthetic/RESULTS.md", "--cores", "1", "--configfile", "configs/synthetic.yaml"]
+    command += ["--allowed-rules", "results_page"]
+    made = snakemake(directory, *command, timeout=300)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    good = (results / "RESULTS.md").read_text()
+    assert "\n| gru-L2-E16-H32-s0 | n/a |" in good
+    log = directory / "logs" / "synthetic" / "results_page.log"
+    header = ",".join(catalogue.TABLES["accuracy"].expected_columns([])) + "\n"
+    for damage, expected in [
+        (b"", "results/synthetic/tables/accuracy.csv: unreadable (0 bytes"),
+        (header.encode(), f"results/synthetic/tables/accuracy.csv: no row of 2 model(s) of the grid (models in the "
+                          f"config): {models}"),
+    ]:  # fmt: skip
+        (results / "tables" / "accuracy.csv").write_bytes(damage)
+        failed = snakemake(directory, *command, timeout=300)
+        output = failed.stdout + failed.stderr + log.read_text()
+        assert failed.returncode != 0 and expected in output, output[-3000:]
+        assert "--forcerun results/synthetic/tables/accuracy.csv`" in output, output[-3000:]
+        assert (results / "RESULTS.md").read_text() == good

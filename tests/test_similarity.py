@@ -11,7 +11,7 @@ from rnn_dynamics.data import batches
 from rnn_dynamics.dynamics import similarity
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model
-from rnn_dynamics.outputs import results_page
+from rnn_dynamics.outputs import catalogue
 from trained import train_synthetic
 
 SETTINGS = similarity.Settings(steps=8, reviews=200)
@@ -129,4 +129,4 @@ def test_the_similarity_stage_compares_seeds_and_splits_on_a_small_grid(tmp_path
     assert [sentence.split(":")[0] for sentence in sentences] == ["Along seed", "Along split"]
     assert sentences[1].startswith("Along split: test against train: DSA ") and "; seed to seed: DSA " in sentences[1]
     assert all("; each system from its untrained network: DSA " in sentence for sentence in sentences)
-    assert list(results_page.MEANINGS["similarity"]) == list(table.columns)
+    assert list(catalogue.TABLES["similarity"].columns) == list(table.columns)

@@ -33,6 +33,7 @@ from rnn_dynamics.ground.grid import ModelSpec, split_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
 
 __all__ = [
+    "COLUMNS",
     "GEOMETRY",
     "PER_SYSTEM",
     "Settings",
@@ -68,6 +69,10 @@ GEOMETRY = [
 ]
 # Each system's columns of the table (each twice: _a and _b): its DSA from its untrained network, its geometry.
 PER_SYSTEM = ["dsa_untrained", *GEOMETRY]
+# The similarity table's columns: the pair, its measures, then each system's (the table catalogue describes them).
+COLUMNS = ["axis", "a", "b", "value_a", "value_b", "reviews", "dsa", "cka"] + [
+    f"{key}_{side}" for key in PER_SYSTEM for side in ("a", "b")
+]
 
 
 @dataclass(frozen=True)
@@ -315,9 +320,7 @@ def similarity_table(
     for axis, a, b in compared:
         log.info("similarity: %s against %s (%s)", a.name, b.name, axis)
         rows.append(row(axis, a, b, compare(a, b, networks, splits, settings), geometries))
-    columns = ["axis", "a", "b", "value_a", "value_b", "reviews", "dsa", "cka"]
-    columns += [f"{key}_{side}" for key in PER_SYSTEM for side in ("a", "b")]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def per_system(rows: pd.DataFrame, *measures: str) -> pd.DataFrame:

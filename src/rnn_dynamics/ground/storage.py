@@ -59,6 +59,7 @@ __all__ = [
     "read_table",
     "read_torch",
     "reading",
+    "register_producer",
     "remake_hint",
     "write_json",
     "write_table",
@@ -185,6 +186,7 @@ def list_matrix(column: pa.Array | pa.ChunkedArray, *shape: int) -> np.ndarray:
 # `expand`; ``\g<0>``: the file itself). A file inside a directory() output is not an
 # output of its own: Snakemake knows only the folder. Of a model's folder, only the
 # rule's four outputs are; its other files (checkpoint.pt, .lock) go with model.pt.
+# The summary tables are added by their catalogue (``register_producer``), which names their rules.
 PRODUCING_RULES = [
     (r"results/[^/]+/data/[^/]+\.parquet", "prepare", r"\g<0>"),
     (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings", r"\g<0>"),
@@ -196,14 +198,16 @@ PRODUCING_RULES = [
     (r"results/[^/]+/fixed_points/[^/]+/[^/]+\.parquet", "gather_fixed_points", r"\g<0>"),
     (r"results/[^/]+/linearization/[^/]+/[^/]+\.parquet", "linearize", r"\g<0>"),
     (r"(results/[^/]+/analyses/[^/]+/[^/]+)/[^/]+", "analyze", r"\1"),
-    (r"results/[^/]+/tables/accuracy\.csv", "accuracy_table", r"\g<0>"),
-    (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table", r"\g<0>"),
-    (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table", r"\g<0>"),
-    (r"results/[^/]+/tables/comparison\.csv", "comparison_table", r"\g<0>"),
-    (r"results/[^/]+/tables/timeline\.csv", "timeline", r"\g<0>"),
     (r"results/[^/]+/RESULTS\.md", "results_page", r"\g<0>"),
-    (r"results/comparison\.csv", "comparison_across_datasets", r"\g<0>"),
 ]
+
+
+def register_producer(pattern: str, rule: str, target: str = r"\g<0>") -> None:
+    """Add a file of the layers above to ``PRODUCING_RULES``: the summary tables, whose rules their catalogue
+    (``rnn_dynamics.outputs.catalogue``) names. Registering the same entry twice keeps one."""
+    entry = (pattern, rule, target)
+    if entry not in PRODUCING_RULES:
+        PRODUCING_RULES.append(entry)
 
 
 def _producer(path: str | os.PathLike) -> tuple[str, str] | None:

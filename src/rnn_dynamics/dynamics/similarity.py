@@ -46,7 +46,6 @@ __all__ = [
     "geometry",
     "linear_cka",
     "pairs",
-    "participation_ratio",
     "per_system",
     "row",
     "similarity_table",
@@ -213,13 +212,6 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
 
 
-def participation_ratio(points: np.ndarray) -> float:
-    """The dimension of a set of points (K, S): (sum of PCA variances)^2 / sum of their squares, 1 for a line
-    (NaN below two points)."""
-    fractions = spectra.variance_fractions(points)
-    return float(1.0 / np.sum(fractions**2)) if len(fractions) else float("nan")
-
-
 def _median_iqr(values: np.ndarray) -> tuple[float, float]:
     if len(values) == 0:
         return float("nan"), float("nan")
@@ -242,7 +234,7 @@ def geometry(fixed_point_path, linearization_path, model, system: str) -> dict:
     tau = _median_iqr(spectra.time_constant(top))
     return {
         "unique_fixed_points": int(len(points)),
-        "manifold_dimension": participation_ratio(points),
+        "manifold_dimension": spectra.participation_ratio(points),
         "top_modulus_median": modulus[0],
         "top_modulus_iqr": modulus[1],
         "time_constant_median": tau[0],

@@ -22,7 +22,7 @@ with logs.to_file(snakemake.log[0]):
         pd.read_csv(snakemake.input.timeline),
         [read_json(path) for path in snakemake.input.metrics],
         figures,
-        snakemake.config,
+        snakemake.params.config,
         pd.read_csv(snakemake.input.similarity[0]) if snakemake.input.similarity else None,
     )
     results_page.write(text, snakemake.output[0])

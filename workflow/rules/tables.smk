@@ -149,5 +149,8 @@ rule results_page:
         "logs/{dataset}/results_page.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        # The page shows the resolved configuration and its hash: a changed key makes the page again.
+        config=config,
     script:
         "../../scripts/results_page.py"

@@ -22,7 +22,7 @@ with logs.to_file(snakemake.log[0]):
         timeline_table,
         [read_json(path) for path in snakemake.input.metrics],
         figures,
-        snakemake.config,
+        snakemake.params.config,
         snakemake.params.models,
     )
     results_page.write(text, snakemake.output[0])

@@ -393,6 +393,17 @@ def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
         ),
         # One hidden unit: the figures (PC1 against PC2) crashed; the schema refuses it.
         ("models={hidden: 1}", "On instance['models']['hidden']"),
+        # A similarity axis of one value (one seed): the run made no table and said nothing.
+        (
+            "similarity={axes: [seed, layer]}",
+            "similarity.axes: the axis 'seed' has one value in the grid (0, from models.seeds)",
+        ),
+        # A system compared with itself: a row of DSA 0 and CKA 1.
+        (
+            "similarity={pairs: [[gru-L1-E16-H32-s0/layer1, gru-L1-E16-H32-s0/layer1]]}",
+            "similarity.pairs: the pair ['gru-L1-E16-H32-s0/layer1', 'gru-L1-E16-H32-s0/layer1'] compares a system "
+            "with itself",
+        ),
     ],
 )
 def test_config_values_that_cannot_run_stop_snakemake_before_any_job(tmp_path, override, expected):
@@ -415,6 +426,30 @@ def test_more_shards_than_starts_is_refused_by_the_config_check_and_the_shard():
     settings = fixed_points.SearchSettings(starts=10)
     with pytest.raises(ValueError, match=r"shard 13 of 20: fixed_points.shards \(20\) is larger"):
         fixed_points.solve_shard(None, np.zeros((40, 8)), settings, 12, 20)
+
+
+def test_a_similarity_axis_of_one_value_or_a_pair_of_one_system_is_refused_naming_the_axis_or_pair():
+    from rnn_dynamics.dynamics import similarity
+
+    one_layer = [ModelSpec("gru", 1, 8, 8, 0)]
+    cases = [
+        ({"axes": ["seed"]}, one_layer, "per_layer", r"axis 'seed' has one value in the grid \(0, from models.seeds\)"),
+        (
+            {"axes": ["layer"]},
+            one_layer,
+            "per_layer",
+            r"axis 'layer' has one value in the grid \('layer1', from models",
+        ),
+        ({"axes": ["layer"]}, [ModelSpec("gru", 2, 8, 8, 0)], "stack", r"axis 'layer' has one value .*'stack'"),
+        ({"axes": ["split"]}, one_layer, "per_layer", r"axis 'split' has one value .*'test', from states.splits"),
+        ({"pairs": [["gru-L1-E8-H8-s0/layer1"] * 2]}, one_layer, "per_layer", r"compares a system with itself"),
+    ]
+    for section, models, mode, expected in cases:
+        with pytest.raises(ValueError, match=expected):
+            similarity.pairs(similarity.Settings(**section), models, ["test"], mode)
+    two_seeds = [ModelSpec("gru", 2, 8, 8, seed) for seed in (0, 1)]
+    found = similarity.pairs(similarity.Settings(axes=["seed", "layer"]), two_seeds, ["test"], "per_layer")
+    assert [axis for axis, _, _ in found] == ["seed", "seed", "layer", "layer"]
 
 
 # ---------------------------------------------------------------------------- 8. a split of one label
@@ -466,6 +501,32 @@ def test_a_validation_split_of_one_label_names_valid_fraction(tmp_path):
         f"0.1), has no review of label [1] (label 0: 3, label 1: 0); every split needs every label: check the "
         f"labels in column 'label' of {files[0]}, or raise prepare.valid_fraction"
     )
+
+
+def test_a_training_fraction_that_leaves_a_label_almost_no_review_is_refused_before_training(tmp_path):
+    """0.001 of 240 reviews is one review of one label: refused before any training step, naming the model, the
+    counts and models.train_fraction, with a fraction that is enough for this seed."""
+    lengths = np.full(240, 3)
+    train_split = batches.Reviews(
+        np.arange(720) % 20, np.concatenate([[0], np.cumsum(lengths)]), (np.arange(240) % 2).astype(np.float32)
+    )
+    splits = {"train": train_split, "valid": train_split, "test": train_split}
+    spec = ModelSpec("gru", 1, 8, 8, 0, train_fraction=0.001)
+    names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
+    with pytest.raises(ValueError) as error:
+        training.train(
+            spec, splits, np.zeros((20, 8), np.float32), SETTINGS, training.Outputs(*(tmp_path / n for n in names))
+        )
+    message = str(error.value)
+    assert message.startswith(
+        "gru-L1-E8-H8-F0.001-s0: models.train_fraction 0.001 trains on 1 of the 240 reviews of the training split"
+    ), message
+    assert "at least 2 of each are needed" in message and not list(tmp_path.iterdir())  # nothing written
+    enough = float(re.search(r"raise models.train_fraction to at least ([0-9.]+)$", message).group(1))
+    subset = batches.trained_on(train_split, ModelSpec("gru", 1, 8, 8, 0, train_fraction=enough))
+    assert np.bincount(subset.labels.astype(int)).min() >= batches.MIN_TRAINING_REVIEWS_PER_LABEL
+    # A fraction of a label-rich split trains as before: 0.1 of 240 is 24 reviews of both labels.
+    assert len(batches.trained_on(train_split, ModelSpec("gru", 1, 8, 8, 0, train_fraction=0.1))) == 24
 
 
 # ---------------------------------------------------------------------------- 9. hints that work as written

@@ -9,7 +9,7 @@ import torch
 
 from rnn_dynamics.data import batches, datasets, synthetic
 from rnn_dynamics.data.text import Vocabulary
-from rnn_dynamics.dynamics import analyses, fixed_points, linearization, manifold
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization, manifold, spectra
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.networks import training
@@ -24,11 +24,13 @@ def plane(count=600, size=12, seed=0):
 
 def test_the_participation_ratio_is_one_on_a_line_and_two_on_an_even_plane():
     line = np.outer(np.linspace(-1, 1, 50), np.ones(5))
-    assert manifold.participation_ratio(line) == pytest.approx(1.0)
+    assert spectra.participation_ratio(line) == pytest.approx(1.0)
     # A square's two directions have equal variance: a ratio of 2 (1.98 on 600 uniform points).
-    assert manifold.participation_ratio(plane()) == pytest.approx(2.0, abs=0.05)
-    assert np.isnan(manifold.participation_ratio(np.ones((1, 3))))
-    assert np.isnan(manifold.participation_ratio(np.ones((4, 3))))
+    assert spectra.participation_ratio(plane()) == pytest.approx(2.0, abs=0.05)
+    assert np.isnan(spectra.participation_ratio(np.ones((1, 3))))
+    assert np.isnan(spectra.participation_ratio(np.ones((4, 3))))
+    cloud = np.random.default_rng(0).standard_normal((5000, 3))
+    assert spectra.participation_ratio(cloud) == pytest.approx(3.0, rel=0.05)
 
 
 def test_the_local_participation_ratio_sees_a_plane_where_it_curves():
@@ -36,7 +38,7 @@ def test_the_local_participation_ratio_sees_a_plane_where_it_curves():
     rng = np.random.default_rng(1)
     angle, height = rng.uniform(0, np.pi, 2000), rng.uniform(0, 3, 2000)
     cylinder = np.column_stack([np.cos(angle), np.sin(angle), height])
-    assert manifold.participation_ratio(cylinder) > 2.1
+    assert spectra.participation_ratio(cylinder) > 2.1
     assert manifold.local_participation_ratio(cylinder, classes=2, seed=0) == pytest.approx(2.0, abs=0.3)
 
 

@@ -87,13 +87,6 @@ def test_a_configured_pair_outside_the_grid_is_named():
         similarity.pairs(settings, [ModelSpec("gru", 1, 8, 8, 0)], ["test"], "per_layer")
 
 
-def test_participation_ratio_is_the_dimension_of_a_line_and_of_a_cloud():
-    rng = np.random.default_rng(0)
-    line = np.outer(rng.standard_normal(50), rng.standard_normal(8))
-    assert similarity.participation_ratio(line) == pytest.approx(1.0)
-    assert similarity.participation_ratio(rng.standard_normal((5000, 3))) == pytest.approx(3.0, rel=0.05)
-
-
 @pytest.mark.slow
 def test_the_similarity_stage_compares_seeds_and_splits_on_a_small_grid(tmp_path):
     """Two seeds of a GRU trained on half the training split, states of test and train: one row per pair along

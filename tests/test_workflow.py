@@ -202,6 +202,33 @@ def test_each_stage_passes_the_params_it_always_did():
                                                         if k != "splits"}})  # fmt: skip
 
 
+def test_scripts_read_only_their_rules_params_inputs_and_resources():
+    """No script reads ``snakemake.config``: what a job computes with is its rule's params (which Snakemake
+    records and compares), and where it runs its rule's resources and threads."""
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    readers = sorted(path.name for path in scripts.glob("*.py") if "snakemake.config" in path.read_text())
+    assert readers == []
+
+
+def test_the_rules_that_run_a_model_take_their_device_as_a_resource():
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+    root = clean_copy()
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(),
+            storage_settings=StorageSettings(),
+            snakefile=root / "Snakefile",
+            workdir=root,
+        )._workflow
+        for rule, section in [("train", "training"), ("hidden_states", "training"), ("fixed_point_shard",
+                              "fixed_points"), ("linearize", "fixed_points"), ("analyze", "analyses")]:  # fmt: skip
+            assert workflow.get_rule(rule).resources["device"] == workflow.config[section]["device"], rule
+            assert "device" not in repr(workflow.get_rule(rule).params), rule
+
+
 def test_a_grid_of_batch_sizes_fractions_and_splits_plans_one_model_per_combination():
     """Two batch sizes, three training fractions and two seeds: 12 models, each trained once, and the states,
     fixed points and linearization of each model per split (test, train): 24 of each."""

@@ -2,7 +2,7 @@
 import os
 import re
 
-from rnn_dynamics.dynamics import analyses, fixed_points, similarity
+from rnn_dynamics.dynamics import analyses, fixed_points, similarity, states
 from rnn_dynamics.outputs import catalogue, results_page
 from rnn_dynamics.networks import training
 from rnn_dynamics.data.datasets.registry import ARCHIVES, downloaded
@@ -44,13 +44,8 @@ def train_params(wildcards):
 
 
 def states_params(wildcards):
-    """The hidden_states rule's params: the states section as given, its splits replaced by this job's split,
-    as the section read while it named one split (so that results made then do not rerun)."""
-    split = split_of_tag(wildcards.split_tag)
-    return {
-        ("split" if key == "splits" else key): split if key == "splits" else value
-        for key, value in config["states"].items()
-    }
+    """The hidden_states rule's params: the states section as given, with this job's split."""
+    return states.Settings.job_params(config["states"], split_of_tag(wildcards.split_tag))
 
 
 def split_data(wildcards):

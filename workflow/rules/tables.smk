@@ -151,5 +151,7 @@ rule results_page:
         "../../envs/pipeline.yaml"
     params:
         models=[m.id for m in MODELS],
+        # The page shows the resolved configuration and its hash: a changed key makes the page again.
+        config=config,
     script:
         "../../scripts/results_page.py"

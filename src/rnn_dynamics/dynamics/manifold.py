@@ -4,7 +4,7 @@ A classifier of N categorical classes integrates evidence on an attractor manifo
 dimensions; ordered classes (star ratings) on fewer. The measures here:
 
 - the manifold's dimension: the PCs reaching a share of the fixed points' variance, the participation
-  ratio ``(sum l)^2 / sum l^2`` of their covariance eigenvalues, its local version, and two nonlinear
+  ratio (``spectra.participation_ratio``), its local version, and two nonlinear
   estimates (Levina-Bickel and the correlation dimension, from scikit-dimension);
 - the readout's simplex: pairwise angles between the classes' readout vectors, against the regular
   simplex's ``arccos(-1 / (N - 1))``;
@@ -29,7 +29,6 @@ __all__ = [
     "dimensions",
     "levina_bickel",
     "local_participation_ratio",
-    "participation_ratio",
     "principal_axes",
     "random_span_shares",
     "readout_angles",
@@ -41,20 +40,6 @@ __all__ = [
 
 # The |lambda| thresholds counted as slow modes (tau of about 9.5 and 99.5 steps).
 SLOW_MODULI = (0.9, 0.99)
-
-
-def _covariance_eigenvalues(points: np.ndarray) -> np.ndarray:
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) < 2:
-        return np.zeros(0)
-    return np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2 / (len(points) - 1)
-
-
-def participation_ratio(points: np.ndarray) -> float:
-    """``(sum l)^2 / sum l^2`` of the points' (K, S) covariance eigenvalues: 1 for a line, d for d equal
-    directions (NaN below two distinct points)."""
-    values = _covariance_eigenvalues(points)
-    return float(values.sum() ** 2 / (values**2).sum()) if values.sum() > 0 else float("nan")
 
 
 def components_to_reach(fractions: np.ndarray, level: float) -> int:
@@ -76,7 +61,7 @@ def local_participation_ratio(points: np.ndarray, classes: int, seed: int, centr
     ratios = []
     for centre in chosen:
         nearest = np.argsort(np.linalg.norm(points - points[centre], axis=1), kind="stable")[:neighbours]
-        ratios.append(participation_ratio(points[nearest]))
+        ratios.append(spectra.participation_ratio(points[nearest]))
     return float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else float("nan")
 
 
@@ -114,7 +99,7 @@ def dimensions(points: np.ndarray, modulus: np.ndarray) -> dict:
     measures = {
         "pcs_90": components_to_reach(fractions, 0.9),
         "pcs_95": components_to_reach(fractions, 0.95),
-        "participation_ratio": participation_ratio(points),
+        "participation_ratio": spectra.participation_ratio(points),
         "levina_bickel_dimension": levina_bickel(points),
     }
     for threshold in SLOW_MODULI:

@@ -33,6 +33,7 @@ from rnn_dynamics.ground.grid import ModelSpec, split_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
 
 __all__ = [
+    "AXIS_KEYS",
     "COLUMNS",
     "GEOMETRY",
     "PER_SYSTEM",
@@ -47,7 +48,6 @@ __all__ = [
     "geometry",
     "linear_cka",
     "pairs",
-    "participation_ratio",
     "per_system",
     "row",
     "similarity_table",
@@ -123,6 +123,18 @@ _AXES = {
 }
 
 
+# The config keys an axis's values come from: an axis of one value gives no pair to compare.
+AXIS_KEYS = {
+    "seed": "models.seeds",
+    "batch_size": "models.batch_size",
+    "train_fraction": "models.train_fraction",
+    "embedding": "models.embedding",
+    "architecture": "models.architectures",
+    "split": "states.splits",
+    "layer": "models.layers with fixed_points.mode per_layer",
+}
+
+
 def axis_value(system: SystemName, axis: str):
     return _AXES[axis](system)
 
@@ -144,8 +156,13 @@ def axis_pairs(systems: list[SystemName], axis: str) -> list[tuple[SystemName, S
 def pairs(
     settings: Settings, models: list[ModelSpec], splits: list[str], mode: str
 ) -> list[tuple[str, SystemName, SystemName]]:
-    """The pairs to compare, as (axis, a, b): the configured ones (axis ``pair``), then each axis's. Raises
-    ValueError naming a configured system that is not in the grid."""
+    """The pairs to compare, as (axis, a, b): the configured ones (axis ``pair``), then each axis's.
+
+    Raises ValueError, before any job is planned (the Snakefile calls this while it reads the config), naming a
+    configured system that is not in the grid, a configured pair of a system with itself (DSA 0 and CKA 1 by
+    construction: no measurement), or an axis of ``similarity.axes`` along which no two systems differ (one value
+    in the grid: nothing to compare, no table, no figure).
+    """
     systems = [
         SystemName(model, split, system) for model in models for split in splits for system in model.systems(mode)
     ]
@@ -158,9 +175,27 @@ def pairs(
                     f"similarity.pairs: {name!r} is not a system of the grid (models, states.splits, fixed_points.mode)"
                     f"; e.g. {sorted(known)[:3]}"
                 )
+        if a == b:
+            raise ValueError(
+                f"similarity.pairs: the pair [{a!r}, {b!r}] compares a system with itself (DSA 0 and CKA 1 by "
+                "construction); name two different systems"
+            )
         found.append(("pair", SystemName.parse(a), SystemName.parse(b)))
     for axis in settings.axes:
-        found += [(axis, a, b) for a, b in axis_pairs(systems, axis)]
+        along = axis_pairs(systems, axis)
+        if not along:
+            values = list(dict.fromkeys(axis_value(system, axis) for system in systems))
+            remedy = (
+                "list a model of 2 or more layers in models.layers, with fixed_points.mode per_layer"
+                if axis == "layer"
+                else f"give {AXIS_KEYS[axis]} a second value"
+            )
+            raise ValueError(
+                f"similarity.axes: the axis {axis!r} has one value in the grid ({', '.join(map(repr, values))}, "
+                f"from {AXIS_KEYS[axis]}), so no two systems differ in it alone and nothing would be compared; "
+                f"{remedy}, or leave {axis!r} out of similarity.axes"
+            )
+        found += [(axis, a, b) for a, b in along]
     return found
 
 
@@ -218,13 +253,6 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
 
 
-def participation_ratio(points: np.ndarray) -> float:
-    """The dimension of a set of points (K, S): (sum of PCA variances)^2 / sum of their squares, 1 for a line
-    (NaN below two points)."""
-    fractions = spectra.variance_fractions(points)
-    return float(1.0 / np.sum(fractions**2)) if len(fractions) else float("nan")
-
-
 def _median_iqr(values: np.ndarray) -> tuple[float, float]:
     if len(values) == 0:
         return float("nan"), float("nan")
@@ -247,7 +275,7 @@ def geometry(fixed_point_path, linearization_path, model, system: str) -> dict:
     tau = _median_iqr(spectra.time_constant(top))
     return {
         "unique_fixed_points": int(len(points)),
-        "manifold_dimension": participation_ratio(points),
+        "manifold_dimension": spectra.participation_ratio(points),
         "top_modulus_median": modulus[0],
         "top_modulus_iqr": modulus[1],
         "time_constant_median": tau[0],

@@ -41,6 +41,7 @@ __all__ = [
     "STALL_PATIENCE",
     "STALL_REDUCTION",
     "FixedPointResult",
+    "below_tolerance",
     "find",
     "measure_slow_points",
     "polish",
@@ -77,6 +78,17 @@ STALL_MIN_DAMPING = 1e-6
 SINGLE_PRECISION_MIN_DAMPING = 1e-4
 # On a CPU, LM forms its Jacobians this many bytes of them at a time (``_refresh_jacobians``).
 JACOBIAN_CHUNK_BYTES = 4 * 2**20
+
+
+def below_tolerance(q, tolerance: float):
+    """Which starts reached their goal: ``q`` strictly below ``tolerance`` (``q_tol`` for the approximate fixed
+    points, ``EXACT_Q_TOL`` for the exact roots). A numpy array or a torch tensor of bools, as ``q`` is.
+
+    The one owner of that verdict: the solver stops a start by it, and ``FixedPointResult.converged``,
+    ``fixed_points.gather`` and ``fixed_points.counts`` read it, so a start that stopped is one that counts.
+    """
+    return q < tolerance
+
 
 # The columns of ``FixedPointResult.to_table`` (a shard file of the search), with their types
 # (None: a list column, checked by name only).
@@ -286,7 +298,7 @@ def find(
         fixed_point=fixed,
         q=q,
         iterations=iterations.cpu().numpy(),
-        converged=q < tolerance,
+        converged=below_tolerance(q, tolerance),
         method=method if batched or method == "lm" else "adam-per-start",
         tolerance=tolerance,
         seconds=seconds,
@@ -369,7 +381,7 @@ def _levenberg_marquardt(
         jacobian = torch.empty(len(h), h.shape[1], h.shape[1], dtype=dtype, device=h.device)
         return transition, _refresh_jacobians(jacobian, transition, h, x, rows)
 
-    active = q >= tolerance
+    active = ~below_tolerance(q, tolerance)
     single = single_precision and damping >= SINGLE_PRECISION_MIN_DAMPING
     transition, jacobian = jacobians_in(torch.float32 if single else h.dtype, active.nonzero().squeeze(1))
     with NormalEquations(h.device, linear_algebra) as equations:
@@ -399,10 +411,10 @@ def _levenberg_marquardt(
             mu[taken] = torch.maximum(mu[taken] * 0.1, floor(taken))
             mu[rows[~accept]] *= 10.0
             iterations[rows] += 1
-            relax = (slow >= STALL_PATIENCE) & (q >= tolerance) & (lowered < lowerings)
+            relax = (slow >= STALL_PATIENCE) & ~below_tolerance(q, tolerance) & (lowered < lowerings)
             lowered[relax] += 1
             mu[relax], slow[relax], stalled[relax] = floor(relax), 0, 0
-            active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
+            active = ~below_tolerance(q, tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
             jacobian = _refresh_jacobians(jacobian, transition, h, x, taken[active[taken]])
             bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return h, q, iterations
@@ -426,7 +438,7 @@ def _adam(step, h, x, max_iterations, tolerance, learning_rate, bound, progress)
         with torch.no_grad():
             found[active], q[active] = point[active], speed.detach()[active]
             iterations[active] = iteration
-            active &= q >= tolerance
+            active &= ~below_tolerance(q, tolerance)
         if not active.any() or iteration == max_iterations:
             break
         optimizer.step()

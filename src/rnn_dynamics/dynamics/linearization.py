@@ -134,7 +134,7 @@ def jacobians(system, points, x=None, device: str | torch.device = "cpu") -> tup
     x = (
         torch.zeros(system.input_size, dtype=torch.float64, device=device)
         if x is None
-        else torch.as_tensor(x, dtype=torch.float64, device=device)
+        else torch.as_tensor(np.array(x, dtype=np.float64), device=device)
     )
     with torch.no_grad():
         j_rec, j_inp = system.jacobians(h, x.expand(len(h), -1) if x.ndim == 1 else x)

@@ -138,7 +138,11 @@ def _callable_system(step, state_size, input_size, state_bound, device, dtype) -
     if not torch.is_tensor(out) or tuple(out.shape) != (2, state_size):
         shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
         raise ValueError(f"step(h, x) must return the next states (B, {state_size}), got {shape}")
-    bound = None if state_bound is None else np.broadcast_to(np.asarray(state_bound, dtype=np.float64), (state_size,))
+    bound = (
+        None
+        if state_bound is None
+        else np.array(np.broadcast_to(np.asarray(state_bound, dtype=np.float64), (state_size,)))
+    )
     return cells.DynamicalSystem(
         step=step, state_size=state_size, input_size=input_size, readout=lambda h: h, state_bound=bound
     )

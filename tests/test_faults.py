@@ -78,6 +78,7 @@ def kill_after(last):
 # ---------------------------------------------------------------------------- 1. resuming
 
 
+@pytest.mark.train
 def test_a_checkpoint_of_more_epochs_than_asked_is_not_resumed(data, tmp_path, caplog):
     with pytest.raises(Killed):
         train(tmp_path, data, on_epoch_end=kill_after(2))
@@ -95,6 +96,7 @@ def test_a_checkpoint_of_more_epochs_than_asked_is_not_resumed(data, tmp_path, c
         assert torch.equal(value, model_lib.load(tmp_path / "model.pt").state_dict()[key]), key
 
 
+@pytest.mark.train
 def test_an_unreadable_checkpoint_is_not_resumed(data, tmp_path, caplog):
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with caplog.at_level(logging.WARNING):
@@ -106,6 +108,7 @@ def test_an_unreadable_checkpoint_is_not_resumed(data, tmp_path, caplog):
 # ---------------------------------------------------------------------------- 2. divergence
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("learning_rate", [1e6, 1e40])
 def test_a_diverging_run_stops_naming_model_and_epoch(data, tmp_path, learning_rate):
     settings = training.Settings(**{**SETTINGS.__dict__, "learning_rate": learning_rate, "epochs": 1})
@@ -114,6 +117,7 @@ def test_a_diverging_run_stops_naming_model_and_epoch(data, tmp_path, learning_r
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.train
 def test_an_exploding_loss_keeps_the_last_good_checkpoint(data, tmp_path):
     def blow_up_after_first_epoch(epoch, model):
         if epoch == 1:
@@ -129,6 +133,7 @@ def test_an_exploding_loss_keeps_the_last_good_checkpoint(data, tmp_path):
     assert checkpoint["weights"]["readout.weight"].abs().max() < 100
 
 
+@pytest.mark.train
 def test_a_model_at_chance_level_is_flagged_in_the_table_and_the_log(data, tmp_path, caplog):
     frozen = training.Settings(**{**SETTINGS.__dict__, "learning_rate": 1e-12, "epochs": 1})
     with caplog.at_level(logging.WARNING):
@@ -587,9 +592,9 @@ def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative
     target = forcerun_hint(str(error.value))
     assert f"--forcerun {rule}` (every job of the rule)" in str(error.value)
     # The hint, added to the run's own command (a dry run of it): the job that makes the file is planned.
-    from pipeline import snakemake
+    from pipeline import CONFIG, snakemake
 
-    result = snakemake(damaged_run, "-n", "--configfile", "configs/synthetic.yaml", "--forcerun", target, timeout=120)
+    result = snakemake(damaged_run, "-n", *CONFIG, "--forcerun", target, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     job = next(block for block in output.split("\nrule ")[1:] if target in block.split("reason:")[0])
@@ -599,7 +604,7 @@ def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative
 @pytest.mark.slow
 def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pipeline, tmp_path):
     """A file inside the states folder, a directory() output, damaged and made again by its hint."""
-    from pipeline import snakemake
+    from pipeline import CONFIG, snakemake
 
     run = tmp_path / "run"
     shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
@@ -608,7 +613,7 @@ def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pip
         states.read_layer(path)
     target = forcerun_hint(str(error.value))
     assert target == f"results/synthetic/states/{SYNTHETIC}"
-    command = ["--cores", "2", "--configfile", "configs/synthetic.yaml"]
+    command = ["--cores", "2", *CONFIG]
     result = snakemake(run, *command, "--forcerun", target)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert len(states.read_layer(path)["h"]) > 0
@@ -619,6 +624,7 @@ def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pip
 # ---------------------------------------------------------------------------- 10. a full disk
 
 
+@pytest.mark.train
 def test_a_full_disk_during_training_says_so_keeps_the_last_checkpoint_and_resumes(data, tmp_path, caplog):
     with small_disk(tmp_path / "disk") as disk:
         folder = disk / MODEL_DIR
@@ -801,6 +807,7 @@ def test_one_review_that_supplies_most_states_is_warned_of(data, tmp_path, caplo
     assert "dumped, which the fixed-point starts are drawn from" in caplog.text and "the PCA" in caplog.text
 
 
+@pytest.mark.train
 def test_too_few_validation_reviews_are_not_called_at_chance(data, tmp_path, caplog):
     vocabulary, splits = data
     valid = splits["valid"]

@@ -144,7 +144,8 @@ def test_shuffled_reviews_keep_their_words_and_labels_in_another_order():
 
 
 def control(task: str, classes: int, seed: int = 0):
-    """A GRU trained on ``task`` and the analysis of its fixed points (500 starts from test states)."""
+    """A GRU trained on ``task``: its metrics, the analysis of its fixed points (500 starts from test states)
+    and the search's result."""
     names = tuple(synthetic.class_names(task, classes))
     pairs = {
         split: synthetic.reviews(count, 20, 40, seed=data_seed, task=task, classes=classes, evidence_words=8)
@@ -180,9 +181,11 @@ def control(task: str, classes: int, seed: int = 0):
     settings = analyses.Settings(reviews=256, null_samples=200)
     result = analyses.analyze(network, "layer1", lin, splits["train"], splits["test"], vocabulary.tokens, counts,
                               settings, progress=False)  # fmt: skip
-    return metrics, result
+    return metrics, result, found
 
 
+@pytest.mark.slow
+@pytest.mark.train
 @pytest.mark.parametrize("classes", [3, 4])
 def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(classes):
     """Test accuracy >= 0.95; N - 1 PCs reach 90% of the fixed points' variance and the N-th adds under 5%;
@@ -190,7 +193,7 @@ def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(clas
     percentile of random subspaces). Measured at seed 0: N = 3, PCs 0.73 + 0.27, then 0.003, 2 slow modes;
     N = 4, 0.66 + 0.21 + 0.12, then 0.005, 3 slow modes. At seed 1 the dimensions hold too, and N = 3 has 3
     slow modes (its third |lambda| is 0.903)."""
-    metrics, result = control("categorical", classes)
+    metrics, result, _ = control("categorical", classes)
     summary, fractions = result["summary"], result["dimensionality"]["variance_fraction"].to_numpy()
     assert metrics["test_accuracy"] >= 0.95
     assert summary["pcs_90"] == classes - 1 and fractions[classes - 1] < 0.05, fractions[:6]
@@ -198,9 +201,20 @@ def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(clas
     assert summary["readout_in_manifold_share"] > summary["null_readout_in_manifold_95"]
 
 
+@pytest.mark.slow
+@pytest.mark.train
 def test_an_ordered_gru_of_five_classes_integrates_on_one_line():
-    """One PC holds >= 80% of the fixed points' variance (0.97 measured at seed 0; at seed 1 it is 0.53: that
-    network keeps a second direction, 0.38)."""
-    metrics, result = control("ordered", 5)
+    """One PC holds >= 80% of the variance of the fixed points below each of three tolerances a decade apart
+    (1e-6, 1e-5, 1e-4) where at least two lie, and at least one tolerance has them. How low the trained
+    network's slow manifold reaches in q differs between machines (floating-point sums differ between CPUs):
+    on some no start ends below 1e-6, but the line is there a decade above. At seed 1 the share is about 0.5
+    (that network keeps a second direction), so the test holds seed 0's property."""
+    metrics, _, found = control("ordered", 5)
     assert metrics["test_accuracy"] >= 0.9
-    assert result["summary"]["pc1_fraction"] >= 0.8
+    shares = {}
+    for q_tol in (1e-6, 1e-5, 1e-4):
+        points = fixed_points.approximate_set(found, fixed_points.GatherSettings(q_tol=q_tol))
+        if len(points) >= 2:
+            shares[q_tol] = spectra.first_pc_share(points)
+    assert shares, f"no tolerance has two fixed points; the lowest q is {found.q.min():.3g}"
+    assert all(share >= 0.8 for share in shares.values()), shares

@@ -314,6 +314,7 @@ def test_a_binary_model_has_one_logit_and_binary_cross_entropy():
     assert net.predict(logits).tolist() == (logits > 0).long().tolist()
 
 
+@pytest.mark.train
 def test_a_binary_model_trains_to_the_weights_and_metrics_it_always_did(tmp_path):
     """The same tiny run as on main before N classes (its numbers pinned here): same losses and weights."""
     archive = tmp_path / "synthetic.tar.gz"

@@ -1,4 +1,4 @@
-"""The whole pipeline on the synthetic dataset, run for real with `snakemake --cores 2`."""
+"""The whole pipeline on the synthetic dataset (the tests' tiny config), run for real with `snakemake --cores 2`."""
 
 import json
 
@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import snakemake
+from pipeline import CONFIG, snakemake
 from rnn_dynamics.ground.grid import ModelSpec
 
 pytestmark = pytest.mark.slow
@@ -15,9 +15,11 @@ MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 
 
 def test_every_model_learns_the_synthetic_rule(synthetic_pipeline):
+    """Well above chance (0.5) on the tiny config's 800 training reviews. The quick look's recipe reaching 0.95
+    is test_training's ``test_a_small_gru_learns_the_synthetic_rule``."""
     table = pd.read_csv(synthetic_pipeline / "results/synthetic/tables/accuracy.csv")
     assert sorted(table["model"]) == MODELS
-    assert (table["test_accuracy"] > 0.95).all(), table
+    assert (table["test_accuracy"] > 0.8).all(), table
 
 
 def test_outputs_follow_the_data_contracts(synthetic_pipeline):
@@ -48,16 +50,14 @@ def test_every_job_wrote_its_log(synthetic_pipeline):
 
 
 def test_a_second_run_has_nothing_to_do(synthetic_pipeline):
-    result = snakemake(synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n")
+    result = snakemake(synthetic_pipeline, "--cores", "2", *CONFIG, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
 def planned_rules(directory, *config):
-    """The rules a dry run would run after ``--config`` overrides of the synthetic configuration."""
-    result = snakemake(
-        directory, "-n", "--quiet", "rules", "--configfile", "configs/synthetic.yaml", "--config", *config
-    )
+    """The rules a dry run would run after ``--config`` overrides of the tests' configuration."""
+    result = snakemake(directory, "-n", "--quiet", "rules", *CONFIG, "--config", *config)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     if "Nothing to be done" in output:

@@ -12,13 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import snakemake
+from pipeline import CONFIG, snakemake
 from rnn_dynamics.outputs import catalogue, report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "line.png", "pca_trajectories.png"]
 TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html", "timeline.html"]
-CONFIG = ("--configfile", "configs/synthetic.yaml")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

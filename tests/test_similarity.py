@@ -12,23 +12,22 @@ from rnn_dynamics.dynamics import similarity
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model
 from rnn_dynamics.outputs import catalogue
-from trained import train_synthetic
+from trained import SHARED_LSTM
 
 SETTINGS = similarity.Settings(steps=8, reviews=200)
 
 
 @pytest.fixture(scope="module")
-def networks(trained_synthetic_model, prepared_synthetic_large, tmp_path_factory):
-    """Three trained networks (GRU seeds 0 and 1, LSTM seed 0; E16 H32) and the untrained GRU seed 0."""
+def networks(synthetic_model, trained_synthetic_model):
+    """Three trained networks (GRU seeds 0 and 1, the shared two-layer LSTM; E16 H32) and the untrained GRU seed 0;
+    each system compared is a layer 1."""
     torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("similarity_models")
-    found = {
+    return {
         "gru-s0": model.load(trained_synthetic_model),
         "untrained": model.load(trained_synthetic_model.parent / "initial.pt"),
+        "gru-s1": model.load(synthetic_model("gru-L1-E16-H32-s1", 12)),
+        "lstm-s0": model.load(synthetic_model(*SHARED_LSTM)),
     }
-    for name, spec in (("gru-s1", "gru-L1-E16-H32-s1"), ("lstm-s0", "lstm-L1-E16-H32-s0")):
-        found[name] = model.load(train_synthetic(prepared_synthetic_large, folder / spec, spec, epochs=12))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +59,8 @@ def test_dsa_scores_a_rotated_copy_as_identical_and_the_untrained_network_as_far
 
 
 def test_two_architectures_score_further_apart_than_two_seeds_of_one(states):
-    """GRU seed 0 against seed 1, and against an LSTM: the LSTM is further by both measures. Measured on these
-    tiny models (12 epochs, test accuracy ~0.99): DSA 0.009 (seeds) against 0.025 (architectures), CKA 0.84
-    against 0.76; a strict comparison, which the margins (2.7x, 0.08) leave room for across torch versions."""
+    """GRU seed 0 against seed 1, and against the LSTM's layer 1: the LSTM is further by both measures (an order,
+    not the distances, which differ between torch versions and machines)."""
     gru, seed, lstm = states["gru-s0"], states["gru-s1"], states["lstm-s0"]
     assert similarity.dsa_distance(gru, seed, SETTINGS) < similarity.dsa_distance(gru, lstm, SETTINGS)
     assert similarity.linear_cka(gru, seed) > similarity.linear_cka(gru, lstm)

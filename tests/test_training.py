@@ -176,6 +176,7 @@ def test_a_run_stopped_after_one_epoch_resumes_to_the_same_weights(uninterrupted
     pd.testing.assert_frame_equal(resumed, full)
 
 
+@pytest.mark.train
 def test_a_checkpoint_of_other_settings_is_not_continued(splits, tmp_path, caplog):
     with pytest.raises(Killed):
         run(tmp_path, splits, on_epoch_end=kill_after_first_epoch)
@@ -186,6 +187,7 @@ def test_a_checkpoint_of_other_settings_is_not_continued(splits, tmp_path, caplo
     assert metrics["best_epoch"] == 1
 
 
+@pytest.mark.train
 def test_non_finite_loss_stops_naming_model_epoch_and_batch_and_keeps_the_checkpoint(splits, tmp_path):
     def poison_after_first_epoch(epoch, model):
         if epoch == 1:

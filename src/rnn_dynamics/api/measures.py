@@ -1,7 +1,7 @@
 """The manifold and similarity measures on plain arrays: the pipeline's own functions, without its files.
 
 ``manifold_dimension`` and ``participation_ratio`` read a set of points (fixed points or states; the
-``dynamics.manifold`` measures), ``cka`` and ``dsa`` compare two systems' states over the same inputs
+``dynamics.manifold`` and ``dynamics.spectra`` measures), ``cka`` and ``dsa`` compare two systems' states over the same inputs
 (``dynamics.similarity``).
 """
 
@@ -11,11 +11,11 @@ import dataclasses
 
 import numpy as np
 
-from rnn_dynamics.dynamics import manifold, similarity
+from rnn_dynamics.dynamics import manifold, similarity, spectra
 
 __all__ = ["DSA_SETTINGS", "cka", "dsa", "manifold_dimension", "participation_ratio"]
 
-participation_ratio = manifold.participation_ratio
+participation_ratio = spectra.participation_ratio
 cka = similarity.linear_cka
 # The ``similarity`` keys of the config that DSA reads (``dsa``'s settings), each defaulting to the schema's.
 DSA_SETTINGS = ("n_delays", "rank", "score_method", "iters")

@@ -9,7 +9,7 @@ import torch
 from rnn_dynamics.dynamics import fixed_points, linearization, solver
 from rnn_dynamics.ground import storage
 from rnn_dynamics.networks.cells import DynamicalSystem
-from rnn_dynamics.outputs import tables
+from rnn_dynamics.outputs import catalogue, tables
 
 MODEL = "gru-L1-E8-H3-s0"
 
@@ -67,7 +67,7 @@ def test_the_fixed_point_table_of_a_line_attractor(tmp_path):
     assert row["first_pc_share"] == pytest.approx(1.0, abs=1e-6) and row["pcs_90"] == 1
     assert row["median_largest_modulus"] == pytest.approx(1.0) and row["time_constant"] > 1e6
     assert row["slow_modes_0.9_median"] == 1 and row["slow_modes_0.99_median"] == 1
-    assert list(tables.fixed_point_table(paths).columns) == tables.FIXED_POINT_TABLE_COLUMNS
+    assert list(tables.fixed_point_table(paths).columns) == catalogue.TABLES["fixed_points"].names
     with pytest.raises(ValueError, match=rf"{MODEL} layer1: no \['linearization'\] table among the inputs"):
         tables.fixed_point_table(paths[:1])
 
@@ -87,4 +87,4 @@ def test_the_comparison_sets_the_papers_accuracy_beside_one_layer_models_only():
     other = table.assign(dataset="sst2", architecture="lstm")
     combined = tables.combine_comparisons([other, table, table.iloc[:0]])
     assert combined["dataset"].tolist() == ["imdb", "imdb", "sst2", "sst2"]
-    assert list(tables.combine_comparisons([]).columns) == tables.COMPARISON_COLUMNS
+    assert list(tables.combine_comparisons([]).columns) == catalogue.TABLES["comparison"].names

@@ -51,9 +51,11 @@ _DIMENSION_MEANINGS = {
     "pcs_90": "principal components reaching 90% of the fixed points' variance (N classes: N - 1 expected)",
     "pcs_95": "principal components reaching 95% of it",
     "participation_ratio": "(sum l)^2 / sum l^2 of the fixed points' covariance eigenvalues (~1: a line)",
-    "levina_bickel_dimension": "Levina-Bickel maximum-likelihood dimension of the fixed points (20 neighbours)",
-    "slow_modes_0.9_median": "median over fixed points of the eigenvalues with |lambda| > 0.9",
-    "slow_modes_0.99_median": "median over fixed points of the eigenvalues with |lambda| > 0.99",
+    "levina_bickel_dimension": "Levina-Bickel dimension of the fixed points (20 neighbours, MacKay-Ghahramani mean)",
+    "correlation_dimension": "correlation dimension of the fixed points (Grassberger-Procaccia, 10th-20th neighbours)",
+    "slow_modes_stable_0.9_median": "median over fixed points of the stable slow modes, 0.9 < |lambda| < 1",
+    "slow_modes_stable_0.99_median": "median over fixed points of the stable slow modes, 0.99 < |lambda| < 1",
+    "slow_modes_unstable_median": "median over fixed points of the modes that do not decay, |lambda| >= 1",
 }
 
 # What each column of each table means, one line each (a test holds this to the tables' columns).
@@ -130,14 +132,18 @@ MEANINGS = {
         "network_accuracy": "the network's accuracy on the analysed test reviews",
         "linearized_accuracy": "accuracy of the linearised system around the nearest fixed point",
         "classes": "number of classes",
+        "manifold_space": "the manifold's space: h (what the readout reads) or [h, c] (an LSTM's state)",
         **_DIMENSION_MEANINGS,
-        "local_participation_ratio": "median participation ratio of the 50 N nearest fixed points of 20 random ones",
+        "local_participation_ratio": "median participation ratio of the 50 N nearest fixed points (at most a quarter "
+        "of them) of 20 random ones",
         "readout_angle_median": "median angle (degrees) between two classes' centred readout vectors",
         "simplex_angle": "the angle of a regular simplex of N vertices, arccos(-1/(N-1)) (180 for two classes)",
         "readout_in_manifold_share": "share of the centred readout's squared norm in the fixed points' top N-1 PCs",
         "null_readout_in_manifold_95": "95th percentile of that share in random subspaces of N-1 dimensions",
-        "readout_in_slow_modes_median": "median over fixed points of the readout's share in the slow modes' span",
-        "projected_accuracy_n_minus_1": "readout accuracy on final states projected on their top N-1 PCs",
+        "readout_in_slow_modes_median": "median over fixed points of the readout's share in the span of the modes "
+        "of |lambda| > 0.9",
+        "null_readout_in_slow_modes_median": "the same for a random subspace of that span's size (its dimension / S)",
+        "projected_accuracy_n_minus_1": "readout accuracy on final states projected on the visited states' top N-1 PCs",
         "shuffled_accuracy": "the network's accuracy on the analysed reviews with each review's words shuffled",
     },
 }
@@ -159,10 +165,20 @@ MEANINGS["similarity"] = {
     "value_a": "the axis value of the first system",
     "value_b": "the axis value of the second",
     "reviews": "reviews whose first similarity.steps states both systems were compared on",
-    "dsa": "DSA distance (dsa-metric; 0: the same dynamics up to a change of basis)",
+    "dsa": "DSA (dsa-metric): angular Procrustes distance of the delay-embedded DMD operators, radians "
+    "(0: the same dynamics up to an orthogonal change of basis)",
+    "dsa_eigenvalue_w2": "Wasserstein distance of the same two operators' eigenvalues (eigenvectors ignored)",
+    "input_dsa_state": "InputDSA, token embeddings as input: angular distance of the state operators, jointly aligned",
+    "input_dsa_control": "InputDSA: angular distance of the input operators, jointly aligned",
+    "input_dsa_joint": "InputDSA: angular distance of the controllability matrices (NaN for inputs of two sizes)",
     "cka": "linear CKA of their states at the same reviews and tokens (1: the same up to rotation; NaN across splits)",
     **{
-        f"dsa_untrained_{side}": f"DSA from the same system of its untrained (initial) network, same reviews ({side})"
+        f"{key}_{side}": f"{text} ({side})"
+        for key, text in {
+            "dsa_untrained": "DSA from the same system of its untrained (initial) network over the pair's reviews",
+            "cka_untrained": "linear CKA with the same system of its untrained network over the pair's reviews",
+            "dsa_floor": "DSA of the system against itself over other reviews of its split: the noise floor",
+        }.items()
         for side in ("a", "b")
     },
     **{f"{key}_{side}": f"{text} ({side})" for key, text in _GEOMETRY_MEANINGS.items() for side in ("a", "b")},

@@ -127,8 +127,10 @@ FIXED_POINT_TABLE_COLUMNS = [
     "pcs_95",
     "participation_ratio",
     "levina_bickel_dimension",
-    "slow_modes_0.9_median",
-    "slow_modes_0.99_median",
+    "correlation_dimension",
+    "slow_modes_stable_0.9_median",
+    "slow_modes_stable_0.99_median",
+    "slow_modes_unstable_median",
 ]
 
 
@@ -181,10 +183,11 @@ COMPARISON_COLUMNS = [
     "mean_review_length", "alignment_median", "null_alignment_median", "valence_correlation",
     "one_step_error_median", "network_accuracy", "linearized_accuracy",
     # The geometry of integration over N classes (``analyses.manifold_measures``); binary models too.
-    "classes", "pcs_90", "pcs_95", "participation_ratio", "levina_bickel_dimension", "slow_modes_0.9_median",
-    "slow_modes_0.99_median", "local_participation_ratio", "readout_angle_median", "simplex_angle",
+    "classes", "manifold_space", "pcs_90", "pcs_95", "participation_ratio", "levina_bickel_dimension",
+    "correlation_dimension", "slow_modes_stable_0.9_median", "slow_modes_stable_0.99_median",
+    "slow_modes_unstable_median", "local_participation_ratio", "readout_angle_median", "simplex_angle",
     "readout_in_manifold_share", "null_readout_in_manifold_95", "readout_in_slow_modes_median",
-    "projected_accuracy_n_minus_1", "shuffled_accuracy",
+    "null_readout_in_slow_modes_median", "projected_accuracy_n_minus_1", "shuffled_accuracy",
 ]  # fmt: skip
 
 

@@ -7,8 +7,9 @@ on the state trajectories of the same reviews (the first ``steps`` tokens of eac
 - Dynamical Similarity Analysis (Ostrow et al., NeurIPS 2023), through the authors' package
   ``dsa-metric``: a linear (DMD) operator fitted to each system's delay-embedded trajectories (``n_delays``,
   of one rank for both by the rule ``pair_rank``), and the angular Procrustes distance between the two
-  operators over orthogonal changes of basis (``dsa``); beside it the Wasserstein distance between the same
-  operators' eigenvalues alone (``dsa_eigenvalue_w2``), which ignores their eigenvectors;
+  operators over orthogonal changes of basis (``dsa``); beside it the eigenvalue variant
+  (``dsa_eigenvalue_w2``, ``EIGENVALUE_W2``): the Wasserstein distance between the eigenvalues alone of
+  rank-10 operators fitted without delays, which ignores their eigenvectors;
 - InputDSA (the same package): a DMD with control fitted to the states with the token embeddings as the
   input, and the distances of the state operators, the input operators and both jointly;
 - linear CKA of the states at the same reviews and tokens (1: the same up to rotation and scale);
@@ -39,6 +40,7 @@ from rnn_dynamics.ground.grid import ModelSpec, split_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
 
 __all__ = [
+    "EIGENVALUE_W2",
     "GEOMETRY",
     "PAIR",
     "PER_SYSTEM",
@@ -81,6 +83,8 @@ GEOMETRY = [
     "time_constant_iqr",
     "alignment_median",
 ]
+# The eigenvalue variant's operators: the states themselves (no delays), rank 10.
+EIGENVALUE_W2 = {"n_delays": 1, "rank": 10}
 # The measures of the pair (``compare``), in the table's order.
 PAIR = ["reviews", "dsa", "dsa_eigenvalue_w2", "input_dsa_state", "input_dsa_control", "input_dsa_joint", "cka"]
 # Each system's own scale over the pair's reviews (``scale``): from its untrained network, against itself.
@@ -253,11 +257,11 @@ def pair_rank(x: np.ndarray, y: np.ndarray, settings: Settings) -> int:
 
 
 def dsa_scores(x: np.ndarray, y: np.ndarray, settings: Settings) -> dict:
-    """DSA of trajectories ``x`` and ``y`` (trials, time, S): one DMD of ``pair_rank`` fitted to each
-    delay-embedded set, and two scores of the pair of operators: ``dsa``, the angular Procrustes distance
-    over orthogonal maps (Ostrow et al.: 0 for the same dynamics in any rotated state space, up to the
-    package's optimiser; ``iters`` steps), and ``dsa_eigenvalue_w2``, the Wasserstein distance between
-    their eigenvalues."""
+    """DSA of trajectories ``x`` and ``y`` (trials, time, S): ``dsa``, one DMD of ``pair_rank`` fitted to
+    each delay-embedded set and the angular Procrustes distance of the two operators over orthogonal maps
+    (Ostrow et al.: 0 for the same dynamics in any rotated state space, up to the package's optimiser;
+    ``iters`` steps); ``dsa_eigenvalue_w2``, the Wasserstein distance between the eigenvalues of the
+    ``EIGENVALUE_W2`` operators."""
     from DSA import DSA  # imported here: the package pulls in much that no other stage needs
 
     rank = pair_rank(x, y, settings)
@@ -269,8 +273,9 @@ def dsa_scores(x: np.ndarray, y: np.ndarray, settings: Settings) -> dict:
             score_method="angular", iters=settings.iters,
         )  # fmt: skip
         angular = float(np.asarray(fitted.fit_score()).ravel()[0])
-    fitted.update_compare_method("state", {"score_method": "wasserstein"})
-    return {"dsa": angular, "dsa_eigenvalue_w2": float(np.asarray(fitted.score()).ravel()[0])}
+    rank = min(EIGENVALUE_W2["rank"], x.shape[-1], y.shape[-1])
+    eigenvalues = DSA(x, y, n_delays=EIGENVALUE_W2["n_delays"], rank=rank, score_method="wasserstein").fit_score()
+    return {"dsa": angular, "dsa_eigenvalue_w2": float(np.asarray(eigenvalues).ravel()[0])}
 
 
 def dsa_distance(x: np.ndarray, y: np.ndarray, settings: Settings) -> float:

@@ -167,7 +167,7 @@ MEANINGS["similarity"] = {
     "reviews": "reviews whose first similarity.steps states both systems were compared on",
     "dsa": "DSA (dsa-metric): angular Procrustes distance of the delay-embedded DMD operators, radians "
     "(0: the same dynamics up to an orthogonal change of basis)",
-    "dsa_eigenvalue_w2": "Wasserstein distance of the same two operators' eigenvalues (eigenvectors ignored)",
+    "dsa_eigenvalue_w2": "Wasserstein distance of the eigenvalues of rank-10 DMDs, no delays (eigenvectors ignored)",
     "input_dsa_state": "InputDSA, token embeddings as input: angular distance of the state operators, jointly aligned",
     "input_dsa_control": "InputDSA: angular distance of the input operators, jointly aligned",
     "input_dsa_joint": "InputDSA: angular distance of the controllability matrices (NaN for inputs of two sizes)",

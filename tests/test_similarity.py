@@ -91,6 +91,9 @@ def test_dsa_of_linear_systems_is_zero_under_rotation_and_not_for_another_spectr
         similarity.delay_rank(x, settings), similarity.delay_rank(other, settings)
     )
     assert np.isnan(similarity.input_dsa(x, inputs, rotated, inputs[..., :1], settings)["input_dsa_joint"])
+    # Too few delay-embedded rows for the package's DMD: the keys to change are named.
+    with pytest.raises(ValueError, match=r"raise similarity.reviews or steps, or lower n_delays"):
+        similarity.dsa_scores(x[:2, :3], rotated[:2, :3], settings)
 
 
 def test_dsa_scores_a_rotated_copy_as_near_and_the_untrained_network_as_far(states):

@@ -56,6 +56,7 @@ __all__ = [
     "dsa_distance",
     "dsa_scores",
     "eligible_rows",
+    "embeddable",
     "embedded_inputs",
     "geometry",
     "input_dsa",
@@ -247,6 +248,13 @@ def delay_rank(x: np.ndarray, settings: Settings) -> int:
     return int(np.searchsorted(share, settings.rank_variance) + 1)
 
 
+def embeddable(x: np.ndarray, settings: Settings) -> bool:
+    """Whether the delay-embedded trajectories ``x`` (trials, time, S) have at least as many rows (trials times
+    the time steps left after the delays) as dimensions (S times ``n_delays``), as the package's DMD needs."""
+    steps = x.shape[1] - (settings.n_delays - 1) * settings.delay_interval
+    return steps >= 2 and x.shape[0] * steps >= x.shape[-1] * settings.n_delays
+
+
 def pair_rank(x: np.ndarray, y: np.ndarray, settings: Settings) -> int:
     """The rank of both systems' DMD operators: the larger of their ``delay_rank``, at most ``rank`` and the
     smaller delay-embedded dimension. One rank for both, as the Procrustes score needs operators of one size
@@ -264,6 +272,13 @@ def dsa_scores(x: np.ndarray, y: np.ndarray, settings: Settings) -> dict:
     ``EIGENVALUE_W2`` operators."""
     from DSA import DSA  # imported here: the package pulls in much that no other stage needs
 
+    for states in (x, y):
+        if not embeddable(states, settings):
+            raise ValueError(
+                f"similarity: {states.shape[0]} reviews of {states.shape[1]} steps of {states.shape[-1]} states give "
+                f"fewer delay-embedded rows than the {states.shape[-1] * settings.n_delays} dimensions of "
+                f"similarity.n_delays={settings.n_delays}; raise similarity.reviews or steps, or lower n_delays"
+            )
     rank = pair_rank(x, y, settings)
     # The angular score's optimiser starts from torch's random weights: seeded, it is repeatable.
     with torch.random.fork_rng():
@@ -365,11 +380,11 @@ def scale(
     x = trajectories(networks[model_id], system.system, reviews, rows, settings.steps)
     initial = trajectories(untrained[model_id], system.system, reviews, rows, settings.steps)
     found = {"dsa_untrained": dsa_distance(x, initial, settings), "cka_untrained": linear_cka(x, initial)}
-    if len(floor) < 2:
-        log.info("similarity: %s has no other reviews for its noise floor: NaN", system.name)
+    other = trajectories(networks[model_id], system.system, reviews, floor, settings.steps) if len(floor) >= 2 else None
+    if other is None or not embeddable(other, settings):
+        log.info("similarity: %s has %d other reviews, too few for its noise floor: NaN", system.name, len(floor))
         found["dsa_floor"] = float("nan")
     else:
-        other = trajectories(networks[model_id], system.system, reviews, floor, settings.steps)
         found["dsa_floor"] = dsa_distance(x[: len(other)], other, settings)
     return found
 

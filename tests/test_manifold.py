@@ -42,6 +42,17 @@ def test_the_local_participation_ratio_sees_a_plane_where_it_curves():
     assert manifold.local_participation_ratio(cylinder, classes=2, seed=0) == pytest.approx(2.0, abs=0.3)
 
 
+def test_the_local_participation_ratio_of_a_curve_is_one_where_the_global_one_is_not():
+    """A helix, a curved 1-D manifold in 3-D: its variance spreads over three directions, while a neighbourhood
+    (100 of 1000 points, a tenth of two turns) is nearly straight. A set too small for a neighbourhood under a
+    quarter of it (30 points: 7 < ``LOCAL_MINIMUM``) has no local measure apart from the global one: NaN."""
+    t = np.sort(np.random.default_rng(0).uniform(0, 4 * np.pi, 1000))
+    helix = np.column_stack([np.cos(t), np.sin(t), 0.2 * t])
+    assert manifold.participation_ratio(helix) > 2
+    assert manifold.local_participation_ratio(helix, classes=2, seed=0) == pytest.approx(1.0, abs=0.1)
+    assert np.isnan(manifold.local_participation_ratio(helix[::34], classes=2, seed=0))
+
+
 def test_components_to_reach_a_share_of_the_variance():
     fractions = np.array([0.6, 0.3, 0.08, 0.02])
     assert [manifold.components_to_reach(fractions, level) for level in (0.5, 0.9, 0.95, 1.0)] == [1, 2, 3, 4]
@@ -57,6 +68,21 @@ def test_levina_bickel_and_the_correlation_dimension_find_two_on_a_plane_and_one
     assert manifold.levina_bickel(curve) == pytest.approx(1.0, abs=0.1)
     # Too few distinct points (duplicates count once) for the neighbours asked: NaN, not a crash.
     assert np.isnan(manifold.levina_bickel(np.repeat(plane(10), 5, axis=0)))
+
+
+@pytest.mark.parametrize("dimension", [2, 3, 5])
+def test_levina_bickel_finds_the_dimension_of_a_sphere_within_its_bias(dimension):
+    """1000 points on the unit sphere of ``dimension`` (no edges), rotated into 10-D: the estimator is biased
+    low, more so as the dimension grows (Levina and Bickel 2005); within 10% below and 2% above here. The
+    neighbour count is honoured: 10 neighbours give another estimate than 20."""
+    rng = np.random.default_rng(dimension)
+    sphere = rng.standard_normal((1000, dimension + 1))
+    sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
+    rotation, _ = np.linalg.qr(rng.standard_normal((10, 10)))
+    points = sphere @ rotation[: dimension + 1]
+    estimate = manifold.levina_bickel(points)
+    assert 0.9 * dimension <= estimate <= 1.02 * dimension, estimate
+    assert manifold.levina_bickel(points, neighbours=10) != estimate
 
 
 @pytest.mark.parametrize("classes", [3, 4, 7])
@@ -93,8 +119,9 @@ def test_the_span_share_and_its_random_null():
 
 def test_slow_modes_are_counted_and_a_complex_pair_spans_its_plane():
     modulus = np.array([[1.0, 0.95, 0.5], [0.999, 0.98, 0.2]])
-    assert manifold.slow_mode_counts(modulus, 0.9).tolist() == [2, 2]
-    assert manifold.slow_mode_counts(modulus, 0.99).tolist() == [1, 1]
+    assert manifold.slow_mode_counts(modulus, 0.9).tolist() == [1, 2]
+    assert manifold.slow_mode_counts(modulus, 0.99).tolist() == [0, 1]
+    assert manifold.unstable_mode_counts(modulus).tolist() == [1, 0]
     pair = np.array([[1, 1j, 0], [1, -1j, 0], [0, 0, 1]], dtype=complex) / np.sqrt(2)
     values = np.array([0.95 * np.exp(0.3j), 0.95 * np.exp(-0.3j), 0.1])
     span = manifold.slow_subspace(values, pair, 0.9)
@@ -102,17 +129,36 @@ def test_slow_modes_are_counted_and_a_complex_pair_spans_its_plane():
     assert manifold.span_share(np.array([[0.0, 0.0, 1.0]]), span) == pytest.approx(0.0)
 
 
+def test_slow_modes_split_into_stable_and_unstable_on_a_jacobian_of_known_eigenvalues():
+    """J = V diag(lambda) V^-1 with |lambda| 1.05 and 1.01 (growing), 0.995, a pair 0.97 e^(+-0.2i) and
+    0.95 (stable, slow) and 0.5: per threshold, the stable modes between it and 1, and the unstable ones apart."""
+    rng = np.random.default_rng(0)
+    blocks = np.zeros((7, 7))
+    blocks[np.diag_indices(7)] = [1.05, 1.01, 0.995, 0.95, 0.5, 0.0, 0.0]
+    blocks[5:, 5:] = 0.97 * np.array([[np.cos(0.2), -np.sin(0.2)], [np.sin(0.2), np.cos(0.2)]])
+    basis = rng.standard_normal((7, 7))
+    jacobian = basis @ blocks @ np.linalg.inv(basis)
+    modulus = np.sort(np.abs(np.linalg.eigvals(jacobian)))[::-1][None]
+    counts = manifold.mode_counts(modulus)
+    assert counts["slow_modes_stable_0.9"].tolist() == [4]
+    assert counts["slow_modes_stable_0.99"].tolist() == [1]
+    assert counts["slow_modes_unstable"].tolist() == [2]
+
+
 def test_the_dimensions_of_a_fixed_point_set():
     points = plane()
     modulus = np.tile([1.0, 0.995, 0.95, 0.3], (len(points), 1))
     measures = manifold.dimensions(points, modulus)
     assert measures["pcs_90"] == 2 and measures["pcs_95"] == 2
-    assert measures["slow_modes_0.9_median"] == 3 and measures["slow_modes_0.99_median"] == 2
+    assert measures["correlation_dimension"] == pytest.approx(2.0, abs=0.25)
+    assert measures["slow_modes_stable_0.9_median"] == 2 and measures["slow_modes_stable_0.99_median"] == 1
+    assert measures["slow_modes_unstable_median"] == 1
 
 
-def test_the_accuracy_from_the_final_states_top_k_pcs():
+def test_the_accuracy_from_the_visited_states_top_k_pcs():
     """Classes told apart in two directions of small variance, under one of large uninformative variance:
-    the top PC alone answers one class, three PCs answer all."""
+    the top PC alone answers one class, three PCs answer all. The PCs are the visited states': where the
+    reviews passed through a second large direction, two PCs no longer answer the classes."""
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], 100)
     centres = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) * 3
@@ -122,9 +168,15 @@ def test_the_accuracy_from_the_final_states_top_k_pcs():
     weights = np.zeros((3, 5))
     weights[:, 1:3] = centres
     bias = -0.5 * (centres**2).sum(axis=1)  # the nearest centre's class
-    accuracy = analyses.projected_accuracy(states, labels, (weights, bias), 3)
+    visited = (states.mean(axis=0), np.cov(states.T))
+    accuracy = analyses.projected_accuracy(states, labels, (weights, bias), 3, visited)
     assert accuracy["components"].tolist() == [1, 2, 3]
     assert accuracy["accuracy"][0] < 0.5 and accuracy["accuracy"][2] > 0.95
+    passing = states.copy()
+    passing[:, 3] = rng.normal(0, 10, 300)  # a direction the paths took that the final states here share
+    wide = (passing.mean(axis=0), np.cov(passing.T))
+    wide_accuracy = analyses.projected_accuracy(states, labels, (weights, bias), 3, wide)
+    assert wide_accuracy["accuracy"][1] < 0.5 and accuracy["accuracy"][1] > 0.95
 
 
 def test_shuffled_reviews_keep_their_words_and_labels_in_another_order():
@@ -197,7 +249,7 @@ def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(clas
     summary, fractions = result["summary"], result["dimensionality"]["variance_fraction"].to_numpy()
     assert metrics["test_accuracy"] >= 0.95
     assert summary["pcs_90"] == classes - 1 and fractions[classes - 1] < 0.05, fractions[:6]
-    assert summary["slow_modes_0.9_median"] == classes - 1
+    assert summary["slow_modes_stable_0.9_median"] + summary["slow_modes_unstable_median"] == classes - 1
     assert summary["readout_in_manifold_share"] > summary["null_readout_in_manifold_95"]
 
 

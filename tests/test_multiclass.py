@@ -464,7 +464,9 @@ def test_an_n_class_run_goes_through_every_stage_to_the_report(tmp_path):
     comparison = pd.read_csv(results / "tables" / "comparison.csv")
     assert comparison["classes"].tolist() == [3] and comparison["simplex_angle"].tolist() == [pytest.approx(120.0)]
     assert np.isnan(comparison["alignment_median"][0]) and np.isfinite(comparison["participation_ratio"][0])
-    assert {"pcs_90", "slow_modes_0.9_median"} <= set(pd.read_csv(results / "tables" / "fixed_points.csv").columns)
+    assert {"pcs_90", "slow_modes_stable_0.9_median", "slow_modes_unstable_median"} <= set(
+        pd.read_csv(results / "tables" / "fixed_points.csv").columns
+    )
     assert (results / "figures" / "gru-L1-E8-H8-s0" / "layer1" / "manifold.png").exists()
 
 

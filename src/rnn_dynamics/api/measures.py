@@ -1,8 +1,8 @@
 """The manifold and similarity measures on plain arrays: the pipeline's own functions, without its files.
 
 ``manifold_dimension`` and ``participation_ratio`` read a set of points (fixed points or states; the
-``dynamics.manifold`` and ``dynamics.spectra`` measures), ``cka`` and ``dsa`` compare two systems' states over the same inputs
-(``dynamics.similarity``).
+``dynamics.manifold`` and ``dynamics.spectra`` measures), ``cka`` and ``dsa`` compare two systems' states over
+the same inputs (``dynamics.similarity``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["DSA_SETTINGS", "cka", "dsa", "manifold_dimension", "participation_ra
 participation_ratio = spectra.participation_ratio
 cka = similarity.linear_cka
 # The ``similarity`` keys of the config that DSA reads (``dsa``'s settings), each defaulting to the schema's.
-DSA_SETTINGS = ("n_delays", "rank", "score_method", "iters")
+DSA_SETTINGS = ("n_delays", "delay_interval", "rank_variance", "rank", "iters", "seed")
 
 
 def manifold_dimension(points: np.ndarray, eigenvalues: np.ndarray | None = None) -> dict:
@@ -43,8 +43,9 @@ def manifold_dimension(points: np.ndarray, eigenvalues: np.ndarray | None = None
 
 def dsa(x: np.ndarray, y: np.ndarray, **settings) -> float:
     """Dynamical Similarity Analysis' distance between trajectories ``x`` and ``y`` (trials, time, S): 0 for
-    the same dynamics in any rotated state space. ``settings``: ``n_delays``, ``rank``, ``score_method``,
-    ``iters``, the config's ``similarity`` keys, each defaulting to the schema's value.
+    the same dynamics in any rotated state space (the angular Procrustes distance of the delay-embedded DMD
+    operators, as Ostrow et al. publish it). ``settings``: ``n_delays``, ``delay_interval``, ``rank_variance``,
+    ``rank``, ``iters``, ``seed``, the config's ``similarity`` keys, each defaulting to the schema's value.
 
     Example:
         >>> import numpy as np

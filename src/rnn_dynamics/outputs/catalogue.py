@@ -72,9 +72,11 @@ _DIMENSIONS = {
     "pcs_90": "principal components reaching 90% of the fixed points' variance (N classes: N - 1 expected)",
     "pcs_95": "principal components reaching 95% of it",
     "participation_ratio": "(sum l)^2 / sum l^2 of the fixed points' covariance eigenvalues (~1: a line)",
-    "levina_bickel_dimension": "Levina-Bickel maximum-likelihood dimension of the fixed points (20 neighbours)",
-    "slow_modes_0.9_median": "median over fixed points of the eigenvalues with |lambda| > 0.9",
-    "slow_modes_0.99_median": "median over fixed points of the eigenvalues with |lambda| > 0.99",
+    "levina_bickel_dimension": "Levina-Bickel dimension of the fixed points (20 neighbours, MacKay-Ghahramani mean)",
+    "correlation_dimension": "correlation dimension of the fixed points (Grassberger-Procaccia, 10th-20th neighbours)",
+    "slow_modes_stable_0.9_median": "median over fixed points of the stable slow modes, 0.9 < |lambda| < 1",
+    "slow_modes_stable_0.99_median": "median over fixed points of the stable slow modes, 0.99 < |lambda| < 1",
+    "slow_modes_unstable_median": "median over fixed points of the modes that do not decay, |lambda| >= 1",
 }
 
 _ACCURACY = {
@@ -158,14 +160,18 @@ _COMPARISON = {
     "linearized_accuracy": "accuracy of the linearised system around the nearest fixed point",
     # The geometry of integration over N classes (``analyses.manifold_measures``); binary models too.
     "classes": "number of classes",
+    "manifold_space": "the manifold's space: h (what the readout reads) or [h, c] (an LSTM's state)",
     **_DIMENSIONS,
-    "local_participation_ratio": "median participation ratio of the 50 N nearest fixed points of 20 random ones",
+    "local_participation_ratio": "median participation ratio of the 50 N nearest fixed points (at most a quarter "
+    "of them) of 20 random ones",
     "readout_angle_median": "median angle (degrees) between two classes' centred readout vectors",
     "simplex_angle": "the angle of a regular simplex of N vertices, arccos(-1/(N-1)) (180 for two classes)",
     "readout_in_manifold_share": "share of the centred readout's squared norm in the fixed points' top N-1 PCs",
     "null_readout_in_manifold_95": "95th percentile of that share in random subspaces of N-1 dimensions",
-    "readout_in_slow_modes_median": "median over fixed points of the readout's share in the slow modes' span",
-    "projected_accuracy_n_minus_1": "readout accuracy on final states projected on their top N-1 PCs",
+    "readout_in_slow_modes_median": "median over fixed points of the readout's share in the span of the modes "
+    "of |lambda| > 0.9",
+    "null_readout_in_slow_modes_median": "the same for a random subspace of that span's size (its dimension / S)",
+    "projected_accuracy_n_minus_1": "readout accuracy on final states projected on the visited states' top N-1 PCs",
     "shuffled_accuracy": "the network's accuracy on the analysed reviews with each review's words shuffled",
 }
 
@@ -185,7 +191,9 @@ _TIMELINE = {
 
 # Each system's columns of the similarity table (``similarity.PER_SYSTEM``), each for system a and b.
 _PER_SYSTEM = {
-    "dsa_untrained": "DSA from the same system of its untrained (initial) network, same reviews",
+    "dsa_untrained": "DSA from the same system of its untrained (initial) network over the pair's reviews",
+    "cka_untrained": "linear CKA with the same system of its untrained network over the pair's reviews",
+    "dsa_floor": "DSA of the system against itself over other reviews of its split: the noise floor",
     "unique_fixed_points": "unique approximate fixed points",
     "manifold_dimension": "participation ratio of the fixed points' PCA variances (1: a line)",
     "top_modulus_median": "median over fixed points of the largest |lambda|",
@@ -201,7 +209,12 @@ _SIMILARITY = {
     "value_a": "the axis value of the first system",
     "value_b": "the axis value of the second",
     "reviews": "reviews whose first similarity.steps states both systems were compared on",
-    "dsa": "DSA distance (dsa-metric; 0: the same dynamics up to a change of basis)",
+    "dsa": "DSA (dsa-metric): angular Procrustes distance of the delay-embedded DMD operators, radians "
+    "(0: the same dynamics up to an orthogonal change of basis)",
+    "dsa_eigenvalue_w2": "Wasserstein distance of the eigenvalues of rank-10 DMDs, no delays (eigenvectors ignored)",
+    "input_dsa_state": "InputDSA, token embeddings as input: angular distance of the state operators, jointly aligned",
+    "input_dsa_control": "InputDSA: angular distance of the input operators, jointly aligned",
+    "input_dsa_joint": "InputDSA: angular distance of the controllability matrices (NaN for inputs of two sizes)",
     "cka": "linear CKA of their states at the same reviews and tokens (1: the same up to rotation; NaN across splits)",
     **{f"{key}_{side}": f"{text} ({side})" for key, text in _PER_SYSTEM.items() for side in ("a", "b")},
 }

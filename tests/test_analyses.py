@@ -10,7 +10,7 @@ import torch
 
 from rnn_dynamics.data import batches, synthetic
 from rnn_dynamics.data.text import Vocabulary
-from rnn_dynamics.dynamics import analyses, fixed_points, linearization, manifold, spectra
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization, spectra
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.networks import training
@@ -190,8 +190,8 @@ def test_an_lstm_manifold_is_measured_in_h_and_in_h_c_on_request():
     }
     assert measured["h"]["manifold_space"] == "h" and measured["state"]["manifold_space"] == "[h, c]"
     h_only = lin.fixed_point[:, :5]
-    assert measured["h"]["participation_ratio"] == pytest.approx(manifold.participation_ratio(h_only))
-    assert measured["state"]["participation_ratio"] == pytest.approx(manifold.participation_ratio(lin.fixed_point))
+    assert measured["h"]["participation_ratio"] == pytest.approx(spectra.participation_ratio(h_only))
+    assert measured["state"]["participation_ratio"] == pytest.approx(spectra.participation_ratio(lin.fixed_point))
 
 
 def test_tables_and_figures_are_written(trained, tmp_path):

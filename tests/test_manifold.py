@@ -48,7 +48,7 @@ def test_the_local_participation_ratio_of_a_curve_is_one_where_the_global_one_is
     quarter of it (30 points: 7 < ``LOCAL_MINIMUM``) has no local measure apart from the global one: NaN."""
     t = np.sort(np.random.default_rng(0).uniform(0, 4 * np.pi, 1000))
     helix = np.column_stack([np.cos(t), np.sin(t), 0.2 * t])
-    assert manifold.participation_ratio(helix) > 2
+    assert spectra.participation_ratio(helix) > 2
     assert manifold.local_participation_ratio(helix, classes=2, seed=0) == pytest.approx(1.0, abs=0.1)
     assert np.isnan(manifold.local_participation_ratio(helix[::34], classes=2, seed=0))
 

@@ -170,7 +170,7 @@ STAGE_PARAMS = {
         "bounded", "single_precision",
     ]),
     "gather_fixed_points": ("fixed_points", ["q_tol", "unique_tol", "unique_metric", "outlier_distance"]),
-    "analyze": ("analyses", ["reviews", "null_samples", "top_words", "regularization", "seed"]),
+    "analyze": ("analyses", ["reviews", "null_samples", "top_words", "regularization", "seed", "manifold_space"]),
 }  # fmt: skip
 
 

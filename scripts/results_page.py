@@ -24,5 +24,7 @@ with logs.to_file(snakemake.log[0]):
         figures,
         snakemake.config,
         pd.read_csv(snakemake.input.similarity[0]) if snakemake.input.similarity else None,
+        pd.read_csv(snakemake.input.data, keep_default_na=False),
+        os.path.relpath(snakemake.input.data_figure, page_dir),
     )
     results_page.write(text, snakemake.output[0])

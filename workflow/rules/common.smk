@@ -96,6 +96,13 @@ def embeddings_for(wildcards):
     return f"results/{wildcards.dataset}/embeddings/{source}-{spec.embedding}.npy"
 
 
+def embedding_coverages(wildcards):
+    """The coverage of the vocabulary by each embedding the models read (the data table shows it)."""
+    source = config["embeddings"]["source"]
+    dims = sorted({m.embedding for m in MODELS})
+    return [f"results/{wildcards.dataset}/embeddings/{source}-{dim}.json" for dim in dims]
+
+
 def systems(wildcards):
     return ModelSpec.parse(wildcards.model).systems(config["fixed_points"]["mode"])
 
@@ -213,8 +220,9 @@ def report_targets():
     for dataset in config["run_datasets"]:
         targets += [
             f"results/{dataset}/tables/{name}.html"
-            for name in ("accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
+            for name in ("data", "accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
         ]
+        targets.append(f"results/{dataset}/figures/data/lengths.png")
         targets += similarity_targets(dataset)
         for m in MODELS:
             targets += [f"results/{dataset}/figures/{m.id}/{name}.png" for name in MODEL_FIGURES]

@@ -2,6 +2,21 @@
 # pages for the report, the run's timeline and the status page of a partial run.
 
 
+# The data card as a table, with the coverage of each embedding the models read.
+rule data_table:
+    input:
+        card="results/{dataset}/data/card.json",
+        coverage=embedding_coverages,
+    output:
+        "results/{dataset}/tables/data.csv",
+    log:
+        "logs/{dataset}/tables/data.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/data_table.py"
+
+
 rule accuracy_table:
     input:
         per_model("results/{dataset}/models/{model}/metrics.json"),
@@ -143,6 +158,8 @@ rule results_page:
         metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
         figures=model_figures,
         similarity=similarity_table,
+        data="results/{dataset}/tables/data.csv",
+        data_figure="results/{dataset}/figures/data/lengths.png",
     output:
         "results/{dataset}/RESULTS.md",
     log:

@@ -40,6 +40,8 @@ STATUS_COLUMNS = ["dataset", "model", "output", "path", "status"]
 
 # The title of each summary table's page, by table name.
 TABLE_TITLES = {
+    "data": "The data card: rows, classes, token lengths and unknown tokens per split; vocabulary and its "
+    "embedding coverage; artefacts per detector",
     "accuracy": "Loss and accuracy of each model's kept weights, per split",
     "explained_variance": "Variance explained by the top 1, 2 and 3 principal components, per layer",
     "fixed_points": "Fixed points per model and system: converged starts, unique points, slowest mode",

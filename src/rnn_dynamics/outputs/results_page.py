@@ -25,6 +25,7 @@ from rnn_dynamics.ground.storage import atomic_path
 from rnn_dynamics.outputs import timeline
 
 __all__ = [
+    "DATA_MEASURES",
     "FIGURES",
     "GENERATED",
     "MEANINGS",
@@ -168,6 +169,31 @@ MEANINGS["similarity"] = {
     **{f"{key}_{side}": f"{text} ({side})" for key, text in _GEOMETRY_MEANINGS.items() for side in ("a", "b")},
 }
 
+# The data card's table (``tables.data_table``), shown in the page's Data section.
+MEANINGS["data"] = {
+    "section": "splits, vocabulary, embedding (its coverage of the vocabulary), artefacts or cleaning",
+    "name": "the split, the embedding ({source}-{dim}) or the artefact's detector",
+    "measure": "what the value is (the measures under the Data section)",
+    "value": "the number, or the rule, the examples or the rules",
+}
+# What each measure of the data table means.
+DATA_MEASURES = {
+    "rows": "reviews in the split",
+    "label <class>": "reviews of the class",
+    "length_median": "median review length in tokens (after prepare.max_length)",
+    "length_p95": "95th percentile of the lengths",
+    "length_max": "the longest review",
+    "unknown_share": "share of the split's tokens outside the vocabulary (<unk>)",
+    "size": "vocabulary entries, <pad> and <unk> included",
+    "training_tokens": "tokens of the train split",
+    "unknown_training_share": "share of them outside the vocabulary (prepare.max_vocab, min_count)",
+    "entries_share": "share of the vocabulary's entries the embedding has a vector for",
+    "tokens_share": "share of the training tokens those entries account for",
+    "texts": "texts (train and test, as read) the detector finds something in",
+    "rule": "the cleaning rule that removes it (docs/data.md); empty: none does",
+    "examples": "up to five: review id and what was found",
+}
+
 # Figures of each model, drawn on the page in this order.
 FIGURES = {
     "explained_variance": "explained variance of each layer's states, trained and untrained",
@@ -256,6 +282,49 @@ def _provenance(config: Mapping, metrics: Sequence[dict], stages: pd.DataFrame, 
     return "\n".join(lines)
 
 
+def _data_section(table: pd.DataFrame, figure: str | None) -> list[str]:
+    """The page's Data section: the data table (``tables.data_table``) as the splits per measure, the
+    vocabulary and the embeddings' coverage, the artefacts per detector and the cleaning, with the length
+    histogram ``figure`` (a path relative to the page)."""
+    parts = ["", "## Data", "", "`tables/data.csv` (the data card, `data/card.json`):", ""]
+    splits = table[table["section"] == "splits"]
+    if len(splits):
+        wide = splits.pivot(index="name", columns="measure", values="value")
+        wide = wide.loc[list(dict.fromkeys(splits["name"])), list(dict.fromkeys(splits["measure"]))]
+        parts += [markdown_table(wide.reset_index().rename(columns={"name": "split"}).map(_number)), ""]
+    for section in ("vocabulary", "embedding"):
+        for name, rows in table[table["section"] == section].groupby("name", sort=False):
+            values = ", ".join(f"{m} {format_value(_number(v))}" for m, v in zip(rows["measure"], rows["value"]))
+            parts.append(f"- {name}: {values}")
+    artefacts = table[table["section"] == "artefacts"]
+    if len(artefacts):
+        wide = artefacts.pivot(index="name", columns="measure", values="value").fillna("")
+        wide = wide.loc[list(dict.fromkeys(artefacts["name"])), ["texts", "rule", "examples"]]
+        parts += ["", markdown_table(wide.reset_index().rename(columns={"name": "detector"}).map(_number))]
+    cleaning = dict(zip(*table[table["section"] == "cleaning"][["measure", "value"]].fillna("").values.T))
+    if cleaning:
+        rules = cleaning.get("rules") or "none"
+        chosen = f"the dataset's `{cleaning['key']}` key" if cleaning.get("key") else "the reader"
+        parts += ["", f"Cleaning rules the texts went through: {rules} (chosen by {chosen}; docs/data.md)."]
+    if figure:
+        parts += ["", f"![review length in tokens, per split]({figure})"]
+    parts += ["", "Measures:", "", *(f"- `{m}`: {meaning}" for m, meaning in DATA_MEASURES.items())]
+    return parts
+
+
+def _number(value):
+    """A value of the data table, whose column holds text and numbers alike, as a number where it is one."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value
+
+
 def page(
     dataset: str,
     tables: Mapping[str, pd.DataFrame],
@@ -264,6 +333,8 @@ def page(
     figures: Mapping[str, Sequence[str]],
     config: Mapping,
     similarity_table: pd.DataFrame | None = None,
+    data_table: pd.DataFrame | None = None,
+    data_figure: str | None = None,
 ) -> str:
     """The Markdown of a run's results page.
 
@@ -276,6 +347,8 @@ def page(
         config: the configuration as resolved.
         similarity_table: the run's ``similarity.csv``, where it compares systems: its answers
             (``similarity.answers``) and the table.
+        data_table: the dataset's ``data.csv`` (its data card), shown in the Data section.
+        data_figure: the length histogram's path relative to the page, shown there.
     """
     stages = timeline.per_rule(timeline_table) if len(timeline_table) else pd.DataFrame()
     wall_s = float(timeline_table["end_s"].max()) if len(timeline_table) else 0.0
@@ -288,6 +361,8 @@ def page(
         "",
         _provenance(config, metrics, stages, wall_s),
     ]
+    if data_table is not None:
+        parts += _data_section(data_table, data_figure)
     for name, heading in TABLES.items():
         table = tables[name]
         parts += ["", f"## {heading}", "", f"`tables/{name}.csv`:", "", markdown_table(table), ""]

@@ -253,7 +253,8 @@ def data_table(card: dict, coverages: Sequence[dict] = ()) -> pd.DataFrame:
     cleaning rule that removes them, and ``examples``, ``id: match`` separated by `` | ``) and ``cleaning``
     (``rules`` the texts went through, ``key``: the config key that chooses them, empty where the reader does)."""
     rows = []
-    for split, entry in card["splits"].items():
+    order = {split: place for place, split in enumerate(("train", "valid", "test"))}
+    for split, entry in sorted(card["splits"].items(), key=lambda item: order.get(item[0], len(order))):
         rows.append(("splits", split, "rows", entry["rows"]))
         rows += [("splits", split, f"label {name}", count) for name, count in entry["labels"].items()]
         rows += [

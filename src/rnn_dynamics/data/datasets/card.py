@@ -28,9 +28,20 @@ __all__ = ["EXAMPLES", "EXCERPT", "artefacts", "cleaning_of", "data_card", "warn
 
 log = logging.getLogger(__name__)
 
-# Examples kept per detector, and the characters of a match each shows.
+# Examples kept per detector, and the most characters each shows: the match with the rest of the words it
+# touches ("second\\team", not "d\\").
 EXAMPLES = 5
 EXCERPT = 60
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    """The match ``text[start:end]`` widened to the whitespace around it, at most ``EXCERPT`` characters."""
+    left, right = start, end
+    while left > 0 and not text[left - 1].isspace() and start - left < EXCERPT // 2:
+        left -= 1
+    while right < len(text) and not text[right].isspace() and right - left < EXCERPT:
+        right += 1
+    return text[left:right][:EXCERPT]
 
 
 def _share(part: float, whole: float) -> float:
@@ -40,7 +51,7 @@ def _share(part: float, whole: float) -> float:
 def artefacts(ids: Sequence[str], texts: Sequence[str]) -> dict[str, dict]:
     """Per detector (``DETECTORS``): ``texts``, the number of texts it finds something in; ``rule``, the cleaning
     rule that removes it (or None); ``examples``, the first ``EXAMPLES`` of them in table order, each the review's
-    ``id`` and the first ``match`` in it (at most ``EXCERPT`` characters)."""
+    ``id`` and the first ``match`` in it with the words it touches (at most ``EXCERPT`` characters)."""
     found = {}
     for name, detector in DETECTORS.items():
         search = detector.pattern.search
@@ -51,7 +62,7 @@ def artefacts(ids: Sequence[str], texts: Sequence[str]) -> dict[str, dict]:
                 continue
             count += 1
             if len(examples) < EXAMPLES:
-                examples.append({"id": review_id, "match": match.group(0)[:EXCERPT]})
+                examples.append({"id": review_id, "match": _excerpt(text, *match.span())})
         found[name] = {"texts": count, "rule": detector.rule, "examples": examples}
     return found
 

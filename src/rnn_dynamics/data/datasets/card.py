@@ -52,18 +52,17 @@ def artefacts(ids: Sequence[str], texts: Sequence[str]) -> dict[str, dict]:
     """Per detector (``DETECTORS``): ``texts``, the number of texts it finds something in; ``rule``, the cleaning
     rule that removes it (or None); ``examples``, the first ``EXAMPLES`` of them in table order, each the review's
     ``id`` and the first ``match`` in it with the words it touches (at most ``EXCERPT`` characters)."""
-    found = {}
-    for name, detector in DETECTORS.items():
-        search = detector.pattern.search
-        count, examples = 0, []
-        for review_id, text in zip(ids, texts):
-            match = search(text)
+    found = {name: {"texts": 0, "rule": detector.rule, "examples": []} for name, detector in DETECTORS.items()}
+    for review_id, text in zip(ids, texts):
+        lowered = text.lower()
+        for name, detector in DETECTORS.items():
+            match = detector.search(text, lowered)
             if match is None:
                 continue
-            count += 1
-            if len(examples) < EXAMPLES:
-                examples.append({"id": review_id, "match": _excerpt(text, *match.span())})
-        found[name] = {"texts": count, "rule": detector.rule, "examples": examples}
+            entry = found[name]
+            entry["texts"] += 1
+            if len(entry["examples"]) < EXAMPLES:
+                entry["examples"].append({"id": review_id, "match": _excerpt(text, *match.span())})
     return found
 
 

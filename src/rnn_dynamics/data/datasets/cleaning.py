@@ -10,8 +10,8 @@ takes the dataset's ``clean`` key), and docs/data.md lists them with why.
 A detector (``DETECTORS``) finds one kind of artefact in a text as the tokenizer would see it: ``backslashes``
 (a backslash glued to a word), ``entities`` (an entity, or a remnant of one without its ``&``), ``markup`` (a tag,
 raw or escaped, other than the line breaks the tokenizer removes), ``urls`` and ``non_letters`` (a run of four or
-more characters that are neither letters, digits, spaces nor the punctuation the tokenizer splits off, such as
-``*****`` or ``=-=-``). Each names the rule that removes what it finds, or None.
+more characters that are neither letters, digits, underscores, spaces nor the punctuation the tokenizer splits
+off or drops, such as ``*****`` or ``=-=-``). Each names the rule that removes what it finds, or None.
 """
 
 from __future__ import annotations
@@ -97,29 +97,43 @@ def clean_texts(texts: Sequence[str], rules: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Detector:
-    """One kind of artefact: the pattern that finds it in a text, and the rule that removes it (or None)."""
+    """One kind of artefact: the pattern that finds it in a text, the rule that removes it (or None), and
+    ``hints``: strings one of which every match holds, lower-cased, so that a text whose lower-cased form holds
+    none is passed over without the (slower) search; none: every text is searched."""
 
     pattern: re.Pattern
     rule: str | None
     description: str
+    hints: tuple[str, ...] = ()
+
+    def search(self, text: str, lowered: str) -> re.Match | None:
+        """The first match in ``text`` (``lowered`` is ``text.lower()``, shared by the detectors), or None."""
+        if self.hints and not any(hint in lowered for hint in self.hints):
+            return None
+        return self.pattern.search(text)
 
 
 DETECTORS: Mapping[str, Detector] = {
-    "backslashes": Detector(re.compile(r"\S\\|\\\S"), "escapes", "a backslash glued to a word (an escaped line break)"),
+    "backslashes": Detector(
+        re.compile(r"\S\\|\\\S"), "escapes", "a backslash glued to a word (an escaped line break)", ("\\",)
+    ),
     "entities": Detector(
         re.compile("|".join(p.pattern for p in (_ENTITY, _BARE_ENTITY, _LOST_AMPERSAND)), re.IGNORECASE),
         "entities",
         "an HTML entity, or one that lost its '&' ('#39;', 'quot;')",
+        ("&", "#", *(f"{name};" for name in _NAMED_REMNANTS.split("|"))),
     ),
     "markup": Detector(
         re.compile(rf"<(?!{_TOKENIZER_BREAK}){_TAG}>|&lt;{_TAG}&gt;", re.IGNORECASE),
         "markup",
         "an HTML tag, raw or as entities ('&lt;b&gt;'), other than the line breaks the tokenizer removes",
+        ("<", "&lt;"),
     ),
-    "urls": Detector(re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE), None, "a web address"),
+    "urls": Detector(re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE), None, "a web address", ("://", "www.")),
     "non_letters": Detector(
-        re.compile(r"(?:[^\w\s.,()!?'\";:]|_){4,}"),
+        re.compile(r"[^\w\s.,()!?'\";:]{4,}"),
         None,
-        "a run of four or more characters that are neither letters, digits, spaces nor . , ( ) ! ? ' \" ; :",
+        "a run of four or more characters that are neither letters, digits, underscores, spaces nor "
+        ". , ( ) ! ? ' \" ; :",
     ),
 }

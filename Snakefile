@@ -1,9 +1,13 @@
 # Reverse-engineering recurrent sentiment classifiers: see README.md.
 import os
+import shlex
+import sys
 
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 from rnn_dynamics.ground.config import check_keys, check_values, coerce_scalars
+from rnn_dynamics.ground.storage import hold_run_lock
 
 min_version("9.0")
 
@@ -23,6 +27,17 @@ check_values(config)
 
 
 report: "workflow/report/workflow.rst"
+
+
+# One run at a time on results/, whatever --nolock says: a second run stops here, before its first job. A job
+# refused later would fail, and Snakemake deletes a failed job's outputs: the files the first run is writing.
+# Only a run that executes jobs calls onstart (not -n, --lint, --report, --unlock); the jobs Snakemake starts
+# with --mode subprocess or remote (SLURM) parse this file again with --no-hooks, and are not the main process.
+onstart:
+    if workflow.is_main_process:
+        held = hold_run_lock("results", shlex.join(sys.argv))
+        if held.taken_over:
+            logger.warning(f"{held.path}: taken over from {held.taken_over}, which ended without releasing it")
 
 
 include: "workflow/rules/common.smk"

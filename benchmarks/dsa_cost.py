@@ -1,17 +1,19 @@
-"""The cost of DSA per pair of systems, and how it grows with the number of reviews.
+"""The cost per pair of systems of the published DSA against the eigenvalue variant, and how it grows.
 
 Two GRU-256 layers (the project's network, random weights) read the same random reviews; their states
-over each review's first ``--steps`` tokens are compared by the similarity stage's DSA
-(``similarity.dsa_distance``: a rank-10 DMD fitted to each, the Wasserstein distance between their
-spectra, the project's default; the fastest of three runs), by the package's iterative Procrustes
-score (``score_method angular``, the baseline) and by linear CKA, in one process, for each number
-of reviews.
+over each review's first ``--steps`` tokens are compared, in one process for each number of reviews, by
+the similarity stage's published DSA (``similarity.dsa_scores``' angular Procrustes score of the
+delay-embedded operators of ``pair_rank``, the schema's defaults: 4 delays, the rank reaching 95% of
+the variance, at most 50, 1500 steps), by the eigenvalue variant it replaces as ``dsa`` (the package's
+``DSA`` with ``similarity.EIGENVALUE_W2``: no delays, rank 10, the Wasserstein distance of the
+eigenvalues; the fastest of three runs; the baseline), by InputDSA (``similarity.input_dsa``, the
+token embeddings as input) and by linear CKA.
 
-    python benchmarks/dsa_cost.py [--quick] [--reviews 50 100 200 400] [--steps 50]
+    python benchmarks/dsa_cost.py [--quick] [--reviews 50 100 200 400] [--steps 20]
 
 The last line printed is one JSON object: seconds per pair for each measure and number of reviews, the
-growth exponent of DSA's seconds against reviews (log-log slope), and ``angular_over_wasserstein``, the
-baseline's time over the project's at the largest number.
+rank the rule gave, the growth exponent of the published DSA's seconds against reviews (log-log slope),
+and ``published_over_eigenvalue``, the published DSA's time over the variant's at the largest number.
 """
 
 from __future__ import annotations
@@ -49,40 +51,47 @@ def seconds(run, repeats: int = 3) -> float:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="25 and 50 reviews of 20 tokens, 200 angular steps")
+    parser.add_argument("--quick", action="store_true", help="25 and 50 reviews of 12 tokens, 200 angular steps")
     parser.add_argument("--reviews", type=int, nargs="+", default=[50, 100, 200, 400])
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=20, help="tokens per review (similarity.steps' default)")
     parser.add_argument("--iters", type=int, default=1500, help="the angular score's optimisation steps")
     args = parser.parse_args(argv)
     if args.quick:
-        args.reviews, args.steps, args.iters = [25, 50], 20, 200
+        args.reviews, args.steps, args.iters = [25, 50], 12, 200
     torch.set_num_threads(1)
     networks = [
         SentimentClassifier(ModelSpec("gru", 1, 50, HIDDEN, seed), VOCAB, dropout=0.0, layer_dropout=0.0).eval()
         for seed in (0, 1)
     ]
-    wasserstein = similarity.Settings(steps=args.steps)
-    angular = similarity.Settings(steps=args.steps, score_method="angular", iters=args.iters)
+    published = similarity.Settings(steps=args.steps, iters=args.iters)
     # Warm up: the first call imports the package and its dependencies.
     warm = np.random.default_rng(0).standard_normal((4, args.steps, 8))
-    similarity.dsa_distance(warm, warm, wasserstein)
-    similarity.dsa_distance(warm, warm, similarity.Settings(steps=args.steps, score_method="angular", iters=10))
-    result = {"steps": args.steps, "hidden": HIDDEN, "rank": wasserstein.rank, "angular_iters": args.iters}
+    similarity.dsa_scores(warm, warm, similarity.Settings(steps=args.steps, iters=10))
+
+    def eigenvalue_variant(x, y):
+        from DSA import DSA
+
+        return DSA(x, y, score_method="wasserstein", **similarity.EIGENVALUE_W2).fit_score()
+
+    result = {"steps": args.steps, "hidden": HIDDEN, "n_delays": published.n_delays, "angular_iters": args.iters}
     for n in args.reviews:
         reviews = random_reviews(n, args.steps, seed=n)
         x, y = (similarity.trajectories(net, "layer1", reviews, np.arange(n), args.steps) for net in networks)
+        u = similarity.embedded_inputs(networks[0], reviews, np.arange(n), args.steps)
         row = {
-            "wasserstein_s": seconds(lambda: similarity.dsa_distance(x, y, wasserstein)),
-            "angular_s": seconds(lambda: similarity.dsa_distance(x, y, angular), repeats=1),
+            "rank": similarity.pair_rank(x, y, published),
+            "published_s": seconds(lambda: similarity.dsa_distance(x, y, published), repeats=1),
+            "eigenvalue_s": seconds(lambda: eigenvalue_variant(x, y)),
+            "input_dsa_s": seconds(lambda: similarity.input_dsa(x, u, y, u, published), repeats=1),
             "cka_s": seconds(lambda: similarity.linear_cka(x, y)),
         }
         result[f"reviews_{n}"] = {key: round(value, 4) for key, value in row.items()}
         print(f"{n} reviews x {args.steps} tokens: {result[f'reviews_{n}']}", flush=True)
     counts = np.array(args.reviews, dtype=float)
-    times = np.array([result[f"reviews_{n}"]["wasserstein_s"] for n in args.reviews])
-    result["wasserstein_growth_exponent"] = round(float(np.polyfit(np.log(counts), np.log(times), 1)[0]), 2)
+    times = np.array([result[f"reviews_{n}"]["published_s"] for n in args.reviews])
+    result["published_growth_exponent"] = round(float(np.polyfit(np.log(counts), np.log(times), 1)[0]), 2)
     last = result[f"reviews_{args.reviews[-1]}"]
-    result["angular_over_wasserstein"] = round(last["angular_s"] / last["wasserstein_s"], 1)
+    result["published_over_eigenvalue"] = round(last["published_s"] / last["eigenvalue_s"], 1)
     print(json.dumps(result))
     return result
 

@@ -9,7 +9,7 @@ from rnn_dynamics.networks import model
 from rnn_dynamics.outputs.figures.analyses import FIGURES, analysis_figures
 
 with logs.to_file(snakemake.log[0]):
-    settings = analyses.Settings.from_config(snakemake.config["analyses"])
+    settings = analyses.Settings.from_params(snakemake.params.settings, device=snakemake.resources.device)
     device = model.resolve_device(settings.device, "analyses.device")
     network = model.load(snakemake.input.model, map_location=device)
     vocabulary = text.read_vocabulary(snakemake.input.vocab)

@@ -8,7 +8,7 @@ from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    settings = fixed_points.SearchSettings.from_config(snakemake.config["fixed_points"])
+    settings = fixed_points.SearchSettings.from_params(snakemake.params.settings, device=snakemake.resources.device)
     index, count = fixed_points.parse_scatteritem(snakemake.wildcards.scatteritem)
     device = model.resolve_device(settings.device, "fixed_points.device")
     system = model.load(snakemake.input.model, map_location=device).system(snakemake.wildcards.system)

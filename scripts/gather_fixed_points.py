@@ -4,6 +4,6 @@ from rnn_dynamics.dynamics import fixed_points
 from rnn_dynamics.ground import logs, storage
 
 with logs.to_file(snakemake.log[0]):
-    settings = fixed_points.GatherSettings.from_config(snakemake.config["fixed_points"])
+    settings = fixed_points.GatherSettings.from_params(snakemake.params.settings)
     table = fixed_points.gather_shards(list(snakemake.input), settings)
     storage.write_table(table, snakemake.output[0])

@@ -18,7 +18,7 @@ from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    device = model.resolve_device(snakemake.config["training"]["device"])
+    device = model.resolve_device(snakemake.resources.device, "training.device")
     trained = model.load(snakemake.input.final, map_location=device)
     untrained = model.load(snakemake.input.initial, map_location=device)
     reviews = batches.read_split(snakemake.input.data, vocab_size=trained.vocab_size)
@@ -29,7 +29,7 @@ with logs.to_file(snakemake.log[0]):
         untrained,
         reviews,
         text.read_vocabulary(snakemake.input.vocab).index,
-        states.Settings.from_config(snakemake.config["states"]),
+        states.Settings.from_job(snakemake.params.settings),
         {name: snakemake.output[name] for name in ("states", "pca", "examples")},
         max_length=snakemake.params.max_length,
     )

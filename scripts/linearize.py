@@ -5,7 +5,7 @@ from rnn_dynamics.ground import logs, storage
 from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
-    device = model.resolve_device(snakemake.config["fixed_points"]["device"], "fixed_points.device")
+    device = model.resolve_device(snakemake.resources.device, "fixed_points.device")
     system = model.load(snakemake.input.model, map_location=device).system(snakemake.wildcards.system)
     table = fixed_points.read_fixed_points(snakemake.input.fixed_points)
     result = linearization.linearize_table(system, table, device=device)

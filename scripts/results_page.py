@@ -3,15 +3,15 @@
 import os
 from pathlib import Path
 
-import pandas as pd
-
 from rnn_dynamics.ground import logs
 from rnn_dynamics.ground.storage import read_json
-from rnn_dynamics.outputs import results_page
+from rnn_dynamics.outputs import catalogue, results_page
 
 with logs.to_file(snakemake.log[0]):
     page_dir = Path(snakemake.output[0]).parent
-    tables = {name: pd.read_csv(snakemake.input[name]) for name in results_page.TABLES}
+    # The inputs named after a table (catalogue.TABLES): those the page shows, and the timeline.
+    tables = {name: catalogue.read(name, path) for name, path in snakemake.input.items() if name in catalogue.TABLES}
+    timeline_table = tables.pop("timeline")
     figures = {}
     for path in map(Path, snakemake.input.figures):
         model_id = path.parts[path.parts.index("figures") + 1]  # figures/{model}/[{system}/]{name}.png
@@ -19,12 +19,11 @@ with logs.to_file(snakemake.log[0]):
     text = results_page.page(
         snakemake.wildcards.dataset,
         tables,
-        pd.read_csv(snakemake.input.timeline),
+        timeline_table,
         [read_json(path) for path in snakemake.input.metrics],
         figures,
-        snakemake.config,
-        pd.read_csv(snakemake.input.similarity[0]) if snakemake.input.similarity else None,
-        pd.read_csv(snakemake.input.data, keep_default_na=False),
+        snakemake.params.config,
+        snakemake.params.models,
         os.path.relpath(snakemake.input.data_figure, page_dir),
     )
     results_page.write(text, snakemake.output[0])

@@ -11,7 +11,7 @@ from rnn_dynamics.networks import model
 
 with logs.to_file(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    settings = similarity.Settings.from_config(snakemake.config.get("similarity", {}))
+    settings = similarity.Settings.from_params(snakemake.params.settings)
     compared = [
         (axis, similarity.SystemName.parse(a), similarity.SystemName.parse(b)) for axis, a, b in snakemake.params.pairs
     ]

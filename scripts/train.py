@@ -24,7 +24,7 @@ with logs.to_file(snakemake.log[0]):
             spec,
             splits,
             embeddings,
-            training.Settings.from_config(snakemake.config["training"]),
+            training.Settings.from_job(snakemake.params.settings, spec, snakemake.resources.device, snakemake.threads),
             training.Outputs(
                 initial=Path(snakemake.output.initial),
                 final=Path(snakemake.output.final),

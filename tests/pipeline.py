@@ -8,17 +8,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "configs", "workflow", "scripts", "envs", "profiles")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "configs", "workflow", "scripts", "envs", "profiles", "tests/configs")
+# The end-to-end tests' configuration: every stage on two tiny models (tests/configs/pipeline.yaml). The tests
+# of the quick-look configuration itself pass ``--configfile configs/synthetic.yaml``.
+CONFIG = ("--configfile", "tests/configs/pipeline.yaml")
 
 
 def copy_workflow(destination: Path) -> Path:
-    """Copy the workflow (not results, resources or logs) into ``destination``."""
+    """Copy the workflow (not results, resources or logs) and the tests' configs into ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
     return destination
 

@@ -14,7 +14,7 @@ from rnn_dynamics.dynamics import analyses, fixed_points, linearization, spectra
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.networks import training
-from rnn_dynamics.outputs import tables
+from rnn_dynamics.outputs import catalogue, tables
 
 SETTINGS = analyses.Settings(reviews=200, null_samples=1000, seed=0, regularization=1.0)
 
@@ -164,6 +164,34 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
         # Only the readout's own layer (and the stack) has an alignment; only systems reading words a valence.
         assert np.isnan(summary["alignment_median"]) == (system_name == "layer1")
         assert np.isnan(summary["valence_correlation"]) == (system_name == "layer2")
+        assert summary["manifold_space"] == "h"
+
+
+def test_an_lstm_manifold_is_measured_in_h_and_in_h_c_on_request():
+    """The readout reads an LSTM's h of its state [h, c]: the manifold's measures read those coordinates (each
+    layer's for the stack), unless analyses.manifold_space asks for the whole state, and the summary names it."""
+    torch.manual_seed(0)
+    model = model_lib.SentimentClassifier(ModelSpec("lstm", 2, 4, 5, 0), 12, dropout=0.0, layer_dropout=0.0).eval()
+    assert analyses.output_coordinates(model, "layer2").tolist() == [0, 1, 2, 3, 4]
+    assert analyses.output_coordinates(model, "stack").tolist() == [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 8, 20)
+    reviews = batches.Reviews(
+        rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0
+    )
+    system = model.system("layer2")
+    lin = linearization.linearize(system, rng.normal(size=(40, system.state_size)))
+    evaluation = analyses.evaluate_system(model, "layer2", lin, reviews, progress=False)
+    measured = {
+        space: analyses.manifold_measures(
+            model, "layer2", lin, evaluation, dataclasses.replace(SETTINGS, null_samples=10, manifold_space=space)
+        )["summary"]
+        for space in ("h", "state")
+    }
+    assert measured["h"]["manifold_space"] == "h" and measured["state"]["manifold_space"] == "[h, c]"
+    h_only = lin.fixed_point[:, :5]
+    assert measured["h"]["participation_ratio"] == pytest.approx(spectra.participation_ratio(h_only))
+    assert measured["state"]["participation_ratio"] == pytest.approx(spectra.participation_ratio(lin.fixed_point))
 
 
 def test_tables_and_figures_are_written(trained, tmp_path):
@@ -218,7 +246,8 @@ def test_comparison_across_datasets_with_the_papers_numbers(trained, tmp_path):
     assert imdb.loc[0, "paper_test_accuracy"] == 0.8686 and np.isnan(own.loc[0, "paper_test_accuracy"])
     assert 0 < imdb.loc[0, "explained_variance_2"] <= 1 and imdb.loc[0, "layers"] == 1
     combined = tables.combine_comparisons([own, imdb])
-    assert list(combined["dataset"]) == ["imdb", "synthetic"] and list(combined.columns) == tables.COMPARISON_COLUMNS
+    assert list(combined["dataset"]) == ["imdb", "synthetic"]
+    assert list(combined.columns) == catalogue.TABLES["comparison"].names
     # A stack has no per-layer PCA; a deeper network has no paper accuracy.
     assert np.isnan(
         tables.comparison_table([{**summary, "system": "stack"}], metrics, explained, "imdb", "aclimdb").loc[

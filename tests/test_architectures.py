@@ -67,6 +67,7 @@ def splits():
     return {"train": synthetic_split(512, 0), "valid": synthetic_split(128, 1), "test": synthetic_split(128, 2)}
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_each_architecture_trains_through_the_training_loop(architecture, splits, tmp_path):
     spec = ModelSpec(architecture, 1, 8, 16, 0, batch_size=32)
@@ -81,6 +82,7 @@ def test_each_architecture_trains_through_the_training_loop(architecture, splits
     assert model_lib.load(outputs.final).spec == spec
 
 
+@pytest.mark.train
 def test_vanilla_rnn_learns_the_synthetic_set(prepared_synthetic_large, tmp_path):
     """With clipping and its own learning rate (docs/training-notes.md), a vanilla RNN learns the quick-look rule."""
     import pyarrow.parquet as pq

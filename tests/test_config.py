@@ -204,6 +204,41 @@ def test_from_config_names_an_unknown_key_and_params_leave_out_where_a_stage_run
     assert list(training.Settings().params())[-2:] == ["dropout", "layer_dropout"]
 
 
+@pytest.mark.parametrize("settings_type", SETTINGS, ids=lambda settings_type: settings_type.__qualname__)
+def test_a_job_rebuilds_its_settings_from_the_rules_params_and_where_it_runs(settings_type):
+    """``from_params`` is the inverse of ``params()`` given the runtime fields: what a script builds from its
+    rule's params is the settings the rule was planned with."""
+    runtime = {
+        field.name: getattr(settings_type(), field.name)
+        for field in dataclasses.fields(settings_type)
+        if field.name not in settings_type().params()
+    }
+    assert settings_type.from_params(settings_type().params(), **runtime) == settings_type()
+
+
+def test_from_params_names_a_missing_or_foreign_key_and_a_missing_runtime_field():
+    params = fixed_points.GatherSettings(q_tol=1e-8).params()
+    assert fixed_points.GatherSettings.from_params(params).q_tol == 1e-8
+    with pytest.raises(ValueError, match=r"missing \['q_tol'\], unexpected \['starts'\]"):
+        fixed_points.GatherSettings.from_params({**{k: v for k, v in params.items() if k != "q_tol"}, "starts": 5})
+    with pytest.raises(ValueError, match=r"runtime fields \['device'\]"):
+        analyses.Settings.from_params(analyses.Settings().params())
+
+
+def test_the_train_and_hidden_states_jobs_read_their_params_back():
+    from rnn_dynamics.ground.grid import ModelSpec
+
+    spec = ModelSpec("gru", 1, 8, 8, 0, batch_size=16)
+    settings = training.Settings(epochs=2, device="cpu", threads=1)
+    assert training.Settings.from_job(settings.params_for(spec), spec, "cpu", 1) == settings
+    with pytest.raises(ValueError, match="batch_size 16 is not the model's"):
+        training.Settings.from_job(settings.params_for(spec), ModelSpec("gru", 1, 8, 8, 0), "cpu", 1)
+    section = {"sample_reviews": 10, "splits": ["test", "train"], "seed": 3}
+    params = states.Settings.job_params(section, "train")
+    assert list(params) == ["sample_reviews", "split", "seed"] and params["split"] == "train"
+    assert states.Settings.from_job(params) == states.Settings(sample_reviews=10, splits=["train"], seed=3)
+
+
 def test_a_settings_type_may_only_name_keys_of_its_section():
     with pytest.raises(TypeError, match="no key 'batch'"):
 

@@ -13,7 +13,7 @@ from helpers import write_tar
 from rnn_dynamics.data import datasets, embeddings
 from rnn_dynamics.data.datasets import cleaning
 from rnn_dynamics.data.text import Vocabulary, tokenize
-from rnn_dynamics.outputs import results_page, tables
+from rnn_dynamics.outputs import catalogue, results_page, tables
 from rnn_dynamics.outputs.figures.data import length_histogram
 
 # Each text shows artefacts of the kinds named after it, the way Zhang et al.'s CSV files hold them.
@@ -229,7 +229,7 @@ def test_the_data_table_page_section_and_figure_show_the_card(tmp_path):
     coverage = {"source": "glove", "dim": 50, "size": 22, "entries": 11, "entries_share": 0.5, "tokens_share": 0.75}
     random = {"source": "random", "dim": 8, "size": 22, "entries": 0, "entries_share": None, "tokens_share": None}
     table = tables.data_table(card, [coverage, random])
-    assert list(table.columns) == tables.DATA_COLUMNS
+    assert list(table.columns) == catalogue.TABLES["data"].names
     value = table.set_index(["section", "name", "measure"])["value"]
     assert value["splits", "test", "rows"] == card["splits"]["test"]["rows"]
     assert value["embedding", "glove-50", "tokens_share"] == 0.75
@@ -237,9 +237,9 @@ def test_the_data_table_page_section_and_figure_show_the_card(tmp_path):
     assert value["artefacts", "entities", "texts"] == card["artefacts"]["entities"]["texts"]
     assert value["artefacts", "entities", "examples"].startswith("train/2: #39;s | train/3: &lt;b&gt;shares&lt;/b&gt;")
     table.to_csv(tmp_path / "data.csv", index=False)
-    shown = pd.read_csv(tmp_path / "data.csv", keep_default_na=False)
+    shown = catalogue.read("data", tmp_path / "data.csv")
     section = "\n".join(results_page._data_section(shown, "figures/data/lengths.png"))
-    assert "## Data" in section and "| split |" in section and "glove-50: entries 11" in section
+    assert "| split |" in section and "glove-50: entries 11" in section
     assert "| entities | 3 | entities | train/2: #39;s \\| train/3:" in section
     assert "![review length in tokens, per split](figures/data/lengths.png)" in section
     lengths = {

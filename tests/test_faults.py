@@ -78,6 +78,7 @@ def kill_after(last):
 # ---------------------------------------------------------------------------- 1. resuming
 
 
+@pytest.mark.train
 def test_a_checkpoint_of_more_epochs_than_asked_is_not_resumed(data, tmp_path, caplog):
     with pytest.raises(Killed):
         train(tmp_path, data, on_epoch_end=kill_after(2))
@@ -95,6 +96,7 @@ def test_a_checkpoint_of_more_epochs_than_asked_is_not_resumed(data, tmp_path, c
         assert torch.equal(value, model_lib.load(tmp_path / "model.pt").state_dict()[key]), key
 
 
+@pytest.mark.train
 def test_an_unreadable_checkpoint_is_not_resumed(data, tmp_path, caplog):
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with caplog.at_level(logging.WARNING):
@@ -106,6 +108,7 @@ def test_an_unreadable_checkpoint_is_not_resumed(data, tmp_path, caplog):
 # ---------------------------------------------------------------------------- 2. divergence
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("learning_rate", [1e6, 1e40])
 def test_a_diverging_run_stops_naming_model_and_epoch(data, tmp_path, learning_rate):
     settings = training.Settings(**{**SETTINGS.__dict__, "learning_rate": learning_rate, "epochs": 1})
@@ -114,6 +117,7 @@ def test_a_diverging_run_stops_naming_model_and_epoch(data, tmp_path, learning_r
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.train
 def test_an_exploding_loss_keeps_the_last_good_checkpoint(data, tmp_path):
     def blow_up_after_first_epoch(epoch, model):
         if epoch == 1:
@@ -129,6 +133,7 @@ def test_an_exploding_loss_keeps_the_last_good_checkpoint(data, tmp_path):
     assert checkpoint["weights"]["readout.weight"].abs().max() < 100
 
 
+@pytest.mark.train
 def test_a_model_at_chance_level_is_flagged_in_the_table_and_the_log(data, tmp_path, caplog):
     frozen = training.Settings(**{**SETTINGS.__dict__, "learning_rate": 1e-12, "epochs": 1})
     with caplog.at_level(logging.WARNING):
@@ -370,6 +375,7 @@ def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
         rule = block.split(":", 1)[0]
         outputs = [line for line in block.split("\n\n")[0].splitlines() if line.startswith("    output: ")]
         for path in outputs[0].removeprefix("    output: ").split(", ") if outputs else []:
+            path = path.removesuffix(" (update)")  # the flag of an output kept while its job runs
             read_back = path if Path(path).suffix else f"{path}/x.parquet"  # a directory output: a file in it
             if path.startswith("results/") and not path.endswith((".png", ".html")):
                 assert storage.producing_rule(read_back) == rule, path
@@ -392,6 +398,17 @@ def test_every_file_a_rule_writes_is_traced_to_that_rule(tmp_path):
         ),
         # One hidden unit: the figures (PC1 against PC2) crashed; the schema refuses it.
         ("models={hidden: 1}", "On instance['models']['hidden']"),
+        # A similarity axis of one value (one seed): the run made no table and said nothing.
+        (
+            "similarity={axes: [seed, layer]}",
+            "similarity.axes: the axis 'seed' has one value in the grid (0, from models.seeds)",
+        ),
+        # A system compared with itself: a row of DSA 0 and CKA 1.
+        (
+            "similarity={pairs: [[gru-L1-E16-H32-s0/layer1, gru-L1-E16-H32-s0/layer1]]}",
+            "similarity.pairs: the pair ['gru-L1-E16-H32-s0/layer1', 'gru-L1-E16-H32-s0/layer1'] compares a system "
+            "with itself",
+        ),
     ],
 )
 def test_config_values_that_cannot_run_stop_snakemake_before_any_job(tmp_path, override, expected):
@@ -414,6 +431,30 @@ def test_more_shards_than_starts_is_refused_by_the_config_check_and_the_shard():
     settings = fixed_points.SearchSettings(starts=10)
     with pytest.raises(ValueError, match=r"shard 13 of 20: fixed_points.shards \(20\) is larger"):
         fixed_points.solve_shard(None, np.zeros((40, 8)), settings, 12, 20)
+
+
+def test_a_similarity_axis_of_one_value_or_a_pair_of_one_system_is_refused_naming_the_axis_or_pair():
+    from rnn_dynamics.dynamics import similarity
+
+    one_layer = [ModelSpec("gru", 1, 8, 8, 0)]
+    cases = [
+        ({"axes": ["seed"]}, one_layer, "per_layer", r"axis 'seed' has one value in the grid \(0, from models.seeds\)"),
+        (
+            {"axes": ["layer"]},
+            one_layer,
+            "per_layer",
+            r"axis 'layer' has one value in the grid \('layer1', from models",
+        ),
+        ({"axes": ["layer"]}, [ModelSpec("gru", 2, 8, 8, 0)], "stack", r"axis 'layer' has one value .*'stack'"),
+        ({"axes": ["split"]}, one_layer, "per_layer", r"axis 'split' has one value .*'test', from states.splits"),
+        ({"pairs": [["gru-L1-E8-H8-s0/layer1"] * 2]}, one_layer, "per_layer", r"compares a system with itself"),
+    ]
+    for section, models, mode, expected in cases:
+        with pytest.raises(ValueError, match=expected):
+            similarity.pairs(similarity.Settings(**section), models, ["test"], mode)
+    two_seeds = [ModelSpec("gru", 2, 8, 8, seed) for seed in (0, 1)]
+    found = similarity.pairs(similarity.Settings(axes=["seed", "layer"]), two_seeds, ["test"], "per_layer")
+    assert [axis for axis, _, _ in found] == ["seed", "seed", "layer", "layer"]
 
 
 # ---------------------------------------------------------------------------- 8. a split of one label
@@ -465,6 +506,32 @@ def test_a_validation_split_of_one_label_names_valid_fraction(tmp_path):
         f"0.1), has no review of label [1] (label 0: 3, label 1: 0); every split needs every label: check the "
         f"labels in column 'label' of {files[0]}, or raise prepare.valid_fraction"
     )
+
+
+def test_a_training_fraction_that_leaves_a_label_almost_no_review_is_refused_before_training(tmp_path):
+    """0.001 of 240 reviews is one review of one label: refused before any training step, naming the model, the
+    counts and models.train_fraction, with a fraction that is enough for this seed."""
+    lengths = np.full(240, 3)
+    train_split = batches.Reviews(
+        np.arange(720) % 20, np.concatenate([[0], np.cumsum(lengths)]), (np.arange(240) % 2).astype(np.float32)
+    )
+    splits = {"train": train_split, "valid": train_split, "test": train_split}
+    spec = ModelSpec("gru", 1, 8, 8, 0, train_fraction=0.001)
+    names = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
+    with pytest.raises(ValueError) as error:
+        training.train(
+            spec, splits, np.zeros((20, 8), np.float32), SETTINGS, training.Outputs(*(tmp_path / n for n in names))
+        )
+    message = str(error.value)
+    assert message.startswith(
+        "gru-L1-E8-H8-F0.001-s0: models.train_fraction 0.001 trains on 1 of the 240 reviews of the training split"
+    ), message
+    assert "at least 2 of each are needed" in message and not list(tmp_path.iterdir())  # nothing written
+    enough = float(re.search(r"raise models.train_fraction to at least ([0-9.]+)$", message).group(1))
+    subset = batches.trained_on(train_split, ModelSpec("gru", 1, 8, 8, 0, train_fraction=enough))
+    assert np.bincount(subset.labels.astype(int)).min() >= batches.MIN_TRAINING_REVIEWS_PER_LABEL
+    # A fraction of a label-rich split trains as before: 0.1 of 240 is 24 reviews of both labels.
+    assert len(batches.trained_on(train_split, ModelSpec("gru", 1, 8, 8, 0, train_fraction=0.1))) == 24
 
 
 # ---------------------------------------------------------------------------- 9. hints that work as written
@@ -525,9 +592,9 @@ def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative
     target = forcerun_hint(str(error.value))
     assert f"--forcerun {rule}` (every job of the rule)" in str(error.value)
     # The hint, added to the run's own command (a dry run of it): the job that makes the file is planned.
-    from pipeline import snakemake
+    from pipeline import CONFIG, snakemake
 
-    result = snakemake(damaged_run, "-n", "--configfile", "configs/synthetic.yaml", "--forcerun", target, timeout=120)
+    result = snakemake(damaged_run, "-n", *CONFIG, "--forcerun", target, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     job = next(block for block in output.split("\nrule ")[1:] if target in block.split("reason:")[0])
@@ -537,7 +604,7 @@ def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative
 @pytest.mark.slow
 def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pipeline, tmp_path):
     """A file inside the states folder, a directory() output, damaged and made again by its hint."""
-    from pipeline import snakemake
+    from pipeline import CONFIG, snakemake
 
     run = tmp_path / "run"
     shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
@@ -546,7 +613,7 @@ def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pip
         states.read_layer(path)
     target = forcerun_hint(str(error.value))
     assert target == f"results/synthetic/states/{SYNTHETIC}"
-    command = ["--cores", "2", "--configfile", "configs/synthetic.yaml"]
+    command = ["--cores", "2", *CONFIG]
     result = snakemake(run, *command, "--forcerun", target)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert len(states.read_layer(path)["h"]) > 0
@@ -557,6 +624,7 @@ def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pip
 # ---------------------------------------------------------------------------- 10. a full disk
 
 
+@pytest.mark.train
 def test_a_full_disk_during_training_says_so_keeps_the_last_checkpoint_and_resumes(data, tmp_path, caplog):
     with small_disk(tmp_path / "disk") as disk:
         folder = disk / MODEL_DIR
@@ -739,6 +807,7 @@ def test_one_review_that_supplies_most_states_is_warned_of(data, tmp_path, caplo
     assert "dumped, which the fixed-point starts are drawn from" in caplog.text and "the PCA" in caplog.text
 
 
+@pytest.mark.train
 def test_too_few_validation_reviews_are_not_called_at_chance(data, tmp_path, caplog):
     vocabulary, splits = data
     valid = splits["valid"]

@@ -35,7 +35,7 @@ import torch
 from rnn_dynamics.data import batches
 from rnn_dynamics.dynamics import fixed_points, solver, states
 from rnn_dynamics.networks import model as model_lib
-from trained import prepare_synthetic, train_synthetic
+from trained import SHARED_LSTM, prepare_synthetic, train_synthetic
 
 STARTS = 100
 
@@ -109,8 +109,9 @@ def test_exact_roots_are_a_separate_polish_of_the_approximate_points(integrating
     )
 
 
+@pytest.mark.slow
 def test_an_lstm_reaches_the_tolerance_wherever_adam_does_and_its_slow_points_are_counted_apart(
-    prepared_synthetic_large,
+    synthetic_model, prepared_synthetic_large
 ):
     """The paper's claim is universal: LSTM fixed points too. On the quick-look set an LSTM-2's
     layer 1 reached q < 1e-6 for 5 of 100 starts with the earlier exact-root search. Whether
@@ -120,9 +121,7 @@ def test_an_lstm_reaches_the_tolerance_wherever_adam_does_and_its_slow_points_ar
     layer 2: 93 and 94). So the search is held to the reference: from the same starts LM
     reaches the tolerance wherever Adam does (within 5 starts), and every start that does
     not is a slow point, counted apart, at a q no higher than Adam's."""
-    model = model_lib.load(
-        train_synthetic(prepared_synthetic_large, prepared_synthetic_large / "lstm", "lstm-L2-E16-H32-s0", epochs=10)
-    )
+    model = model_lib.load(synthetic_model(*SHARED_LSTM))
     test = batches.read_split(prepared_synthetic_large / "test.parquet")
     for layer, visited in enumerate(states.visited_states(model, test, np.arange(300)), start=1):
         system = model.system(f"layer{layer}")

@@ -143,6 +143,24 @@ def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
             np.testing.assert_array_equal(other[column].to_numpy(), one[column].to_numpy())
 
 
+def test_the_solver_and_the_gather_give_one_verdict_below_q_tol():
+    # A GRU's starts solved at one tolerance and gathered at it: the starts the solver stopped are the ones
+    # gathered as converged, and approximate_set (a result in memory) keeps the gathered unique points.
+    system = gru_system(scale=2.0)
+    starts = np.random.default_rng(2).uniform(-1, 1, (24, system.state_size))
+    settings = fixed_points.SearchSettings(q_tol=1e-9, max_iterations=4)
+    result = fixed_points.solve(system, starts, settings, progress=False)
+    assert 0 < result.converged.sum() < len(starts)  # a few iterations leave some starts above q_tol
+    np.testing.assert_array_equal(result.converged, solver.below_tolerance(result.q, settings.q_tol))
+    gather_settings = fixed_points.GatherSettings(q_tol=settings.q_tol)
+    gathered = fixed_points.gather([result.to_table()], gather_settings)
+    np.testing.assert_array_equal(gathered["converged"].to_numpy(), result.converged)
+    unique = storage.list_matrix(fixed_points.unique_fixed_points(gathered)["fixed_point"])
+    np.testing.assert_array_equal(fixed_points.approximate_set(result, gather_settings), unique)
+    nothing = fixed_points.approximate_set(result, fixed_points.GatherSettings(q_tol=1e-300))
+    assert nothing.shape == (0, system.state_size)
+
+
 def shard(points, q):
     points = np.asarray(points, dtype=np.float64)
     return solver.FixedPointResult(

@@ -1,5 +1,6 @@
 """Model ids and the grid: the batch-size and training-fraction axes, and the split tags of analysed states."""
 
+import copy
 import re
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import yaml
 from rnn_dynamics.data import batches
 from rnn_dynamics.ground import config
 from rnn_dynamics.ground.grid import (
+    ID_BATCH_SIZE,
+    ID_TRAIN_FRACTION,
     MODEL_ID_PATTERN,
     SPLIT_TAG_PATTERN,
+    UNTAGGED_SPLIT,
     ModelSpec,
     model_grid,
     split_of_tag,
@@ -40,7 +44,7 @@ def test_the_ids_of_a_grid_at_the_default_axes_are_as_they_were():
         (ModelSpec("gru", 1, 50, 256, 1, 16, 0.25), "gru-L1-E50-H256-B16-F0.25-s1"),
     ],
 )
-def test_an_axis_enters_the_id_only_off_its_default_and_the_id_parses_back(spec, expected):
+def test_an_axis_enters_the_id_only_off_the_id_rules_constant_and_the_id_parses_back(spec, expected):
     assert spec.id == expected
     assert ModelSpec.parse(expected) == spec
     # The pattern of the wildcard constraints and of the timeline matches every id, and the split tags after it.
@@ -70,8 +74,29 @@ def test_a_fraction_the_id_cannot_write_is_named():
         model_grid({**models, "train_fraction": [1e-5]})
 
 
+def test_changing_a_schema_default_renames_no_model(monkeypatch):
+    """The id rule's constants are its own: with the schema's defaults moved (batch size 32, fraction 0.5, states
+    of train), an id keeps its model and its paths, and a grid that leaves the axes out gets ids naming the new
+    defaults (-B32-F0.5), never the ids of models trained at 64 and 1.0."""
+    ids = ["gru-L1-E8-H8-s0", "gru-L1-E8-H8-B16-s0", "gru-L1-E8-H8-F0.3-s0"]
+    before = [ModelSpec.parse(model_id) for model_id in ids]
+    moved = copy.deepcopy(config.schema())
+    moved["properties"]["models"]["properties"]["batch_size"]["default"] = [32]
+    moved["properties"]["models"]["properties"]["train_fraction"]["default"] = [0.5]
+    moved["properties"]["states"]["properties"]["splits"]["default"] = ["train"]
+    monkeypatch.setattr(config, "schema", lambda: moved)
+    assert config.defaults("models")["batch_size"] == [32]  # the schema the grid reads has moved
+    assert [ModelSpec.parse(model_id) for model_id in ids] == before
+    assert [spec.id for spec in before] == ids
+    assert (before[0].batch_size, before[0].train_fraction) == (ID_BATCH_SIZE, ID_TRAIN_FRACTION) == (64, 1.0)
+    models = {"architectures": ["gru"], "layers": [1], "embedding": [8], "hidden": 8, "seeds": [0]}
+    assert [spec.id for spec in model_grid(models)] == ["gru-L1-E8-H8-B32-F0.5-s0"]
+    assert [spec.id for spec in model_grid({**models, "batch_size": [64], "train_fraction": [1.0]})] == ids[:1]
+    assert (split_tag("test"), split_of_tag(""), untag("gru-L1-E8-H8-s0")[1]) == ("", "test", "test")
+
+
 def test_the_test_split_is_untagged_and_others_carry_their_name():
-    assert config.defaults("states")["splits"] == ["test"]
+    assert config.defaults("states")["splits"] == ["test"] == [UNTAGGED_SPLIT]
     assert (split_tag("test"), split_tag("train")) == ("", "@train")
     assert split_of_tag("") == "test" and split_of_tag("@valid") == "valid"
     assert untag("gru-L1-E50-H256-B16-s0@train") == ("gru-L1-E50-H256-B16-s0", "train")

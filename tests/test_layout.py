@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnn_dynamics"
 # The package's layers, bottom to top: a subpackage each, whose ``__all__`` lists its modules bottom to top.
-LAYER_PACKAGES = ["ground", "data", "networks", "dynamics", "outputs"]
+LAYER_PACKAGES = ["ground", "data", "networks", "dynamics", "outputs", "api"]
 
 
 def layer_order(package: str) -> list[str]:

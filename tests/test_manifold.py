@@ -9,7 +9,7 @@ import torch
 
 from rnn_dynamics.data import batches, datasets, synthetic
 from rnn_dynamics.data.text import Vocabulary
-from rnn_dynamics.dynamics import analyses, fixed_points, linearization, manifold
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization, manifold, spectra
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.networks import training
@@ -24,11 +24,13 @@ def plane(count=600, size=12, seed=0):
 
 def test_the_participation_ratio_is_one_on_a_line_and_two_on_an_even_plane():
     line = np.outer(np.linspace(-1, 1, 50), np.ones(5))
-    assert manifold.participation_ratio(line) == pytest.approx(1.0)
+    assert spectra.participation_ratio(line) == pytest.approx(1.0)
     # A square's two directions have equal variance: a ratio of 2 (1.98 on 600 uniform points).
-    assert manifold.participation_ratio(plane()) == pytest.approx(2.0, abs=0.05)
-    assert np.isnan(manifold.participation_ratio(np.ones((1, 3))))
-    assert np.isnan(manifold.participation_ratio(np.ones((4, 3))))
+    assert spectra.participation_ratio(plane()) == pytest.approx(2.0, abs=0.05)
+    assert np.isnan(spectra.participation_ratio(np.ones((1, 3))))
+    assert np.isnan(spectra.participation_ratio(np.ones((4, 3))))
+    cloud = np.random.default_rng(0).standard_normal((5000, 3))
+    assert spectra.participation_ratio(cloud) == pytest.approx(3.0, rel=0.05)
 
 
 def test_the_local_participation_ratio_sees_a_plane_where_it_curves():
@@ -36,8 +38,19 @@ def test_the_local_participation_ratio_sees_a_plane_where_it_curves():
     rng = np.random.default_rng(1)
     angle, height = rng.uniform(0, np.pi, 2000), rng.uniform(0, 3, 2000)
     cylinder = np.column_stack([np.cos(angle), np.sin(angle), height])
-    assert manifold.participation_ratio(cylinder) > 2.1
+    assert spectra.participation_ratio(cylinder) > 2.1
     assert manifold.local_participation_ratio(cylinder, classes=2, seed=0) == pytest.approx(2.0, abs=0.3)
+
+
+def test_the_local_participation_ratio_of_a_curve_is_one_where_the_global_one_is_not():
+    """A helix, a curved 1-D manifold in 3-D: its variance spreads over three directions, while a neighbourhood
+    (100 of 1000 points, a tenth of two turns) is nearly straight. A set too small for a neighbourhood under a
+    quarter of it (30 points: 7 < ``LOCAL_MINIMUM``) has no local measure apart from the global one: NaN."""
+    t = np.sort(np.random.default_rng(0).uniform(0, 4 * np.pi, 1000))
+    helix = np.column_stack([np.cos(t), np.sin(t), 0.2 * t])
+    assert spectra.participation_ratio(helix) > 2
+    assert manifold.local_participation_ratio(helix, classes=2, seed=0) == pytest.approx(1.0, abs=0.1)
+    assert np.isnan(manifold.local_participation_ratio(helix[::34], classes=2, seed=0))
 
 
 def test_components_to_reach_a_share_of_the_variance():
@@ -55,6 +68,21 @@ def test_levina_bickel_and_the_correlation_dimension_find_two_on_a_plane_and_one
     assert manifold.levina_bickel(curve) == pytest.approx(1.0, abs=0.1)
     # Too few distinct points (duplicates count once) for the neighbours asked: NaN, not a crash.
     assert np.isnan(manifold.levina_bickel(np.repeat(plane(10), 5, axis=0)))
+
+
+@pytest.mark.parametrize("dimension", [2, 3, 5])
+def test_levina_bickel_finds_the_dimension_of_a_sphere_within_its_bias(dimension):
+    """1000 points on the unit sphere of ``dimension`` (no edges), rotated into 10-D: the estimator is biased
+    low, more so as the dimension grows (Levina and Bickel 2005); within 10% below and 2% above here. The
+    neighbour count is honoured: 10 neighbours give another estimate than 20."""
+    rng = np.random.default_rng(dimension)
+    sphere = rng.standard_normal((1000, dimension + 1))
+    sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
+    rotation, _ = np.linalg.qr(rng.standard_normal((10, 10)))
+    points = sphere @ rotation[: dimension + 1]
+    estimate = manifold.levina_bickel(points)
+    assert 0.9 * dimension <= estimate <= 1.02 * dimension, estimate
+    assert manifold.levina_bickel(points, neighbours=10) != estimate
 
 
 @pytest.mark.parametrize("classes", [3, 4, 7])
@@ -91,8 +119,9 @@ def test_the_span_share_and_its_random_null():
 
 def test_slow_modes_are_counted_and_a_complex_pair_spans_its_plane():
     modulus = np.array([[1.0, 0.95, 0.5], [0.999, 0.98, 0.2]])
-    assert manifold.slow_mode_counts(modulus, 0.9).tolist() == [2, 2]
-    assert manifold.slow_mode_counts(modulus, 0.99).tolist() == [1, 1]
+    assert manifold.slow_mode_counts(modulus, 0.9).tolist() == [1, 2]
+    assert manifold.slow_mode_counts(modulus, 0.99).tolist() == [0, 1]
+    assert manifold.unstable_mode_counts(modulus).tolist() == [1, 0]
     pair = np.array([[1, 1j, 0], [1, -1j, 0], [0, 0, 1]], dtype=complex) / np.sqrt(2)
     values = np.array([0.95 * np.exp(0.3j), 0.95 * np.exp(-0.3j), 0.1])
     span = manifold.slow_subspace(values, pair, 0.9)
@@ -100,17 +129,36 @@ def test_slow_modes_are_counted_and_a_complex_pair_spans_its_plane():
     assert manifold.span_share(np.array([[0.0, 0.0, 1.0]]), span) == pytest.approx(0.0)
 
 
+def test_slow_modes_split_into_stable_and_unstable_on_a_jacobian_of_known_eigenvalues():
+    """J = V diag(lambda) V^-1 with |lambda| 1.05 and 1.01 (growing), 0.995, a pair 0.97 e^(+-0.2i) and
+    0.95 (stable, slow) and 0.5: per threshold, the stable modes between it and 1, and the unstable ones apart."""
+    rng = np.random.default_rng(0)
+    blocks = np.zeros((7, 7))
+    blocks[np.diag_indices(7)] = [1.05, 1.01, 0.995, 0.95, 0.5, 0.0, 0.0]
+    blocks[5:, 5:] = 0.97 * np.array([[np.cos(0.2), -np.sin(0.2)], [np.sin(0.2), np.cos(0.2)]])
+    basis = rng.standard_normal((7, 7))
+    jacobian = basis @ blocks @ np.linalg.inv(basis)
+    modulus = np.sort(np.abs(np.linalg.eigvals(jacobian)))[::-1][None]
+    counts = manifold.mode_counts(modulus)
+    assert counts["slow_modes_stable_0.9"].tolist() == [4]
+    assert counts["slow_modes_stable_0.99"].tolist() == [1]
+    assert counts["slow_modes_unstable"].tolist() == [2]
+
+
 def test_the_dimensions_of_a_fixed_point_set():
     points = plane()
     modulus = np.tile([1.0, 0.995, 0.95, 0.3], (len(points), 1))
     measures = manifold.dimensions(points, modulus)
     assert measures["pcs_90"] == 2 and measures["pcs_95"] == 2
-    assert measures["slow_modes_0.9_median"] == 3 and measures["slow_modes_0.99_median"] == 2
+    assert measures["correlation_dimension"] == pytest.approx(2.0, abs=0.25)
+    assert measures["slow_modes_stable_0.9_median"] == 2 and measures["slow_modes_stable_0.99_median"] == 1
+    assert measures["slow_modes_unstable_median"] == 1
 
 
-def test_the_accuracy_from_the_final_states_top_k_pcs():
+def test_the_accuracy_from_the_visited_states_top_k_pcs():
     """Classes told apart in two directions of small variance, under one of large uninformative variance:
-    the top PC alone answers one class, three PCs answer all."""
+    the top PC alone answers one class, three PCs answer all. The PCs are the visited states': where the
+    reviews passed through a second large direction, two PCs no longer answer the classes."""
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], 100)
     centres = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) * 3
@@ -120,9 +168,15 @@ def test_the_accuracy_from_the_final_states_top_k_pcs():
     weights = np.zeros((3, 5))
     weights[:, 1:3] = centres
     bias = -0.5 * (centres**2).sum(axis=1)  # the nearest centre's class
-    accuracy = analyses.projected_accuracy(states, labels, (weights, bias), 3)
+    visited = (states.mean(axis=0), np.cov(states.T))
+    accuracy = analyses.projected_accuracy(states, labels, (weights, bias), 3, visited)
     assert accuracy["components"].tolist() == [1, 2, 3]
     assert accuracy["accuracy"][0] < 0.5 and accuracy["accuracy"][2] > 0.95
+    passing = states.copy()
+    passing[:, 3] = rng.normal(0, 10, 300)  # a direction the paths took that the final states here share
+    wide = (passing.mean(axis=0), np.cov(passing.T))
+    wide_accuracy = analyses.projected_accuracy(states, labels, (weights, bias), 3, wide)
+    assert wide_accuracy["accuracy"][1] < 0.5 and accuracy["accuracy"][1] > 0.95
 
 
 def test_shuffled_reviews_keep_their_words_and_labels_in_another_order():
@@ -142,7 +196,8 @@ def test_shuffled_reviews_keep_their_words_and_labels_in_another_order():
 
 
 def control(task: str, classes: int, seed: int = 0):
-    """A GRU trained on ``task`` and the analysis of its fixed points (500 starts from test states)."""
+    """A GRU trained on ``task``: its metrics, the analysis of its fixed points (500 starts from test states)
+    and the search's result."""
     names = tuple(synthetic.class_names(task, classes))
     pairs = {
         split: synthetic.reviews(count, 20, 40, seed=data_seed, task=task, classes=classes, evidence_words=8)
@@ -178,9 +233,11 @@ def control(task: str, classes: int, seed: int = 0):
     settings = analyses.Settings(reviews=256, null_samples=200)
     result = analyses.analyze(network, "layer1", lin, splits["train"], splits["test"], vocabulary.tokens, counts,
                               settings, progress=False)  # fmt: skip
-    return metrics, result
+    return metrics, result, found
 
 
+@pytest.mark.slow
+@pytest.mark.train
 @pytest.mark.parametrize("classes", [3, 4])
 def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(classes):
     """Test accuracy >= 0.95; N - 1 PCs reach 90% of the fixed points' variance and the N-th adds under 5%;
@@ -188,17 +245,28 @@ def test_a_categorical_gru_integrates_on_a_manifold_of_n_minus_1_dimensions(clas
     percentile of random subspaces). Measured at seed 0: N = 3, PCs 0.73 + 0.27, then 0.003, 2 slow modes;
     N = 4, 0.66 + 0.21 + 0.12, then 0.005, 3 slow modes. At seed 1 the dimensions hold too, and N = 3 has 3
     slow modes (its third |lambda| is 0.903)."""
-    metrics, result = control("categorical", classes)
+    metrics, result, _ = control("categorical", classes)
     summary, fractions = result["summary"], result["dimensionality"]["variance_fraction"].to_numpy()
     assert metrics["test_accuracy"] >= 0.95
     assert summary["pcs_90"] == classes - 1 and fractions[classes - 1] < 0.05, fractions[:6]
-    assert summary["slow_modes_0.9_median"] == classes - 1
+    assert summary["slow_modes_stable_0.9_median"] + summary["slow_modes_unstable_median"] == classes - 1
     assert summary["readout_in_manifold_share"] > summary["null_readout_in_manifold_95"]
 
 
+@pytest.mark.slow
+@pytest.mark.train
 def test_an_ordered_gru_of_five_classes_integrates_on_one_line():
-    """One PC holds >= 80% of the fixed points' variance (0.97 measured at seed 0; at seed 1 it is 0.53: that
-    network keeps a second direction, 0.38)."""
-    metrics, result = control("ordered", 5)
+    """One PC holds >= 80% of the variance of the fixed points below each of three tolerances a decade apart
+    (1e-6, 1e-5, 1e-4) where at least two lie, and at least one tolerance has them. How low the trained
+    network's slow manifold reaches in q differs between machines (floating-point sums differ between CPUs):
+    on some no start ends below 1e-6, but the line is there a decade above. At seed 1 the share is about 0.5
+    (that network keeps a second direction), so the test holds seed 0's property."""
+    metrics, _, found = control("ordered", 5)
     assert metrics["test_accuracy"] >= 0.9
-    assert result["summary"]["pc1_fraction"] >= 0.8
+    shares = {}
+    for q_tol in (1e-6, 1e-5, 1e-4):
+        points = fixed_points.approximate_set(found, fixed_points.GatherSettings(q_tol=q_tol))
+        if len(points) >= 2:
+            shares[q_tol] = spectra.first_pc_share(points)
+    assert shares, f"no tolerance has two fixed points; the lowest q is {found.q.min():.3g}"
+    assert all(share >= 0.8 for share in shares.values()), shares

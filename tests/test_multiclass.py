@@ -25,7 +25,7 @@ from rnn_dynamics.ground import storage
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.networks import training
-from rnn_dynamics.outputs import tables
+from rnn_dynamics.outputs import catalogue, tables
 
 SPLITS = ("train", "valid", "test", "vocab")
 
@@ -314,6 +314,7 @@ def test_a_binary_model_has_one_logit_and_binary_cross_entropy():
     assert net.predict(logits).tolist() == (logits > 0).long().tolist()
 
 
+@pytest.mark.train
 def test_a_binary_model_trains_to_the_weights_and_metrics_it_always_did(tmp_path):
     """The same tiny run as on main before N classes (its numbers pinned here): same losses and weights."""
     archive = tmp_path / "synthetic.tar.gz"
@@ -385,18 +386,16 @@ def test_the_accuracy_table_adds_the_class_columns_only_where_a_model_has_n_clas
     # As the accuracy_table rule reads it: metrics.json, written with sorted keys.
     assert storage.read_json(files.metrics)["classes"] == ["sports", "music", "food", "weather"]
     metrics = storage.read_json(files.metrics)
-    binary = {**{key: value for key, value in metrics.items() if key not in tables.CLASS_ACCURACY_COLUMNS},
-              "model": "gru-L2-E16-H32-s0"}  # fmt: skip
+    by_class = catalogue.TABLES["accuracy"].optional_columns
+    binary = {**{key: value for key, value in metrics.items() if key not in by_class}, "model": "gru-L2-E16-H32-s0"}
     del binary["ordered"]
     table = tables.accuracy_table([metrics, binary])
-    assert list(table.columns) == tables.ACCURACY_COLUMNS
+    assert list(table.columns) == catalogue.TABLES["accuracy"].names
     assert table["classes"].tolist()[0] == 4 and np.isnan(table["classes"].tolist()[1])
     cell = table["test_class_accuracy"][0]
     assert [part.split(": ")[0] for part in cell.split("; ")] == ["sports", "music", "food", "weather"]
     assert float(cell.split("; ")[2].split(": ")[1]) == pytest.approx(metrics["test_class_accuracy"][2], abs=1e-4)
-    assert list(tables.accuracy_table([binary]).columns) == [
-        column for column in tables.ACCURACY_COLUMNS if column not in tables.CLASS_ACCURACY_COLUMNS
-    ]
+    assert list(tables.accuracy_table([binary]).columns) == catalogue.TABLES["accuracy"].expected_columns([])
 
 
 def test_the_majority_class_rate_of_n_classes():
@@ -465,7 +464,9 @@ def test_an_n_class_run_goes_through_every_stage_to_the_report(tmp_path):
     comparison = pd.read_csv(results / "tables" / "comparison.csv")
     assert comparison["classes"].tolist() == [3] and comparison["simplex_angle"].tolist() == [pytest.approx(120.0)]
     assert np.isnan(comparison["alignment_median"][0]) and np.isfinite(comparison["participation_ratio"][0])
-    assert {"pcs_90", "slow_modes_0.9_median"} <= set(pd.read_csv(results / "tables" / "fixed_points.csv").columns)
+    assert {"pcs_90", "slow_modes_stable_0.9_median", "slow_modes_unstable_median"} <= set(
+        pd.read_csv(results / "tables" / "fixed_points.csv").columns
+    )
     assert (results / "figures" / "gru-L1-E8-H8-s0" / "layer1" / "manifold.png").exists()
 
 

@@ -1,4 +1,4 @@
-"""The whole pipeline on the synthetic dataset, run for real with `snakemake --cores 2`."""
+"""The whole pipeline on the synthetic dataset (the tests' tiny config), run for real with `snakemake --cores 2`."""
 
 import json
 
@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import snakemake
+from pipeline import CONFIG, snakemake
 from rnn_dynamics.ground.grid import ModelSpec
 
 pytestmark = pytest.mark.slow
@@ -15,9 +15,11 @@ MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 
 
 def test_every_model_learns_the_synthetic_rule(synthetic_pipeline):
+    """Well above chance (0.5) on the tiny config's 800 training reviews. The quick look's recipe reaching 0.95
+    is test_training's ``test_a_small_gru_learns_the_synthetic_rule``."""
     table = pd.read_csv(synthetic_pipeline / "results/synthetic/tables/accuracy.csv")
     assert sorted(table["model"]) == MODELS
-    assert (table["test_accuracy"] > 0.95).all(), table
+    assert (table["test_accuracy"] > 0.8).all(), table
 
 
 def test_outputs_follow_the_data_contracts(synthetic_pipeline):
@@ -48,16 +50,14 @@ def test_every_job_wrote_its_log(synthetic_pipeline):
 
 
 def test_a_second_run_has_nothing_to_do(synthetic_pipeline):
-    result = snakemake(synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n")
+    result = snakemake(synthetic_pipeline, "--cores", "2", *CONFIG, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
 def planned_rules(directory, *config):
-    """The rules a dry run would run after ``--config`` overrides of the synthetic configuration."""
-    result = snakemake(
-        directory, "-n", "--quiet", "rules", "--configfile", "configs/synthetic.yaml", "--config", *config
-    )
+    """The rules a dry run would run after ``--config`` overrides of the tests' configuration."""
+    result = snakemake(directory, "-n", "--quiet", "rules", *CONFIG, "--config", *config)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     if "Nothing to be done" in output:
@@ -86,20 +86,13 @@ def test_editing_a_later_stage_key_replans_only_that_stage_and_after(synthetic_p
 
 
 def test_moving_the_analysis_stages_to_another_device_reruns_nothing(synthetic_pipeline):
-    # The device changes nothing beyond rounding: no rerun of the search, linearize or analyze.
-    result = snakemake(
-        synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n",
-        "--config", "fixed_points={'device': 'cpu'}", "analyses={'device': 'cpu'}",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+    # The device (a resource, not a param) changes nothing beyond rounding: no rerun of the search, linearize or
+    # analyze; only the results page, which shows the configuration.
+    planned = planned_rules(synthetic_pipeline, "fixed_points={'device': 'cpu'}", "analyses={'device': 'cpu'}")
+    assert planned <= {"results_page"}, planned
 
 
 def test_moving_training_to_another_device_or_thread_count_reruns_nothing(synthetic_pipeline):
-    # train and hidden_states read training.device and training.threads from the config, not from params.
-    result = snakemake(
-        synthetic_pipeline, "--cores", "2", "--configfile", "configs/synthetic.yaml", "-n",
-        "--config", "training={'device': 'cpu', 'threads': 2}",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+    # train and hidden_states take training.device as a resource and training.threads as their threads.
+    planned = planned_rules(synthetic_pipeline, "training={'device': 'cpu', 'threads': 2}")
+    assert planned <= {"results_page"}, planned

@@ -12,13 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import snakemake
-from rnn_dynamics.outputs import report
+from pipeline import CONFIG, snakemake
+from rnn_dynamics.outputs import catalogue, report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 FIGURES = ["eigenvalues.png", "explained_variance.png", "fixed_points.png", "line.png", "pca_trajectories.png"]
 TABLES = ["accuracy.html", "explained_variance.html", "fixed_points.html", "timeline.html"]
-CONFIG = ("--configfile", "configs/synthetic.yaml")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -184,10 +183,12 @@ def test_status_page_says_how_many_are_missing(tmp_path):
 
 def test_html_table_holds_every_row_and_escapes_text(tmp_path):
     csv = tmp_path / "accuracy.csv"
-    pd.DataFrame({"model": ["<gru>", "lstm"], "test_accuracy": [0.90251234, 0.5]}).to_csv(csv, index=False)
+    columns = catalogue.TABLES["accuracy"].expected_columns([])
+    rows = [{"model": "<gru>", "test_accuracy": 0.90251234}, {"model": "lstm", "test_accuracy": 0.5}]
+    pd.DataFrame(rows, columns=columns).to_csv(csv, index=False)
     report.write_html_table(csv, tmp_path / "accuracy.html", "accuracy")
     page = (tmp_path / "accuracy.html").read_text()
-    assert html.escape(report.TABLE_TITLES["accuracy"]) in page
+    assert html.escape(catalogue.TABLES["accuracy"].title) in page
     assert "&lt;gru&gt;" in page and "<gru>" not in page
     assert "0.9025" in page and page.count("<tr") == 3
     with pytest.raises(ValueError, match="unknown summary table 'bogus'"):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rnn_dynamics.ground.provenance import CHECKOUT, config_hash
-from rnn_dynamics.outputs import results_page, tables, timeline
+from rnn_dynamics.outputs import catalogue, results_page, tables, timeline
 
 
 def page_tables(text: str) -> dict[str, list[list[str]]]:
@@ -46,16 +46,14 @@ def assert_page_shows(text: str, csvs: dict[str, pd.DataFrame]) -> None:
                 assert_cell_equals(cell, value.item() if hasattr(value, "item") else value, f"{name} row {i} {column}")
 
 
-def test_every_column_of_every_table_has_its_meaning():
-    columns = {
-        "accuracy": tables.ACCURACY_COLUMNS,
-        "explained_variance": ["model", "split", "layer", "weights", "explained_1", "explained_2", "explained_3"],
-        "fixed_points": tables.FIXED_POINT_TABLE_COLUMNS,
-        "comparison": tables.COMPARISON_COLUMNS,
-    }
-    assert set(columns) == set(results_page.TABLES)
-    for name, names in columns.items():
-        assert list(results_page.MEANINGS[name]) == list(names), name
+def test_every_column_of_every_table_on_the_page_has_its_meaning():
+    shown = [table.name for table in catalogue.page_tables()]
+    assert shown == ["data", "accuracy", "explained_variance", "fixed_points", "comparison", "similarity"]
+    for name in shown:
+        assert all(meaning.strip() for meaning in catalogue.TABLES[name].columns.values()), name
+    assert catalogue.TABLES["explained_variance"].names == [
+        "model", "split", "layer", "weights", "explained_1", "explained_2", "explained_3"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -74,16 +72,29 @@ def test_cells_are_formatted_to_four_significant_digits(value, text):
     assert results_page.format_value(value) == text
 
 
+def data_like_table() -> pd.DataFrame:
+    """The data table of a small hand-written data card (``datasets.data_card``'s keys)."""
+    split = {"rows": 2, "labels": {"0": 1, "1": 1}, "length_median": 3.0, "length_p95": 4.0, "length_max": 4,
+             "unknown_share": 0.0}  # fmt: skip
+    card = {
+        "splits": {name: split for name in ("train", "valid", "test")},
+        "vocabulary": {"size": 10, "training_tokens": 6, "unknown_training_share": 0.0},
+        "artefacts": {"entities": {"texts": 1, "rule": "entities", "examples": [{"id": "train/0", "match": "&amp;"}]}},
+        "cleaning": {"rules": [], "key": "clean"},
+    }
+    return tables.data_table(card)
+
+
 def synthetic_like_tables():
     accuracy = pd.DataFrame(
-        [{column: 0 for column in tables.ACCURACY_COLUMNS} | {"model": "gru-L1-E16-H32-s0", "test_accuracy": 0.96123}]
+        [{column: 0 for column in catalogue.TABLES["accuracy"].names} | {"model": "m", "test_accuracy": 0.96123}]
     )
     explained = pd.DataFrame(
         {"model": ["m", "m"], "layer": [1, 1], "weights": ["trained", "untrained"], "explained_1": [0.9, 0.3],
          "explained_2": [0.95, 0.5], "explained_3": [0.97, float("nan")]}
     )  # fmt: skip
-    fixed = pd.DataFrame([{column: 1.5 for column in tables.FIXED_POINT_TABLE_COLUMNS} | {"model": "m"}])
-    comparison = pd.DataFrame([{column: 0.25 for column in tables.COMPARISON_COLUMNS} | {"model": "m"}])
+    fixed = pd.DataFrame([{column: 1.5 for column in catalogue.TABLES["fixed_points"].names} | {"model": "m"}])
+    comparison = pd.DataFrame([{column: 0.25 for column in catalogue.TABLES["comparison"].names} | {"model": "m"}])
     return {"accuracy": accuracy, "explained_variance": explained, "fixed_points": fixed, "comparison": comparison}
 
 
@@ -93,8 +104,17 @@ def test_a_page_shows_its_tables_and_provenance(tmp_path):
                          "start_s": [0.0, 10.0], "end_s": [10.0, 15.0]})  # fmt: skip
     config = {"run_datasets": ["toy"], "training": {"epochs": 3}}
     metrics = [{"model": "m", "device": "cpu", "code": {"commit": "abc123", "dirty": False}}]
-    text = results_page.page("toy", csvs, runs, metrics, {"m": ["figures/m/fixed_points.png"]}, config)
+    figures = {"m": ["figures/m/fixed_points.png"]}
+    text = results_page.page("toy", {"data": data_like_table(), **csvs}, runs, metrics, figures, config, ["m"],
+                             "figures/data/lengths.png")  # fmt: skip
     assert_page_shows(text, csvs)
+    # The data card in a section of its own, before the accuracy, with its figure and its measures' meanings.
+    assert text.index("## Data") < text.index("## Accuracy")
+    data = text[text.index("## Data") : text.index("## Accuracy")]
+    assert "| split | rows | label 0 | label 1 |" in data and "| train | 2 | 1 | 1 | 3 | 4 | 4 | 0 |" in data
+    assert "| entities | 1 | entities | train/0: &amp; |" in data
+    assert "![review length in tokens, per split](figures/data/lengths.png)" in data
+    assert f"- `length_p95`: {catalogue.TABLES['data'].measures['length_p95']}" in data
     assert f"`{config_hash(config)}`" in text
     assert "abc123 on cpu" in text
     assert "15 s from the first job's start" in text
@@ -123,8 +143,11 @@ def test_publish_copies_the_page_and_the_figures_it_shows(tmp_path):
 def test_the_synthetic_run_ends_with_its_results_page(synthetic_pipeline):
     results = synthetic_pipeline / "results" / "synthetic"
     text = (results / "RESULTS.md").read_text()
-    csvs = {name: pd.read_csv(results / "tables" / f"{name}.csv") for name in results_page.TABLES}
+    # The data table is shown as its section (test_a_page_shows_its_tables_and_provenance), the others row by row.
+    shown = [table.name for table in catalogue.page_tables() if not table.optional and table.name != "data"]
+    csvs = {name: pd.read_csv(results / "tables" / f"{name}.csv") for name in shown}
     assert_page_shows(text, csvs)
+    assert text.index("## Data") < text.index("## Accuracy") and "(figures/data/lengths.png)" in text
     commit = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], capture_output=True, text=True)
     assert f"| commit | `{commit.stdout.strip()}` |" in text
     assert re.search(r"\| configuration hash \| `[0-9a-f]{12}` ", text)
@@ -135,3 +158,81 @@ def test_the_synthetic_run_ends_with_its_results_page(synthetic_pipeline):
     assert f"| train | 2 | {results_page.format_value(float(stages.set_index('rule').loc['train', 'sum_s']))} |" in text
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (results / link).stat().st_size > 10_000, link
+
+
+# --- a page over a damaged table: named with its --forcerun target; the last good page kept ------------------
+
+
+def grid_run(directory, models):
+    """Every input of the results page of ``configs/synthetic.yaml``'s dataset, made up: tables of the catalogue's
+    columns with a row per model, a small data card's table, a metrics.json per model and a placeholder for each
+    figure."""
+    results = directory / "results" / "synthetic"
+    rows = {
+        "accuracy": [{"model": model, "test_accuracy": 0.9} for model in models],
+        "explained_variance": [{"model": model, "split": "test", "layer": 1, "weights": "trained"} for model in models],
+        "fixed_points": [{"model": model, "split": "test", "system": "layer1", "starts": 4} for model in models],
+        "comparison": [{"dataset": "synthetic", "model": model, "system": "layer1"} for model in models],
+        "timeline": [{"rule": "train", "model": models[0], "s": 5.0, "max_rss": 100.0, "start_s": 0.0, "end_s": 5.0}],
+    }
+    for name, table_rows in rows.items():
+        columns = catalogue.TABLES[name].expected_columns([])
+        (results / "tables").mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(table_rows, columns=columns).to_csv(results / "tables" / f"{name}.csv", index=False)
+    data_like_table().to_csv(results / "tables" / "data.csv", index=False)
+    (results / "figures" / "data").mkdir(parents=True)
+    (results / "figures" / "data" / "lengths.png").write_bytes(b"png")
+    for model in models:
+        (results / "models" / model).mkdir(parents=True, exist_ok=True)
+        (results / "models" / model / "metrics.json").write_text(json.dumps({"model": model, "device": "cpu"}))
+        systems = ["layer1"] + (["layer2"] if "-L2-" in model else [])
+        for name in [*results_page.FIGURES, *(f"{system}/manifold" for system in systems)]:
+            figure = results / "figures" / model / f"{name}.png"
+            figure.parent.mkdir(parents=True, exist_ok=True)
+            figure.write_bytes(b"png")
+    return results
+
+
+def test_a_table_that_lacks_a_model_of_the_grid_is_refused_naming_the_model(tmp_path):
+    results = grid_run(tmp_path, ["gru-L1-E16-H32-s0"])
+    path = results / "tables" / "accuracy.csv"
+    header = catalogue.TABLES["accuracy"].expected_columns([])
+    path.write_text(",".join(header) + "\n")  # a header, no row
+    shown = {table.name: catalogue.read(table.name, results / "tables" / f"{table.name}.csv") for table in
+             catalogue.page_tables() if not table.optional}  # fmt: skip
+    assert len(shown["accuracy"]) == 0
+    with pytest.raises(ValueError) as error:
+        results_page.page("synthetic", shown, pd.DataFrame(), [], {}, {}, ["gru-L1-E16-H32-s0"])
+    message = str(error.value)
+    assert message.startswith("results/synthetic/tables/accuracy.csv: no row of 1 model(s) of the grid")
+    assert "['gru-L1-E16-H32-s0']" in message and "--forcerun results/synthetic/tables/accuracy.csv`" in message
+
+
+@pytest.mark.slow
+def test_a_results_page_that_fails_keeps_the_last_good_one(tmp_path):
+    """The real rule on made-up inputs (the rules before it not allowed): a 0-byte table, then a header-only
+    accuracy table, each fail naming the table and its --forcerun target, and the last good page stays."""
+    from pipeline import copy_workflow, snakemake
+
+    models = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]  # configs/synthetic.yaml's grid
+    directory = copy_workflow(tmp_path / "run")
+    results = grid_run(directory, models)
+    command = ["results/synthetic/RESULTS.md", "--cores", "1", "--configfile", "configs/synthetic.yaml"]
+    command += ["--allowed-rules", "results_page"]
+    made = snakemake(directory, *command, timeout=300)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    good = (results / "RESULTS.md").read_text()
+    assert "\n| gru-L2-E16-H32-s0 | n/a |" in good
+    log = directory / "logs" / "synthetic" / "results_page.log"
+    header = ",".join(catalogue.TABLES["accuracy"].expected_columns([])) + "\n"
+    for damage, expected in [
+        (b"", "results/synthetic/tables/accuracy.csv: unreadable (0 bytes"),
+        (header.encode(), f"results/synthetic/tables/accuracy.csv: no row of 2 model(s) of the grid (models in the "
+                          f"config): {models}"),
+    ]:  # fmt: skip
+        (results / "tables" / "accuracy.csv").write_bytes(damage)
+        failed = snakemake(directory, *command, timeout=300)
+        output = failed.stdout + failed.stderr + log.read_text()
+        assert failed.returncode != 0 and expected in output, output[-3000:]
+        assert "--forcerun results/synthetic/tables/accuracy.csv`" in output, output[-3000:]
+        assert (results / "RESULTS.md").read_text() == good

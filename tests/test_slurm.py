@@ -264,7 +264,7 @@ def file_mtimes(directory: Path) -> dict[Path, int]:
         path.relative_to(directory): path.stat().st_mtime_ns
         for folder in ("resources", "results")
         for path in (directory / folder).rglob("*")
-        if path.is_file()
+        if path.is_file() and path.name != storage.RUN_LOCK  # every run writes its record there
     }
 
 

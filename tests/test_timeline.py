@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from rnn_dynamics.outputs import timeline
+from rnn_dynamics.outputs import catalogue, timeline
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
 SYSTEMS = [("gru-L1-E16-H32-s0", "layer1"), ("gru-L2-E16-H32-s0", "layer1"), ("gru-L2-E16-H32-s0", "layer2")]
@@ -39,7 +39,7 @@ def test_the_pipeline_gathers_every_jobs_record(synthetic_pipeline):
     table = pd.read_csv(
         synthetic_pipeline / "results/synthetic/tables/timeline.csv", keep_default_na=False, na_values=[""]
     )
-    assert list(table.columns) == timeline.COLUMNS
+    assert list(table.columns) == catalogue.TABLES["timeline"].names
     jobs = table.groupby("rule").size().to_dict()
     assert jobs == {
         "synthesize": 1, "prepare": 1, "embeddings": 1, "train": 2, "hidden_states": 2, "state_figures": 2,

@@ -14,7 +14,7 @@ from rnn_dynamics.data import batches
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.networks import training
-from rnn_dynamics.outputs import tables
+from rnn_dynamics.outputs import catalogue, tables
 
 VOCAB = 12
 SPEC = ModelSpec("gru", 2, 8, 8, 0, batch_size=16)
@@ -176,6 +176,7 @@ def test_a_run_stopped_after_one_epoch_resumes_to_the_same_weights(uninterrupted
     pd.testing.assert_frame_equal(resumed, full)
 
 
+@pytest.mark.train
 def test_a_checkpoint_of_other_settings_is_not_continued(splits, tmp_path, caplog):
     with pytest.raises(Killed):
         run(tmp_path, splits, on_epoch_end=kill_after_first_epoch)
@@ -186,6 +187,7 @@ def test_a_checkpoint_of_other_settings_is_not_continued(splits, tmp_path, caplo
     assert metrics["best_epoch"] == 1
 
 
+@pytest.mark.train
 def test_non_finite_loss_stops_naming_model_epoch_and_batch_and_keeps_the_checkpoint(splits, tmp_path):
     def poison_after_first_epoch(epoch, model):
         if epoch == 1:
@@ -205,7 +207,7 @@ def test_accuracy_table_has_one_row_per_model(uninterrupted):
     other = {**metrics, "model": "gru-L3-E50-H256-s1"}
     table = tables.accuracy_table([metrics, other])
     # Binary models alone: the table of before N classes, without the N-class columns.
-    assert list(table.columns) == [c for c in tables.ACCURACY_COLUMNS if c not in tables.CLASS_ACCURACY_COLUMNS]
+    assert list(table.columns) == catalogue.TABLES["accuracy"].expected_columns([])
     assert table["model"].tolist() == [SPEC.id, "gru-L3-E50-H256-s1"]
     assert table.loc[1, ["layers", "embedding", "hidden", "seed"]].tolist() == [3, 50, 256, 1]
     assert table.loc[0, "test_accuracy"] == metrics["test_accuracy"]

@@ -170,7 +170,7 @@ STAGE_PARAMS = {
         "bounded", "single_precision",
     ]),
     "gather_fixed_points": ("fixed_points", ["q_tol", "unique_tol", "unique_metric", "outlier_distance"]),
-    "analyze": ("analyses", ["reviews", "null_samples", "top_words", "regularization", "seed"]),
+    "analyze": ("analyses", ["reviews", "null_samples", "top_words", "regularization", "seed", "manifold_space"]),
 }  # fmt: skip
 
 
@@ -200,6 +200,33 @@ def test_each_stage_passes_the_params_it_always_did():
         states = workflow.get_rule("hidden_states").params.settings(Namespace(split_tag=""))
         assert repr(states) == repr({"split": "test", **{k: v for k, v in workflow.config["states"].items()
                                                         if k != "splits"}})  # fmt: skip
+
+
+def test_scripts_read_only_their_rules_params_inputs_and_resources():
+    """No script reads ``snakemake.config``: what a job computes with is its rule's params (which Snakemake
+    records and compares), and where it runs its rule's resources and threads."""
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    readers = sorted(path.name for path in scripts.glob("*.py") if "snakemake.config" in path.read_text())
+    assert readers == []
+
+
+def test_the_rules_that_run_a_model_take_their_device_as_a_resource():
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+    root = clean_copy()
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(),
+            storage_settings=StorageSettings(),
+            snakefile=root / "Snakefile",
+            workdir=root,
+        )._workflow
+        for rule, section in [("train", "training"), ("hidden_states", "training"), ("fixed_point_shard",
+                              "fixed_points"), ("linearize", "fixed_points"), ("analyze", "analyses")]:  # fmt: skip
+            assert workflow.get_rule(rule).resources["device"] == workflow.config[section]["device"], rule
+            assert "device" not in repr(workflow.get_rule(rule).params), rule
 
 
 def test_a_grid_of_batch_sizes_fractions_and_splits_plans_one_model_per_combination():

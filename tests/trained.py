@@ -12,6 +12,9 @@ from rnn_dynamics.networks import training
 
 DATA_FILES = ("train", "valid", "test", "vocab")
 MODEL_FILES = ("initial.pt", "model.pt", "history.parquet", "metrics.json", "checkpoint.pt")
+# (spec id, epochs) of the LSTM that the tests of another architecture share (conftest's ``synthetic_model``):
+# two layers, so that a layer reading another layer's states is among them.
+SHARED_LSTM = ("lstm-L2-E16-H32-s0", 10)
 
 
 def prepare_synthetic(directory: Path, reviews_per_split: int, **lengths) -> Path:

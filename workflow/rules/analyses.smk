@@ -25,11 +25,13 @@ rule analyze:
         "logs/benchmarks/{dataset}/analyze/{model}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    # The device (analyses.device) is a resource, not a param: it changes nothing beyond rounding, so
+    # moving the analyses to a GPU reruns nothing.
     resources:
         gpu=0 if config["analyses"]["device"] == "cpu" else 1,
+        device=config["analyses"]["device"],
     params:
-        # Everything but the device (analyses.device, read from the config by the script), which changes
-        # nothing beyond rounding: moving the analyses to a GPU reruns nothing.
+        # Every key but the device.
         settings=stage_params(analyses.Settings),
     script:
         "../../scripts/analyze.py"

@@ -2,12 +2,11 @@
 import os
 import re
 
-from rnn_dynamics.dynamics import analyses, fixed_points, similarity
-from rnn_dynamics.outputs import results_page
+from rnn_dynamics.dynamics import analyses, fixed_points, similarity, states
+from rnn_dynamics.outputs import catalogue, results_page
 from rnn_dynamics.networks import training
 from rnn_dynamics.data.datasets.registry import ARCHIVES, downloaded
 from rnn_dynamics.ground.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
-from rnn_dynamics.outputs.report import TABLE_TITLES  # not `report`, which is Snakemake's report()
 
 
 wildcard_constraints:
@@ -45,13 +44,8 @@ def train_params(wildcards):
 
 
 def states_params(wildcards):
-    """The hidden_states rule's params: the states section as given, its splits replaced by this job's split,
-    as the section read while it named one split (so that results made then do not rerun)."""
-    split = split_of_tag(wildcards.split_tag)
-    return {
-        ("split" if key == "splits" else key): split if key == "splits" else value
-        for key, value in config["states"].items()
-    }
+    """The hidden_states rule's params: the states section as given, with this job's split."""
+    return states.Settings.job_params(config["states"], split_of_tag(wildcards.split_tag))
 
 
 def split_data(wildcards):
@@ -174,19 +168,30 @@ def similarity_inputs(wildcards):
     }
 
 
-def similarity_table(wildcards):
-    """The similarity table where the config compares systems (else nothing): the results page shows it."""
-    return [f"results/{wildcards.dataset}/tables/similarity.csv"] if similarity_pairs() else []
-
-
-def similarity_targets(dataset):
-    """The similarity table and a figure per axis, where the config asks for any pair."""
+def similarity_figures(dataset):
+    """A similarity figure per axis, where the config asks for any pair."""
     if not similarity_pairs():
         return []
     axes = config.get("similarity", {}).get("axes", [])
-    return [f"results/{dataset}/tables/similarity.html"] + [
-        f"results/{dataset}/figures/similarity/{axis}.png" for axis in axes
-    ]
+    return [f"results/{dataset}/figures/similarity/{axis}.png" for axis in axes]
+
+
+# Whether this run makes each optional table of the catalogue (what its `optional` names asks for it).
+ASKED_FOR = {"similarity": lambda: bool(similarity_pairs())}
+for table in catalogue.TABLES.values():
+    if table.optional and table.name not in ASKED_FOR:
+        raise ValueError(f"workflow/rules/common.smk: ASKED_FOR has no entry for the optional table {table.name!r}")
+
+
+def run_tables():
+    """The summary tables (catalogue.TABLES entries) this run makes for each dataset, in order."""
+    return [table for table in catalogue.TABLES.values() if not table.optional or ASKED_FOR[table.name]()]
+
+
+def results_page_tables(wildcards):
+    """The tables the results page shows (catalogue.page_tables()) that this run makes, by name."""
+    shown = {table.name for table in catalogue.page_tables()}
+    return {table.name: table.path(wildcards.dataset) for table in run_tables() if table.name in shown}
 
 
 # The figures of every model, as the results page shows them, and the analyze rule's of every system (the
@@ -206,7 +211,7 @@ def model_figures(wildcards):
             f"results/{wildcards.dataset}/figures/{m.id}/{system}/manifold.png"
             for system in m.systems(config["fixed_points"]["mode"])
         ]
-    ] + [path for path in similarity_targets(wildcards.dataset) if path.endswith(".png")]
+    ] + similarity_figures(wildcards.dataset)
 
 
 def all_targets():
@@ -216,14 +221,12 @@ def all_targets():
 
 def report_targets():
     """Every figure and summary table (as HTML for the report; the CSV beside it) of a complete run."""
-    targets = ["results/comparison.html", "results/comparison.png"]
+    across = [table.name for table in catalogue.report_tables() if table.across_rule]
+    targets = [f"results/{name}.html" for name in across] + ["results/comparison.png"]
     for dataset in config["run_datasets"]:
-        targets += [
-            f"results/{dataset}/tables/{name}.html"
-            for name in ("data", "accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
-        ]
+        targets += [f"results/{dataset}/tables/{table.name}.html" for table in run_tables() if table.report]
         targets.append(f"results/{dataset}/figures/data/lengths.png")
-        targets += similarity_targets(dataset)
+        targets += similarity_figures(dataset)
         for m in MODELS:
             targets += [f"results/{dataset}/figures/{m.id}/{name}.png" for name in MODEL_FIGURES]
             targets += [

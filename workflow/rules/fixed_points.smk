@@ -14,11 +14,12 @@ rule fixed_point_shard:
         "logs/benchmarks/{dataset}/fixed_point_shard/{model}{split_tag}/{system}/shard-{scatteritem}.tsv"
     conda:
         "../../envs/pipeline.yaml"
-    # The device (fixed_points.device) is read from the config by the script, not a param: it changes
-    # nothing beyond rounding, so moving the search to a GPU reruns nothing.
+    # The device (fixed_points.device) is a resource, not a param: it changes nothing beyond rounding, so
+    # moving the search to a GPU reruns nothing.
     threads: 1
     resources:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
+        device=config["fixed_points"]["device"],
     params:
         # Only the keys that change the solution: editing a later stage's key re-solves nothing.
         settings=stage_params(fixed_points.SearchSettings),
@@ -57,8 +58,9 @@ rule linearize:
         "logs/benchmarks/{dataset}/linearize/{model}{split_tag}/{system}.tsv"
     conda:
         "../../envs/pipeline.yaml"
-    # On fixed_points.device (the same stage as the search), read from the config by the script.
+    # On fixed_points.device (the same stage as the search), a resource, as the search's.
     resources:
         gpu=0 if config["fixed_points"]["device"] == "cpu" else 1,
+        device=config["fixed_points"]["device"],
     script:
         "../../scripts/linearize.py"

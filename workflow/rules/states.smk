@@ -15,10 +15,11 @@ rule hidden_states:
         "logs/benchmarks/{dataset}/hidden_states/{model}{split_tag}.tsv"
     conda:
         "../../envs/pipeline.yaml"
-    # On training.device, read from the config by the script: it changes nothing beyond rounding.
+    # On training.device, a resource, not a param: it changes nothing beyond rounding.
     threads: config["training"]["threads"]
     resources:
         gpu=0 if config["training"]["device"] == "cpu" else 1,
+        device=config["training"]["device"],
     params:
         # Every key decides the states: the section as given, like prepare's, with this job's split.
         settings=states_params,

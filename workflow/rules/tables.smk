@@ -1,5 +1,6 @@
-# The summary tables of a run (one script and one function of rnn_dynamics.outputs.tables per table), their HTML
-# pages for the report, the run's timeline and the status page of a partial run.
+# The summary tables of a run (one script and one function of rnn_dynamics.outputs.tables per table; their names,
+# rules and columns in rnn_dynamics.outputs.catalogue), their HTML pages for the report, the run's timeline, the
+# status page of a partial run and the results page.
 
 
 # The data card as a table, with the coverage of each embedding the models read.
@@ -104,7 +105,7 @@ rule table_html:
     log:
         "logs/{dataset}/tables/{table}_html.log",
     wildcard_constraints:
-        table="|".join(TABLE_TITLES),
+        table="|".join(table.name for table in catalogue.report_tables()),
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -149,22 +150,24 @@ rule report_status:
 
 # The run's results page: every summary table and model figure under its provenance (commit,
 # configuration, machine, wall time per stage). `python -m rnn_dynamics.outputs.results_page` publishes one.
+# update(): Snakemake keeps the last page while the job runs (the script replaces it only once the new one
+# is complete) and puts it back if the job fails, so a failed page never loses the last good one.
 rule results_page:
     input:
-        **{
-            name: f"results/{{dataset}}/tables/{name}.csv"
-            for name in ("accuracy", "explained_variance", "fixed_points", "comparison", "timeline")
-        },
+        unpack(results_page_tables),
+        timeline="results/{dataset}/tables/timeline.csv",
         metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
         figures=model_figures,
-        similarity=similarity_table,
-        data="results/{dataset}/tables/data.csv",
         data_figure="results/{dataset}/figures/data/lengths.png",
     output:
-        "results/{dataset}/RESULTS.md",
+        update("results/{dataset}/RESULTS.md"),
     log:
         "logs/{dataset}/results_page.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        models=[m.id for m in MODELS],
+        # The page shows the resolved configuration and its hash: a changed key makes the page again.
+        config=config,
     script:
         "../../scripts/results_page.py"

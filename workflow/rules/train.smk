@@ -13,15 +13,17 @@ rule train:
         "logs/benchmarks/{dataset}/train/{model}.tsv"
     conda:
         "../../envs/pipeline.yaml"
+    # Where it runs (training.threads, training.device) is the rule's threads and a resource, not a param:
+    # Snakemake reruns a job whose params change, and moving training to another device reruns nothing.
     threads: config["training"]["threads"]
     resources:
         gpu=0 if config["training"]["device"] == "cpu" else 1,
+        device=config["training"]["device"],
     params:
         # Not an output: it must survive a failed job so that a rerun resumes from it.
         checkpoint="results/{dataset}/models/{model}/checkpoint.pt",
-        # Only the keys that change the weights: training.device and training.threads are read from
-        # the config by the script, so moving training to another device reruns nothing.
-        # The model's batch size among them (models.batch_size, a grid axis), in the place training.batch_size held.
+        # Only the keys that change the weights, with the model's batch size (models.batch_size, a grid axis)
+        # after epochs, the order the trained models' params hold.
         settings=train_params,
     script:
         "../../scripts/train.py"

@@ -23,7 +23,20 @@ from rnn_dynamics.data.datasets.schema import BINARY, LABEL_TYPES, Classes, read
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.ground.storage import SchemaError, read_table, remake_hint
 
-__all__ = ["SPLIT_SCHEMA", "Reviews", "bucketed_batches", "padded_batch", "read_split", "trained_on", "training_rows"]
+__all__ = [
+    "MIN_TRAINING_REVIEWS_PER_LABEL",
+    "SPLIT_SCHEMA",
+    "Reviews",
+    "bucketed_batches",
+    "padded_batch",
+    "read_split",
+    "trained_on",
+    "training_rows",
+]
+
+# The fewest reviews of each label a model's share of the training split (models.train_fraction below 1) may
+# hold: with none a label is never seen, with one it is learnt by heart and the training accuracy says nothing.
+MIN_TRAINING_REVIEWS_PER_LABEL = 2
 
 # The label is int8 (two classes) or int16 (more): ``datasets.LABEL_TYPES``, checked by ``read_split``.
 SPLIT_SCHEMA = {"id": pa.string(), "label": None, "length": pa.int32(), "tokens": pa.list_(pa.int32())}
@@ -71,10 +84,40 @@ def training_rows(n_reviews: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def trained_on(train: Reviews, spec: ModelSpec) -> Reviews:
-    """The reviews of the training split ``train`` that ``spec`` is trained on (``training_rows``)."""
+    """The reviews of the training split ``train`` that ``spec`` is trained on (``training_rows``).
+
+    Raises ValueError, naming the model id, the counts and ``models.train_fraction``, where a fraction below 1
+    leaves fewer than ``MIN_TRAINING_REVIEWS_PER_LABEL`` reviews of a label (the whole split's labels are
+    checked by ``prepare``). Training calls this before its first step.
+    """
     if spec.train_fraction == 1:
         return train
-    return train.take(training_rows(len(train), spec.train_fraction, spec.seed))
+    rows = training_rows(len(train), spec.train_fraction, spec.seed)
+    counts = np.bincount(train.labels[rows].astype(np.int64), minlength=len(train.classes))
+    short = {
+        name: int(count) for name, count in zip(train.classes.names, counts) if count < MIN_TRAINING_REVIEWS_PER_LABEL
+    }
+    if short:
+        raise ValueError(
+            f"{spec.id}: models.train_fraction {spec.train_fraction:g} trains on {len(rows)} of the {len(train)} "
+            f"reviews of the training split, with too few reviews of label(s) {short} (at least "
+            f"{MIN_TRAINING_REVIEWS_PER_LABEL} of each are needed); raise models.train_fraction to at least "
+            f"{_enough_fraction(train, spec.seed):g}"
+        )
+    return train.take(rows)
+
+
+def _enough_fraction(train: Reviews, seed: int) -> float:
+    """The least fraction (rounded up to three decimals) whose subset for ``seed`` holds
+    ``MIN_TRAINING_REVIEWS_PER_LABEL`` reviews of every label of ``train``."""
+    order = np.random.default_rng(seed).permutation(len(train))  # training_rows' permutation
+    labels = train.labels[order].astype(np.int64)
+    seen = np.zeros(len(train.classes), dtype=np.int64)
+    for count, label in enumerate(labels, start=1):
+        seen[label] += 1
+        if (seen >= MIN_TRAINING_REVIEWS_PER_LABEL).all():
+            return min(1.0, np.ceil(count / len(train) * 1000) / 1000)
+    return 1.0
 
 
 def read_split(path: str | os.PathLike, vocab_size: int | None = None) -> Reviews:

@@ -17,9 +17,11 @@ on ``l_1`` than negative ones': a positive valence pushes a review towards "posi
 
 For every number of classes, the geometry of integration of Aitken et al. (2021) (``manifold``): the
 fixed-point manifold's dimension, the readout's simplex and its share in the manifold and the slow
-modes, the slow modes along the manifold, the accuracy from the final state's top k PCs and with each
-review's words shuffled. The measures that read one readout direction (alignment, valence, the mode
-orientation) are binary only: NaN, or empty tables, for N > 2 classes.
+modes, the slow modes along the manifold, the accuracy from the final state projected on the visited
+states' top k PCs and with each review's words shuffled. The manifold is measured in h, the space each
+layer outputs and the readout reads (an LSTM's h, not its state [h, c]; ``Settings.manifold_space``).
+The measures that read one readout direction (alignment, valence, the mode orientation) are binary
+only: NaN, or empty tables, for N > 2 classes.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ __all__ = [
     "manifold_measures",
     "mode_orientation",
     "model_device",
+    "output_coordinates",
     "predicted_classes",
     "projected_accuracy",
     "shuffled",
@@ -91,6 +94,8 @@ class Settings(config.Section, section="analyses"):
     # C of the bag-of-words logistic regression.
     regularization: float
     seed: int
+    # The space of the manifold's measures: "h" (what the layers output and the readout reads) or "state".
+    manifold_space: str
     device: str = config.runtime()
 
 
@@ -320,13 +325,15 @@ def model_device(model) -> torch.device:
 def evaluate_system(
     model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True
 ) -> dict:
-    """Over ``reviews``: final states and labels (for orienting modes), one-step errors of the linear model,
-    and the accuracies of the network and of its linearized version.
+    """Over ``reviews``: final states and labels (for orienting modes), the mean and covariance of every
+    state visited (their principal components), one-step errors of the linear model, and the accuracies
+    of the network and of its linearized version.
 
     Runs on the device of ``model``'s weights; the results are numpy arrays (on the CPU) and numbers."""
     device = model_device(model)
     linear = LinearModel(lin, model.system(system_name), device) if len(lin.fixed_point) else None
     finals, labels, errors, network_correct, linear_correct = [], [], [], 0, 0
+    visited_count, visited_sum, visited_outer = 0, 0.0, 0.0
     model.eval()
     for indices in tqdm(
         bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress
@@ -335,20 +342,27 @@ def evaluate_system(
         inputs, states = system_sequences(model, system_name, tokens, lengths)
         finals.append(states[torch.arange(len(tokens), device=device), lengths - 1].cpu().numpy())
         labels.append(batch_labels.cpu().numpy())
+        valid = torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]
+        seen = states[valid]
+        visited_count += len(seen)
+        visited_sum = visited_sum + seen.sum(dim=0).cpu().numpy()
+        visited_outer = visited_outer + (seen.T @ seen).cpu().numpy()
         with torch.no_grad():
             network_correct += int((model.predict(model(tokens, lengths)) == batch_labels.long()).sum())
             if linear is None:
                 continue
             previous = torch.cat([torch.zeros_like(states[:, :1]), states[:, :-1]], dim=1)
-            valid = torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]
             predicted, points = linear.step(previous[valid], inputs[valid])
             actual = states[valid]
             errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).cpu().numpy())
             linear_logits = linearized_logits(model, system_name, linear, tokens, lengths)
             linear_correct += int((model.predict(linear_logits) == batch_labels.long()).sum())
+    mean = visited_sum / visited_count
     return {
         "final_states": np.concatenate(finals),
         "labels": np.concatenate(labels),
+        "visited_mean": mean,
+        "visited_covariance": (visited_outer - visited_count * np.outer(mean, mean)) / max(visited_count - 1, 1),
         "one_step_error": np.concatenate(errors) if errors else np.zeros(0),
         "network_accuracy": network_correct / len(reviews),
         "linearized_accuracy": linear_correct / len(reviews) if linear is not None else float("nan"),
@@ -379,15 +393,22 @@ def shuffled(reviews: Reviews, seed: int) -> Reviews:
 
 
 def projected_accuracy(
-    final_states: np.ndarray, labels: np.ndarray, readout: tuple[np.ndarray, np.ndarray], components: int
+    final_states: np.ndarray,
+    labels: np.ndarray,
+    readout: tuple[np.ndarray, np.ndarray],
+    components: int,
+    visited: tuple[np.ndarray, np.ndarray],
 ) -> pd.DataFrame:
-    """The readout's accuracy on the final states (N, S) projected on their top k principal components
-    (about their mean), for k = 1..``components`` (NaN where a state is not finite)."""
+    """The readout's accuracy on the final states (N, S) projected on the visited states' top k principal
+    components (about their mean), for k = 1..``components``: the PCs the state figures show, of every
+    state the reviews pass through, not of the final states alone. ``visited``: the visited states' mean
+    (S,) and covariance (S, S); NaN where a state is not finite."""
     weights, bias = readout
-    if not np.isfinite(final_states).all():  # a blown-up network: no principal components to project on
+    centre, covariance = visited
+    if not (np.isfinite(final_states).all() and np.isfinite(covariance).all()):  # a blown-up network: no PCs
         return pd.DataFrame({"components": np.arange(1, components + 1), "accuracy": np.nan})
-    centre = final_states.mean(axis=0)
-    axes = manifold.principal_axes(final_states, components)
+    variances, vectors = np.linalg.eigh(covariance)
+    axes = vectors[:, np.argsort(variances)[::-1][: min(components, len(variances))]]
     rows = []
     for k in range(1, axes.shape[1] + 1):
         projected = centre + (final_states - centre) @ axes[:, :k] @ axes[:, :k].T
@@ -396,40 +417,60 @@ def projected_accuracy(
     return pd.DataFrame(rows, columns=["components", "accuracy"])
 
 
+def output_coordinates(model, system_name: str) -> np.ndarray:
+    """The coordinates of the system's state that its layers output (``cell.output``, a selection: an
+    LSTM's h of [h, c], every coordinate of the other cells), each layer's for the stack: the space the
+    readout reads."""
+    size = model.cell.state_size(model.spec.hidden)
+    index = torch.arange(size, dtype=torch.float64)
+    picked = model.cell.output(index).numpy().astype(np.int64)
+    layers = model.spec.layers if system_name == "stack" else 1
+    return np.concatenate([picked + layer * size for layer in range(layers)])
+
+
 def slow_mode_readout_shares(
     system, lin: Linearization, vectors: np.ndarray, threshold: float, device=CPU, chunk: int = 64
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Per fixed point, ``manifold.span_share`` of ``vectors`` (C, S) in the span of its slow right
-    eigenvectors (|lambda| > threshold); the stored linearization keeps too few modes for N classes, so
-    the eigenvectors are recomputed, ``chunk`` points at a time (their Jacobians on ``device``, where
-    ``system``'s weights are)."""
-    shares = []
+    eigenvectors (|lambda| > threshold, stable or not) and that span's dimension (a random subspace of
+    dimension d holds d / S of them on average: the null). The stored linearization keeps too few modes
+    for N classes, so the eigenvectors are recomputed, ``chunk`` points at a time (their Jacobians on
+    ``device``, where ``system``'s weights are)."""
+    shares, sizes = [], []
     for begin in range(0, len(lin.fixed_point), chunk):
         j_rec, _ = linearization.jacobians(system, lin.fixed_point[begin : begin + chunk], device=device)
         values, right, _ = linearization.eigendecomposition(j_rec, modes=None)
-        shares += [manifold.span_share(vectors, manifold.slow_subspace(v, r, threshold)) for v, r in zip(values, right)]
-    return np.array(shares)
+        for v, r in zip(values, right):
+            span = manifold.slow_subspace(v, r, threshold)
+            shares.append(manifold.span_share(vectors, span))
+            sizes.append(np.linalg.matrix_rank(span) if span.size else 0)
+    return np.array(shares), np.array(sizes)
 
 
 def manifold_measures(model, system_name: str, lin: Linearization, evaluation: dict, settings: Settings) -> dict:
     """The geometry of integration of one system (see ``manifold``): summary numbers, a table per fixed
     point (top 3 PC coordinates, slow-mode counts, predicted class, readout share in its slow modes) and
-    the accuracy from the final states' top k PCs; and the final states on the fixed points' top 3 PCs
-    with the readout's class (``visited``, for the figure)."""
+    the accuracy from the final states projected on the visited states' top k PCs; and the final states
+    on the fixed points' top 3 PCs with the readout's class (``visited``, for the figure).
+
+    The manifold's dimension and the readout's geometry are measured in ``settings.manifold_space``: h
+    (``output_coordinates``, what the readout reads) or the whole state; the slow modes are the
+    system's, in its whole state."""
     classes = model.classes
-    points = lin.fixed_point
+    everything = np.arange(lin.fixed_point.shape[1])
+    coordinates_kept = output_coordinates(model, system_name) if settings.manifold_space == "h" else everything
+    points = lin.fixed_point[:, coordinates_kept]
     fractions = spectra.variance_fractions(points)
     summary = {
         "classes": classes,
+        "manifold_space": "[h, c]" if settings.manifold_space == "state" and model.spec.architecture == "lstm" else "h",
         **manifold.dimensions(points, lin.modulus),
         "pcs_class_share": manifold.components_to_reach(fractions, classes / (classes + 1)),
         "local_participation_ratio": manifold.local_participation_ratio(points, classes, seed=settings.seed),
-        "correlation_dimension": manifold.correlation_dimension(points),
         "simplex_angle": manifold.simplex_angle(classes),
     }
-    counts = {threshold: manifold.slow_mode_counts(lin.modulus, threshold) for threshold in manifold.SLOW_MODULI}
     coordinates = np.full((len(points), 3), np.nan)
-    finals = evaluation["final_states"]
+    finals = evaluation["final_states"][:, coordinates_kept]
     visited = np.full((len(finals), 3), np.nan)
     if len(points) >= 2:
         axes = manifold.principal_axes(points, 3)
@@ -439,22 +480,25 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
         {
             "fixed_point_id": lin.fixed_point_id,
             **{f"pc{k + 1}": coordinates[:, k] for k in range(3)},
-            **{f"slow_modes_{threshold}": count for threshold, count in counts.items()},
+            **manifold.mode_counts(lin.modulus),
         }
     )
     readout = system_readout_matrix(model, system_name)
     accuracy = pd.DataFrame(columns=["components", "accuracy"])
     summary |= dict.fromkeys(
         ["readout_angle_median", "readout_in_manifold_share", "null_readout_in_manifold_median",
-         "null_readout_in_manifold_95", "readout_in_slow_modes_median", "projected_accuracy_n_minus_1"],
+         "null_readout_in_manifold_95", "readout_in_slow_modes_median", "null_readout_in_slow_modes_median",
+         "projected_accuracy_n_minus_1"],
         float("nan"),
     )  # fmt: skip
     table["predicted_class"] = -1
     table["readout_in_slow_modes"] = np.nan
     visited = pd.DataFrame({f"pc{k + 1}": visited[:, k] for k in range(3)}).assign(predicted_class=-1)
     if readout is not None:
-        vectors = manifold.centred_class_vectors(readout[0])
-        summary["readout_angle_median"] = float(np.median(manifold.readout_angles(readout[0])))
+        # The readout in the measured space: it reads h alone, so nothing of it is lost there.
+        weights = readout[0][:, coordinates_kept]
+        vectors = manifold.centred_class_vectors(weights)
+        summary["readout_angle_median"] = float(np.median(manifold.readout_angles(weights)))
         if len(points) >= 2:
             span = manifold.principal_axes(points, classes - 1)
             null = manifold.random_span_shares(vectors, span.shape[1], settings.null_samples, settings.seed)
@@ -462,14 +506,23 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
             summary["null_readout_in_manifold_median"] = float(np.median(null))
             summary["null_readout_in_manifold_95"] = float(np.quantile(null, 0.95))
         if len(points):
-            table["predicted_class"] = predicted_classes(points @ readout[0].T + readout[1])
-            shares = slow_mode_readout_shares(
-                model.system(system_name), lin, vectors, manifold.SLOW_MODULI[0], model_device(model)
+            table["predicted_class"] = predicted_classes(lin.fixed_point @ readout[0].T + readout[1])
+            shares, sizes = slow_mode_readout_shares(
+                model.system(system_name),
+                lin,
+                manifold.centred_class_vectors(readout[0]),
+                manifold.SLOW_MODULI[0],
+                model_device(model),
             )
             table["readout_in_slow_modes"] = shares
             summary["readout_in_slow_modes_median"] = float(np.median(shares))
-        visited["predicted_class"] = predicted_classes(finals @ readout[0].T + readout[1])
-        accuracy = projected_accuracy(finals, evaluation["labels"], readout, classes)
+            summary["null_readout_in_slow_modes_median"] = float(np.median(sizes / lin.fixed_point.shape[1]))
+        visited["predicted_class"] = predicted_classes(finals @ weights.T + readout[1])
+        moments = (
+            evaluation["visited_mean"][coordinates_kept],
+            evaluation["visited_covariance"][np.ix_(coordinates_kept, coordinates_kept)],
+        )
+        accuracy = projected_accuracy(finals, evaluation["labels"], (weights, readout[1]), classes, moments)
         if len(accuracy) >= classes - 1:  # a state of fewer dimensions than N - 1 has no such projection
             summary["projected_accuracy_n_minus_1"] = float(accuracy["accuracy"].iloc[classes - 2])
     return {"summary": summary, "manifold": table, "visited": visited, "projected_accuracy": accuracy}

@@ -195,7 +195,7 @@ def gather(shards: list[pa.Table], settings: GatherSettings) -> pa.Table:
         raise ValueError("shards overlap: a start_index occurs in more than one shard")
     points = list_matrix(table["fixed_point"])
     q = table["q"].to_numpy()
-    converged = q < q_tol
+    converged = solver.below_tolerance(q, q_tol)
     reachable = converged & table["in_state_space"].to_numpy() & ~table["at_bound"].to_numpy()
     outlier = np.zeros(len(q), dtype=bool)
     if settings.outlier_distance is not None:
@@ -207,7 +207,9 @@ def gather(shards: list[pa.Table], settings: GatherSettings) -> pa.Table:
     representative[kept[rep_rows]] = True
     # Exact roots (where sought) are merged on their own: many approximate points lead to one root.
     root_q = table["exact_root_q"].to_numpy()
-    rooted = np.flatnonzero(table["exact_root_in_state_space"].to_numpy() & (root_q < solver.EXACT_Q_TOL))
+    rooted = np.flatnonzero(
+        table["exact_root_in_state_space"].to_numpy() & solver.below_tolerance(root_q, solver.EXACT_Q_TOL)
+    )
     root_ids = np.full(len(q), -1, dtype=np.int32)
     root_representative = np.zeros(len(q), dtype=bool)
     root_ids[rooted], root_rows = merge_duplicates(
@@ -307,7 +309,7 @@ def counts(table: pa.Table) -> dict:
         )
         if np.isfinite(table["slow_point_modulus"].to_numpy()[~converged]).any()
         else float("nan"),
-        "converged_1e-8": int(np.sum(q < STRICT_Q_TOL)),
+        "converged_1e-8": int(np.sum(solver.below_tolerance(q, STRICT_Q_TOL))),
         "outside_state_space": int(np.sum(converged & ~table["in_state_space"].to_numpy())),
         "at_bound": int(np.sum(converged & table["at_bound"].to_numpy())),
         "unique_fixed_points": int(np.sum(table["representative"].to_numpy())),
@@ -336,13 +338,11 @@ def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> di
 
 
 def approximate_set(result: solver.FixedPointResult, settings: GatherSettings) -> np.ndarray:
-    """The unique approximate fixed points (K, S) of a solver result, by the gather's verdicts: below
-    ``q_tol``, inside the state space, deduplicated (outliers are not dropped)."""
-    kept = (result.q < settings.q_tol) & result.inside()
-    _, representatives = merge_duplicates(
-        result.fixed_point[kept], result.q[kept], settings.unique_tol, settings.unique_metric
-    )
-    return result.fixed_point[kept][representatives]
+    """The unique approximate fixed points (K, S) of a solver result held in memory, ordered by fixed_point_id:
+    ``gather``'s verdicts (below ``q_tol``, inside the state space, not an outlier, deduplicated) on its one
+    table, so an analysis run outside the pipeline keeps the points the pipeline would keep."""
+    points = unique_fixed_points(gather([result.to_table()], settings))["fixed_point"]
+    return list_matrix(points, result.fixed_point.shape[1])
 
 
 # ---------------------------------------------------------------------------

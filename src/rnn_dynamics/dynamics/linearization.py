@@ -125,7 +125,8 @@ def read_modulus(path: str | Path) -> np.ndarray:
 
 
 def jacobians(system, points, x=None, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """``dF/dh`` (K, S, S) and ``dF/dx`` (K, S, I) at each row of ``points`` with input ``x`` (zeros), float64.
+    """``dF/dh`` (K, S, S) and ``dF/dx`` (K, S, I) at each row of ``points`` with input ``x`` (I,) or one per
+    point (K, I) (zeros if None), float64.
 
     Computed on ``device`` (where ``system``'s weights must be); returned as numpy arrays on the CPU.
     """
@@ -133,10 +134,10 @@ def jacobians(system, points, x=None, device: str | torch.device = "cpu") -> tup
     x = (
         torch.zeros(system.input_size, dtype=torch.float64, device=device)
         if x is None
-        else torch.as_tensor(x, dtype=torch.float64, device=device)
+        else torch.as_tensor(np.array(x, dtype=np.float64), device=device)
     )
     with torch.no_grad():
-        j_rec, j_inp = system.jacobians(h, x.expand(len(h), -1))
+        j_rec, j_inp = system.jacobians(h, x.expand(len(h), -1) if x.ndim == 1 else x)
     return j_rec.cpu().numpy(), j_inp.cpu().numpy()
 
 
@@ -166,7 +167,8 @@ def linearize(
     chunk: int = 64,
     device: str | torch.device = "cpu",
 ) -> Linearization:
-    """Eigendecomposition of the Jacobians at each row of ``fixed_points`` (K, S), ``chunk`` points at a time.
+    """Eigendecomposition of the Jacobians at each row of ``fixed_points`` (K, S) with input ``x`` (I,) or one
+    per point (K, I) (zeros if None), ``chunk`` points at a time.
 
     The Jacobians are formed on ``device`` (where ``system``'s weights must be); the
     eigendecomposition runs in numpy on the CPU, as on a CPU-only machine."""
@@ -178,7 +180,8 @@ def linearize(
     left_input = np.zeros((len(fixed_points), kept, system.input_size), dtype=complex)
     for begin in range(0, len(fixed_points), chunk):
         rows = slice(begin, begin + chunk)
-        j_rec, j_inp = jacobians(system, fixed_points[rows], x, device)
+        point_x = x if x is None or np.ndim(x) == 1 else np.asarray(x)[rows]
+        j_rec, j_inp = jacobians(system, fixed_points[rows], point_x, device)
         eigenvalues[rows], right[rows], left[rows] = eigendecomposition(j_rec, modes)
         left_input[rows] = left[rows] @ j_inp
     if fixed_point_id is None:

@@ -4,12 +4,13 @@ A classifier of N categorical classes integrates evidence on an attractor manifo
 dimensions; ordered classes (star ratings) on fewer. The measures here:
 
 - the manifold's dimension: the PCs reaching a share of the fixed points' variance, the participation
-  ratio ``(sum l)^2 / sum l^2`` of their covariance eigenvalues, its local version, and two nonlinear
+  ratio (``spectra.participation_ratio``), its local version, and two nonlinear
   estimates (Levina-Bickel and the correlation dimension, from scikit-dimension);
 - the readout's simplex: pairwise angles between the classes' readout vectors, against the regular
   simplex's ``arccos(-1 / (N - 1))``;
 - how much of the readout's row space lies in the manifold's top N - 1 PCs and in the slow modes;
-- the number of slow modes (``|lambda|`` above a threshold) at each fixed point.
+- the number of slow modes at each fixed point, stable (``threshold < |lambda| < 1``) and unstable
+  (``|lambda| >= 1``, ``UNSTABLE_MODULUS``) counted apart.
 
 A binary model's one logit ``w . h + b`` is the class vectors ``0`` and ``w``: a line, a 180 degree
 angle. Nothing here knows of networks or files; ``analyses`` feeds it.
@@ -22,14 +23,18 @@ import numpy as np
 from rnn_dynamics.dynamics import spectra
 
 __all__ = [
+    "LOCAL_NEIGHBOURS",
+    "LOCAL_MINIMUM",
+    "LOCAL_SHARE",
     "SLOW_MODULI",
+    "UNSTABLE_MODULUS",
     "centred_class_vectors",
     "components_to_reach",
     "correlation_dimension",
     "dimensions",
     "levina_bickel",
     "local_participation_ratio",
-    "participation_ratio",
+    "mode_counts",
     "principal_axes",
     "random_span_shares",
     "readout_angles",
@@ -37,24 +42,19 @@ __all__ = [
     "slow_mode_counts",
     "slow_subspace",
     "span_share",
+    "unstable_mode_counts",
 ]
 
 # The |lambda| thresholds counted as slow modes (tau of about 9.5 and 99.5 steps).
 SLOW_MODULI = (0.9, 0.99)
-
-
-def _covariance_eigenvalues(points: np.ndarray) -> np.ndarray:
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) < 2:
-        return np.zeros(0)
-    return np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2 / (len(points) - 1)
-
-
-def participation_ratio(points: np.ndarray) -> float:
-    """``(sum l)^2 / sum l^2`` of the points' (K, S) covariance eigenvalues: 1 for a line, d for d equal
-    directions (NaN below two distinct points)."""
-    values = _covariance_eigenvalues(points)
-    return float(values.sum() ** 2 / (values**2).sum()) if values.sum() > 0 else float("nan")
+# A mode of |lambda| at least this does not decay: unstable (marginal at exactly 1), never a stable slow mode.
+UNSTABLE_MODULUS = 1.0
+# The local participation ratio's neighbourhood: ``LOCAL_NEIGHBOURS * classes`` nearest points, at most
+# ``LOCAL_SHARE`` of the set (a neighbourhood as large as the set is the global measure again).
+LOCAL_NEIGHBOURS = 50
+LOCAL_SHARE = 0.25
+# The fewest points a neighbourhood may have: fewer give a participation ratio of the noise.
+LOCAL_MINIMUM = 10
 
 
 def components_to_reach(fractions: np.ndarray, level: float) -> int:
@@ -65,18 +65,22 @@ def components_to_reach(fractions: np.ndarray, level: float) -> int:
 
 
 def local_participation_ratio(points: np.ndarray, classes: int, seed: int, centres: int = 20) -> float:
-    """The median participation ratio of the ``50 * classes`` nearest fixed points of ``centres`` random ones
-    (Aitken et al.'s local measure: the manifold's dimension where it curves), NaN below three points."""
+    """The median participation ratio of the neighbourhoods of ``centres`` random fixed points (Aitken et
+    al.'s local measure: the manifold's dimension where it curves).
+
+    A neighbourhood is the ``LOCAL_NEIGHBOURS * classes`` nearest points, at most ``LOCAL_SHARE`` of the
+    set, so that it is always smaller than the set. NaN where that leaves fewer than ``LOCAL_MINIMUM``
+    points: the set is too small for a local measure apart from the global one."""
     points = np.asarray(points, dtype=np.float64)
-    if len(points) < 3:
+    neighbours = min(LOCAL_NEIGHBOURS * classes, int(LOCAL_SHARE * len(points)))
+    if neighbours < LOCAL_MINIMUM:
         return float("nan")
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(points), size=min(centres, len(points)), replace=False)
-    neighbours = min(50 * classes, len(points))
     ratios = []
     for centre in chosen:
         nearest = np.argsort(np.linalg.norm(points - points[centre], axis=1), kind="stable")[:neighbours]
-        ratios.append(participation_ratio(points[nearest]))
+        ratios.append(spectra.participation_ratio(points[nearest]))
     return float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else float("nan")
 
 
@@ -85,14 +89,18 @@ def _distinct(points: np.ndarray) -> np.ndarray:
 
 
 def levina_bickel(points: np.ndarray, neighbours: int = 20) -> float:
-    """The Levina-Bickel maximum-likelihood dimension (``skdim.id.MLE``, ``neighbours`` per point) of the
-    distinct points; NaN with too few of them."""
+    """The Levina-Bickel maximum-likelihood dimension of the distinct points, NaN with too few of them.
+
+    Each point's estimate reads its ``neighbours`` nearest (``skdim.id.MLE``'s ``fit(n_neighbors=...)``:
+    the count its neighbourhood estimate uses; the constructor's ``K`` is not); the points' estimates are
+    combined as MacKay and Ghahramani (2005) advise, the inverse of the mean of their inverses
+    (``comb="mle"``), the maximum-likelihood combination, not the mean of the estimates."""
     points = _distinct(points)
     if len(points) <= neighbours:
         return float("nan")
     import skdim  # numba: a few seconds to import, so only when asked
 
-    return float(skdim.id.MLE(K=neighbours).fit(points).dimension_)
+    return float(skdim.id.MLE().fit(points, n_neighbors=neighbours, comb="mle").dimension_)
 
 
 def correlation_dimension(points: np.ndarray, k1: int = 10, k2: int = 20) -> float:
@@ -108,19 +116,27 @@ def correlation_dimension(points: np.ndarray, k1: int = 10, k2: int = 20) -> flo
 
 def dimensions(points: np.ndarray, modulus: np.ndarray) -> dict:
     """The measures of a fixed-point set (K, S) that need no readout and no number of classes: the PCs
-    reaching 90% and 95% of its variance, its participation ratio and Levina-Bickel dimension, and the
-    median count of slow modes at its points (``modulus`` (K, S), their |lambda|)."""
+    reaching 90% and 95% of its variance, its participation ratio, Levina-Bickel and correlation
+    dimensions, and the median counts of stable slow modes (per threshold) and of unstable modes at its
+    points (``modulus`` (K, S'), their |lambda|)."""
     fractions = spectra.variance_fractions(points)
     measures = {
         "pcs_90": components_to_reach(fractions, 0.9),
         "pcs_95": components_to_reach(fractions, 0.95),
-        "participation_ratio": participation_ratio(points),
+        "participation_ratio": spectra.participation_ratio(points),
         "levina_bickel_dimension": levina_bickel(points),
+        "correlation_dimension": correlation_dimension(points),
     }
-    for threshold in SLOW_MODULI:
-        counts = slow_mode_counts(modulus, threshold)
-        measures[f"slow_modes_{threshold}_median"] = float(np.median(counts)) if len(counts) else float("nan")
+    for name, counts in mode_counts(modulus).items():
+        measures[f"{name}_median"] = float(np.median(counts)) if len(counts) else float("nan")
     return measures
+
+
+def mode_counts(modulus: np.ndarray) -> dict[str, np.ndarray]:
+    """Per fixed point (rows of ``modulus``): the stable slow modes of each threshold of ``SLOW_MODULI``
+    (``slow_modes_stable_{threshold}``) and the unstable ones (``slow_modes_unstable``)."""
+    counts = {f"slow_modes_stable_{threshold}": slow_mode_counts(modulus, threshold) for threshold in SLOW_MODULI}
+    return counts | {"slow_modes_unstable": unstable_mode_counts(modulus)}
 
 
 def principal_axes(points: np.ndarray, count: int) -> np.ndarray:
@@ -173,8 +189,16 @@ def random_span_shares(vectors: np.ndarray, dimension: int, samples: int, seed: 
 
 
 def slow_mode_counts(modulus: np.ndarray, threshold: float) -> np.ndarray:
-    """Per fixed point (rows of ``modulus`` (K, S)), the eigenvalues of ``J_rec`` with |lambda| > threshold."""
-    return (np.asarray(modulus) > threshold).sum(axis=1)
+    """Per fixed point (rows of ``modulus`` (K, S)), the stable slow eigenvalues of ``J_rec``:
+    ``threshold < |lambda| < UNSTABLE_MODULUS``."""
+    modulus = np.asarray(modulus)
+    return ((modulus > threshold) & (modulus < UNSTABLE_MODULUS)).sum(axis=1)
+
+
+def unstable_mode_counts(modulus: np.ndarray) -> np.ndarray:
+    """Per fixed point (rows of ``modulus`` (K, S)), the eigenvalues of ``J_rec`` that do not decay:
+    ``|lambda| >= UNSTABLE_MODULUS``."""
+    return (np.asarray(modulus) >= UNSTABLE_MODULUS).sum(axis=1)
 
 
 def slow_subspace(eigenvalues: np.ndarray, right: np.ndarray, threshold: float) -> np.ndarray:

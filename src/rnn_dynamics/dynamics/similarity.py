@@ -5,11 +5,17 @@ A system here is one analysed system (``layerN`` or ``stack``) of one model on o
 on the state trajectories of the same reviews (the first ``steps`` tokens of each):
 
 - Dynamical Similarity Analysis (Ostrow et al., NeurIPS 2023), through the authors' package
-  ``dsa-metric``: a linear (DMD) operator fitted to each system's trajectories, and a distance
-  between the two operators that no rotation of either state space changes;
+  ``dsa-metric``: a linear (DMD) operator fitted to each system's delay-embedded trajectories (``n_delays``,
+  of one rank for both by the rule ``pair_rank``), and the angular Procrustes distance between the two
+  operators over orthogonal changes of basis (``dsa``); beside it the eigenvalue variant
+  (``dsa_eigenvalue_w2``, ``EIGENVALUE_W2``): the Wasserstein distance between the eigenvalues alone of
+  rank-10 operators fitted without delays, which ignores their eigenvectors;
+- InputDSA (the same package): a DMD with control fitted to the states with the token embeddings as the
+  input, and the distances of the state operators, the input operators and both jointly;
 - linear CKA of the states at the same reviews and tokens (1: the same up to rotation and scale);
-- the scale of DSA on the run's own data: each system's distance from the same system of its untrained
-  (initial) network over the same reviews, which a trained network's distance to another should be far below;
+- the scale of DSA on the run's own data, per system over the pair's reviews: its distance from the same
+  system of its untrained (initial) network (and their CKA), and its noise floor, its distance from itself
+  over other reviews of its split, which no distance between two systems can be told below;
 - beside them each system's fixed-point geometry (``geometry``).
 
 Pairs come from the config (``similarity.pairs``) or from the grid (``similarity.axes``: every pair
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,25 +40,37 @@ from rnn_dynamics.ground.grid import ModelSpec, split_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
 
 __all__ = [
+    "AXIS_KEYS",
+    "COLUMNS",
+    "EIGENVALUE_W2",
     "GEOMETRY",
+    "PAIR",
     "PER_SYSTEM",
+    "SCALE",
     "Settings",
-    "answers",
     "SystemName",
+    "answers",
     "axis_pairs",
     "axis_value",
     "common_rows",
     "compare",
+    "delay_rank",
     "dsa_distance",
+    "dsa_scores",
+    "eligible_rows",
+    "embeddable",
+    "embedded_inputs",
     "geometry",
+    "input_dsa",
     "linear_cka",
+    "other_rows",
+    "pair_rank",
     "pairs",
-    "participation_ratio",
     "per_system",
     "row",
+    "scale",
     "similarity_table",
     "trajectories",
-    "untrained_distance",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,8 +85,18 @@ GEOMETRY = [
     "time_constant_iqr",
     "alignment_median",
 ]
-# Each system's columns of the table (each twice: _a and _b): its DSA from its untrained network, its geometry.
-PER_SYSTEM = ["dsa_untrained", *GEOMETRY]
+# The eigenvalue variant's operators: the states themselves (no delays), rank 10.
+EIGENVALUE_W2 = {"n_delays": 1, "rank": 10}
+# The measures of the pair (``compare``), in the table's order.
+PAIR = ["reviews", "dsa", "dsa_eigenvalue_w2", "input_dsa_state", "input_dsa_control", "input_dsa_joint", "cka"]
+# Each system's own scale over the pair's reviews (``scale``): from its untrained network, against itself.
+SCALE = ["dsa_untrained", "cka_untrained", "dsa_floor"]
+# Each system's columns of the table (each twice: _a and _b): its scale, its geometry.
+PER_SYSTEM = [*SCALE, *GEOMETRY]
+# The similarity table's columns: the pair, its measures, then each system's (the table catalogue describes them).
+COLUMNS = ["axis", "a", "b", "value_a", "value_b", *PAIR] + [
+    f"{key}_{side}" for key in PER_SYSTEM for side in ("a", "b")
+]
 
 
 @dataclass(frozen=True)
@@ -80,8 +109,9 @@ class Settings(config.Section, section="similarity"):
     steps: int
     seed: int
     n_delays: int
+    delay_interval: int
+    rank_variance: float
     rank: int | None
-    score_method: str
     iters: int
 
 
@@ -118,6 +148,18 @@ _AXES = {
 }
 
 
+# The config keys an axis's values come from: an axis of one value gives no pair to compare.
+AXIS_KEYS = {
+    "seed": "models.seeds",
+    "batch_size": "models.batch_size",
+    "train_fraction": "models.train_fraction",
+    "embedding": "models.embedding",
+    "architecture": "models.architectures",
+    "split": "states.splits",
+    "layer": "models.layers with fixed_points.mode per_layer",
+}
+
+
 def axis_value(system: SystemName, axis: str):
     return _AXES[axis](system)
 
@@ -139,8 +181,13 @@ def axis_pairs(systems: list[SystemName], axis: str) -> list[tuple[SystemName, S
 def pairs(
     settings: Settings, models: list[ModelSpec], splits: list[str], mode: str
 ) -> list[tuple[str, SystemName, SystemName]]:
-    """The pairs to compare, as (axis, a, b): the configured ones (axis ``pair``), then each axis's. Raises
-    ValueError naming a configured system that is not in the grid."""
+    """The pairs to compare, as (axis, a, b): the configured ones (axis ``pair``), then each axis's.
+
+    Raises ValueError, before any job is planned (the Snakefile calls this while it reads the config), naming a
+    configured system that is not in the grid, a configured pair of a system with itself (DSA 0 and CKA 1 by
+    construction: no measurement), or an axis of ``similarity.axes`` along which no two systems differ (one value
+    in the grid: nothing to compare, no table, no figure).
+    """
     systems = [
         SystemName(model, split, system) for model in models for split in splits for system in model.systems(mode)
     ]
@@ -153,15 +200,33 @@ def pairs(
                     f"similarity.pairs: {name!r} is not a system of the grid (models, states.splits, fixed_points.mode)"
                     f"; e.g. {sorted(known)[:3]}"
                 )
+        if a == b:
+            raise ValueError(
+                f"similarity.pairs: the pair [{a!r}, {b!r}] compares a system with itself (DSA 0 and CKA 1 by "
+                "construction); name two different systems"
+            )
         found.append(("pair", SystemName.parse(a), SystemName.parse(b)))
     for axis in settings.axes:
-        found += [(axis, a, b) for a, b in axis_pairs(systems, axis)]
+        along = axis_pairs(systems, axis)
+        if not along:
+            values = list(dict.fromkeys(axis_value(system, axis) for system in systems))
+            remedy = (
+                "list a model of 2 or more layers in models.layers, with fixed_points.mode per_layer"
+                if axis == "layer"
+                else f"give {AXIS_KEYS[axis]} a second value"
+            )
+            raise ValueError(
+                f"similarity.axes: the axis {axis!r} has one value in the grid ({', '.join(map(repr, values))}, "
+                f"from {AXIS_KEYS[axis]}), so no two systems differ in it alone and nothing would be compared; "
+                f"{remedy}, or leave {axis!r} out of similarity.axes"
+            )
+        found += [(axis, a, b) for a, b in along]
     return found
 
 
-def common_rows(split: Reviews, specs: list[ModelSpec], split_name: str, settings: Settings) -> np.ndarray:
+def eligible_rows(split: Reviews, specs: list[ModelSpec], split_name: str, settings: Settings) -> np.ndarray:
     """Rows of ``split`` that every model of ``specs`` read there (for the train split, those all were trained
-    on), at least ``steps`` tokens long: a sample of ``reviews`` of them drawn with ``seed``."""
+    on), at least ``steps`` tokens long. Raises ValueError naming the split where there is none."""
     rows = np.arange(len(split))
     if split_name == "train":
         for spec in specs:
@@ -172,9 +237,24 @@ def common_rows(split: Reviews, specs: list[ModelSpec], split_name: str, setting
             f"similarity: no review of the {split_name} split read by {[spec.id for spec in specs]} has "
             f"similarity.steps={settings.steps} tokens; lower similarity.steps"
         )
+    return rows
+
+
+def common_rows(split: Reviews, specs: list[ModelSpec], split_name: str, settings: Settings) -> np.ndarray:
+    """The pair's reviews: a sample of ``reviews`` of the ``eligible_rows``, drawn with ``seed``."""
+    rows = eligible_rows(split, specs, split_name, settings)
     if len(rows) > settings.reviews:
         rows = np.sort(np.random.default_rng(settings.seed).choice(rows, settings.reviews, replace=False))
     return rows
+
+
+def other_rows(split: Reviews, specs: list[ModelSpec], split_name: str, settings: Settings) -> np.ndarray:
+    """As many eligible rows as ``common_rows`` draws, or all that are left, none of them among those: the
+    reviews of a system's noise floor (empty where the pair's reviews are all there are)."""
+    rows = eligible_rows(split, specs, split_name, settings)
+    rest = np.setdiff1d(rows, common_rows(split, specs, split_name, settings))
+    count = min(len(rest), settings.reviews)
+    return np.sort(np.random.default_rng(settings.seed + 1).choice(rest, count, replace=False))
 
 
 def trajectories(model, system: str, reviews: Reviews, rows: np.ndarray, steps: int) -> np.ndarray:
@@ -188,19 +268,97 @@ def trajectories(model, system: str, reviews: Reviews, rows: np.ndarray, steps: 
     return states.double().cpu().numpy()
 
 
-def dsa_distance(x: np.ndarray, y: np.ndarray, settings: Settings) -> float:
-    """DSA's distance between trajectories ``x`` and ``y`` (trials, time, S): 0 for the same dynamics in any
-    rotated state space."""
+def embedded_inputs(model, reviews: Reviews, rows: np.ndarray, steps: int) -> np.ndarray:
+    """The token embeddings (n, steps, E) the network reads over the first ``steps`` tokens of
+    ``reviews[rows]``, in float64: InputDSA's control input."""
+    device = next(model.parameters()).device
+    tokens, _, _ = padded_batch(reviews, np.asarray(rows), device)
+    with torch.no_grad():
+        return model.embedding(tokens[:, :steps]).double().cpu().numpy()
+
+
+def delay_rank(x: np.ndarray, settings: Settings) -> int:
+    """The fewest components of the delay-embedded trajectories ``x`` (trials, time, S) reaching
+    ``rank_variance`` of their (uncentred) variance: the package's ``rank_explained_variance`` rule."""
+    from DSA.dmd import embed_signal_torch
+
+    embedded = embed_signal_torch(torch.from_numpy(np.ascontiguousarray(x)), settings.n_delays, settings.delay_interval)
+    singular = torch.linalg.svdvals(embedded.reshape(-1, embedded.shape[-1]).double()).numpy()
+    share = np.cumsum(singular**2) / np.sum(singular**2)
+    return int(np.searchsorted(share, settings.rank_variance) + 1)
+
+
+def embeddable(x: np.ndarray, settings: Settings) -> bool:
+    """Whether the delay-embedded trajectories ``x`` (trials, time, S) have at least as many rows (trials times
+    the time steps left after the delays) as dimensions (S times ``n_delays``), as the package's DMD needs."""
+    steps = x.shape[1] - (settings.n_delays - 1) * settings.delay_interval
+    return steps >= 2 and x.shape[0] * steps >= x.shape[-1] * settings.n_delays
+
+
+def pair_rank(x: np.ndarray, y: np.ndarray, settings: Settings) -> int:
+    """The rank of both systems' DMD operators: the larger of their ``delay_rank``, at most ``rank`` and the
+    smaller delay-embedded dimension. One rank for both, as the Procrustes score needs operators of one size
+    (the package falls back to the eigenvalue score otherwise)."""
+    rank = max(delay_rank(x, settings), delay_rank(y, settings))
+    dims = min(x.shape[-1], y.shape[-1]) * settings.n_delays
+    return min(rank, dims, settings.rank or dims)
+
+
+def dsa_scores(x: np.ndarray, y: np.ndarray, settings: Settings) -> dict:
+    """DSA of trajectories ``x`` and ``y`` (trials, time, S): ``dsa``, one DMD of ``pair_rank`` fitted to
+    each delay-embedded set and the angular Procrustes distance of the two operators over orthogonal maps
+    (Ostrow et al.: 0 for the same dynamics in any rotated state space, up to the package's optimiser;
+    ``iters`` steps); ``dsa_eigenvalue_w2``, the Wasserstein distance between the eigenvalues of the
+    ``EIGENVALUE_W2`` operators."""
     from DSA import DSA  # imported here: the package pulls in much that no other stage needs
 
-    rank = settings.rank
-    dims = min(x.shape[-1], y.shape[-1]) * settings.n_delays
-    if rank is not None and rank > dims:
-        rank = dims
-    score = DSA(
-        x, y, n_delays=settings.n_delays, rank=rank, score_method=settings.score_method, iters=settings.iters
-    ).fit_score()
-    return float(np.asarray(score).ravel()[0])
+    for states in (x, y):
+        if not embeddable(states, settings):
+            raise ValueError(
+                f"similarity: {states.shape[0]} reviews of {states.shape[1]} steps of {states.shape[-1]} states give "
+                f"fewer delay-embedded rows than the {states.shape[-1] * settings.n_delays} dimensions of "
+                f"similarity.n_delays={settings.n_delays}; raise similarity.reviews or steps, or lower n_delays"
+            )
+    rank = pair_rank(x, y, settings)
+    # The angular score's optimiser starts from torch's random weights: seeded, it is repeatable.
+    with torch.random.fork_rng():
+        torch.manual_seed(settings.seed)
+        fitted = DSA(
+            x, y, n_delays=settings.n_delays, delay_interval=settings.delay_interval, rank=rank,
+            score_method="angular", iters=settings.iters,
+        )  # fmt: skip
+        angular = float(np.asarray(fitted.fit_score()).ravel()[0])
+    rank = min(EIGENVALUE_W2["rank"], x.shape[-1], y.shape[-1])
+    eigenvalues = DSA(x, y, n_delays=EIGENVALUE_W2["n_delays"], rank=rank, score_method="wasserstein").fit_score()
+    return {"dsa": angular, "dsa_eigenvalue_w2": float(np.asarray(eigenvalues).ravel()[0])}
+
+
+def dsa_distance(x: np.ndarray, y: np.ndarray, settings: Settings) -> float:
+    """The published DSA (``dsa_scores``' angular Procrustes distance) between trajectories ``x`` and ``y``."""
+    return dsa_scores(x, y, settings)["dsa"]
+
+
+def input_dsa(x: np.ndarray, u: np.ndarray, y: np.ndarray, v: np.ndarray, settings: Settings) -> dict:
+    """InputDSA of states ``x``, ``y`` (trials, time, S) driven by inputs ``u``, ``v`` (trials, time, E): a
+    subspace DMD with control of ``pair_rank`` fitted to each, and the angular distances (closed-form
+    Procrustes on their controllability matrices) of the state operators, the input operators and both
+    jointly (``input_dsa_state``, ``_control``, ``_joint``). NaN where the inputs differ in size: the package
+    does not yet align two input spaces."""
+    names = ("input_dsa_joint", "input_dsa_state", "input_dsa_control")
+    if u.shape[-1] != v.shape[-1]:
+        log.info("similarity: InputDSA needs inputs of one size, not %d and %d: NaN", u.shape[-1], v.shape[-1])
+        return dict.fromkeys(names, float("nan"))
+    from DSA import InputDSA
+
+    config = {"score_method": "angular", "compare": "joint", "return_distance_components": True}
+    with warnings.catch_warnings():
+        # Lists of one array each: the package's one-to-one mode cannot return the three components.
+        warnings.filterwarnings("ignore", message="When using cross-comparison")
+        scores = InputDSA(
+            [x], [u], [y], [v], dmd_config={"n_delays": settings.n_delays, "rank": pair_rank(x, y, settings)},
+            simdist_config=config,
+        ).fit_score()  # fmt: skip
+    return dict(zip(names, map(float, np.asarray(scores).ravel())))
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -211,13 +369,6 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     x, y = x - x.mean(axis=0), y - y.mean(axis=0)
     cross = np.linalg.norm(y.T @ x) ** 2
     return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
-
-
-def participation_ratio(points: np.ndarray) -> float:
-    """The dimension of a set of points (K, S): (sum of PCA variances)^2 / sum of their squares, 1 for a line
-    (NaN below two points)."""
-    fractions = spectra.variance_fractions(points)
-    return float(1.0 / np.sum(fractions**2)) if len(fractions) else float("nan")
 
 
 def _median_iqr(values: np.ndarray) -> tuple[float, float]:
@@ -242,7 +393,7 @@ def geometry(fixed_point_path, linearization_path, model, system: str) -> dict:
     tau = _median_iqr(spectra.time_constant(top))
     return {
         "unique_fixed_points": int(len(points)),
-        "manifold_dimension": participation_ratio(points),
+        "manifold_dimension": spectra.participation_ratio(points),
         "top_modulus_median": modulus[0],
         "top_modulus_iqr": modulus[1],
         "time_constant_median": tau[0],
@@ -251,42 +402,68 @@ def geometry(fixed_point_path, linearization_path, model, system: str) -> dict:
     }
 
 
-def compare(a: SystemName, b: SystemName, networks: dict, splits: dict[str, Reviews], settings: Settings) -> dict:
-    """DSA and CKA of systems ``a`` and ``b`` (``networks``: model id -> loaded model; ``splits``: the split
-    tables by name). Systems of two splits read their own split's reviews: DSA compares their dynamics, while
-    CKA, which needs the same inputs, is NaN."""
+def scale(
+    system: SystemName, networks: dict, untrained: dict, reviews: Reviews, rows: np.ndarray, floor: np.ndarray,
+    settings: Settings,
+) -> dict:  # fmt: skip
+    """``SCALE`` of one system over its pair's reviews ``rows``: DSA and CKA of its states against its
+    untrained network's over the same reviews, and DSA of those states against its states over the other
+    reviews ``floor`` of its split (the noise floor; NaN with fewer than two such reviews)."""
+    model_id = system.model.id
+    x = trajectories(networks[model_id], system.system, reviews, rows, settings.steps)
+    initial = trajectories(untrained[model_id], system.system, reviews, rows, settings.steps)
+    found = {"dsa_untrained": dsa_distance(x, initial, settings), "cka_untrained": linear_cka(x, initial)}
+    other = trajectories(networks[model_id], system.system, reviews, floor, settings.steps) if len(floor) >= 2 else None
+    if other is None or not embeddable(other, settings):
+        log.info("similarity: %s has %d other reviews, too few for its noise floor: NaN", system.name, len(floor))
+        found["dsa_floor"] = float("nan")
+    else:
+        found["dsa_floor"] = dsa_distance(x[: len(other)], other, settings)
+    return found
+
+
+def compare(
+    a: SystemName, b: SystemName, networks: dict, splits: dict[str, Reviews], settings: Settings, untrained: dict,
+    scales: dict | None = None,
+) -> dict:  # fmt: skip
+    """``PAIR`` of systems ``a`` and ``b``, and each one's ``SCALE`` over the pair's reviews (``networks``,
+    ``untrained``: model id -> the loaded trained and initial networks; ``splits``: the split tables by name).
+    Systems of two splits read their own split's reviews: DSA compares their dynamics, while CKA, which needs
+    the same inputs, is NaN. ``scales`` keeps each system's scale by its reviews, computed once."""
+    scales = {} if scales is None else scales
     same_split = a.split == b.split
-    states = []
-    for system in (a, b):
+    states, inputs, found = [], [], {}
+    for side, system in zip("ab", (a, b)):
         reviews = splits[system.split]
         specs = [a.model, b.model] if same_split else [system.model]
         rows = common_rows(reviews, specs, system.split, settings)
-        states.append(trajectories(networks[system.model.id], system.system, reviews, rows, settings.steps))
+        network = networks[system.model.id]
+        states.append(trajectories(network, system.system, reviews, rows, settings.steps))
+        inputs.append(embedded_inputs(network, reviews, rows, settings.steps))
+        key = (system.name, rows.tobytes())
+        if key not in scales:
+            floor = other_rows(reviews, specs, system.split, settings)
+            scales[key] = scale(system, networks, untrained, reviews, rows, floor, settings)
+        found |= {f"{name}_{side}": value for name, value in scales[key].items()}
     x, y = states
+    u, v = inputs
     if not same_split:  # the same number of trials for both
         n = min(len(x), len(y))
-        x, y = x[:n], y[:n]
+        x, y, u, v = x[:n], y[:n], u[:n], v[:n]
     return {
         "reviews": len(x),
-        "dsa": dsa_distance(x, y, settings),
+        **dsa_scores(x, y, settings),
+        **input_dsa(x, u, y, v, settings),
         "cka": linear_cka(x, y) if same_split else float("nan"),
+        **found,
     }
 
 
-def untrained_distance(system: SystemName, network, untrained, splits: dict[str, Reviews], settings: Settings) -> float:
-    """DSA between ``system`` of the trained ``network`` and of its ``untrained`` (initial) weights, over the same
-    reviews of the system's split: the distance a trained network's dynamics have travelled, DSA's scale here."""
-    reviews = splits[system.split]
-    rows = common_rows(reviews, [system.model], system.split, settings)
-    x, y = (trajectories(net, system.system, reviews, rows, settings.steps) for net in (network, untrained))
-    return dsa_distance(x, y, settings)
-
-
 def row(axis: str, a: SystemName, b: SystemName, measures: dict, geometries: dict) -> dict:
-    """One row of the similarity table."""
+    """One row of the similarity table: the pair's ``measures`` (``compare``) and both systems' geometry."""
     values = (axis_value(a, axis), axis_value(b, axis)) if axis in _AXES else ("", "")
     found = {"axis": axis, "a": a.name, "b": b.name, "value_a": values[0], "value_b": values[1], **measures}
-    for key in PER_SYSTEM:
+    for key in GEOMETRY:
         found[f"{key}_a"], found[f"{key}_b"] = geometries[a.name][key], geometries[b.name][key]
     return found
 
@@ -299,25 +476,19 @@ def similarity_table(
     settings: Settings,
     untrained: dict,
 ) -> pd.DataFrame:
-    """One row per compared pair (``pairs``): axis, the two systems and their axis values, DSA, CKA, each one's
-    DSA from its untrained network (``untrained``: model id -> the loaded initial weights) and each one's
-    geometry. ``tables``: system name -> (fixed-point table, linearization table) paths."""
-    geometries = {}
+    """One row per compared pair (``pairs``): axis, the two systems and their axis values, ``PAIR``, and each
+    one's ``SCALE`` over the pair's reviews (``untrained``: model id -> the loaded initial weights) and
+    ``GEOMETRY``. ``tables``: system name -> (fixed-point table, linearization table) paths."""
+    geometries, scales = {}, {}
     for _, a, b in compared:
         for system in (a, b):
             if system.name not in geometries:
-                network = networks[system.model.id]
-                geometries[system.name] = {
-                    "dsa_untrained": untrained_distance(system, network, untrained[system.model.id], splits, settings),
-                    **geometry(*tables[system.name], network, system.system),
-                }
+                geometries[system.name] = geometry(*tables[system.name], networks[system.model.id], system.system)
     rows = []
     for axis, a, b in compared:
         log.info("similarity: %s against %s (%s)", a.name, b.name, axis)
-        rows.append(row(axis, a, b, compare(a, b, networks, splits, settings), geometries))
-    columns = ["axis", "a", "b", "value_a", "value_b", "reviews", "dsa", "cka"]
-    columns += [f"{key}_{side}" for key in PER_SYSTEM for side in ("a", "b")]
-    return pd.DataFrame(rows, columns=columns)
+        rows.append(row(axis, a, b, compare(a, b, networks, splits, settings, untrained, scales), geometries))
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def per_system(rows: pd.DataFrame, *measures: str) -> pd.DataFrame:
@@ -346,14 +517,14 @@ def _spread(values: pd.Series) -> str:
 
 def answers(table: pd.DataFrame) -> list[str]:
     """One sentence per axis of the similarity ``table``: DSA and CKA per pair of values, against the seed-to-seed
-    distance where the table has it and the systems' distance from their untrained networks, and the unique fixed
-    points and tau of the systems at each value."""
+    distance where the table has it, the systems' distance from their untrained networks and their noise floor
+    (each against itself over other reviews), and the unique fixed points and tau of the systems at each value."""
     seeds = table[table["axis"] == "seed"]
     baseline = f"; seed to seed: DSA {_spread(seeds['dsa'])}, CKA {_spread(seeds['cka'])}" if len(seeds) else ""
     sentences = []
     for axis in dict.fromkeys(table["axis"]):
         rows = table[table["axis"] == axis]
-        scale = per_system(rows, "dsa_untrained")["dsa_untrained"]
+        scales = per_system(rows, "dsa_untrained", "dsa_floor")
         labels = rows["value_a"].astype(str) + " against " + rows["value_b"].astype(str)
         distances = "; ".join(
             f"{label}: DSA {_spread(group['dsa'])}, CKA {_spread(group['cka'])}"
@@ -367,6 +538,7 @@ def answers(table: pd.DataFrame) -> list[str]:
         )
         sentences.append(
             f"Along {axis}: {distances}{baseline if axis != 'seed' else ''}; each system from its untrained network: "
-            f"DSA {_spread(scale)}. By value: {geometry_text}."
+            f"DSA {_spread(scales['dsa_untrained'])}; each against itself over other reviews (the floor): "
+            f"DSA {_spread(scales['dsa_floor'])}. By value: {geometry_text}."
         )
     return sentences

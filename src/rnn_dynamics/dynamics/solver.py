@@ -41,6 +41,7 @@ __all__ = [
     "STALL_PATIENCE",
     "STALL_REDUCTION",
     "FixedPointResult",
+    "below_tolerance",
     "find",
     "measure_slow_points",
     "polish",
@@ -77,6 +78,17 @@ STALL_MIN_DAMPING = 1e-6
 SINGLE_PRECISION_MIN_DAMPING = 1e-4
 # On a CPU, LM forms its Jacobians this many bytes of them at a time (``_refresh_jacobians``).
 JACOBIAN_CHUNK_BYTES = 4 * 2**20
+
+
+def below_tolerance(q, tolerance: float):
+    """Which starts reached their goal: ``q`` strictly below ``tolerance`` (``q_tol`` for the approximate fixed
+    points, ``EXACT_Q_TOL`` for the exact roots). A numpy array or a torch tensor of bools, as ``q`` is.
+
+    The one owner of that verdict: the solver stops a start by it, and ``FixedPointResult.converged``,
+    ``fixed_points.gather`` and ``fixed_points.counts`` read it, so a start that stopped is one that counts.
+    """
+    return q < tolerance
+
 
 # The columns of ``FixedPointResult.to_table`` (a shard file of the search), with their types
 # (None: a list column, checked by name only).
@@ -164,14 +176,15 @@ class FixedPointResult:
         ).replace_schema_metadata(metadata)
 
 
-def measure_slow_points(system, result: FixedPointResult, device="cpu") -> FixedPointResult:
+def measure_slow_points(system, result: FixedPointResult, device="cpu", x=None) -> FixedPointResult:
     """``result`` with the largest |lambda| of dF/dh at each slow point: a start that settled at a
-    minimum of q above the tolerance. Their time constants say how slow they are."""
+    minimum of q above the tolerance, at the input ``x`` of ``find``. Their time constants say how slow
+    they are."""
     modulus = np.full(len(result.q), np.nan)
     slow = ~result.converged
     if slow.any():
         h = torch.from_numpy(result.fixed_point[slow]).to(device)
-        x = torch.zeros(len(h), system.input_size, dtype=h.dtype, device=device)
+        x = _inputs(system, x, len(result.q), device)[torch.from_numpy(np.flatnonzero(slow)).to(device)]
         with torch.no_grad():
             j_rec, _ = system.jacobians(h, x)
             modulus[slow] = torch.linalg.eigvals(j_rec).abs().amax(dim=-1).cpu().numpy()
@@ -186,12 +199,14 @@ def polish(
     bounded: bool,
     progress: bool = True,
     device="cpu",
+    x=None,
 ) -> FixedPointResult:
-    """``result`` with the exact roots its endpoints lead to: nearly undamped LM on to ``q < EXACT_Q_TOL``."""
+    """``result`` with the exact roots its endpoints lead to: nearly undamped LM on to ``q < EXACT_Q_TOL``,
+    at the input ``x`` of ``find``."""
     roots = find(
         system, result.fixed_point, method="lm", max_iterations=max_iterations, tolerance=EXACT_Q_TOL,
         damping=EXACT_DAMPING, min_damping=EXACT_MIN_DAMPING, single_precision=False, bounded=bounded,
-        progress=progress, device=device,
+        progress=progress, device=device, x=x,
     )  # fmt: skip
     return dataclasses.replace(result, exact_roots=roots)
 
@@ -214,7 +229,8 @@ def find(
     device: str | torch.device = "cpu",
     linear_algebra: str = "auto",
 ) -> FixedPointResult:
-    """Minimise ``q`` from every row of ``starts`` (B, S) at the constant input ``x`` (zeros if None).
+    """Minimise ``q`` from every row of ``starts`` (B, S) at the constant input ``x``: one input (I,) for
+    every start, one per start (B, I), or zeros if None.
 
     ``lm``: Levenberg-Marquardt on ``r(h) = h - F(h, x)``, each step solving ``(J^T J + mu I) d
     = -J^T r``. Starting at ``damping`` and kept above ``min_damping``, it solves the fast directions
@@ -239,14 +255,7 @@ def find(
     h0 = torch.from_numpy(np.array(starts, dtype=np.float64)).to(device)
     if h0.ndim != 2 or h0.shape[1] != system.state_size:
         raise ValueError(f"starts must have shape (B, {system.state_size}), got {tuple(h0.shape)}")
-    x = (
-        torch.zeros(system.input_size, dtype=torch.float64, device=device)
-        if x is None
-        else torch.as_tensor(x, dtype=torch.float64, device=device)
-    )
-    if x.shape != (system.input_size,):
-        raise ValueError(f"x must have shape ({system.input_size},), got {tuple(x.shape)}")
-    inputs = x.expand(len(h0), -1)
+    inputs = _inputs(system, x, len(h0), device)
     limit = getattr(system, "state_bound", None)
     limit = None if limit is None else np.asarray(limit)
     bound = torch.as_tensor(limit, dtype=torch.float64, device=device) if bounded and limit is not None else None
@@ -286,13 +295,29 @@ def find(
         fixed_point=fixed,
         q=q,
         iterations=iterations.cpu().numpy(),
-        converged=q < tolerance,
+        converged=below_tolerance(q, tolerance),
         method=method if batched or method == "lm" else "adam-per-start",
         tolerance=tolerance,
         seconds=seconds,
         in_state_space=inside,
         at_bound=None if limit is None else inside & (np.abs(fixed) >= limit).any(axis=1),
     )
+
+
+def _inputs(system, x, count: int, device) -> torch.Tensor:
+    """The input (count, I) of every start, float64 on ``device``: ``x`` (I,) repeated, ``x`` (count, I)
+    as given, or zeros where ``x`` is None."""
+    if x is None:
+        x = torch.zeros(system.input_size, dtype=torch.float64)
+    x = torch.as_tensor(x).to(device=device, dtype=torch.float64)
+    if x.shape == (system.input_size,):
+        return x.expand(count, -1)
+    if x.shape != (count, system.input_size):
+        raise ValueError(
+            f"x must have shape ({system.input_size},) or (B, {system.input_size}) with B = {count} starts, "
+            f"got {tuple(x.shape)}"
+        )
+    return x
 
 
 def _speed(step, h, x):
@@ -369,7 +394,7 @@ def _levenberg_marquardt(
         jacobian = torch.empty(len(h), h.shape[1], h.shape[1], dtype=dtype, device=h.device)
         return transition, _refresh_jacobians(jacobian, transition, h, x, rows)
 
-    active = q >= tolerance
+    active = ~below_tolerance(q, tolerance)
     single = single_precision and damping >= SINGLE_PRECISION_MIN_DAMPING
     transition, jacobian = jacobians_in(torch.float32 if single else h.dtype, active.nonzero().squeeze(1))
     with NormalEquations(h.device, linear_algebra) as equations:
@@ -399,10 +424,10 @@ def _levenberg_marquardt(
             mu[taken] = torch.maximum(mu[taken] * 0.1, floor(taken))
             mu[rows[~accept]] *= 10.0
             iterations[rows] += 1
-            relax = (slow >= STALL_PATIENCE) & (q >= tolerance) & (lowered < lowerings)
+            relax = (slow >= STALL_PATIENCE) & ~below_tolerance(q, tolerance) & (lowered < lowerings)
             lowered[relax] += 1
             mu[relax], slow[relax], stalled[relax] = floor(relax), 0, 0
-            active = (q >= tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
+            active = ~below_tolerance(q, tolerance) & (mu < MAX_DAMPING) & (stalled < STALL_PATIENCE)
             jacobian = _refresh_jacobians(jacobian, transition, h, x, taken[active[taken]])
             bar.set_postfix(active=int(active.sum()), max_q=f"{q.max().item():.1e}")
     return h, q, iterations
@@ -426,7 +451,7 @@ def _adam(step, h, x, max_iterations, tolerance, learning_rate, bound, progress)
         with torch.no_grad():
             found[active], q[active] = point[active], speed.detach()[active]
             iterations[active] = iteration
-            active &= q >= tolerance
+            active &= ~below_tolerance(q, tolerance)
         if not active.any() or iteration == max_iterations:
             break
         optimizer.step()

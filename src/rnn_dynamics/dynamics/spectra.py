@@ -1,4 +1,4 @@
-"""Numbers read off spectra and point sets: time constants, principal-component shares, spread.
+"""Numbers read off spectra and point sets: time constants, principal-component shares, dimension, spread.
 
 The linearization, the search's counts and the analyses all read these; they know nothing of
 networks, searches or files.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["extent", "first_pc_share", "time_constant", "variance_fractions"]
+__all__ = ["extent", "first_pc_share", "participation_ratio", "time_constant", "variance_fractions"]
 
 
 def time_constant(modulus):
@@ -52,3 +52,11 @@ def first_pc_share(points: np.ndarray) -> float:
     near 1 for points on a line."""
     fractions = variance_fractions(points)
     return float(fractions[0]) if len(fractions) else float("nan")
+
+
+def participation_ratio(points: np.ndarray) -> float:
+    """The dimension of the points (K, S): ``(sum l)^2 / sum l^2`` of their PCA variances ``l``, 1 for a line and
+    d for d equal directions (NaN below two distinct points). The manifold measures and the similarity
+    stage's geometry both read this one."""
+    fractions = variance_fractions(points)
+    return float(1.0 / np.sum(fractions**2)) if len(fractions) else float("nan")

@@ -64,6 +64,23 @@ class Settings(config.Section, section="states"):
     # Example reviews by name, whose trajectories are recorded.
     examples: dict
 
+    @staticmethod
+    def job_params(section: dict, split: str) -> dict:
+        """The hidden_states rule's params for the job of ``split``: the section as given, its ``splits``
+        replaced by ``split`` in the same place (Snakemake compares params by their text: the states made
+        while the section named one split keep their params)."""
+        return {
+            ("split" if key == "splits" else key): split if key == "splits" else value for key, value in section.items()
+        }
+
+    @classmethod
+    def from_job(cls, params: dict) -> "Settings":
+        """The settings of one hidden_states job from its rule's params (``job_params``): the job's split
+        as the one split, every key left out the schema's default."""
+        section = dict(params)
+        split = section.pop("split")
+        return cls.from_config({**section, "splits": [split]})
+
 
 PCA_SCHEMA = pa.schema(
     [

@@ -141,6 +141,29 @@ class Section:
         names = {field.name for field in dataclasses.fields(cls)}
         return cls(**{key: copy.deepcopy(value) for key, value in values.items() if key in names})
 
+    @classmethod
+    def from_params(cls: type[_S], params: Mapping, **runtime) -> _S:
+        """The settings of one job: its rule's ``params`` (the dict ``params()`` made) and the ``runtime``
+        fields, which the rule passes apart (a device as a resource, threads as its ``threads``), so that
+        a script reads nothing but its rule's params, inputs and resources.
+
+        Raises ValueError naming the fields that ``params`` lacks or has beyond the stage's, and the
+        runtime fields missing or unknown.
+        """
+        fields = {field.name: bool(field.metadata.get(_RUNTIME)) for field in dataclasses.fields(cls)}
+        decided = [name for name, is_runtime in fields.items() if not is_runtime]
+        missing = [name for name in decided if name not in params]
+        extra = sorted(key for key in params if key not in decided)
+        if missing or extra:
+            raise ValueError(
+                f"{cls.SECTION} params: missing {missing}, unexpected {extra}; the rule's params are "
+                f"{cls.__name__}.params(), the keys {decided}"
+            )
+        wrong = sorted(set(runtime) ^ {name for name, is_runtime in fields.items() if is_runtime})
+        if wrong:
+            raise ValueError(f"{cls.__name__}: runtime fields {wrong} missing or unknown")
+        return cls(**copy.deepcopy(dict(params)), **runtime)
+
     def params(self) -> dict:
         """The fields that decide the stage's output (all but the ``runtime`` ones), in field order: the
         rule's ``params``, so that Snakemake reruns the stage when one of them changes, and only then."""

@@ -2,9 +2,12 @@
 
 A model id names one trained network: ``{arch}-L{layers}-E{embedding}-H{hidden}-s{seed}``,
 for example ``gru-L3-E100-H256-s0``. The batch size and the training fraction enter it
-(``-B16``, ``-F0.3``, before the seed) only where they differ from the schema's defaults,
-so that the ids of runs made before these axes existed stay as they were. Kept free of
-torch so that the Snakefile (and ``snakemake -n``) stays fast.
+(``-B16``, ``-F0.3``, before the seed) unless they are the id rule's own constants,
+``ID_BATCH_SIZE`` (64) and ``ID_TRAIN_FRACTION`` (1.0): fixed here, not read from the
+schema, so that changing a default of the config renames no model already trained (a
+model trained at another default batch size gets its ``-B``). Likewise the split whose
+paths carry no tag is ``UNTAGGED_SPLIT`` (test), whatever ``states.splits`` defaults to.
+Kept free of torch so that the Snakefile (and ``snakemake -n``) stays fast.
 """
 
 from __future__ import annotations
@@ -15,15 +18,27 @@ from dataclasses import dataclass
 
 from rnn_dynamics.ground import config
 
-__all__ = ["MODEL_ID_PATTERN", "SPLIT_TAG_PATTERN", "ModelSpec", "model_grid", "split_of_tag", "split_tag", "untag"]
+__all__ = [
+    "ID_BATCH_SIZE",
+    "ID_TRAIN_FRACTION",
+    "MODEL_ID_PATTERN",
+    "SPLIT_TAG_PATTERN",
+    "UNTAGGED_SPLIT",
+    "ModelSpec",
+    "model_grid",
+    "split_of_tag",
+    "split_tag",
+    "untag",
+]
 
 MODEL_ID_PATTERN = r"[a-z]+-L[0-9]+-E[0-9]+-H[0-9]+(?:-B[0-9]+)?(?:-F0\.[0-9]+)?-s[0-9]+"
 _MODEL_ID = re.compile(r"^([a-z]+)-L([0-9]+)-E([0-9]+)-H([0-9]+)(?:-B([0-9]+))?(?:-F(0\.[0-9]+))?-s([0-9]+)$")
-# The grid axes' defaults (each a one-entry list in the schema): a model at them leaves them out of its id.
-(_DEFAULT_BATCH_SIZE,) = config.defaults("models")["batch_size"]
-(_DEFAULT_TRAIN_FRACTION,) = config.defaults("models")["train_fraction"]
-# The split analysed by default; its outputs' paths carry no tag.
-(_UNTAGGED_SPLIT,) = config.defaults("states")["splits"]
+# Constants of the id rule, never the schema's defaults: a model at this batch size and training fraction leaves
+# them out of its id, so every id ever written keeps its meaning whatever the config's defaults become.
+ID_BATCH_SIZE = 64
+ID_TRAIN_FRACTION = 1.0
+# The split whose outputs' paths carry no tag (a constant of the path rule, like the two above).
+UNTAGGED_SPLIT = "test"
 SPLIT_TAG_PATTERN = r"|@train|@valid"
 
 
@@ -34,16 +49,17 @@ class ModelSpec:
     embedding: int
     hidden: int
     seed: int
-    batch_size: int = _DEFAULT_BATCH_SIZE
+    # The id's constants, the values an id without -B or -F means (not the schema's defaults: see model_grid).
+    batch_size: int = ID_BATCH_SIZE
     # The share of the training split trained on (``batches.trained_on``).
-    train_fraction: float = _DEFAULT_TRAIN_FRACTION
+    train_fraction: float = ID_TRAIN_FRACTION
 
     @property
     def id(self) -> str:
         axes = ""
-        if self.batch_size != _DEFAULT_BATCH_SIZE:
+        if self.batch_size != ID_BATCH_SIZE:
             axes += f"-B{self.batch_size}"
-        if self.train_fraction != _DEFAULT_TRAIN_FRACTION:
+        if self.train_fraction != ID_TRAIN_FRACTION:
             axes += f"-F{_fraction_text(self.train_fraction)}"
         return f"{self.architecture}-L{self.layers}-E{self.embedding}-H{self.hidden}{axes}-s{self.seed}"
 
@@ -62,11 +78,14 @@ class ModelSpec:
             int(embedding),
             int(hidden),
             int(seed),
-            _DEFAULT_BATCH_SIZE if batch is None else int(batch),
-            _DEFAULT_TRAIN_FRACTION if fraction is None else float(fraction),
+            ID_BATCH_SIZE if batch is None else int(batch),
+            ID_TRAIN_FRACTION if fraction is None else float(fraction),
         )
         if spec.id != model_id:
-            raise ValueError(f"model id {model_id!r} writes a default batch size or fraction; its id is {spec.id!r}")
+            raise ValueError(
+                f"model id {model_id!r} writes the batch size {ID_BATCH_SIZE} or the fraction {ID_TRAIN_FRACTION}, "
+                f"which an id leaves out; its id is {spec.id!r}"
+            )
         return spec
 
     def systems(self, mode: str) -> list[str]:
@@ -88,14 +107,15 @@ def _fraction_text(fraction: float) -> str:
 
 def model_grid(models: dict) -> list[ModelSpec]:
     """Every combination of the ``models`` section of the config, in a stable order (one per combination, so a
-    value listed twice is planned once)."""
+    value listed twice is planned once). An axis left out takes the schema's default; the ids do not depend on
+    it (``ModelSpec.id``)."""
     defaults = config.defaults("models")
     axes = {key: models.get(key, defaults.get(key)) for key in ("batch_size", "train_fraction")}
     for key, values in axes.items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"models.{key} must be a non-empty list, not {values!r}")
     for fraction in axes["train_fraction"]:
-        if fraction != _DEFAULT_TRAIN_FRACTION:
+        if fraction != ID_TRAIN_FRACTION:
             _fraction_text(fraction)
     specs = [
         ModelSpec(arch, layers, emb, models["hidden"], seed, batch, float(fraction))
@@ -112,17 +132,17 @@ def model_grid(models: dict) -> list[ModelSpec]:
 
 
 def split_tag(split: str) -> str:
-    """The tag of a split's states and fixed points in their paths: none for the default split (``test``), whose
-    paths are as they were before ``states.splits``; ``@train`` for the training split."""
-    return "" if split == _UNTAGGED_SPLIT else f"@{split}"
+    """The tag of a split's states and fixed points in their paths: none for ``UNTAGGED_SPLIT`` (test), ``@train``
+    for the training split."""
+    return "" if split == UNTAGGED_SPLIT else f"@{split}"
 
 
 def split_of_tag(tag: str) -> str:
     """The split a path's tag (``split_tag``) names."""
-    return tag.removeprefix("@") if tag else _UNTAGGED_SPLIT
+    return tag.removeprefix("@") if tag else UNTAGGED_SPLIT
 
 
 def untag(name: str) -> tuple[str, str]:
     """The model id and split of a path part ``{model}{split_tag}`` (``gru-L1-E50-H256-s0@train``)."""
     model_id, _, split = name.partition("@")
-    return model_id, split or _UNTAGGED_SPLIT
+    return model_id, split or UNTAGGED_SPLIT

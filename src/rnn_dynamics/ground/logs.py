@@ -9,6 +9,8 @@ from pathlib import Path
 
 __all__ = ["to_file"]
 
+_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
 
 class _Brief(logging.Formatter):
     """One line per record: the level, the message, and an exception's message without its traceback."""
@@ -21,6 +23,33 @@ class _Brief(logging.Formatter):
 
 
 @contextlib.contextmanager
+def _root_handlers(*handlers: logging.Handler):
+    """The root logger with only ``handlers``, at level INFO, for the block; its own handlers and level after.
+
+    A handler never outlives the block, so none is left writing to a stream that its owner has closed
+    (a log file, or a stream pytest captured for one test).
+    """
+    root = logging.getLogger()
+    saved, saved_level = root.handlers[:], root.level
+    root.handlers = list(handlers)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.handlers = saved
+        root.setLevel(saved_level)
+        for handler in handlers:
+            handler.close()
+
+
+def _handler(stream, level: int, formatter: logging.Formatter) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(level)
+    handler.setFormatter(formatter)
+    return handler
+
+
+@contextlib.contextmanager
 def to_file(path: str | None):
     """Route stdout, stderr (tqdm's progress bars) and ``logging`` to ``path`` for the block.
 
@@ -28,27 +57,24 @@ def to_file(path: str | None):
     as well as to the file, so that what a user must know (rows dropped, a model at
     chance level, training started over) is not buried in a log. Exceptions are
     logged with their traceback before they propagate, so the log says why a job failed.
+    The logging handlers last as long as the block: the root logger's own come back after it.
     """
     if path is None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
-        yield
+        with _root_handlers(_handler(sys.stderr, logging.INFO, logging.Formatter(_FORMAT))):
+            yield
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", buffering=1) as stream:
         old = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = stream
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=stream, force=True
-        )
-        terminal = logging.StreamHandler(old[1])
-        terminal.setLevel(logging.WARNING)
-        terminal.setFormatter(_Brief())
-        logging.getLogger().addHandler(terminal)
         try:
-            yield
-        except BaseException:
-            logging.exception("job failed")
-            raise
+            with _root_handlers(
+                _handler(stream, logging.INFO, logging.Formatter(_FORMAT)), _handler(old[1], logging.WARNING, _Brief())
+            ):
+                try:
+                    yield
+                except BaseException:
+                    logging.exception("job failed")
+                    raise
         finally:
-            logging.getLogger().removeHandler(terminal)
             sys.stdout, sys.stderr = old

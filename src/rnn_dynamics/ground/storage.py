@@ -7,36 +7,50 @@ raises :class:`NoSpaceLeft`, which says so, with the path and the free bytes. A
 file that cannot be read (damaged, truncated, written by something else) raises
 :class:`UnreadableFile`, which names the file, the workflow rule that makes it and
 the ``--forcerun`` target that makes it again, so the user knows what to run.
+A lock (:func:`acquire_lock`) records its holder, so that a second process is told
+who holds it, and a lock whose holder has ended is never in the way.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import pickle
 import re
 import shutil
+import socket
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "FULL_DISK_BYTES",
     "PRODUCING_RULES",
+    "RUN_LOCK",
+    "HeldLock",
+    "LockHeld",
     "NoSpaceLeft",
     "SchemaError",
     "UnreadableFile",
+    "acquire_lock",
     "atomic_path",
     "check_schema",
     "exclusive_lock",
     "forcerun_target",
+    "hold_run_lock",
     "list_column",
     "list_matrix",
     "producing_rule",
@@ -45,6 +59,7 @@ __all__ = [
     "read_table",
     "read_torch",
     "reading",
+    "register_producer",
     "remake_hint",
     "write_json",
     "write_table",
@@ -171,9 +186,10 @@ def list_matrix(column: pa.Array | pa.ChunkedArray, *shape: int) -> np.ndarray:
 # `expand`; ``\g<0>``: the file itself). A file inside a directory() output is not an
 # output of its own: Snakemake knows only the folder. Of a model's folder, only the
 # rule's four outputs are; its other files (checkpoint.pt, .lock) go with model.pt.
+# The summary tables are added by their catalogue (``register_producer``), which names their rules.
 PRODUCING_RULES = [
-    (r"results/[^/]+/data/[^/]+\.parquet", "prepare", r"\g<0>"),
-    (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings", r"\g<0>"),
+    (r"results/[^/]+/data/([^/]+\.parquet|card\.json)", "prepare", r"\g<0>"),
+    (r"results/[^/]+/embeddings/[^/]+\.(npy|json)", "embeddings", r"\g<0>"),
     (r"results/[^/]+/models/[^/]+/(initial\.pt|model\.pt|history\.parquet|metrics\.json)", "train", r"\g<0>"),
     (r"(results/[^/]+/models/[^/]+)/[^/]+", "train", r"\1/model.pt"),
     (r"(results/[^/]+/states/[^/]+)/[^/]+\.parquet", "hidden_states", r"\1"),
@@ -182,14 +198,16 @@ PRODUCING_RULES = [
     (r"results/[^/]+/fixed_points/[^/]+/[^/]+\.parquet", "gather_fixed_points", r"\g<0>"),
     (r"results/[^/]+/linearization/[^/]+/[^/]+\.parquet", "linearize", r"\g<0>"),
     (r"(results/[^/]+/analyses/[^/]+/[^/]+)/[^/]+", "analyze", r"\1"),
-    (r"results/[^/]+/tables/accuracy\.csv", "accuracy_table", r"\g<0>"),
-    (r"results/[^/]+/tables/explained_variance\.csv", "explained_variance_table", r"\g<0>"),
-    (r"results/[^/]+/tables/fixed_points\.csv", "fixed_point_table", r"\g<0>"),
-    (r"results/[^/]+/tables/comparison\.csv", "comparison_table", r"\g<0>"),
-    (r"results/[^/]+/tables/timeline\.csv", "timeline", r"\g<0>"),
     (r"results/[^/]+/RESULTS\.md", "results_page", r"\g<0>"),
-    (r"results/comparison\.csv", "comparison_across_datasets", r"\g<0>"),
 ]
+
+
+def register_producer(pattern: str, rule: str, target: str = r"\g<0>") -> None:
+    """Add a file of the layers above to ``PRODUCING_RULES``: the summary tables, whose rules their catalogue
+    (``rnn_dynamics.outputs.catalogue``) names. Registering the same entry twice keeps one."""
+    entry = (pattern, rule, target)
+    if entry not in PRODUCING_RULES:
+        PRODUCING_RULES.append(entry)
 
 
 def _producer(path: str | os.PathLike) -> tuple[str, str] | None:
@@ -322,33 +340,146 @@ def read_table(path: str | os.PathLike, expected: pa.Schema | dict, columns: lis
         return pq.read_table(path, columns=columns)
 
 
-@contextlib.contextmanager
-def exclusive_lock(path: str | os.PathLike, holder: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` for the block, or fail at once if another process holds it.
+# flock's errors on a filesystem without locks (some NFS and Lustre mounts): the record alone is the lock there.
+_NO_FLOCK_ERRNOS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
+_RECORD = re.compile(r"process (\d+) on (\S+)")
 
-    An OS lock (``flock``): it ends with the process that holds it, even one killed
-    with ``kill -9``, so no stale lock is ever left to clear. ``holder`` names what
-    the lock guards, for the error.
+
+class LockHeld(RuntimeError):
+    """A lock that another live process holds: the message names what it guards, the holder and the lock file."""
+
+    def __init__(self, path: Path, holder: str, record: str, advice: str):
+        self.path = path
+        self.owner, _, command = record.partition("\n")
+        super().__init__(
+            f"{holder} is already being written by {self.owner or 'another process'}, which holds the lock {path}; "
+            f"{advice}" + (f". Its command: {command}" if command else "")
+        )
+
+
+@dataclass
+class HeldLock:
+    """A lock this process holds until :meth:`release` (or its exit).
+
+    ``taken_over``: the record left by a holder that ended without releasing the lock (a crashed or killed run),
+    which this one replaced; empty when the lock was free.
+    """
+
+    path: Path
+    handle: IO[str] | None
+    record: str
+    taken_over: str = ""
+
+    def release(self) -> None:
+        """Clear this process's record (a later holder then finds the lock free, not stale) and unlock."""
+        if self.handle is None:
+            return
+        handle, self.handle = self.handle, None
+        with handle:
+            handle.seek(0)
+            if handle.read().strip() == self.record:
+                handle.seek(0)
+                handle.truncate()
+
+
+def _record(command: str = "") -> str:
+    """This process as a lock's holder: the pid and host that say whether it still runs, its start and command."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    return f"process {os.getpid()} on {socket.gethostname()} since {started}" + (f"\n{command}" if command else "")
+
+
+def _gone(record: str) -> bool | None:
+    """Whether the process a record names has ended: None when that cannot be told (another host, no record)."""
+    found = _RECORD.match(record)
+    if not found or found.group(2) != socket.gethostname():
+        return None
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def acquire_lock(path: str | os.PathLike, holder: str, command: str = "") -> HeldLock:
+    """Take the exclusive lock ``path`` for this process, or raise :class:`LockHeld` at once if a live process has it.
+
+    The lock is the operating system's (``flock``): it ends with its process, even one killed with ``kill -9``.
+    The file records the holder's pid, host, start and ``command``, for the error a second process gets; a record
+    left by a holder that ended without releasing it is stale, and replaced (``HeldLock.taken_over`` names it). On
+    a filesystem without ``flock`` the record alone is the lock: one naming a live process of this host, or any
+    process of another host (which cannot be asked), refuses; one whose process has ended is taken over.
+    ``holder`` names what the lock guards, for the error.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+    handle = open(path, "a+")
+    try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            record_only = False
         except BlockingIOError:
             handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            raise RuntimeError(
-                f"{holder} is already being written by {owner}, which holds the lock {path}; wait for it to "
-                f"finish or stop it (a lock ends with its process, so nothing needs deleting)"
-            ) from None
+            owner = handle.read().strip()
+            advice = "wait for it to finish or stop it (a lock ends with its process, so nothing needs deleting)"
+            if _gone(owner):
+                advice += (
+                    f"; that process has ended, yet one it started holds the lock still: `fuser -v {path}` names it"
+                )
+            raise LockHeld(path, holder, owner, advice) from None
+        except OSError as exc:
+            if exc.errno not in _NO_FLOCK_ERRNOS:
+                raise
+            record_only = True
+        handle.seek(0)
+        previous = handle.read().strip()
+        ended = _gone(previous) if previous else None
+        if previous and record_only and not ended:
+            advice = "wait for it to finish or stop it"
+            if ended is None:
+                advice += f" (this filesystem has no flock: if no run is going on there, delete {path})"
+            raise LockHeld(path, holder, previous, advice)
+        record = _record(command)
         handle.seek(0)
         handle.truncate()
         try:
-            handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+            handle.write(record + "\n")
             handle.flush()
         except OSError as exc:
             if not _disk_full(exc, _free_bytes(path.parent)):
                 raise
             raise NoSpaceLeft(path, _free_bytes(path.parent), exc) from exc
+    except BaseException:
+        handle.close()
+        raise
+    return HeldLock(path, handle, record, previous.partition("\n")[0])
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, holder: str) -> Iterator[None]:
+    """Hold the lock ``path`` for the block (see :func:`acquire_lock`), or fail at once if a live process holds it."""
+    held = acquire_lock(path, holder)
+    if held.taken_over:
+        logger.info("%s: taken over from %s, which ended without releasing it", path, held.taken_over)
+    try:
         yield
+    finally:
+        held.release()
+
+
+RUN_LOCK = ".run.lock"
+
+
+def hold_run_lock(folder: str | os.PathLike, command: str = "") -> HeldLock:
+    """Hold ``folder/.run.lock`` until this process exits: one workflow run at a time writes a results folder.
+
+    Taken when a run starts its first job, so a second run stops before it starts any: a job that fails instead
+    (on a model's lock, say) has its outputs deleted by Snakemake, and those are the files the first run writes.
+    """
+    folder = Path(folder).absolute()
+    held = acquire_lock(
+        folder / RUN_LOCK, f"the results folder {folder} (one run at a time, even with --nolock)", command
+    )
+    atexit.register(held.release)
+    return held

@@ -377,6 +377,15 @@ def get(name: str) -> type[Cell]:
         raise ValueError(f"unknown architecture {name!r}; known: {sorted(CELLS)}") from None
 
 
-def layer_parameters(module: nn.Module, layer: int) -> dict[str, Tensor]:
-    """The parameters of layer ``layer`` (0-based) of a torch recurrent module, as a cell's dict."""
-    return {name: getattr(module, f"{name}_l{layer}") for name in PARAMETER_NAMES}
+def layer_parameters(module: nn.Module, layer: int | None) -> dict[str, Tensor]:
+    """The parameters of layer ``layer`` (0-based) of a torch recurrent module, or of a torch cell
+    (``nn.GRUCell``, ...: ``layer`` None), as a cell's dict; a module built with ``bias=False`` has zero
+    biases."""
+    suffix = "" if layer is None else f"_l{layer}"
+    weights = {name: getattr(module, f"{name}{suffix}") for name in PARAMETER_NAMES[:2]}
+    biases = {
+        name: getattr(module, f"{name}{suffix}", None) if getattr(module, "bias", True) else None
+        for name in PARAMETER_NAMES[2:]
+    }
+    zeros = weights["weight_hh"].new_zeros(weights["weight_hh"].shape[0])
+    return weights | {name: zeros if value is None else value for name, value in biases.items()}

@@ -3,8 +3,9 @@
 Training runs all layers through torch's fused multi-layer module (one cuDNN call
 on a GPU). The analysis reaches every layer from the same weights: ``layer_states``
 runs the layers one at a time and returns each one's state sequence, and
-``system`` turns a layer (or the whole stack) into a ``cells.DynamicalSystem``
-built from the explicit update equations.
+``system`` turns a layer (or the whole stack) of any stack of cells (the classifier's,
+or one of torch's own recurrent modules) into a ``cells.DynamicalSystem`` built from
+the explicit update equations.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.ground.storage import atomic_path, read_torch, reading
 from rnn_dynamics.networks import cells, scan
 
-__all__ = ["CPU_SCAN", "SentimentClassifier", "load", "resolve_device", "save"]
+__all__ = ["CPU_SCAN", "SentimentClassifier", "load", "resolve_device", "save", "system"]
 
 _LAYER_SYSTEM = re.compile(r"^layer([0-9]+)$")
 # The cells whose states ``layer_states`` computes on a CPU by ``scan.scan`` rather than
@@ -152,72 +153,87 @@ class SentimentClassifier(nn.Module):
         return self.readout.weight.detach()[0], float(self.readout.bias.detach()[0])
 
     def system(self, name: str, dtype: torch.dtype = torch.float64) -> cells.DynamicalSystem:
-        """The update of layer ``layerK`` (1-based) alone, or of the ``stack`` of all layers.
+        """The update of layer ``layerK`` (1-based) alone, or of the ``stack`` of all layers (``system``)."""
+        layers = [cells.layer_parameters(self.recurrent, layer) for layer in range(self.spec.layers)]
+        return system(self.cell, layers, self.spec.embedding, name, f"model {self.spec.id}", dtype)
 
-        A layer's input is its input in the network (the embedding for layer 1, the
-        output of the layer below otherwise). The stack's state is all layers'
-        states concatenated bottom first; its input is the word embedding, and each
-        upper layer reads the new state of the layer below in the same time step.
-        """
-        params = [
-            {key: value.detach().to(dtype) for key, value in cells.layer_parameters(self.recurrent, layer).items()}
-            for layer in range(self.spec.layers)
-        ]
-        cell = self.cell
-        size = cell.state_size(self.spec.hidden)
-        if name == "stack":
 
-            def stack_step(h: Tensor, x: Tensor) -> Tensor:
-                new_states = []
-                for layer_params, state in zip(params, h.split(size, dim=-1)):
-                    new_state = cell.step(layer_params, state, x)
-                    new_states.append(new_state)
-                    x = cell.output(new_state)
-                return torch.cat(new_states, dim=-1)
+def system(
+    cell: type[cells.Cell],
+    layers: list[dict[str, Tensor]],
+    input_size: int,
+    name: str,
+    owner: str,
+    dtype: torch.dtype = torch.float64,
+) -> cells.DynamicalSystem:
+    """The update of layer ``layerK`` (1-based) of a stack of ``cell`` layers, or of the whole ``stack``.
 
-            def stack_jacobians(h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-                # Layer k's new state depends on its own state and, through the new output of
-                # layer k-1, on every layer below: a block lower-triangular chain rule.
-                by_state, by_input, below_x, below_h = [], [], None, None
-                for k, (layer_params, state) in enumerate(zip(params, h.split(size, dim=-1))):
-                    j_rec, j_inp = cell.jacobians(layer_params, state, x)
-                    if k == 0:
-                        d_x, d_h = j_inp, j_rec.new_zeros(len(h), size, h.shape[-1])
-                    else:
-                        d_x, d_h = j_inp @ below_x, j_inp @ below_h
-                    d_h[..., k * size : (k + 1) * size] += j_rec
-                    by_state.append(d_h)
-                    by_input.append(d_x)
-                    # The next layer reads this layer's output, a slice of its new state.
-                    below_x = cell.output(d_x.transpose(-1, -2)).transpose(-1, -2)
-                    below_h = cell.output(d_h.transpose(-1, -2)).transpose(-1, -2)
-                    x = cell.output(cell.step(layer_params, state, x))
-                return torch.cat(by_state, dim=-2), torch.cat(by_input, dim=-2)
+    ``layers`` holds each layer's parameters bottom first (``cells.layer_parameters``), ``input_size`` is the
+    bottom layer's input width, ``owner`` names the network in errors. A layer's input is its input in the
+    network (the network's input for layer 1, the output of the layer below otherwise). The stack's state is
+    all layers' states concatenated bottom first; its input is the network's input, and each upper layer
+    reads the new state of the layer below in the same time step.
+    """
+    params = [{key: value.detach().to(dtype) for key, value in layer.items()} for layer in layers]
+    hidden = params[0]["weight_hh"].shape[1]
+    size = cell.state_size(hidden)
 
-            return cells.DynamicalSystem(
-                step=stack_step,
-                closed_form_jacobians=stack_jacobians,
-                state_size=size * self.spec.layers,
-                input_size=self.spec.embedding,
-                readout=lambda h: cell.output(h[..., -size:]),
-                in_dtype=lambda dtype: self.system(name, dtype),
-                state_bound=np.tile(cell.state_bound(self.spec.hidden), self.spec.layers),
-            )
-        match = _LAYER_SYSTEM.match(name)
-        if match is None or not 1 <= int(match.group(1)) <= self.spec.layers:
-            known = [f"layer{k}" for k in range(1, self.spec.layers + 1)] + ["stack"]
-            raise ValueError(f"model {self.spec.id} has no system {name!r}; known: {known}")
-        layer = int(match.group(1)) - 1
-        layer_params = params[layer]
+    def in_dtype(new_dtype: torch.dtype) -> cells.DynamicalSystem:
+        return system(cell, layers, input_size, name, owner, new_dtype)
+
+    if name == "stack":
+
+        def stack_step(h: Tensor, x: Tensor) -> Tensor:
+            new_states = []
+            for layer_params, state in zip(params, h.split(size, dim=-1)):
+                new_state = cell.step(layer_params, state, x)
+                new_states.append(new_state)
+                x = cell.output(new_state)
+            return torch.cat(new_states, dim=-1)
+
+        def stack_jacobians(h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+            # Layer k's new state depends on its own state and, through the new output of
+            # layer k-1, on every layer below: a block lower-triangular chain rule.
+            by_state, by_input, below_x, below_h = [], [], None, None
+            for k, (layer_params, state) in enumerate(zip(params, h.split(size, dim=-1))):
+                j_rec, j_inp = cell.jacobians(layer_params, state, x)
+                if k == 0:
+                    d_x, d_h = j_inp, j_rec.new_zeros(len(h), size, h.shape[-1])
+                else:
+                    d_x, d_h = j_inp @ below_x, j_inp @ below_h
+                d_h[..., k * size : (k + 1) * size] += j_rec
+                by_state.append(d_h)
+                by_input.append(d_x)
+                # The next layer reads this layer's output, a slice of its new state.
+                below_x = cell.output(d_x.transpose(-1, -2)).transpose(-1, -2)
+                below_h = cell.output(d_h.transpose(-1, -2)).transpose(-1, -2)
+                x = cell.output(cell.step(layer_params, state, x))
+            return torch.cat(by_state, dim=-2), torch.cat(by_input, dim=-2)
+
         return cells.DynamicalSystem(
-            step=lambda h, x: cell.step(layer_params, h, x),
-            closed_form_jacobians=lambda h, x: cell.jacobians(layer_params, h, x),
-            state_size=size,
-            input_size=self.spec.embedding if layer == 0 else self.spec.hidden,
-            readout=cell.output,
-            in_dtype=lambda dtype: self.system(name, dtype),
-            state_bound=cell.state_bound(self.spec.hidden),
+            step=stack_step,
+            closed_form_jacobians=stack_jacobians,
+            state_size=size * len(params),
+            input_size=input_size,
+            readout=lambda h: cell.output(h[..., -size:]),
+            in_dtype=in_dtype,
+            state_bound=np.tile(cell.state_bound(hidden), len(params)),
         )
+    match = _LAYER_SYSTEM.match(name)
+    if match is None or not 1 <= int(match.group(1)) <= len(params):
+        known = [f"layer{k}" for k in range(1, len(params) + 1)] + ["stack"]
+        raise ValueError(f"{owner} has no system {name!r}; known: {known}")
+    layer = int(match.group(1)) - 1
+    layer_params = params[layer]
+    return cells.DynamicalSystem(
+        step=lambda h, x: cell.step(layer_params, h, x),
+        closed_form_jacobians=lambda h, x: cell.jacobians(layer_params, h, x),
+        state_size=size,
+        input_size=input_size if layer == 0 else hidden,
+        readout=cell.output,
+        in_dtype=in_dtype,
+        state_bound=cell.state_bound(hidden),
+    )
 
 
 def resolve_device(name: str, key: str = "training.device") -> torch.device:

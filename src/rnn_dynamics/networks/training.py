@@ -138,6 +138,18 @@ class Settings(config.Section, section="training"):
         params = self.params()
         return {"epochs": params.pop("epochs"), "batch_size": spec.batch_size, **params}
 
+    @classmethod
+    def from_job(cls, params: dict, spec: ModelSpec, device: str, threads: int) -> "Settings":
+        """The settings of the train job of ``spec``: its rule's ``params`` (``params_for(spec)``, whose batch
+        size must be the model's) and where it runs (the rule's ``device`` resource and ``threads``)."""
+        params = dict(params)
+        batch_size = params.pop("batch_size", None)
+        if batch_size != spec.batch_size:
+            raise ValueError(
+                f"train params of {spec.id}: batch_size {batch_size!r} is not the model's ({spec.batch_size})"
+            )
+        return cls.from_params(params, device=device, threads=threads)
+
     def resumable_with(self) -> dict:
         """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
         return {key: value for key, value in self.params().items() if key != "epochs"}

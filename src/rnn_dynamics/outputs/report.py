@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnn_dynamics.ground.storage import atomic_path, reading
+from rnn_dynamics.ground.storage import atomic_path
+from rnn_dynamics.outputs import catalogue
 from rnn_dynamics.outputs.timeline import per_rule
 
 __all__ = [
     "STATUS_COLUMNS",
-    "TABLE_TITLES",
     "describe_output",
     "html_fragment",
     "html_page",
@@ -37,20 +37,6 @@ _TABLE = re.compile(r"^results/(?P<dataset>[^/]+)/tables/(?P<output>[^/]+)\.(?:c
 _ACROSS = re.compile(r"^results/(?P<output>[^/]+)\.(?:csv|html|png)$")
 
 STATUS_COLUMNS = ["dataset", "model", "output", "path", "status"]
-
-# The title of each summary table's page, by table name.
-TABLE_TITLES = {
-    "data": "The data card: rows, classes, token lengths and unknown tokens per split; vocabulary and its "
-    "embedding coverage; artefacts per detector",
-    "accuracy": "Loss and accuracy of each model's kept weights, per split",
-    "explained_variance": "Variance explained by the top 1, 2 and 3 principal components, per layer",
-    "fixed_points": "Fixed points per model and system: converged starts, unique points, slowest mode",
-    "comparison": (
-        "Test accuracy (beside the paper's), top-2 PC variance and line-attractor measures per model and system"
-    ),
-    "timeline": "Timeline of the run: every job's rule, model, system, shard, seconds and peak memory (MB)",
-    "similarity": "Similarity of two systems' dynamics (DSA, linear CKA) beside their fixed-point geometry, per pair",
-}
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; font-size: 13px; margin: 1em; }
@@ -129,14 +115,14 @@ def html_fragment(table: pd.DataFrame, name: str) -> str:
 def write_html_table(
     csv_path: str | os.PathLike, html_path: str | os.PathLike, name: str, fragment_path: str | os.PathLike | None = None
 ) -> None:
-    """Write the summary table ``name`` (a key of TABLE_TITLES) from ``csv_path`` as an HTML page, atomically,
-    and with ``fragment_path`` also as the bare table (``html_fragment``) that the report's first page embeds."""
-    if name not in TABLE_TITLES:
-        raise ValueError(f"{csv_path}: unknown summary table {name!r}; known: {sorted(TABLE_TITLES)}")
-    with reading(csv_path):
-        table = pd.read_csv(csv_path)
+    """Write the summary table ``name`` (a key of ``catalogue.TABLES``, whose title the page takes) from
+    ``csv_path`` as an HTML page, atomically, and with ``fragment_path`` also as the bare table
+    (``html_fragment``) that the report's first page embeds."""
+    if name not in catalogue.TABLES:
+        raise ValueError(f"{csv_path}: unknown summary table {name!r}; known: {sorted(catalogue.TABLES)}")
+    table = catalogue.read(name, csv_path)
     with atomic_path(html_path) as tmp:
-        Path(tmp).write_text(html_page(table, TABLE_TITLES[name]), encoding="utf-8")
+        Path(tmp).write_text(html_page(table, catalogue.TABLES[name].title), encoding="utf-8")
     if fragment_path is not None:
         with atomic_path(fragment_path) as tmp:
             Path(tmp).write_text(html_fragment(table, name), encoding="utf-8")

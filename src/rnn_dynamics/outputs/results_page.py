@@ -1,6 +1,6 @@
 """A run's generated results page, ``results/{dataset}/RESULTS.md``, and its publication under ``docs/results/``.
 
-The page holds the run's summary tables and figures under a provenance block (commit,
+The page holds the run's data card, summary tables and figures under a provenance block (commit,
 configuration and its hash, date, machine, library versions, wall time per stage), so
 that every published number is traced to what produced it. ``publish`` copies a page
 and the figures it shows into a folder, adding only a short introduction.
@@ -21,178 +21,25 @@ import yaml
 
 from rnn_dynamics.dynamics import similarity
 from rnn_dynamics.ground import provenance
-from rnn_dynamics.ground.storage import atomic_path
-from rnn_dynamics.outputs import timeline
+from rnn_dynamics.ground.storage import atomic_path, remake_hint
+from rnn_dynamics.outputs import catalogue, timeline
 
 __all__ = [
-    "DATA_MEASURES",
     "FIGURES",
     "GENERATED",
-    "MEANINGS",
+    "SENTENCES",
     "SYSTEM_FIGURES",
-    "TABLES",
     "format_value",
     "markdown_table",
+    "missing_models",
     "page",
     "publish",
     "published_intro",
     "write",
 ]
 
-# The summary tables on the page, in order, with their headings.
-TABLES = {
-    "accuracy": "Accuracy",
-    "explained_variance": "Explained variance of the hidden states",
-    "fixed_points": "Fixed points",
-    "comparison": "The paper's measures, per system",
-}
-
-# The fixed-point manifold's columns, in the fixed-point and the comparison tables.
-_DIMENSION_MEANINGS = {
-    "pcs_90": "principal components reaching 90% of the fixed points' variance (N classes: N - 1 expected)",
-    "pcs_95": "principal components reaching 95% of it",
-    "participation_ratio": "(sum l)^2 / sum l^2 of the fixed points' covariance eigenvalues (~1: a line)",
-    "levina_bickel_dimension": "Levina-Bickel maximum-likelihood dimension of the fixed points (20 neighbours)",
-    "slow_modes_0.9_median": "median over fixed points of the eigenvalues with |lambda| > 0.9",
-    "slow_modes_0.99_median": "median over fixed points of the eigenvalues with |lambda| > 0.99",
-}
-
-# What each column of each table means, one line each (a test holds this to the tables' columns).
-MEANINGS = {
-    "accuracy": {
-        "model": "model id: architecture, layers (L), embedding (E), hidden units (H), seed (s)",
-        "architecture": "recurrent cell: gru, lstm, ugrnn or vanilla",
-        "layers": "stacked recurrent layers",
-        "embedding": "embedding size",
-        "hidden": "hidden units per layer",
-        "seed": "the seed of the initial weights, the batch order and the training subsample",
-        "batch_size": "reviews per training batch (models.batch_size; in the id as -B where not the default)",
-        "train_fraction": "share of the training split trained on (models.train_fraction; in the id as -F where not 1)",
-        "train_loss": "cross-entropy of the kept weights on the training split",
-        "train_accuracy": "accuracy on the training split",
-        "valid_loss": "cross-entropy on the validation split (the kept epoch has the lowest)",
-        "valid_accuracy": "accuracy on the validation split",
-        "test_loss": "cross-entropy on the test split",
-        "test_accuracy": "accuracy on the test split",
-        "valid_chance_accuracy": "validation accuracy of always answering the majority label",
-        "at_chance": "validation accuracy within two standard errors of valid_chance_accuracy",
-        "chance_judged": "whether the validation split is large enough for a perfect accuracy to clear that margin",
-        "classes": "number of classes, for a model of more than two (absent or empty: two, one logit)",
-        "test_class_accuracy": "test accuracy on the reviews of each class, 'class: accuracy' in class order",
-        "test_chance_accuracy": "test accuracy of always answering the test split's majority class",
-    },
-    "explained_variance": {
-        "model": "model id",
-        "split": "the split whose states these are (states.splits; train: the reviews the model was trained on)",
-        "layer": "layer whose states were analysed (1 is the lowest)",
-        "weights": "trained, or the untrained initial weights on the same reviews",
-        "explained_1": "fraction of the states' variance on their first principal component",
-        "explained_2": "fraction on the first two principal components",
-        "explained_3": "fraction on the first three principal components",
-    },
-    "fixed_points": {
-        "model": "model id",
-        "split": "the split whose states the search started from (states.splits)",
-        "system": "layerN (one layer, the others' input at zero) or stack (all layers as one system)",
-        "starts": "visited states the search started from",
-        "converged": "starts that reached q < fixed_points.q_tol: approximate fixed points",
-        "converged_1e-8": "starts that reached q < 1e-8 (the paper's stricter rule)",
-        "slow_points": "starts that settled at a minimum of q above q_tol",
-        "slow_point_median_q": "median q of the slow points",
-        "slow_point_time_constant": "time constant (tokens) of the slow points' median largest |lambda|",
-        "outside_state_space": "converged points outside the states the network can reach",
-        "at_bound": "converged starts that stopped on the state bound |h| <= 1",
-        "unique_fixed_points": "converged points left after merging those closer than unique_tol",
-        "extent": "rms spread of the fixed points over that of their starts (~0: one point, ~1: a line)",
-        "first_pc_share": "fraction of the unique fixed points' variance on their first principal component",
-        "median_largest_modulus": "median over fixed points of the largest |lambda| of the recurrent Jacobian",
-        "time_constant": "tau = |1/ln|lambda|| of that median, in tokens",
-        "exact_roots": "exact roots (q < 1e-12) after polishing; -1: not sought",
-        **_DIMENSION_MEANINGS,
-    },
-    "comparison": {
-        "dataset": "dataset name in the config",
-        "model": "model id",
-        "architecture": "recurrent cell",
-        "layers": "stacked recurrent layers",
-        "system": "the system analysed (layerN or stack)",
-        "test_accuracy": "accuracy on the test split",
-        "paper_test_accuracy": "the paper's test accuracy for a one-layer network of this cell and dataset",
-        "explained_variance_2": "fraction of the states' variance on their top two principal components",
-        "fixed_points": "unique approximate fixed points",
-        "pc1_fraction": "fraction of the fixed points' variance on their first principal component",
-        "top_modulus_median": "median over fixed points of the largest |lambda|",
-        "time_constant_median": "median time constant of the slowest mode, in tokens",
-        "mean_review_length": "mean test review length in tokens (compare with the time constant)",
-        "alignment_median": "median |cos| between the readout and the top right eigenvector",
-        "null_alignment_median": "the same for random unit vectors (the null)",
-        "valence_correlation": "r between words' valence on the slow mode and a bag-of-words model's weights",
-        "one_step_error_median": "median relative error of the linearised step against the network's",
-        "network_accuracy": "the network's accuracy on the analysed test reviews",
-        "linearized_accuracy": "accuracy of the linearised system around the nearest fixed point",
-        "classes": "number of classes",
-        **_DIMENSION_MEANINGS,
-        "local_participation_ratio": "median participation ratio of the 50 N nearest fixed points of 20 random ones",
-        "readout_angle_median": "median angle (degrees) between two classes' centred readout vectors",
-        "simplex_angle": "the angle of a regular simplex of N vertices, arccos(-1/(N-1)) (180 for two classes)",
-        "readout_in_manifold_share": "share of the centred readout's squared norm in the fixed points' top N-1 PCs",
-        "null_readout_in_manifold_95": "95th percentile of that share in random subspaces of N-1 dimensions",
-        "readout_in_slow_modes_median": "median over fixed points of the readout's share in the slow modes' span",
-        "projected_accuracy_n_minus_1": "readout accuracy on final states projected on their top N-1 PCs",
-        "shuffled_accuracy": "the network's accuracy on the analysed reviews with each review's words shuffled",
-    },
-}
-
-# The similarity table's columns (``similarity.similarity_table``), shown where the run compares systems.
-_GEOMETRY_MEANINGS = {
-    "unique_fixed_points": "unique approximate fixed points",
-    "manifold_dimension": "participation ratio of the fixed points' PCA variances (1: a line)",
-    "top_modulus_median": "median over fixed points of the largest |lambda|",
-    "top_modulus_iqr": "its interquartile range",
-    "time_constant_median": "median tau of the slowest mode, in tokens",
-    "time_constant_iqr": "its interquartile range",
-    "alignment_median": "median |cos| between the readout and the top right eigenvector (top layer only)",
-}
-MEANINGS["similarity"] = {
-    "axis": "the grid axis the two systems differ in (pair: named in similarity.pairs)",
-    "a": "the first system, {model}{split_tag}/{system}",
-    "b": "the second system",
-    "value_a": "the axis value of the first system",
-    "value_b": "the axis value of the second",
-    "reviews": "reviews whose first similarity.steps states both systems were compared on",
-    "dsa": "DSA distance (dsa-metric; 0: the same dynamics up to a change of basis)",
-    "cka": "linear CKA of their states at the same reviews and tokens (1: the same up to rotation; NaN across splits)",
-    **{
-        f"dsa_untrained_{side}": f"DSA from the same system of its untrained (initial) network, same reviews ({side})"
-        for side in ("a", "b")
-    },
-    **{f"{key}_{side}": f"{text} ({side})" for key, text in _GEOMETRY_MEANINGS.items() for side in ("a", "b")},
-}
-
-# The data card's table (``tables.data_table``), shown in the page's Data section.
-MEANINGS["data"] = {
-    "section": "splits, vocabulary, embedding (its coverage of the vocabulary), artefacts or cleaning",
-    "name": "the split, the embedding ({source}-{dim}) or the artefact's detector",
-    "measure": "what the value is (the measures under the Data section)",
-    "value": "the number, or the rule, the examples or the rules",
-}
-# What each measure of the data table means.
-DATA_MEASURES = {
-    "rows": "reviews in the split",
-    "label <class>": "reviews of the class",
-    "length_median": "median review length in tokens (after prepare.max_length)",
-    "length_p95": "95th percentile of the lengths",
-    "length_max": "the longest review",
-    "unknown_share": "share of the split's tokens outside the vocabulary (<unk>)",
-    "size": "vocabulary entries, <pad> and <unk> included",
-    "training_tokens": "tokens of the train split",
-    "unknown_training_share": "share of them outside the vocabulary (prepare.max_vocab, min_count)",
-    "entries_share": "share of the vocabulary's entries the embedding has a vector for",
-    "tokens_share": "share of the training tokens those entries account for",
-    "texts": "texts (train and test, as read) the detector finds something in",
-    "rule": "the cleaning rule that removes it (docs/data.md); empty: none does",
-    "examples": "up to five: review id and what was found",
-}
+# What the page says above a table's rows, where it says more than its columns (by table name).
+SENTENCES = {"similarity": similarity.answers}
 
 # Figures of each model, drawn on the page in this order.
 FIGURES = {
@@ -237,8 +84,24 @@ def _python(value):
 
 
 def _meanings(name: str, columns: Sequence[str]) -> str:
-    known = MEANINGS.get(name, {})
+    known = catalogue.TABLES[name].columns
     return "\n".join(f"- `{column}`: {known.get(column, '(not described)')}" for column in columns)
+
+
+def missing_models(dataset: str, tables: Mapping[str, pd.DataFrame], models: Sequence[str]) -> None:
+    """Raise ValueError where a table the page shows has a ``model`` column but no row of a model of the grid:
+    it names the table's file, the models and how to make the table again (its ``--forcerun`` target)."""
+    for entry in catalogue.page_tables():
+        table = tables.get(entry.name)
+        if table is None or "model" not in table.columns:
+            continue
+        missing = [model for model in models if model not in set(table["model"])]
+        if missing:
+            path = entry.path(dataset)
+            raise ValueError(
+                f"{path}: no row of {len(missing)} model(s) of the grid (models in the config): {missing}; "
+                f"the table is older than the grid, or damaged{remake_hint(path)}"
+            )
 
 
 def _provenance(config: Mapping, metrics: Sequence[dict], stages: pd.DataFrame, wall_s: float) -> str:
@@ -283,10 +146,10 @@ def _provenance(config: Mapping, metrics: Sequence[dict], stages: pd.DataFrame, 
 
 
 def _data_section(table: pd.DataFrame, figure: str | None) -> list[str]:
-    """The page's Data section: the data table (``tables.data_table``) as the splits per measure, the
-    vocabulary and the embeddings' coverage, the artefacts per detector and the cleaning, with the length
-    histogram ``figure`` (a path relative to the page)."""
-    parts = ["", "## Data", "", "`tables/data.csv` (the data card, `data/card.json`):", ""]
+    """The body of the page's Data section: the data table (``tables.data_table``) as the splits per measure,
+    the vocabulary and the embeddings' coverage, the artefacts per detector and the cleaning, with the length
+    histogram ``figure`` (a path relative to the page) and what each measure means (the catalogue's)."""
+    parts = ["`tables/data.csv` (the data card, `data/card.json`):", ""]
     splits = table[table["section"] == "splits"]
     if len(splits):
         wide = splits.pivot(index="name", columns="measure", values="value")
@@ -308,7 +171,8 @@ def _data_section(table: pd.DataFrame, figure: str | None) -> list[str]:
         parts += ["", f"Cleaning rules the texts went through: {rules} (chosen by {chosen}; docs/data.md)."]
     if figure:
         parts += ["", f"![review length in tokens, per split]({figure})"]
-    parts += ["", "Measures:", "", *(f"- `{m}`: {meaning}" for m, meaning in DATA_MEASURES.items())]
+    measures = catalogue.TABLES["data"].measures
+    parts += ["", "Measures:", "", *(f"- `{m}`: {meaning}" for m, meaning in measures.items())]
     return parts
 
 
@@ -332,24 +196,26 @@ def page(
     metrics: Sequence[dict],
     figures: Mapping[str, Sequence[str]],
     config: Mapping,
-    similarity_table: pd.DataFrame | None = None,
-    data_table: pd.DataFrame | None = None,
+    models: Sequence[str],
     data_figure: str | None = None,
 ) -> str:
     """The Markdown of a run's results page.
 
     Args:
         dataset: the dataset's name.
-        tables: the summary tables by name (keys of ``TABLES``).
+        tables: the summary tables by name: every one of ``catalogue.page_tables()``, its optional ones
+            (the similarity table) where the run makes them.
         timeline_table: the run's ``timeline.csv``.
         metrics: every model's ``metrics.json`` (for the commit and device that trained it).
         figures: per model id, figure paths relative to the page.
         config: the configuration as resolved.
-        similarity_table: the run's ``similarity.csv``, where it compares systems: its answers
-            (``similarity.answers``) and the table.
-        data_table: the dataset's ``data.csv`` (its data card), shown in the Data section.
-        data_figure: the length histogram's path relative to the page, shown there.
+        models: the grid's model ids: a table with no row of one is refused (``missing_models``).
+        data_figure: the length histogram's path relative to the page, shown in the Data section.
     """
+    missing = [entry.name for entry in catalogue.page_tables() if entry.name not in tables and not entry.optional]
+    if missing:
+        raise ValueError(f"results page of {dataset}: no {missing} table among {sorted(tables)}")
+    missing_models(dataset, tables, models)
     stages = timeline.per_rule(timeline_table) if len(timeline_table) else pd.DataFrame()
     wall_s = float(timeline_table["end_s"].max()) if len(timeline_table) else 0.0
     parts = [
@@ -361,17 +227,18 @@ def page(
         "",
         _provenance(config, metrics, stages, wall_s),
     ]
-    if data_table is not None:
-        parts += _data_section(data_table, data_figure)
-    for name, heading in TABLES.items():
-        table = tables[name]
-        parts += ["", f"## {heading}", "", f"`tables/{name}.csv`:", "", markdown_table(table), ""]
-        parts += ["Columns:", "", _meanings(name, list(table.columns))]
-    if similarity_table is not None:
-        parts += ["", "## Similarity of dynamics", ""]
-        parts += [f"- {sentence}" for sentence in similarity.answers(similarity_table)]
-        parts += ["", "`tables/similarity.csv`:", "", markdown_table(similarity_table), ""]
-        parts += ["Columns:", "", _meanings("similarity", list(similarity_table.columns))]
+    for entry in catalogue.page_tables():
+        if entry.name not in tables:
+            continue
+        table = tables[entry.name]
+        parts += ["", f"## {entry.heading}", ""]
+        if entry.name == "data":
+            parts += _data_section(table, data_figure)
+            continue
+        if entry.name in SENTENCES:
+            parts += [f"- {sentence}" for sentence in SENTENCES[entry.name](table)] + [""]
+        parts += [f"`tables/{entry.name}.csv`:", "", markdown_table(table), ""]
+        parts += ["Columns:", "", _meanings(entry.name, list(table.columns))]
     parts += ["", "## Figures"]
     for model_id, paths in figures.items():
         parts += ["", f"### {model_id}", ""]

@@ -7,7 +7,8 @@ variance on the top principal components of each layer's states),
 there), ``comparison_table`` (the line-attractor measures beside the paper's
 accuracies), ``combine_comparisons`` (those of every dataset run) and ``data_table`` (the
 data card of the dataset, with the embeddings' coverage of its vocabulary). They read
-what the stages below wrote; the HTML pages of the report are ``report``'s.
+what the stages below wrote; the tables' names, columns and rules are the
+catalogue's (``catalogue.TABLES``), the HTML pages of the report ``report``'s.
 """
 
 from __future__ import annotations
@@ -23,13 +24,9 @@ from rnn_dynamics.dynamics import fixed_points, linearization, manifold, spectra
 from rnn_dynamics.dynamics.states import read_pca
 from rnn_dynamics.ground.grid import ModelSpec, split_of_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
+from rnn_dynamics.outputs.catalogue import TABLES
 
 __all__ = [
-    "ACCURACY_COLUMNS",
-    "CLASS_ACCURACY_COLUMNS",
-    "COMPARISON_COLUMNS",
-    "DATA_COLUMNS",
-    "FIXED_POINT_TABLE_COLUMNS",
     "PAPER_TEST_ACCURACY",
     "accuracy_table",
     "combine_comparisons",
@@ -43,16 +40,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ACCURACY_COLUMNS = (
-    ["model", "architecture", "layers", "embedding", "hidden", "seed", "batch_size", "train_fraction"]
-    + [f"{split}_{measure}" for split in ("train", "valid", "test") for measure in ("loss", "accuracy")]
-    + ["valid_chance_accuracy", "at_chance", "chance_judged"]
-    + ["classes", "test_class_accuracy", "test_chance_accuracy"]
-)
-# The columns of N-class models (empty for a binary one), left out of a table of binary models alone, which
-# then stays as it was before N classes.
-CLASS_ACCURACY_COLUMNS = ACCURACY_COLUMNS[-3:]
-
 
 def _class_accuracy(names: list[str], by_class: list[float]) -> str:
     """Per-class accuracies as one cell: ``name: accuracy`` for each class in order, separated by ``; ``."""
@@ -62,8 +49,9 @@ def _class_accuracy(names: list[str], by_class: list[float]) -> str:
 def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
     """One row per model: its id and sizes, the kept weights' loss and accuracy on each split, the chance flag
     and whether the validation split was large enough to judge it (empty where metrics.json does not say);
-    where a model has more than two classes, every row also has ``CLASS_ACCURACY_COLUMNS``: the number of
-    classes, the per-class test accuracy and the test split's majority-class rate (empty for binary models)."""
+    where a model has more than two classes, every row also has the table's optional columns: the number of
+    classes, the per-class test accuracy and the test split's majority-class rate (empty for binary models);
+    a table of binary models alone has none of them."""
     rows = []
     for entry in metrics:
         spec = ModelSpec.parse(entry["model"])
@@ -77,10 +65,8 @@ def accuracy_table(metrics: Sequence[dict]) -> pd.DataFrame:
         if entry.get("at_chance"):
             log.warning("%s is at chance level (validation accuracy %.4f)", spec.id, entry["valid_accuracy"])
     multiclass = any("classes" in entry for entry in metrics)
-    return pd.DataFrame(
-        rows,
-        columns=ACCURACY_COLUMNS if multiclass else [c for c in ACCURACY_COLUMNS if c not in CLASS_ACCURACY_COLUMNS],
-    )
+    table = TABLES["accuracy"]
+    return pd.DataFrame(rows, columns=table.names if multiclass else table.expected_columns([]))
 
 
 def explained_variance_table(pca_paths: dict[str, str | Path], components=(1, 2, 3)) -> pd.DataFrame:
@@ -105,34 +91,6 @@ def trained_explained_variance(pca_paths: dict[str, str | Path], k: int = 2) -> 
         (model, int(layer)): float(value)
         for model, layer, value in zip(trained["model"], trained["layer"], trained[f"explained_{k}"])
     }
-
-
-FIXED_POINT_TABLE_COLUMNS = [
-    "model",
-    "split",
-    "system",
-    "starts",
-    "converged",
-    "converged_1e-8",
-    "slow_points",
-    "slow_point_median_q",
-    "slow_point_time_constant",
-    "outside_state_space",
-    "at_bound",
-    "unique_fixed_points",
-    "extent",
-    "first_pc_share",
-    "median_largest_modulus",
-    "time_constant",
-    "exact_roots",
-    # The manifold's dimension and its slow modes (``manifold.dimensions``).
-    "pcs_90",
-    "pcs_95",
-    "participation_ratio",
-    "levina_bickel_dimension",
-    "slow_modes_0.9_median",
-    "slow_modes_0.99_median",
-]
 
 
 def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
@@ -167,7 +125,7 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
                 **manifold.dimensions(points, modulus),
             }
         )
-    return pd.DataFrame(rows, columns=FIXED_POINT_TABLE_COLUMNS)
+    return pd.DataFrame(rows, columns=TABLES["fixed_points"].names)
 
 
 # Test accuracies the paper reports (Maheswaranathan et al. 2019, one-layer networks), by
@@ -177,18 +135,6 @@ PAPER_TEST_ACCURACY = {
     "aclimdb": {"gru": 0.8686, "lstm": 0.8693, "ugrnn": 0.8796, "vanilla": 0.8708},
     "sst2": {"gru": 0.8025, "lstm": 0.8009, "ugrnn": 0.7774, "vanilla": 0.7809},
 }
-
-COMPARISON_COLUMNS = [
-    "dataset", "model", "architecture", "layers", "system", "test_accuracy", "paper_test_accuracy",
-    "explained_variance_2", "fixed_points", "pc1_fraction", "top_modulus_median", "time_constant_median",
-    "mean_review_length", "alignment_median", "null_alignment_median", "valence_correlation",
-    "one_step_error_median", "network_accuracy", "linearized_accuracy",
-    # The geometry of integration over N classes (``analyses.manifold_measures``); binary models too.
-    "classes", "pcs_90", "pcs_95", "participation_ratio", "levina_bickel_dimension", "slow_modes_0.9_median",
-    "slow_modes_0.99_median", "local_participation_ratio", "readout_angle_median", "simplex_angle",
-    "readout_in_manifold_share", "null_readout_in_manifold_95", "readout_in_slow_modes_median",
-    "projected_accuracy_n_minus_1", "shuffled_accuracy",
-]  # fmt: skip
 
 
 def paper_test_accuracy(kind: str | None, architecture: str, layers: int) -> float:
@@ -227,19 +173,16 @@ def comparison_table(
                 "explained_variance_2": explained_variance.get((summary["model"], layer), float("nan")),
             }
         )
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return pd.DataFrame(rows, columns=TABLES["comparison"].names)
 
 
 def combine_comparisons(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """The comparison tables of several datasets as one, ordered by architecture, dataset, model and system."""
     tables = [table for table in tables if len(table)]
     if not tables:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    combined = pd.concat(tables, ignore_index=True)[COMPARISON_COLUMNS]
+        return pd.DataFrame(columns=TABLES["comparison"].names)
+    combined = pd.concat(tables, ignore_index=True)[TABLES["comparison"].names]
     return combined.sort_values(["architecture", "dataset", "model", "system"], kind="stable", ignore_index=True)
-
-
-DATA_COLUMNS = ["section", "name", "measure", "value"]
 
 
 def data_table(card: dict, coverages: Sequence[dict] = ()) -> pd.DataFrame:
@@ -278,4 +221,4 @@ def data_table(card: dict, coverages: Sequence[dict] = ()) -> pd.DataFrame:
         ]
     rows.append(("cleaning", "cleaning", "rules", ", ".join(card["cleaning"]["rules"])))
     rows.append(("cleaning", "cleaning", "key", card["cleaning"]["key"] or ""))
-    return pd.DataFrame(rows, columns=DATA_COLUMNS)
+    return pd.DataFrame(rows, columns=TABLES["data"].names)

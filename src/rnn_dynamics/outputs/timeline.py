@@ -27,9 +27,9 @@ import pandas as pd
 
 from rnn_dynamics.ground.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN
 from rnn_dynamics.ground.storage import atomic_path
+from rnn_dynamics.outputs.catalogue import TABLES
 
 __all__ = [
-    "COLUMNS",
     "describe",
     "find",
     "main",
@@ -40,7 +40,6 @@ __all__ = [
     "write",
 ]
 
-COLUMNS = ["rule", "model", "system", "shard", "item", "s", "max_rss", "cpu_time", "start_s", "end_s", "benchmark"]
 # A model id with its split tag (``gru-L1-E50-H256-s0@train``) where a job is per split.
 _MODEL = re.compile(f"^{MODEL_ID_PATTERN}(?:{SPLIT_TAG_PATTERN})$")
 _SYSTEM = re.compile(r"^(layer[0-9]+|stack)$")
@@ -100,14 +99,14 @@ def timeline_table(paths: list[str | os.PathLike], root: str | os.PathLike) -> p
         end = Path(path).stat().st_mtime
         rows.append({**describe(path, root), **record, "end": end, "benchmark": Path(path).as_posix()})
     if not rows:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=TABLES["timeline"].names)
     table = pd.DataFrame(rows)
     table["start"] = table["end"] - table["s"]
     origin = table["start"].min()
     table["start_s"] = (table["start"] - origin).round(2)
     table["end_s"] = (table["end"] - origin).round(2)
     table = table.sort_values(["start_s", "rule", "model", "system", "shard", "item"], kind="stable")
-    return table[COLUMNS].reset_index(drop=True)
+    return table[TABLES["timeline"].names].reset_index(drop=True)
 
 
 def present(expected: list[str | os.PathLike]) -> list[Path]:

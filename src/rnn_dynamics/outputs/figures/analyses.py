@@ -145,10 +145,10 @@ def manifold_figure(result: dict, path, title: str) -> None:
     for k, name in enumerate(result["class_names"]):
         axes[2].plot([], [], "o", markersize=4, color=_class_colours([k])[0], label=name)
     axes[2].legend(title="readout's class", fontsize=7)
-    slow = "slow_modes_0.9"
+    slow = "slow_modes_stable_0.9"
     axes[4].scatter(table["pc1"], table[slow], s=8, c=_class_colours(table["predicted_class"]))
     axes[4].axhline(summary["classes"] - 1, color="black", linestyle="--", label="N - 1")
-    axes[4].set(xlabel="fixed points' PC1", ylabel="eigenvalues with |lambda| > 0.9", title="slow modes along it")
+    axes[4].set(xlabel="fixed points' PC1", ylabel="stable modes, 0.9 < |lambda| < 1", title="slow modes along it")
     axes[4].legend()
     style.save(fig, path)
 

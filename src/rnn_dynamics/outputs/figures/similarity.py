@@ -25,7 +25,8 @@ GEOMETRY_SHOWN = {
 def axis_figure(table: pd.DataFrame, axis: str, path: str | Path, title: str = "") -> None:
     """One panel per measure of ``table`` (the similarity table) along ``axis``: DSA and CKA per pair of axis
     values, mean and standard deviation over the pairs (other seeds, say), with the seed-to-seed mean as a
-    dashed line and the systems' mean DSA from their untrained networks as a dotted one; the geometry per axis
+    dashed line, the systems' mean DSA from their untrained networks as a dotted one and their noise floor (each
+    against itself over other reviews) as a dash-dotted one; the geometry per axis
     value, mean and standard deviation over the systems there."""
     rows = table[table["axis"] == axis]
     if rows.empty:
@@ -40,8 +41,10 @@ def axis_figure(table: pd.DataFrame, axis: str, path: str | Path, title: str = "
         if axis != "seed" and len(seeds) and np.isfinite(seeds[measure]).any():
             ax.axhline(seeds[measure].mean(), color="grey", linestyle="--", label="seed to seed")
         if measure == "dsa":
-            scale = per_system(rows, "dsa_untrained")["dsa_untrained"]
-            ax.axhline(scale.mean(), color="grey", linestyle=":", label="trained to untrained")
+            scales = per_system(rows, "dsa_untrained", "dsa_floor")
+            ax.axhline(scales["dsa_untrained"].mean(), color="grey", linestyle=":", label="trained to untrained")
+            if np.isfinite(scales["dsa_floor"]).any():
+                ax.axhline(scales["dsa_floor"].mean(), color="grey", linestyle="-.", label="floor (other reviews)")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize="small")
         ax.set_ylabel(name)

@@ -24,5 +24,6 @@ with logs.to_file(snakemake.log[0]):
         figures,
         snakemake.params.config,
         snakemake.params.models,
+        os.path.relpath(snakemake.input.data_figure, page_dir),
     )
     results_page.write(text, snakemake.output[0])

@@ -1,3 +1,4 @@
+import json
 import re
 import shutil
 import subprocess
@@ -6,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -228,8 +230,9 @@ def test_data_stage_runs_in_snakemake(kind, tmp_path, tmp_path_factory):
     )
     targets = [f"results/tiny/data/{name}.parquet" for name in ("train", "valid", "test", "vocab")]
     targets.append("results/tiny/embeddings/random-8.npy")
+    card = ["results/tiny/data/card.json", "results/tiny/tables/data.csv", "results/tiny/figures/data/lengths.png"]
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--configfile", "tiny.yaml"],
+        [sys.executable, "-m", "snakemake", *targets, *card, "--cores", "2", "--configfile", "tiny.yaml"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -241,6 +244,10 @@ def test_data_stage_runs_in_snakemake(kind, tmp_path, tmp_path_factory):
     matrix = np.load(tmp_path / targets[4])
     assert matrix.dtype == np.float32 and matrix.shape == (32, 8)
     assert "prepared" in (tmp_path / "logs/tiny/prepare.log").read_text()
+    assert json.loads((tmp_path / card[0]).read_text())["splits"]["train"]["rows"] == 40
+    assert (tmp_path / card[2]).stat().st_size > 0
+    shown = pd.read_csv(tmp_path / card[1], keep_default_na=False)
+    assert set(shown["section"]) == {"splits", "vocabulary", "artefacts", "cleaning"}  # random vectors: no coverage
 
 
 # ---------------------------------------------------------------------------- the registry of dataset kinds

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rnn_dynamics.ground.provenance import CHECKOUT, config_hash
-from rnn_dynamics.outputs import catalogue, results_page, timeline
+from rnn_dynamics.outputs import catalogue, results_page, tables, timeline
 
 
 def page_tables(text: str) -> dict[str, list[list[str]]]:
@@ -48,7 +48,7 @@ def assert_page_shows(text: str, csvs: dict[str, pd.DataFrame]) -> None:
 
 def test_every_column_of_every_table_on_the_page_has_its_meaning():
     shown = [table.name for table in catalogue.page_tables()]
-    assert shown == ["accuracy", "explained_variance", "fixed_points", "comparison", "similarity"]
+    assert shown == ["data", "accuracy", "explained_variance", "fixed_points", "comparison", "similarity"]
     for name in shown:
         assert all(meaning.strip() for meaning in catalogue.TABLES[name].columns.values()), name
     assert catalogue.TABLES["explained_variance"].names == [
@@ -72,6 +72,19 @@ def test_cells_are_formatted_to_four_significant_digits(value, text):
     assert results_page.format_value(value) == text
 
 
+def data_like_table() -> pd.DataFrame:
+    """The data table of a small hand-written data card (``datasets.data_card``'s keys)."""
+    split = {"rows": 2, "labels": {"0": 1, "1": 1}, "length_median": 3.0, "length_p95": 4.0, "length_max": 4,
+             "unknown_share": 0.0}  # fmt: skip
+    card = {
+        "splits": {name: split for name in ("train", "valid", "test")},
+        "vocabulary": {"size": 10, "training_tokens": 6, "unknown_training_share": 0.0},
+        "artefacts": {"entities": {"texts": 1, "rule": "entities", "examples": [{"id": "train/0", "match": "&amp;"}]}},
+        "cleaning": {"rules": [], "key": "clean"},
+    }
+    return tables.data_table(card)
+
+
 def synthetic_like_tables():
     accuracy = pd.DataFrame(
         [{column: 0 for column in catalogue.TABLES["accuracy"].names} | {"model": "m", "test_accuracy": 0.96123}]
@@ -91,8 +104,17 @@ def test_a_page_shows_its_tables_and_provenance(tmp_path):
                          "start_s": [0.0, 10.0], "end_s": [10.0, 15.0]})  # fmt: skip
     config = {"run_datasets": ["toy"], "training": {"epochs": 3}}
     metrics = [{"model": "m", "device": "cpu", "code": {"commit": "abc123", "dirty": False}}]
-    text = results_page.page("toy", csvs, runs, metrics, {"m": ["figures/m/fixed_points.png"]}, config, ["m"])
+    figures = {"m": ["figures/m/fixed_points.png"]}
+    text = results_page.page("toy", {"data": data_like_table(), **csvs}, runs, metrics, figures, config, ["m"],
+                             "figures/data/lengths.png")  # fmt: skip
     assert_page_shows(text, csvs)
+    # The data card in a section of its own, before the accuracy, with its figure and its measures' meanings.
+    assert text.index("## Data") < text.index("## Accuracy")
+    data = text[text.index("## Data") : text.index("## Accuracy")]
+    assert "| split | rows | label 0 | label 1 |" in data and "| train | 2 | 1 | 1 | 3 | 4 | 4 | 0 |" in data
+    assert "| entities | 1 | entities | train/0: &amp; |" in data
+    assert "![review length in tokens, per split](figures/data/lengths.png)" in data
+    assert f"- `length_p95`: {catalogue.TABLES['data'].measures['length_p95']}" in data
     assert f"`{config_hash(config)}`" in text
     assert "abc123 on cpu" in text
     assert "15 s from the first job's start" in text
@@ -121,9 +143,11 @@ def test_publish_copies_the_page_and_the_figures_it_shows(tmp_path):
 def test_the_synthetic_run_ends_with_its_results_page(synthetic_pipeline):
     results = synthetic_pipeline / "results" / "synthetic"
     text = (results / "RESULTS.md").read_text()
-    shown = [table.name for table in catalogue.page_tables() if not table.optional]
+    # The data table is shown as its section (test_a_page_shows_its_tables_and_provenance), the others row by row.
+    shown = [table.name for table in catalogue.page_tables() if not table.optional and table.name != "data"]
     csvs = {name: pd.read_csv(results / "tables" / f"{name}.csv") for name in shown}
     assert_page_shows(text, csvs)
+    assert text.index("## Data") < text.index("## Accuracy") and "(figures/data/lengths.png)" in text
     commit = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], capture_output=True, text=True)
     assert f"| commit | `{commit.stdout.strip()}` |" in text
     assert re.search(r"\| configuration hash \| `[0-9a-f]{12}` ", text)
@@ -141,7 +165,8 @@ def test_the_synthetic_run_ends_with_its_results_page(synthetic_pipeline):
 
 def grid_run(directory, models):
     """Every input of the results page of ``configs/synthetic.yaml``'s dataset, made up: tables of the catalogue's
-    columns with a row per model, a metrics.json per model and a placeholder for each figure."""
+    columns with a row per model, a small data card's table, a metrics.json per model and a placeholder for each
+    figure."""
     results = directory / "results" / "synthetic"
     rows = {
         "accuracy": [{"model": model, "test_accuracy": 0.9} for model in models],
@@ -154,6 +179,9 @@ def grid_run(directory, models):
         columns = catalogue.TABLES[name].expected_columns([])
         (results / "tables").mkdir(parents=True, exist_ok=True)
         pd.DataFrame(table_rows, columns=columns).to_csv(results / "tables" / f"{name}.csv", index=False)
+    data_like_table().to_csv(results / "tables" / "data.csv", index=False)
+    (results / "figures" / "data").mkdir(parents=True)
+    (results / "figures" / "data" / "lengths.png").write_bytes(b"png")
     for model in models:
         (results / "models" / model).mkdir(parents=True, exist_ok=True)
         (results / "models" / model / "metrics.json").write_text(json.dumps({"model": model, "device": "cpu"}))

@@ -90,6 +90,13 @@ def embeddings_for(wildcards):
     return f"results/{wildcards.dataset}/embeddings/{source}-{spec.embedding}.npy"
 
 
+def embedding_coverages(wildcards):
+    """The coverage of the vocabulary by each embedding the models read (the data table shows it)."""
+    source = config["embeddings"]["source"]
+    dims = sorted({m.embedding for m in MODELS})
+    return [f"results/{wildcards.dataset}/embeddings/{source}-{dim}.json" for dim in dims]
+
+
 def systems(wildcards):
     return ModelSpec.parse(wildcards.model).systems(config["fixed_points"]["mode"])
 
@@ -218,6 +225,7 @@ def report_targets():
     targets = [f"results/{name}.html" for name in across] + ["results/comparison.png"]
     for dataset in config["run_datasets"]:
         targets += [f"results/{dataset}/tables/{table.name}.html" for table in run_tables() if table.report]
+        targets.append(f"results/{dataset}/figures/data/lengths.png")
         targets += similarity_figures(dataset)
         for m in MODELS:
             targets += [f"results/{dataset}/figures/{m.id}/{name}.png" for name in MODEL_FIGURES]

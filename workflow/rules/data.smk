@@ -36,6 +36,8 @@ rule prepare:
     output:
         **{split: f"results/{{dataset}}/data/{split}.parquet" for split in SPLITS},
         vocab="results/{dataset}/data/vocab.parquet",
+        # The data card: splits, vocabulary, artefacts (datasets.card); tables/data.csv shows it.
+        card="results/{dataset}/data/card.json",
     log:
         "logs/{dataset}/prepare.log",
     benchmark:
@@ -71,7 +73,9 @@ rule embeddings:
         vocab="results/{dataset}/data/vocab.parquet",
         glove=glove_input,
     output:
-        "results/{dataset}/embeddings/{source}-{dim}.npy",
+        matrix="results/{dataset}/embeddings/{source}-{dim}.npy",
+        # The vectors' coverage of the vocabulary (embeddings.coverage), which the data table shows.
+        coverage="results/{dataset}/embeddings/{source}-{dim}.json",
     log:
         "logs/{dataset}/embeddings/{source}-{dim}.log",
     benchmark:

@@ -1,3 +1,22 @@
+# The data card's figure: each split's review lengths.
+rule data_figure:
+    input:
+        **{split: f"results/{{dataset}}/data/{split}.parquet" for split in SPLITS},
+    output:
+        report(
+            "results/{dataset}/figures/data/lengths.png",
+            caption="../report/lengths.rst",
+            category="{dataset}",
+            subcategory="data",
+        ),
+    log:
+        "logs/{dataset}/figures/data.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/data_figure.py"
+
+
 rule state_figures:
     input:
         states="results/{dataset}/states/{model}",

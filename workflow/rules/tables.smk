@@ -3,6 +3,21 @@
 # status page of a partial run and the results page.
 
 
+# The data card as a table, with the coverage of each embedding the models read.
+rule data_table:
+    input:
+        card="results/{dataset}/data/card.json",
+        coverage=embedding_coverages,
+    output:
+        "results/{dataset}/tables/data.csv",
+    log:
+        "logs/{dataset}/tables/data.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/data_table.py"
+
+
 rule accuracy_table:
     input:
         per_model("results/{dataset}/models/{model}/metrics.json"),
@@ -143,6 +158,7 @@ rule results_page:
         timeline="results/{dataset}/tables/timeline.csv",
         metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
         figures=model_figures,
+        data_figure="results/{dataset}/figures/data/lengths.png",
     output:
         update("results/{dataset}/RESULTS.md"),
     log:

@@ -22,7 +22,17 @@ import pyarrow.parquet as pq
 from rnn_dynamics.data.text import PAD_INDEX
 from rnn_dynamics.ground.storage import atomic_path
 
-__all__ = ["KUMO_DIM", "SOURCES", "aligned", "build", "read_glove", "read_kumo", "save"]
+__all__ = [
+    "KUMO_DIM",
+    "SOURCES",
+    "aligned",
+    "build",
+    "build_with_coverage",
+    "coverage",
+    "read_glove",
+    "read_kumo",
+    "save",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +118,25 @@ def aligned(words: Sequence[str], vectors: dict[str, np.ndarray], dim: int, seed
     return matrix
 
 
+def coverage(vocab: pa.Table, vectors: dict[str, np.ndarray], source: str, dim: int) -> dict:
+    """How much of a vocabulary table (index, token, count) ``vectors`` cover: ``entries`` (of ``size``) and
+    ``entries_share``, the vocabulary entries with a vector, and ``tokens_share``, the training tokens they
+    account for (the unknown ones among the tokens, uncovered); the shares are None for ``random``, which
+    reads no vectors. The data card's table (``tables/data.csv``) shows it beside the dataset's card."""
+    words = vocab.column("token").to_pylist()
+    entry = {"source": source, "dim": dim, "size": len(words)}
+    if source == "random":
+        return {**entry, "entries": 0, "entries_share": None, "tokens_share": None}
+    counts = np.asarray(vocab.column("count").to_numpy(), dtype=np.float64)
+    found = np.array([word in vectors for word in words], dtype=bool)
+    return {
+        **entry,
+        "entries": int(found.sum()),
+        "entries_share": round(float(found.mean()), 6) if len(words) else 0.0,
+        "tokens_share": round(float(counts[found].sum() / max(counts.sum(), 1)), 6),
+    }
+
+
 def build(
     vocab: pa.Table,
     source: str,
@@ -116,6 +145,17 @@ def build(
     glove_path: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """The embedding matrix of a vocabulary table (index, token, count) from ``source``; logs the coverage."""
+    return build_with_coverage(vocab, source, dim, seed, glove_path)[0]
+
+
+def build_with_coverage(
+    vocab: pa.Table,
+    source: str,
+    dim: int,
+    seed: int,
+    glove_path: str | os.PathLike | None = None,
+) -> tuple[np.ndarray, dict]:
+    """``build``'s matrix and its ``coverage`` of the vocabulary."""
     words = vocab.column("token").to_pylist()
     if source == "glove":
         if glove_path is None:
@@ -129,16 +169,15 @@ def build(
         vectors = {}
     else:
         raise ValueError(f"unknown embeddings source {source!r}; known: {', '.join(SOURCES)}")
+    covered = coverage(vocab, vectors, source, dim)
     if source != "random":
-        counts = np.asarray(vocab.column("count").to_numpy(), dtype=np.float64)
-        found = np.array([word in vectors for word in words])
         log.info(
             "%s vectors for %d of %d vocabulary words (%.1f%%), %.1f%% of training tokens; the rest are random",
-            source, found.sum(), len(words), 100 * found.mean(), 100 * counts[found].sum() / max(counts.sum(), 1),
+            source, covered["entries"], len(words), 100 * covered["entries_share"], 100 * covered["tokens_share"],
         )  # fmt: skip
         if not vectors:
             raise ValueError(f"{source}: none of the {len(words)} vocabulary words has a vector; wrong file?")
-    return aligned(words, vectors, dim, seed)
+    return aligned(words, vectors, dim, seed), covered
 
 
 def save(matrix: np.ndarray, path: str | os.PathLike) -> None:

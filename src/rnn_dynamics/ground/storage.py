@@ -188,8 +188,8 @@ def list_matrix(column: pa.Array | pa.ChunkedArray, *shape: int) -> np.ndarray:
 # rule's four outputs are; its other files (checkpoint.pt, .lock) go with model.pt.
 # The summary tables are added by their catalogue (``register_producer``), which names their rules.
 PRODUCING_RULES = [
-    (r"results/[^/]+/data/[^/]+\.parquet", "prepare", r"\g<0>"),
-    (r"results/[^/]+/embeddings/[^/]+\.npy", "embeddings", r"\g<0>"),
+    (r"results/[^/]+/data/([^/]+\.parquet|card\.json)", "prepare", r"\g<0>"),
+    (r"results/[^/]+/embeddings/[^/]+\.(npy|json)", "embeddings", r"\g<0>"),
     (r"results/[^/]+/models/[^/]+/(initial\.pt|model\.pt|history\.parquet|metrics\.json)", "train", r"\g<0>"),
     (r"(results/[^/]+/models/[^/]+)/[^/]+", "train", r"\1/model.pt"),
     (r"(results/[^/]+/states/[^/]+)/[^/]+\.parquet", "hidden_states", r"\1"),

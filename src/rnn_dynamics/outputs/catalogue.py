@@ -2,7 +2,8 @@
 
 An entry (:class:`Table`) holds the table's name (``results/{dataset}/tables/{name}.csv``), the rule that
 writes it, its title in the report, its heading on the results page, and its columns in order with what
-each means. ``tables``, ``timeline``, ``report``, ``results_page`` and the workflow (its report targets, the
+each means (for a table of one row per number, what each of its measures means too). ``tables``,
+``timeline``, ``report``, ``results_page`` and the workflow (its report targets, the
 ``table_html`` rule's wildcard, the results page's inputs) read it; ``storage``'s hints learn each table's
 rule from it. A new table is one entry here and the function that computes it.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +37,8 @@ class Table:
         optional: what asks for it, where a run makes it only when asked ("": every run makes it).
         optional_columns: columns left out where no row has them (the N-class columns of a binary run).
         across_rule: the rule that joins every dataset's table into ``results/{name}.csv`` ("": none does).
+        measures: for a table of one row per number, measure -> what it means (the values of its ``measure``
+            column, which the results page lists under the table's section); empty for the others.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Table:
     optional: str = ""
     optional_columns: tuple[str, ...] = ()
     across_rule: str = ""
+    measures: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         unknown = [column for column in self.optional_columns if column not in self.columns]
@@ -220,6 +224,34 @@ _SIMILARITY = {
 }
 
 
+# The data card (``datasets.data_card``) with the embeddings' coverage of the vocabulary, one row per number.
+_DATA = {
+    "section": "splits, vocabulary, embedding (its coverage of the vocabulary), artefacts or cleaning",
+    "name": "the split, the embedding ({source}-{dim}) or the artefact's detector",
+    "measure": "what the value is (the measures under the Data section)",
+    "value": "the number, or the rule, the examples or the rules",
+}
+_DATA_MEASURES = {
+    "rows": "reviews in the split",
+    "label <class>": "reviews of the class",
+    "length_median": "median review length in tokens (after prepare.max_length)",
+    "length_p95": "95th percentile of the lengths",
+    "length_max": "the longest review",
+    "unknown_share": "share of the split's tokens outside the vocabulary (<unk>)",
+    "size": "vocabulary entries, <pad> and <unk> included",
+    "training_tokens": "tokens of the train split",
+    "unknown_training_share": "share of them outside the vocabulary (prepare.max_vocab, min_count)",
+    "entries": "vocabulary entries the embedding has a vector for",
+    "entries_share": "share of the vocabulary's entries the embedding has a vector for",
+    "tokens_share": "share of the training tokens those entries account for",
+    "texts": "texts (train and test, as read) the detector finds something in",
+    "rule": "the cleaning rule that removes it (docs/data.md); empty: none does",
+    "examples": "up to five: review id and what was found",
+    "rules": "the cleaning rules the texts went through",
+    "key": "the dataset's config key that chooses them; empty: the reader does",
+}
+
+
 def _in_order(columns: list[str], meanings: Mapping[str, str], name: str) -> dict[str, str]:
     """``meanings`` in the order of ``columns``, the columns of a table another layer writes; each described."""
     if set(columns) != set(meanings):
@@ -234,6 +266,15 @@ def _in_order(columns: list[str], meanings: Mapping[str, str], name: str) -> dic
 TABLES = {
     table.name: table
     for table in [
+        Table(
+            "data",
+            "data_table",
+            "The data card: rows, classes, token lengths and unknown tokens per split; vocabulary and its "
+            "embedding coverage; artefacts per detector",
+            _DATA,
+            heading="Data",
+            measures=_DATA_MEASURES,
+        ),
         Table(
             "accuracy",
             "accuracy_table",

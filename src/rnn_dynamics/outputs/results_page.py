@@ -1,6 +1,6 @@
 """A run's generated results page, ``results/{dataset}/RESULTS.md``, and its publication under ``docs/results/``.
 
-The page holds the run's summary tables and figures under a provenance block (commit,
+The page holds the run's data card, summary tables and figures under a provenance block (commit,
 configuration and its hash, date, machine, library versions, wall time per stage), so
 that every published number is traced to what produced it. ``publish`` copies a page
 and the figures it shows into a folder, adding only a short introduction.
@@ -145,6 +145,50 @@ def _provenance(config: Mapping, metrics: Sequence[dict], stages: pd.DataFrame, 
     return "\n".join(lines)
 
 
+def _data_section(table: pd.DataFrame, figure: str | None) -> list[str]:
+    """The body of the page's Data section: the data table (``tables.data_table``) as the splits per measure,
+    the vocabulary and the embeddings' coverage, the artefacts per detector and the cleaning, with the length
+    histogram ``figure`` (a path relative to the page) and what each measure means (the catalogue's)."""
+    parts = ["`tables/data.csv` (the data card, `data/card.json`):", ""]
+    splits = table[table["section"] == "splits"]
+    if len(splits):
+        wide = splits.pivot(index="name", columns="measure", values="value")
+        wide = wide.loc[list(dict.fromkeys(splits["name"])), list(dict.fromkeys(splits["measure"]))]
+        parts += [markdown_table(wide.reset_index().rename(columns={"name": "split"}).map(_number)), ""]
+    for section in ("vocabulary", "embedding"):
+        for name, rows in table[table["section"] == section].groupby("name", sort=False):
+            values = ", ".join(f"{m} {format_value(_number(v))}" for m, v in zip(rows["measure"], rows["value"]))
+            parts.append(f"- {name}: {values}")
+    artefacts = table[table["section"] == "artefacts"]
+    if len(artefacts):
+        wide = artefacts.pivot(index="name", columns="measure", values="value").fillna("")
+        wide = wide.loc[list(dict.fromkeys(artefacts["name"])), ["texts", "rule", "examples"]]
+        parts += ["", markdown_table(wide.reset_index().rename(columns={"name": "detector"}).map(_number))]
+    cleaning = dict(zip(*table[table["section"] == "cleaning"][["measure", "value"]].fillna("").values.T))
+    if cleaning:
+        rules = cleaning.get("rules") or "none"
+        chosen = f"the dataset's `{cleaning['key']}` key" if cleaning.get("key") else "the reader"
+        parts += ["", f"Cleaning rules the texts went through: {rules} (chosen by {chosen}; docs/data.md)."]
+    if figure:
+        parts += ["", f"![review length in tokens, per split]({figure})"]
+    measures = catalogue.TABLES["data"].measures
+    parts += ["", "Measures:", "", *(f"- `{m}`: {meaning}" for m, meaning in measures.items())]
+    return parts
+
+
+def _number(value):
+    """A value of the data table, whose column holds text and numbers alike, as a number where it is one."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value
+
+
 def page(
     dataset: str,
     tables: Mapping[str, pd.DataFrame],
@@ -153,6 +197,7 @@ def page(
     figures: Mapping[str, Sequence[str]],
     config: Mapping,
     models: Sequence[str],
+    data_figure: str | None = None,
 ) -> str:
     """The Markdown of a run's results page.
 
@@ -165,6 +210,7 @@ def page(
         figures: per model id, figure paths relative to the page.
         config: the configuration as resolved.
         models: the grid's model ids: a table with no row of one is refused (``missing_models``).
+        data_figure: the length histogram's path relative to the page, shown in the Data section.
     """
     missing = [entry.name for entry in catalogue.page_tables() if entry.name not in tables and not entry.optional]
     if missing:
@@ -186,6 +232,9 @@ def page(
             continue
         table = tables[entry.name]
         parts += ["", f"## {entry.heading}", ""]
+        if entry.name == "data":
+            parts += _data_section(table, data_figure)
+            continue
         if entry.name in SENTENCES:
             parts += [f"- {sentence}" for sentence in SENTENCES[entry.name](table)] + [""]
         parts += [f"`tables/{entry.name}.csv`:", "", markdown_table(table), ""]

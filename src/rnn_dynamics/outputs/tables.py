@@ -5,7 +5,8 @@ kept weights' loss and accuracy per split), ``explained_variance_table`` (the
 variance on the top principal components of each layer's states),
 ``fixed_point_table`` (what the fixed-point search found and the slowest mode
 there), ``comparison_table`` (the line-attractor measures beside the paper's
-accuracies) and ``combine_comparisons`` (those of every dataset run). They read
+accuracies), ``combine_comparisons`` (those of every dataset run) and ``data_table`` (the
+data card of the dataset, with the embeddings' coverage of its vocabulary). They read
 what the stages below wrote; the tables' names, columns and rules are the
 catalogue's (``catalogue.TABLES``), the HTML pages of the report ``report``'s.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "accuracy_table",
     "combine_comparisons",
     "comparison_table",
+    "data_table",
     "explained_variance_table",
     "fixed_point_table",
     "paper_test_accuracy",
@@ -181,3 +183,42 @@ def combine_comparisons(tables: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame(columns=TABLES["comparison"].names)
     combined = pd.concat(tables, ignore_index=True)[TABLES["comparison"].names]
     return combined.sort_values(["architecture", "dataset", "model", "system"], kind="stable", ignore_index=True)
+
+
+def data_table(card: dict, coverages: Sequence[dict] = ()) -> pd.DataFrame:
+    """The data card (``card.json``, ``datasets.data_card``) as one row per number, with the embeddings'
+    coverage of the vocabulary (``embeddings.coverage``, one per embedding the models read).
+
+    Sections: ``splits`` (name: the split; measures ``rows``, ``label <class>``, ``length_median``,
+    ``length_p95``, ``length_max``, ``unknown_share``), ``vocabulary`` (``size``, ``training_tokens``,
+    ``unknown_training_share``), ``embedding`` (name ``{source}-{dim}``; ``entries``, ``entries_share``,
+    ``tokens_share``; none for random vectors), ``artefacts`` (name: the detector; ``texts``, ``rule``, the
+    cleaning rule that removes them, and ``examples``, ``id: match`` separated by `` | ``) and ``cleaning``
+    (``rules`` the texts went through, ``key``: the config key that chooses them, empty where the reader does)."""
+    rows = []
+    order = {split: place for place, split in enumerate(("train", "valid", "test"))}
+    for split, entry in sorted(card["splits"].items(), key=lambda item: order.get(item[0], len(order))):
+        rows.append(("splits", split, "rows", entry["rows"]))
+        rows += [("splits", split, f"label {name}", count) for name, count in entry["labels"].items()]
+        rows += [
+            ("splits", split, measure, entry[measure])
+            for measure in ("length_median", "length_p95", "length_max", "unknown_share")
+        ]
+    rows += [("vocabulary", "vocabulary", measure, value) for measure, value in card["vocabulary"].items()]
+    for entry in coverages:
+        if entry["entries_share"] is None:
+            continue
+        rows += [
+            ("embedding", f"{entry['source']}-{entry['dim']}", measure, entry[measure])
+            for measure in ("entries", "entries_share", "tokens_share")
+        ]
+    for detector, entry in card["artefacts"].items():
+        examples = " | ".join(f"{example['id']}: {example['match']}" for example in entry["examples"])
+        rows += [
+            ("artefacts", detector, "texts", entry["texts"]),
+            ("artefacts", detector, "rule", entry["rule"] or ""),
+            ("artefacts", detector, "examples", examples),
+        ]
+    rows.append(("cleaning", "cleaning", "rules", ", ".join(card["cleaning"]["rules"])))
+    rows.append(("cleaning", "cleaning", "key", card["cleaning"]["key"] or ""))
+    return pd.DataFrame(rows, columns=TABLES["data"].names)

@@ -17,7 +17,8 @@ from typing import Callable, Mapping, Sequence
 import pyarrow as pa
 
 from rnn_dynamics.data.datasets import imdb, sst2, zhang_csv
-from rnn_dynamics.data.datasets.schema import BINARY, INPUTS_KEY, LABEL_COLUMN_KEY, Classes
+from rnn_dynamics.data.datasets.cleaning import check_rules
+from rnn_dynamics.data.datasets.schema import BINARY, CLEANING_KEY, INPUTS_KEY, LABEL_COLUMN_KEY, Classes
 from rnn_dynamics.data.datasets.table_files import TABLE_KIND, read_table_files
 from rnn_dynamics.ground import config
 
@@ -33,7 +34,8 @@ class Archive:
     to fetch), ``checksums``: the config keys a download is verified by, each checked when given
     (``download.fetch``), and ``check_layout``, which stands in for the checksum on a local copy, which need
     not be byte-identical. ``classes`` are the classes its prepared tables carry, or None where the archive
-    names them (DBpedia's classes.txt, a generated archive's classes).
+    names them (DBpedia's classes.txt, a generated archive's classes). ``cleaning`` names the rules
+    (``cleaning.RULES``) its reader puts every text through.
     """
 
     read: Callable[[str | os.PathLike], pa.Table]
@@ -42,6 +44,7 @@ class Archive:
     url: str | None = None
     checksums: tuple[str, ...] = ()
     check_layout: Callable[[str | os.PathLike], dict[str, int]] | None = None
+    cleaning: tuple[str, ...] = ()
 
     @property
     def downloaded(self) -> bool:
@@ -55,7 +58,13 @@ _ZHANG_CHECKSUMS = ("sha256", "md5", "size")
 
 def _zhang(archive: zhang_csv.CsvArchive, checksums: tuple[str, ...] = _ZHANG_CHECKSUMS) -> Archive:
     return Archive(
-        archive.read, archive.name, archive.classes, _FAST_AI + archive.name, checksums, archive.check_layout
+        archive.read,
+        archive.name,
+        archive.classes,
+        _FAST_AI + archive.name,
+        checksums,
+        archive.check_layout,
+        archive.cleaning,
     )
 
 
@@ -100,10 +109,12 @@ def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int) -
     """The review table of a configured dataset (``spec`` is its entry under ``datasets``; a key left
     out takes the schema's default), with ``paths`` recorded in its metadata (``INPUTS_KEY``); ``seed``
     (``prepare.split_seed``) splits a single table file. A table file's label column is recorded too
-    (``LABEL_COLUMN_KEY``)."""
+    (``LABEL_COLUMN_KEY``), and the cleaning rules the texts went through (``CLEANING_KEY``): the archive's,
+    or a table file's ``clean`` key (none by default: users' texts stay as they are)."""
     if spec["kind"] in ARCHIVES:
         (path,) = paths
         table = ARCHIVES[spec["kind"]].read(path)
+        cleaning = {"rules": list(ARCHIVES[spec["kind"]].cleaning), "key": None}
     elif spec["kind"] == TABLE_KIND:
         spec = with_defaults(spec)
         table = read_table_files(
@@ -115,10 +126,16 @@ def read_reviews(spec: Mapping, paths: Sequence[str | os.PathLike], seed: int) -
             spec["encoding"],
             classes=spec["classes"],
             ordered=spec["ordered"],
+            clean=spec["clean"],
         )
+        cleaning = {"rules": list(check_rules(spec["clean"], "the dataset's `clean` key")), "key": "clean"}
     else:
         raise ValueError(f"unknown dataset kind {spec['kind']!r}; the kinds are {list(KINDS)}")
-    metadata = {**(table.schema.metadata or {}), INPUTS_KEY: json.dumps([str(path) for path in paths]).encode()}
+    metadata = {
+        **(table.schema.metadata or {}),
+        INPUTS_KEY: json.dumps([str(path) for path in paths]).encode(),
+        CLEANING_KEY: json.dumps(cleaning).encode(),
+    }
     if spec["kind"] == TABLE_KIND:
         metadata[LABEL_COLUMN_KEY] = spec["label_column"].encode()
     return table.replace_schema_metadata(metadata)

@@ -25,6 +25,7 @@ from rnn_dynamics.ground import storage
 __all__ = [
     "BINARY",
     "CLASSES_KEY",
+    "CLEANING_KEY",
     "INPUTS_KEY",
     "LABEL_COLUMN_KEY",
     "LABEL_TYPES",
@@ -63,6 +64,9 @@ CLASSES_KEY = b"rnn_dynamics.classes"
 INPUTS_KEY = b"rnn_dynamics.inputs"
 # The key under which it records a table file's label column, for the same errors.
 LABEL_COLUMN_KEY = b"rnn_dynamics.label_column"
+# The key under which it records the cleaning rules the texts went through (a JSON object: ``rules``, their
+# names, and ``key``, the dataset's config key that chooses them, or null where the reader does), for the card.
+CLEANING_KEY = b"rnn_dynamics.cleaning"
 
 
 class LabelError(ValueError):

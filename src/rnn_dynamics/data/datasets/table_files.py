@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rnn_dynamics.data.datasets.cleaning import check_rules, clean_texts
 from rnn_dynamics.data.datasets.schema import (
     SPLITS,
     Classes,
@@ -200,6 +201,7 @@ def read_table_files(
     *,
     classes: Sequence | None,
     ordered: bool,
+    clean: Sequence[str] = (),
 ) -> pa.Table:
     """Read users' CSV/TSV/Parquet files into a review table.
 
@@ -214,8 +216,10 @@ def read_table_files(
     A missing value (null, NaN, or a cell spelling one, ``MISSING_VALUES``) is
     read alike in every format: a review without text is kept empty, which ``prepare``
     drops and counts (with a warning here naming the file and the lines or rows); a missing
-    label stops with an error naming the file, the column and the lines or rows.
+    label stops with an error naming the file, the column and the lines or rows. The texts go through the
+    cleaning rules named in ``clean`` (``cleaning.RULES``; the dataset's ``clean`` key), none by default.
     """
+    clean = check_rules(clean, "the dataset's `clean` key")
     if len(paths) not in (1, 2):
         raise ValueError(f"expected one file or a train and a test file, got {list(paths)}")
     tables, places = [], []
@@ -264,7 +268,9 @@ def read_table_files(
                 [f"{Path(path).name}:{number}" for number in numbers],
                 splits,
                 pa.array([mapping[v] for v in values], label_type(len(found))),
-                table.column(text_column).cast(pa.string()),
+                pa.array(clean_texts(table.column(text_column).cast(pa.string()).to_pylist(), clean), pa.string())
+                if clean
+                else table.column(text_column).cast(pa.string()),
             ],
             schema=reviews_schema(len(found)),
         )

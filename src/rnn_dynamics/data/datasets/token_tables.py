@@ -2,7 +2,8 @@
 
 The train split is divided into train and valid (``stratified_holdout``), every review is tokenised once,
 the vocabulary counts the training reviews only, and ``{train,valid,test}.parquet`` (id, label, length,
-tokens) and ``vocab.parquet`` are written, after every split is checked to hold every class.
+tokens) and ``vocab.parquet`` are written, after every split is checked to hold every class, with the data
+card (``card.json``, ``datasets.card``) where one is asked for.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
+from rnn_dynamics.data.datasets.card import data_card, warn_of_artefacts
 from rnn_dynamics.data.datasets.schema import (
     INPUTS_KEY,
     LABEL_COLUMN_KEY,
@@ -64,7 +66,7 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.nda
     return held_out
 
 
-def _tokenize_all(texts: pa.ChunkedArray, max_length: int | None):
+def _tokenize_all(texts: list[str], max_length: int | None):
     """Tokenize every review once into provisional word ids (first-seen order).
 
     Returns (ids int32 array of all tokens, lengths, words by provisional id). Keeping
@@ -75,7 +77,7 @@ def _tokenize_all(texts: pa.ChunkedArray, max_length: int | None):
     word_id = words.__getitem__
     ids = array.array("i")
     lengths = np.empty(len(texts), dtype=np.int32)
-    for row, text in enumerate(tqdm(texts.to_pylist(), desc="tokenizing", unit=" reviews", mininterval=5)):
+    for row, text in enumerate(tqdm(texts, desc="tokenizing", unit=" reviews", mininterval=5)):
         tokens = tokenize(text)[:max_length]
         ids.extend(map(word_id, tokens))
         lengths[row] = len(tokens)
@@ -203,7 +205,8 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
     The train split is divided into train and valid (``valid_fraction``, stratified by
     label, ``split_seed``); the vocabulary counts the (truncated) training reviews
     only; reviews are cut to their first ``max_length`` tokens. ``outputs`` maps
-    ``train``, ``valid``, ``test`` and ``vocab`` to paths. Reviews with no tokens are
+    ``train``, ``valid``, ``test`` and ``vocab`` to paths, and ``card`` to the data card's, where one is
+    wanted (``datasets.card``; its artefacts, where any, are warned of). Reviews with no tokens are
     dropped (a classifier reads the state at the last token), with a warning; a very long review
     is warned of, with the training memory it costs. Every split must hold a review, and every label
     (see ``_check_classes``): an error names the split's file and the input it came from
@@ -220,7 +223,8 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
         )
     classes = classes_of(reviews.schema, "the review table")
     valid_fraction = settings.valid_fraction
-    ids, lengths, words = _tokenize_all(reviews.column("text"), settings.max_length)
+    texts = reviews.column("text").to_pylist()
+    ids, lengths, words = _tokenize_all(texts, settings.max_length)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]])
     labels = reviews.column("label").to_numpy()
     split = reviews.column("split").to_numpy(zero_copy_only=False)
@@ -260,6 +264,12 @@ def prepare(reviews: pa.Table, outputs: Mapping[str, str | os.PathLike], setting
         table = _token_table(reviews, ids, offsets, lengths, split_rows)
         storage.write_table(with_classes(table, classes), outputs[name])
     storage.write_table(vocab.to_table(), outputs["vocab"])
+    if "card" in outputs:
+        row_of_token = np.repeat(np.arange(len(lengths)), lengths)
+        unknown = np.bincount(row_of_token[ids == UNK_INDEX], minlength=len(lengths))
+        written = data_card(reviews, texts, rows, lengths, unknown, vocab, classes)
+        storage.write_json(written, outputs["card"])
+        warn_of_artefacts(written, outputs["card"])
     summary = {name: len(split_rows) for name, split_rows in rows.items()} | {"vocab": len(vocab)}
     summary["dropped_empty"] = sum(dropped.values())
     log.info("prepared %s", summary)

@@ -17,6 +17,7 @@ from typing import Mapping
 
 import pyarrow as pa
 
+from rnn_dynamics.data.datasets.cleaning import RULES, clean
 from rnn_dynamics.data.datasets.layout import LayoutError, open_tar, require_members, require_regular_file
 from rnn_dynamics.data.datasets.schema import BINARY, Classes, LabelError, review_table, with_classes
 
@@ -37,7 +38,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CsvArchive:
-    """One of Zhang et al.'s (2015) CSV archives: rows ``"label", "field", ...`` with labels 1..N."""
+    """One of Zhang et al.'s (2015) CSV archives: rows ``"label", "field", ...`` with labels 1..N; ``cleaning``
+    names the rules (``cleaning.RULES``) its texts go through."""
 
     name: str  # the official file name
     members: Mapping[str, str]  # split -> member
@@ -45,6 +47,7 @@ class CsvArchive:
     names: tuple[str, ...] | None  # the classes, or None: one per line of ``names_member``
     names_member: str | None
     ordered: bool
+    cleaning: tuple[str, ...] = tuple(RULES)
 
     def required(self) -> list[str]:
         return list(self.members.values()) + ([self.names_member] if self.names_member else [])
@@ -71,7 +74,7 @@ class CsvArchive:
 
     def read(self, path: str | os.PathLike) -> pa.Table:
         """The archive's review table, read in place; labels 1..N become 0..N-1, and the text is the
-        fields joined by a space."""
+        fields joined by a space, through the archive's ``cleaning`` rules."""
         read = []  # (split, member, rows), in the archive's order
         names = self.names
         with open_tar(path, "r:*") as tar:
@@ -100,8 +103,9 @@ class CsvArchive:
                         f"{path}: {member} row {row + 1} is not ({expected}, {', '.join(self.fields)}): "
                         f"{record[: 1 + len(self.fields)]!r}"
                     )
-                # Zhang et al.'s files quote as CSV ("" inside a text) and escape line breaks as \n.
-                review = " ".join(record[1:]).replace("\\n", " ")
+                # Zhang et al.'s files quote as CSV ("" inside a text); escaped line breaks, HTML entities and
+                # markup are the cleaning rules' (docs/data.md).
+                review = clean(" ".join(record[1:]), self.cleaning)
                 for column, value in zip(columns, (f"{split}:{row}", split, labels[record[0]], review)):
                     column.append(value)
         return with_classes(review_table(*columns, classes=len(names)), Classes(names, self.ordered))

@@ -1,5 +1,6 @@
 """The Snakefile: config validation and dry runs (no job runs)."""
 
+import contextlib
 import functools
 import tempfile
 from argparse import Namespace
@@ -14,6 +15,23 @@ from pipeline import copy_workflow, snakemake
 def clean_copy() -> Path:
     """A copy of the workflow without results, so a developer's own outputs do not change the plans."""
     return copy_workflow(Path(tempfile.mkdtemp(prefix="workflow_dry_run_")))
+
+
+@contextlib.contextmanager
+def default_workflow():
+    """The default config's workflow, parsed in this process by Snakemake's API (no job runs)."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+    root = clean_copy()
+    with SnakemakeApi(OutputSettings()) as api:
+        yield api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(),
+            storage_settings=StorageSettings(),
+            snakefile=root / "Snakefile",
+            workdir=root,
+        )._workflow
 
 
 def dry_run(*args):
@@ -177,18 +195,7 @@ STAGE_PARAMS = {
 def test_each_stage_passes_the_params_it_always_did():
     """The train, fixed_point_shard, gather_fixed_points and analyze rules' params (from the stage's settings
     type) are, for the default config, the keys above in that order with the config's values."""
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
-
-    root = clean_copy()
-    with SnakemakeApi(OutputSettings()) as api:
-        workflow = api.workflow(
-            resource_settings=ResourceSettings(),
-            config_settings=ConfigSettings(),
-            storage_settings=StorageSettings(),
-            snakefile=root / "Snakefile",
-            workdir=root,
-        )._workflow
+    with default_workflow() as workflow:
         for rule, (section, keys) in STAGE_PARAMS.items():
             params = workflow.get_rule(rule).params.settings
             if callable(params):  # the train rule's: its batch size is the model's (models.batch_size)
@@ -211,18 +218,7 @@ def test_scripts_read_only_their_rules_params_inputs_and_resources():
 
 
 def test_the_rules_that_run_a_model_take_their_device_as_a_resource():
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
-
-    root = clean_copy()
-    with SnakemakeApi(OutputSettings()) as api:
-        workflow = api.workflow(
-            resource_settings=ResourceSettings(),
-            config_settings=ConfigSettings(),
-            storage_settings=StorageSettings(),
-            snakefile=root / "Snakefile",
-            workdir=root,
-        )._workflow
+    with default_workflow() as workflow:
         for rule, section in [("train", "training"), ("hidden_states", "training"), ("fixed_point_shard",
                               "fixed_points"), ("linearize", "fixed_points"), ("analyze", "analyses")]:  # fmt: skip
             assert workflow.get_rule(rule).resources["device"] == workflow.config[section]["device"], rule

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pipeline import CONFIG, copy_workflow
+from pipeline import SMALLEST, copy_workflow
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +58,14 @@ def test_dry_run_plans_the_default_grid_from_an_empty_results(workflow, tmp_path
 
 @pytest.mark.slow
 def test_the_script_runs_end_to_end_on_a_tiny_synthetic_run(tmp_path):
-    """The whole script but the install, on a CPU, on the tests' tiny config: the run, the report, the summary
+    """The whole script but the install, on a CPU, on the smallest config: the run, the report, the summary
     and the timeline."""
     directory = copy_workflow(tmp_path / "workflow")
     archive = tmp_path / "aclImdb_v1_labelled.tar.gz"
     archive.write_bytes(b"")  # not read: the tiny config runs only the synthetic dataset
     result = subprocess.run(
         ["bash", "scripts/gpu_run.sh", "--vectors", "random", "--imdb", str(archive), "--no-install", "--allow-cpu",
-         *CONFIG, "--slots", "2"],
+         *SMALLEST, "--slots", "2"],
         cwd=directory, capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHON": sys.executable},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]

@@ -51,6 +51,24 @@ include: "workflow/rules/similarity.smk"
 include: "workflow/rules/tables.smk"
 
 
+# Rules of a second that gather tables and pages, and the downloads (compute nodes often have no internet): on a
+# cluster they run on the submitting host instead of waiting in the queue (docs/slurm.md).
+localrules:
+    all,
+    download,
+    download_glove,
+    data_table,
+    accuracy_table,
+    explained_variance_table,
+    fixed_point_table,
+    comparison_table,
+    comparison_across_datasets,
+    table_html,
+    timeline,
+    report_status,
+    results_page,
+
+
 rule all:
     default_target: True
     input:

@@ -173,7 +173,7 @@ def test_settings_default_to_the_schema_and_unknown_ones_are_named():
     starts = np.zeros((2, 2)) + 0.3
     with pytest.raises(ValueError, match="q_toll"):
         rd.find_fixed_points(rnn, starts, q_toll=1e-3)
-    loose = rd.find_fixed_points(rnn, starts, q_tol=1e-2, method="adam", learning_rate=1e-2)
+    loose = rd.find_fixed_points(rnn, starts, q_rule="absolute", q_tol=1e-2, method="adam", learning_rate=1e-2)
     assert loose.converged.all() and (loose.q < 1e-2).all()
     with pytest.raises(ValueError, match="layer must be 0..0"):
         rd.find_fixed_points(rnn, starts, layer=2)

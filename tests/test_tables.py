@@ -54,7 +54,7 @@ def test_the_fixed_point_table_of_a_line_attractor(tmp_path):
         system, starts, method="lm", max_iterations=100, tolerance=1e-10, bounded=False, damping=1e-2,
         single_precision=False, progress=False,
     )  # fmt: skip
-    gathered = fixed_points.gather([found.to_table()], fixed_points.GatherSettings(q_tol=1e-10))
+    gathered = fixed_points.gather([found.to_table()], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-10))
     paths = [tmp_path / kind / MODEL / "layer1.parquet" for kind in ("fixed_points", "linearization")]
     storage.write_table(gathered, paths[0])
     storage.write_table(linearization.linearize_table(system, gathered).to_table(), paths[1])
@@ -89,3 +89,28 @@ def test_the_comparison_sets_the_papers_accuracy_beside_one_layer_models_only():
     combined = tables.combine_comparisons([other, table, table.iloc[:0]])
     assert combined["dataset"].tolist() == ["imdb", "imdb", "sst2", "sst2"]
     assert list(tables.combine_comparisons([]).columns) == catalogue.TABLES["comparison"].names
+
+
+def test_the_tolerance_table_shows_a_line_below_the_tolerance_that_becomes_a_plane_above_it(tmp_path):
+    """Points along a line at q 1e-9 and points off it, spread over a plane, at q 3e-6: the published set
+    (q below 1e-6) is a line, the sweep's tenfold and hundredfold tolerances take in the plane."""
+    rng = np.random.default_rng(0)
+    along = np.column_stack([np.linspace(-1, 1, 60), np.zeros((60, 2))])
+    across = np.column_stack([rng.uniform(-1, 1, 60), rng.uniform(-1, 1, 60), np.zeros(60)])
+    points = np.vstack([along, across])
+    q = np.concatenate([np.full(60, 1e-9), np.full(60, 3e-6)])
+    found = solver.FixedPointResult(
+        start=points, fixed_point=points, q=q, iterations=np.ones(120, dtype=int), converged=q < 1e-6,
+        method="lm", tolerance=1e-6, seconds=0.0,
+    )  # fmt: skip
+    gathered = fixed_points.gather([found.to_table()], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6))
+    path = tmp_path / "fixed_points" / MODEL / "layer1.parquet"
+    storage.write_table(gathered, path)
+    table = tables.tolerance_table([path], [1, 10, 100], {MODEL: 2})
+    assert list(table.columns) == catalogue.TABLES["tolerance"].names
+    assert table["tolerance"].tolist() == pytest.approx([1e-6, 1e-5, 1e-4])
+    assert table["published"].tolist() == [True, False, False]
+    assert table["converged"].tolist() == [60, 120, 120]
+    assert table["shape"].tolist() == ["line", "plane", "plane"]
+    with pytest.raises(ValueError, match="must hold 1"):
+        tables.tolerance_table([path], [10, 100, 1000], {})

@@ -57,6 +57,23 @@ rule fixed_point_table:
         "../../scripts/fixed_point_table.py"
 
 
+# The fixed-point set at each multiple of the search's tolerance (fixed_points.q_sweep), from the same search.
+rule tolerance_table:
+    input:
+        fixed_points=all_gathered_fixed_points,
+        metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
+    output:
+        "results/{dataset}/tables/tolerance.csv",
+    log:
+        "logs/{dataset}/tables/tolerance.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        multiples=config["fixed_points"]["q_sweep"],
+    script:
+        "../../scripts/tolerance_table.py"
+
+
 rule comparison_table:
     input:
         analyses=analysis_folders,

@@ -126,9 +126,11 @@ _FIXED_POINTS = {
     "split": "the split whose states the search started from (states.splits)",
     "system": "layerN (one layer, the others' input at zero) or stack (all layers as one system)",
     "starts": "visited states the search started from",
-    "converged": "starts that reached q < fixed_points.q_tol: approximate fixed points",
+    "speed_scale": "the network's speed scale: the median q of the starts (the relative tolerance reads it)",
+    "tolerance": "the q below which a start is an approximate fixed point (fixed_points.q_rule)",
+    "converged": "starts that reached q below the tolerance: approximate fixed points",
     "converged_1e-8": "starts that reached q < 1e-8 (the paper's stricter rule)",
-    "slow_points": "starts that settled at a minimum of q above q_tol",
+    "slow_points": "starts that settled at a minimum of q above the tolerance",
     "slow_point_median_q": "median q of the slow points",
     "slow_point_time_constant": "time constant (tokens) of the slow points' median largest |lambda|",
     "outside_state_space": "converged points outside the states the network can reach",
@@ -140,6 +142,22 @@ _FIXED_POINTS = {
     "time_constant": "tau = |1/ln|lambda|| of that median, in tokens",
     "exact_roots": "exact roots (q < 1e-12) after polishing; -1: not sought",
     **_DIMENSIONS,
+}
+
+_TOLERANCE = {
+    "model": "model id",
+    "split": "the split whose states the search started from",
+    "system": "layerN or stack",
+    "multiple": "the multiple of the search's tolerance (fixed_points.q_sweep; 1: the published set)",
+    "tolerance": "the q below which a start counts here",
+    "published": "whether this is the published set (multiple 1)",
+    "converged": "starts below that q",
+    "unique_fixed_points": "converged points inside the states, after merging those closer than unique_tol",
+    "extent": "rms spread of those points over that of their starts (~0: one point, ~1: a line)",
+    "first_pc_share": "fraction of their variance on their first principal component",
+    "pcs_90": "principal components reaching 90% of their variance",
+    "participation_ratio": "(sum l)^2 / sum l^2 of their covariance eigenvalues",
+    "shape": "the word for the set (dynamics.words.shape: point, segment, line, plane, N - 1 manifold, ...)",
 }
 
 _COMPARISON = {
@@ -296,6 +314,13 @@ TABLES = {
             "Fixed points per model and system: converged starts, unique points, slowest mode",
             _FIXED_POINTS,
             heading="Fixed points",
+        ),
+        Table(
+            "tolerance",
+            "tolerance_table",
+            "The fixed-point set at each multiple of the search's tolerance: whether its dimension depends on it",
+            _TOLERANCE,
+            heading="The fixed points against the tolerance",
         ),
         Table(
             "comparison",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnn_dynamics.dynamics import fixed_points, linearization, manifold, spectra
+from rnn_dynamics.dynamics import fixed_points, linearization, manifold, spectra, words
 from rnn_dynamics.dynamics.states import read_pca
 from rnn_dynamics.ground.grid import ModelSpec, split_of_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
@@ -35,6 +35,9 @@ __all__ = [
     "explained_variance_table",
     "fixed_point_table",
     "paper_test_accuracy",
+    "set_measures",
+    "tolerance_sentences",
+    "tolerance_table",
     "trained_explained_variance",
 ]
 
@@ -126,6 +129,79 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=TABLES["fixed_points"].names)
+
+
+def set_measures(table, classes: int) -> dict:
+    """What a gathered fixed-point ``table``'s unique points are: how many, their extent against the starts,
+    first-PC share, ``pcs_90``, participation ratio, and the word for them (``words.shape``)."""
+    points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+    fractions = spectra.variance_fractions(points)
+    measures = {
+        "unique_fixed_points": len(points),
+        "extent": spectra.extent(points, list_matrix(table["start"])),
+        "first_pc_share": spectra.first_pc_share(points),
+        "pcs_90": manifold.components_to_reach(fractions, 0.9) if len(fractions) else float("nan"),
+        "participation_ratio": spectra.participation_ratio(points),
+    }
+    shape = words.shape(len(points), measures["extent"], measures["pcs_90"], measures["participation_ratio"], classes)
+    return measures | {"shape": shape}
+
+
+def tolerance_table(paths: list[str | Path], multiples, classes: dict[str, int]) -> pd.DataFrame:
+    """One row per (model, split, system, multiple of the tolerance) from each gathered
+    ``fixed_points/{model}{split_tag}/{system}.parquet``: the tolerance, whether it is the published one
+    (multiple 1), the converged starts and ``set_measures`` of the set the same search gives there
+    (``fixed_points.tolerance_sweep``). ``classes``: the classes of each model id (2 where not given)."""
+    multiples = [float(multiple) for multiple in multiples]
+    if 1.0 not in multiples:
+        raise ValueError(f"fixed_points.q_sweep {multiples} must hold 1, the published tolerance")
+    rows = []
+    for path in map(Path, paths):
+        model_id, split = untag(path.parent.name)
+        table = fixed_points.read_fixed_points(path)
+        for multiple, tolerance, gathered in fixed_points.tolerance_sweep(table, multiples):
+            rows.append(
+                {
+                    "model": model_id,
+                    "split": split,
+                    "system": path.stem,
+                    "multiple": multiple,
+                    "tolerance": tolerance,
+                    "published": multiple == 1.0,
+                    "converged": int(gathered["converged"].to_numpy().sum()),
+                    **set_measures(gathered, classes.get(model_id, 2)),
+                }
+            )
+    return pd.DataFrame(rows, columns=TABLES["tolerance"].names)
+
+
+def _set_phrase(row) -> str:
+    """A set of the tolerance table in its word and the numbers that decide it."""
+    if row["shape"] == words.NO_FIXED_POINT:
+        return f"{words.NO_FIXED_POINT}: no start's q fell below {row['tolerance']:.2g}"
+    return (
+        f"a {row['shape']} ({int(row['unique_fixed_points'])} unique points of {int(row['converged'])} converged "
+        f"starts below q {row['tolerance']:.2g}; extent {row['extent']:.2g}, pcs_90 {row['pcs_90']:.0f}, "
+        f"participation ratio {row['participation_ratio']:.3g})"
+    )
+
+
+def tolerance_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per system of the tolerance table: the published set in its word (``words.shape``), and
+    the word at each looser tolerance of the sweep, or that it stays the same."""
+    sentences = []
+    for (model_id, split, system), rows in table.groupby(["model", "split", "system"], sort=False):
+        rows = rows.sort_values("multiple")
+        published = rows[rows["published"].astype(bool)].iloc[0]
+        looser = rows[~rows["published"].astype(bool)]
+        others = "; ".join(f"{row['multiple']:g}x: {_set_phrase(row)}" for _, row in looser.iterrows())
+        same = (looser["shape"] == published["shape"]).all()
+        verdict = "the same word at every tolerance of the sweep" if same else "the word depends on the tolerance"
+        sentences.append(
+            f"{model_id} ({split}) {system}: {_set_phrase(published)} at the published tolerance; {verdict}"
+            + (f" ({others})." if others else ".")
+        )
+    return sentences
 
 
 # Test accuracies the paper reports (Maheswaranathan et al. 2019, one-layer networks), by

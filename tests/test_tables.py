@@ -91,26 +91,32 @@ def test_the_comparison_sets_the_papers_accuracy_beside_one_layer_models_only():
     assert list(tables.combine_comparisons([]).columns) == catalogue.TABLES["comparison"].names
 
 
-def test_the_tolerance_table_shows_a_line_below_the_tolerance_that_becomes_a_plane_above_it(tmp_path):
-    """Points along a line at q 1e-9 and points off it, spread over a plane, at q 3e-6: the published set
-    (q below 1e-6) is a line, the sweep's tenfold and hundredfold tolerances take in the plane."""
-    rng = np.random.default_rng(0)
-    along = np.column_stack([np.linspace(-1, 1, 60), np.zeros((60, 2))])
-    across = np.column_stack([rng.uniform(-1, 1, 60), rng.uniform(-1, 1, 60), np.zeros(60)])
-    points = np.vstack([along, across])
-    q = np.concatenate([np.full(60, 1e-9), np.full(60, 3e-6)])
-    found = solver.FixedPointResult(
-        start=points, fixed_point=points, q=q, iterations=np.ones(120, dtype=int), converged=q < 1e-6,
-        method="lm", tolerance=1e-6, seconds=0.0,
-    )  # fmt: skip
+def test_the_tolerance_table_shows_a_line_at_the_tolerance_that_becomes_a_plane_ten_times_above_it(tmp_path):
+    """``h -> diag(1, 0.99, 0.2) h``: a line of fixed points along h1 and a slow mode along h2, where q =
+    1e-4 h2^2 / 3, so a start stops once |h2| < sqrt(3 q_tol) / 0.01: within 0.17 of the line at q_tol 1e-6
+    (a line), within 0.55 at 1e-5 (a plane). The sweep runs the search again at each tolerance."""
+    a = torch.diag(torch.tensor([1.0, 0.99, 0.2], dtype=torch.float64))
+    system = DynamicalSystem(step=lambda h, x: h @ a.T, state_size=3, input_size=3, readout=lambda h: h)
+    starts = np.random.default_rng(0).uniform(-1, 1, (200, 3))
+    search = fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-6)
+    found = fixed_points.solve(system, starts, search, progress=False)
     gathered = fixed_points.gather([found.to_table()], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6))
     path = tmp_path / "fixed_points" / MODEL / "layer1.parquet"
     storage.write_table(gathered, path)
-    table = tables.tolerance_table([path], [1, 10, 100], {MODEL: 2})
-    assert list(table.columns) == catalogue.TABLES["tolerance"].names
-    assert table["tolerance"].tolist() == pytest.approx([1e-6, 1e-5, 1e-4])
-    assert table["published"].tolist() == [True, False, False]
-    assert table["converged"].tolist() == [60, 120, 120]
-    assert table["shape"].tolist() == ["line", "plane", "plane"]
+    swept = fixed_points.tolerance_sweep(gathered, [0.1, 1, 10], system, search)
+    assert [tolerance for _, tolerance, _ in swept] == pytest.approx([1e-7, 1e-6, 1e-5])
+    assert swept[1][2] is gathered  # the published set is the pipeline's own
+    rows = [tables.set_measures(table, 2) | {"converged": table["converged"].to_numpy().sum()} for *_, table in swept]
+    assert [row["shape"] for row in rows] == ["line", "line", "plane"], rows
+    assert [row["converged"] for row in rows] == [200, 200, 200]
+    assert rows[0]["first_pc_share"] > rows[1]["first_pc_share"] > rows[2]["first_pc_share"]
+    assert list(catalogue.TABLES["tolerance"].names)[:6] == [
+        "model",
+        "split",
+        "system",
+        "multiple",
+        "tolerance",
+        "published",
+    ]
     with pytest.raises(ValueError, match="must hold 1"):
-        tables.tolerance_table([path], [10, 100, 1000], {})
+        tables.tolerance_table([path], {}, search, [10, 100, 1000], {})

@@ -35,7 +35,9 @@ def test_a_set_the_rule_calls_a_point_is_never_called_a_line():
 
 def test_beyond_its_null_is_on_the_side_that_means_structure():
     assert words.beyond_null(0.99, 0.1, 0.5) and not words.beyond_null(0.3, 0.1, 0.5)
-    assert words.beyond_null(1.2, 3.0, 9.0, larger=False) and not words.beyond_null(12.0, 3.0, 9.0, larger=False)
+    assert words.beyond_null(1.2, 3.0, 9.0, "smaller") and not words.beyond_null(12.0, 3.0, 9.0, "smaller")
+    assert words.beyond_null(12.0, 3.0, 9.0, "either") and not words.beyond_null(5.0, 3.0, 9.0, "either")
+    assert words.beyond_null(0.99, float("nan"), 0.5)  # a null of its 95th percentile alone
     assert not words.beyond_null(math.nan, 0.1, 0.5)
     assert words.null_word(True) == "beyond its null" and words.null_word(False) == "within its null"
     assert words.chance_word(True) == "at chance" and words.chance_word(False) == "above chance"

@@ -3,8 +3,8 @@
 ``states`` (extraction, Parquet, streaming PCA), ``normal_equations`` and ``solver`` (the root finding),
 ``spectra`` (time constants, variance shares), ``fixed_points`` (starts, shards, gathering, deduplication),
 ``linearization`` (Jacobians and eigendecompositions), ``manifold`` (the N-class geometry), ``words`` (the
-words for a set or a measure), ``analyses`` (one system's measures), ``similarity`` (two systems compared:
-DSA, CKA).
+words for a set or a measure), ``evidence`` (seed spread, tests over seeds, nulls), ``analyses`` (one
+system's measures), ``similarity`` (two systems compared: DSA, CKA).
 """
 
 # Bottom to top: a module imports only those before it and the layers below (tests/test_layout.py reads this order).
@@ -17,6 +17,7 @@ __all__ = [
     "linearization",
     "manifold",
     "words",
+    "evidence",
     "analyses",
     "similarity",
 ]

@@ -377,20 +377,29 @@ def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> di
     }
 
 
-def tolerance_sweep(table: pa.Table, multiples) -> list[tuple[float, float, pa.Table]]:
-    """A gathered ``table`` judged again, with its own gather settings (its ``gather`` metadata), at each of
-    ``multiples`` of its tolerance: (multiple, tolerance, the table gathered at it) per multiple. The starts
-    are those of the one search, stopped at the published tolerance (multiple 1); a looser tolerance adds the
-    slow points below it."""
+def tolerance_sweep(
+    table: pa.Table, multiples, system, search: SearchSettings, device: str | torch.device = "cpu"
+) -> list[tuple[float, float, pa.Table]]:
+    """A gathered ``table``'s search run again from its starts with each of ``multiples`` of its tolerance
+    (each start stopped there, as the search would have, and judged by the table's own gather settings, its
+    ``gather`` metadata): (multiple, tolerance, the gathered table) per multiple; multiple 1 is ``table``
+    itself, the published set. Where a start stops decides where its point lies along a slow manifold, so a
+    sweep re-solves rather than re-reads one search's endpoints. ``system`` and ``search`` (the shards'
+    settings) are the table's."""
     metadata = table.schema.metadata or {}
     if b"gather" not in metadata:
         raise ValueError("the table has no gather metadata: it is not a gathered fixed-point table")
     settings = GatherSettings.from_params(json.loads(metadata[b"gather"]))
-    search = table.select(list(solver.RESULT_COLUMNS))
+    scale = search_scale([table])
+    starts = list_matrix(table["start"], system.state_size)
     swept = []
-    for multiple in multiples:
-        gathered = gather([search], settings, float(multiple))
-        swept.append((float(multiple), float(gathered.schema.metadata[b"tolerance"]), gathered))
+    for multiple in map(float, multiples):
+        if multiple == 1.0:
+            gathered = table
+        else:
+            result = solve(system, starts, search, device, progress=False, scale=scale, multiple=multiple)
+            gathered = gather([result.to_table(table["start_index"].to_numpy())], settings, multiple)
+        swept.append((multiple, settings.tolerance(scale) * multiple, gathered))
     return swept
 
 
@@ -413,11 +422,13 @@ def solve(
     device: str | torch.device = "cpu",
     progress: bool = True,
     scale: float | None = None,
+    multiple: float = 1.0,
     **options,
 ) -> solver.FixedPointResult:
     """``solver.find`` from ``starts`` (B, S) with the search's ``settings``, on ``device``, each start stopped
     at the search's tolerance (``settings.tolerance``) for the speed scale ``scale`` (the median q of the
-    search's starts, ``solver.speed_scale``; None: of ``starts``), which the result carries to the gather.
+    search's starts, ``solver.speed_scale``; None: of ``starts``), which the result carries to the gather;
+    ``multiple`` times it for a tolerance sweep (``tolerance_sweep``).
 
     ``options`` go to ``solver.find`` unchanged (``x``, ``batched``, ``linear_algebra``, ...).
     """
@@ -425,7 +436,7 @@ def solve(
         scale = solver.speed_scale(system, starts, options.get("x"), device)
     result = solver.find(
         system, starts, method=settings.method, max_iterations=settings.max_iterations,
-        tolerance=settings.tolerance(scale), damping=settings.damping, learning_rate=settings.learning_rate,
+        tolerance=settings.tolerance(scale) * multiple, damping=settings.damping, learning_rate=settings.learning_rate,
         bounded=settings.bounded, single_precision=settings.single_precision, device=device, progress=progress,
         **options,
     )  # fmt: skip

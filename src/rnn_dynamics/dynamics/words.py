@@ -17,6 +17,7 @@ __all__ = [
     "LINE_EXTENT",
     "NO_FIXED_POINT",
     "POINT_EXTENT",
+    "SIDES",
     "beyond_null",
     "chance_word",
     "dimension",
@@ -73,13 +74,22 @@ def shape(count: int, extent: float, pcs_90: float, participation_ratio: float, 
     return "plane" if low == 2 else f"{low}-dimensional manifold"
 
 
-def beyond_null(value: float, low: float, high: float, larger: bool = True) -> bool:
+SIDES = ("larger", "smaller", "either")
+
+
+def beyond_null(value: float, low: float, high: float, side: str = "larger") -> bool:
     """Whether ``value`` lies beyond its null's 5th-95th percentile interval (``low``, ``high``) on the side
-    that means structure: above ``high`` where ``larger`` (a share, an alignment), below ``low`` otherwise (a
-    dimension, a distance). False where any of them is missing."""
-    if not all(map(math.isfinite, (value, low, high))):
+    that means structure: above ``high`` (``larger``: a share, an alignment), below ``low`` (``smaller``: a
+    dimension, a distance) or either (an angle a random readout also takes). False where the value or the
+    end it is read against is missing."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, not {side!r}")
+    finite = {name: math.isfinite(number) for name, number in (("value", value), ("low", low), ("high", high))}
+    if not finite["value"]:
         return False
-    return value > high if larger else value < low
+    above = finite["high"] and value > high
+    below = finite["low"] and value < low
+    return above if side == "larger" else below if side == "smaller" else above or below
 
 
 def chance_word(at_chance: bool) -> str:

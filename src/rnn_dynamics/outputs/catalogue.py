@@ -160,6 +160,38 @@ _TOLERANCE = {
     "shape": "the word for the set (dynamics.words.shape: point, segment, line, plane, N - 1 manifold, ...)",
 }
 
+_SEEDS = {
+    "grid_point": "the model id less its seed: the grid point whose seeds are aggregated",
+    "system": "layerN or stack",
+    "measure": "a measure of the comparison table",
+    "n": "seeds with a value",
+    "mean": "mean over those seeds",
+    "sd": "standard deviation over them (n - 1 degrees of freedom; NaN for one seed)",
+    "min": "the smallest seed's value",
+    "max": "the largest",
+    "ci_low": "the interval's lower end (NaN for one seed)",
+    "ci_high": "its upper end",
+    "interval": "how the interval is made (dynamics.evidence.INTERVAL)",
+    "seeds": "the seeds, ';'-separated",
+    "values": "their values in that order",
+}
+
+_EVIDENCE = {
+    "model": "model id",
+    "split": "the split whose states or reviews the measure reads",
+    "system": "layerN or stack",
+    "measure": "the measure (a column of the comparison table, or states_explained_k of the explained variance)",
+    "value": "its value",
+    "null": "what it stands beside: untrained (initial weights), random_readout (centred alike), random_subspace "
+    "(of the same size), other_reviews, shuffled_words",
+    "null_median": "the null's median",
+    "null_low": "its 5th percentile (the one value where null_n is 1)",
+    "null_high": "its 95th percentile",
+    "null_n": "samples of the null",
+    "beyond_null": "whether the value lies beyond the null on the side that means structure (dynamics.words)",
+    "side": "that side: larger, smaller, or either",
+}
+
 _COMPARISON = {
     "dataset": "dataset name in the config",
     "model": "model id",
@@ -329,6 +361,20 @@ TABLES = {
             _COMPARISON,
             heading="The paper's measures, per system",
             across_rule="comparison_across_datasets",
+        ),
+        Table(
+            "evidence",
+            "evidence_table",
+            "Each published measure beside its null: the untrained network, random readouts, random subspaces",
+            _EVIDENCE,
+            heading="Each measure beside its null",
+        ),
+        Table(
+            "seeds",
+            "seeds_table",
+            "Each measure of the comparison table over the seeds of each grid point: n, mean, spread, interval",
+            _SEEDS,
+            heading="Spread over seeds",
         ),
         Table(
             "timeline",

@@ -40,7 +40,12 @@ __all__ = [
 ]
 
 # What the page says above a table's rows, where it says more than its columns (by table name).
-SENTENCES = {"similarity": similarity.answers, "tolerance": summary_tables.tolerance_sentences}
+SENTENCES = {
+    "similarity": similarity.answers,
+    "tolerance": summary_tables.tolerance_sentences,
+    "seeds": summary_tables.seed_sentences,
+    "evidence": summary_tables.evidence_sentences,
+}
 
 # Figures of each model, drawn on the page in this order.
 FIGURES = {

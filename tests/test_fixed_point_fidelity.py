@@ -56,13 +56,16 @@ def test_lm_matches_adam(integrating_gru):
     origin = visited.mean(axis=0)
     axis = np.linalg.svd(visited - origin, full_matrices=False)[2][0]
 
-    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    # The reproduction's tolerance (q < 1e-6), where these bounds were measured. At the relative default
+    # (5.6e-5 on this network) the counts and ranges agree as well, the first-PC shares less (0.91 and 0.77).
+    absolute = {"q_rule": "absolute"}
+    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(**absolute), progress=False)
     adam = fixed_points.solve(
-        system, starts, fixed_points.SearchSettings(method="adam", max_iterations=10000), progress=False
+        system, starts, fixed_points.SearchSettings(method="adam", max_iterations=10000, **absolute), progress=False
     )
     summary = {
         name: fixed_points.line_summary(
-            fixed_points.approximate_set(result, fixed_points.GatherSettings()), axis, origin
+            fixed_points.approximate_set(result, fixed_points.GatherSettings(**absolute)), axis, origin
         )
         for name, result in (("lm", lm), ("adam", adam))
     }

@@ -37,7 +37,7 @@ def main(argv=None) -> dict:
         shards = [fixed_points.read_shard(path) for path in sorted((folder / args.system).glob("shard-*.parquet"))]
         system = model_lib.load(args.run / "models" / folder.name / "model.pt").system(args.system)
         for q_tol in args.q_tol:
-            table = fixed_points.gather(shards, fixed_points.GatherSettings(q_tol=q_tol))
+            table = fixed_points.gather(shards, fixed_points.GatherSettings(q_rule="absolute", q_tol=q_tol))
             counts = fixed_points.counts(table)
             points = storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
             modulus = linearization.linearize(system, points, modes=1).modulus if len(points) else np.empty((0, 1))

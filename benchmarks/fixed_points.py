@@ -247,7 +247,9 @@ def main() -> None:
         )
     baseline = min(per_start_seconds, one_thread_seconds or np.inf)
     roots = solver.polish(system, lm, max_iterations=200, bounded=bounded, progress=False, device=device).exact_roots
-    exact = fixed_points.approximate_set(roots, fixed_points.GatherSettings(q_tol=solver.EXACT_Q_TOL))
+    exact = fixed_points.approximate_set(
+        roots, fixed_points.GatherSettings(q_rule="absolute", q_tol=solver.EXACT_Q_TOL)
+    )
     print(f"exact roots (polish, an extension): {roots.seconds:.2f} s, {len(exact)} unique in the reachable states")
 
     unique = fixed_points.approximate_set(lm, fixed_points.GatherSettings())

@@ -58,10 +58,11 @@ def trained(tmp_path_factory):
     found = fixed_points.solve(
         system,
         fixed_points.sample_starts(visited, 100, noise=0.0, seed=0),
-        fixed_points.SearchSettings(),
+        fixed_points.SearchSettings(q_rule="absolute"),  # the reproduction's q < 1e-6, which these tests pin
         progress=False,
     )
-    lin = linearization.linearize(system, fixed_points.approximate_set(found, fixed_points.GatherSettings()))
+    verdicts = fixed_points.GatherSettings(q_rule="absolute")
+    lin = linearization.linearize(system, fixed_points.approximate_set(found, verdicts))
     result = analyses.analyze(
         model,
         "layer1",
@@ -211,6 +212,7 @@ def test_tables_and_figures_are_written(trained, tmp_path):
                 "valence",
                 "linearized",
                 "null_alignment",
+                "evidence",
                 "top_words",
                 "manifold",
                 "projected_accuracy",

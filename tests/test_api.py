@@ -11,7 +11,6 @@ from torch import nn
 from torch.func import jacrev, vmap
 
 import rnn_dynamics as rd
-from rnn_dynamics.ground import config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,11 +85,11 @@ def test_a_contracting_vanilla_rnn_has_one_fixed_point_at_zero_with_its_eigenval
     np.testing.assert_allclose(exact.unique_points, 0, atol=1e-6)
     np.testing.assert_allclose(exact.eigenvalues[0].real, eigenvalues[np.argsort(-np.abs(eigenvalues))], atol=1e-6)
     assert exact.is_stable.tolist() == [True]
-    # The approximate search stops every start near 0, within what q < q_tol allows.
+    # The approximate search stops every start near 0, within what q below the search's tolerance allows.
     approximate = rd.find_fixed_points(rnn, starts)
     assert approximate.converged.all()
-    q_tol = config.defaults("fixed_points")["q_tol"]
-    assert np.abs(approximate.points).max() < 10 * np.sqrt(q_tol) / (1 - 0.9)
+    tolerance = float(approximate.table.schema.metadata[b"tolerance"])
+    assert np.abs(approximate.points).max() < 10 * np.sqrt(tolerance) / (1 - 0.9)
     linear = rd.linearize(rnn, exact, modes=None)
     np.testing.assert_allclose(np.sort(linear.eigenvalues[0].real), np.sort(eigenvalues), atol=1e-6)
 
@@ -129,7 +128,8 @@ def test_a_hand_built_gru_has_its_line_of_fixed_points():
     assert found.converged.all()
     # Along the line every start stays where it began; across it the state decays to the line.
     np.testing.assert_allclose(found.points[:, 0], starts[:, 0], atol=1e-6)
-    np.testing.assert_allclose(found.points[:, 1:], 0, atol=5e-3)
+    tolerance = float(found.table.schema.metadata[b"tolerance"])  # q = mean square of the decaying units
+    np.testing.assert_allclose(found.points[:, 1:], 0, atol=10 * np.sqrt(tolerance) / (1 - 0.5))
     assert len(found) > 10  # spread along the line, not collapsed to one point
     assert np.ptp(found.unique_points[:, 0]) > 1.0
     moduli = np.abs(found.eigenvalues)
@@ -173,7 +173,7 @@ def test_settings_default_to_the_schema_and_unknown_ones_are_named():
     starts = np.zeros((2, 2)) + 0.3
     with pytest.raises(ValueError, match="q_toll"):
         rd.find_fixed_points(rnn, starts, q_toll=1e-3)
-    loose = rd.find_fixed_points(rnn, starts, q_tol=1e-2, method="adam", learning_rate=1e-2)
+    loose = rd.find_fixed_points(rnn, starts, q_rule="absolute", q_tol=1e-2, method="adam", learning_rate=1e-2)
     assert loose.converged.all() and (loose.q < 1e-2).all()
     with pytest.raises(ValueError, match="layer must be 0..0"):
         rd.find_fixed_points(rnn, starts, layer=2)

@@ -56,13 +56,16 @@ def test_lm_matches_adam(integrating_gru):
     origin = visited.mean(axis=0)
     axis = np.linalg.svd(visited - origin, full_matrices=False)[2][0]
 
-    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    # The reproduction's tolerance (q < 1e-6), where these bounds were measured. At the relative default
+    # (5.6e-5 on this network) the counts and ranges agree as well, the first-PC shares less (0.91 and 0.77).
+    absolute = {"q_rule": "absolute"}
+    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(**absolute), progress=False)
     adam = fixed_points.solve(
-        system, starts, fixed_points.SearchSettings(method="adam", max_iterations=10000), progress=False
+        system, starts, fixed_points.SearchSettings(method="adam", max_iterations=10000, **absolute), progress=False
     )
     summary = {
         name: fixed_points.line_summary(
-            fixed_points.approximate_set(result, fixed_points.GatherSettings()), axis, origin
+            fixed_points.approximate_set(result, fixed_points.GatherSettings(**absolute)), axis, origin
         )
         for name, result in (("lm", lm), ("adam", adam))
     }
@@ -137,7 +140,7 @@ def test_an_lstm_reaches_the_tolerance_wherever_adam_does_and_its_slow_points_ar
         assert counts["converged"] + counts["slow_points"] == 100
         slow = ~result.converged
         if slow.any():
-            assert counts["slow_point_median_q"] >= fixed_points.SearchSettings().q_tol
+            assert counts["slow_point_median_q"] >= counts["tolerance"]
             assert counts["slow_point_time_constant"] > 0, counts
             # LM stops at the bottom of q, not above where Adam got to.
             assert np.median(result.q[slow]) <= 1.5 * np.median(adam.q[slow]), (layer, counts)

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from rnn_dynamics.api import systems as api_systems
 from rnn_dynamics.dynamics import fixed_points, solver, spectra, states
 from rnn_dynamics.ground import storage
 from rnn_dynamics.networks import cells
@@ -51,7 +52,9 @@ def gru_system(state_size=8, input_size=3, seed=0, scale=1.0):
 def test_levenberg_marquardt_solves_a_linear_system_to_machine_precision():
     system, known = linear_system()
     starts = np.random.default_rng(1).standard_normal((20, system.state_size)) * 3
-    result = fixed_points.solve(system, starts, fixed_points.SearchSettings(q_tol=1e-20), progress=False)
+    result = fixed_points.solve(
+        system, starts, fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-20), progress=False
+    )
     assert result.converged.all()
     assert (result.q < 1e-20).all()
     assert np.allclose(result.fixed_point, known, atol=1e-10)
@@ -65,13 +68,17 @@ def test_adam_batched_and_per_start_find_the_same_fixed_point():
     batched = fixed_points.solve(
         system,
         starts,
-        fixed_points.SearchSettings(method="adam", q_tol=1e-10, max_iterations=5000, learning_rate=0.05),
+        fixed_points.SearchSettings(
+            method="adam", q_rule="absolute", q_tol=1e-10, max_iterations=5000, learning_rate=0.05
+        ),
         progress=False,
     )
     one_by_one = fixed_points.solve(
         system,
         starts,
-        fixed_points.SearchSettings(method="adam", q_tol=1e-10, max_iterations=5000, learning_rate=0.05),
+        fixed_points.SearchSettings(
+            method="adam", q_rule="absolute", q_tol=1e-10, max_iterations=5000, learning_rate=0.05
+        ),
         batched=False,
         progress=False,
     )
@@ -86,7 +93,9 @@ def test_adam_batched_and_per_start_find_the_same_fixed_point():
 def test_levenberg_marquardt_on_a_gru_stops_converged_starts():
     system = gru_system()
     starts = np.random.default_rng(0).uniform(-1, 1, (30, system.state_size))
-    result = fixed_points.solve(system, starts, fixed_points.SearchSettings(q_tol=1e-14), progress=False)
+    result = fixed_points.solve(
+        system, starts, fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-14), progress=False
+    )
     assert result.converged.mean() > 0.8
     h = torch.tensor(result.fixed_point[result.converged])
     residual = (h - system.step(h, torch.zeros(len(h), system.input_size, dtype=torch.float64))).pow(2).mean(-1)
@@ -97,9 +106,11 @@ def test_levenberg_marquardt_on_a_gru_stops_converged_starts():
 def test_find_rejects_starts_of_the_wrong_size():
     system, _ = linear_system()
     with pytest.raises(ValueError, match=r"\(B, 6\)"):
-        fixed_points.solve(system, np.zeros((2, 5)), fixed_points.SearchSettings(), progress=False)
+        fixed_points.solve(system, np.zeros((2, 5)), fixed_points.SearchSettings(q_rule="absolute"), progress=False)
     with pytest.raises(ValueError, match="method"):
-        fixed_points.solve(system, np.zeros((2, 6)), fixed_points.SearchSettings(method="newton"), progress=False)
+        fixed_points.solve(
+            system, np.zeros((2, 6)), fixed_points.SearchSettings(q_rule="absolute", method="newton"), progress=False
+        )
 
 
 def test_sample_starts_is_seeded_distinct_and_noisy_on_request():
@@ -125,9 +136,13 @@ def solve_in_shards(system, starts, count):
     tables = []
     for index in range(count):
         rows = fixed_points.shard_rows(len(starts), index, count)
-        result = fixed_points.solve(system, starts[rows], fixed_points.SearchSettings(q_tol=1e-14), progress=False)
+        result = fixed_points.solve(
+            system, starts[rows], fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-14), progress=False
+        )
         tables.append(result.to_table(np.arange(len(starts))[rows]))
-    return fixed_points.gather(tables[::-1], fixed_points.GatherSettings(q_tol=1e-10, unique_tol=1e-6))
+    return fixed_points.gather(
+        tables[::-1], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-10, unique_tol=1e-6)
+    )
 
 
 def test_the_gathered_result_does_not_depend_on_the_number_of_shards():
@@ -148,16 +163,16 @@ def test_the_solver_and_the_gather_give_one_verdict_below_q_tol():
     # gathered as converged, and approximate_set (a result in memory) keeps the gathered unique points.
     system = gru_system(scale=2.0)
     starts = np.random.default_rng(2).uniform(-1, 1, (24, system.state_size))
-    settings = fixed_points.SearchSettings(q_tol=1e-9, max_iterations=4)
+    settings = fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-9, max_iterations=4)
     result = fixed_points.solve(system, starts, settings, progress=False)
     assert 0 < result.converged.sum() < len(starts)  # a few iterations leave some starts above q_tol
     np.testing.assert_array_equal(result.converged, solver.below_tolerance(result.q, settings.q_tol))
-    gather_settings = fixed_points.GatherSettings(q_tol=settings.q_tol)
+    gather_settings = fixed_points.GatherSettings(q_rule="absolute", q_tol=settings.q_tol)
     gathered = fixed_points.gather([result.to_table()], gather_settings)
     np.testing.assert_array_equal(gathered["converged"].to_numpy(), result.converged)
     unique = storage.list_matrix(fixed_points.unique_fixed_points(gathered)["fixed_point"])
     np.testing.assert_array_equal(fixed_points.approximate_set(result, gather_settings), unique)
-    nothing = fixed_points.approximate_set(result, fixed_points.GatherSettings(q_tol=1e-300))
+    nothing = fixed_points.approximate_set(result, fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-300))
     assert nothing.shape == (0, system.state_size)
 
 
@@ -179,12 +194,12 @@ def test_duplicates_merge_by_chebyshev_or_euclidean_distance_keeping_the_lowest_
     # Every coordinate within 1e-3 (Chebyshev 8e-4) but 1.13e-3 apart in Euclidean distance.
     table = shard([[0, 0], [8e-4, 8e-4], [1, 1]], [1e-9, 1e-10, 1e-7])
     chebyshev = fixed_points.gather(
-        [table], fixed_points.GatherSettings(q_tol=1e-6, unique_tol=1e-3, unique_metric="chebyshev")
+        [table], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6, unique_tol=1e-3, unique_metric="chebyshev")
     )
     assert chebyshev["fixed_point_id"].to_pylist() == [0, 0, 1]
     assert chebyshev["representative"].to_pylist() == [False, True, True]  # the lowest q stands for the pair
     euclidean = fixed_points.gather(
-        [table], fixed_points.GatherSettings(q_tol=1e-6, unique_tol=1e-3, unique_metric="euclidean")
+        [table], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6, unique_tol=1e-3, unique_metric="euclidean")
     )
     assert euclidean["fixed_point_id"].to_pylist() == [1, 0, 2]
     assert euclidean["representative"].to_pylist() == [True, True, True]
@@ -194,25 +209,28 @@ def test_duplicates_merge_by_chebyshev_or_euclidean_distance_keeping_the_lowest_
 def test_gather_counts_convergence_and_drops_outliers():
     table = shard([[0, 0], [0.1, 0], [5, 5], [0.2, 0]], [1e-9, 1e-7, 1e-9, 1e-3])
     gathered = fixed_points.gather(
-        [table], fixed_points.GatherSettings(q_tol=1e-6, unique_tol=1e-3, outlier_distance=1.0)
+        [table], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6, unique_tol=1e-3, outlier_distance=1.0)
     )
     assert gathered["converged"].to_pylist() == [True, True, True, False]
     assert gathered["outlier"].to_pylist() == [False, False, True, False]
     assert gathered["fixed_point_id"].to_pylist() == [0, 1, -1, -1]
     counts = fixed_points.counts(gathered)
     assert np.isnan(counts.pop("slow_point_time_constant"))  # no modulus measured at the slow point
+    assert np.isnan(counts.pop("speed_scale"))  # a table of no search: no speed scale
     assert counts == {
-        "starts": 4, "converged": 3, "slow_points": 1, "slow_point_median_q": 1e-3, "converged_1e-8": 2,
-        "outside_state_space": 0, "at_bound": 0, "unique_fixed_points": 2, "exact_roots": -1,
+        "starts": 4, "tolerance": 1e-6, "converged": 3, "slow_points": 1, "slow_point_median_q": 1e-3,
+        "converged_1e-8": 2, "outside_state_space": 0, "at_bound": 0, "unique_fixed_points": 2, "exact_roots": -1,
     }  # fmt: skip
     with pytest.raises(ValueError, match="overlap"):
-        fixed_points.gather([table, table], fixed_points.GatherSettings())
+        fixed_points.gather([table, table], fixed_points.GatherSettings(q_rule="absolute"))
     with pytest.raises(ValueError, match="unique_metric"):
-        fixed_points.gather([table], fixed_points.GatherSettings(unique_metric="cosine"))
+        fixed_points.gather([table], fixed_points.GatherSettings(q_rule="absolute", unique_metric="cosine"))
 
 
 def test_gathered_table_round_trips_through_parquet(tmp_path):
-    gathered = fixed_points.gather([shard([[0, 0], [1, 1]], [1e-9, 1e-9])], fixed_points.GatherSettings())
+    gathered = fixed_points.gather(
+        [shard([[0, 0], [1, 1]], [1e-9, 1e-9])], fixed_points.GatherSettings(q_rule="absolute")
+    )
     pq.write_table(gathered, tmp_path / "layer1.parquet")
     back = fixed_points.read_fixed_points(tmp_path / "layer1.parquet")
     # Exact roots were not sought: NaN there, which equals() counts as different.
@@ -267,19 +285,21 @@ def test_fixed_points_outside_the_reachable_state_space_are_not_counted():
         state_bound=cells.GRU.state_bound(hidden),
     )
     starts = np.array([[0.5, 0.0], [2.0, 0.0]])
-    result = fixed_points.solve(system, starts, fixed_points.SearchSettings(bounded=False), progress=False)
+    result = fixed_points.solve(
+        system, starts, fixed_points.SearchSettings(q_rule="absolute", bounded=False), progress=False
+    )
     assert result.q.max() < 1e-20
     np.testing.assert_array_equal(result.in_state_space, [True, False])
-    gathered = fixed_points.gather([result.to_table()], fixed_points.GatherSettings())
+    gathered = fixed_points.gather([result.to_table()], fixed_points.GatherSettings(q_rule="absolute"))
     assert gathered["fixed_point_id"].to_pylist() == [0, -1]
     assert fixed_points.counts(gathered)["outside_state_space"] == 1
     # The default, bounded search stops the second start on the bound (h = 1): in the state
     # space, but counted apart, not as a fixed point.
-    bounded = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    bounded = fixed_points.solve(system, starts, fixed_points.SearchSettings(q_rule="absolute"), progress=False)
     np.testing.assert_array_equal(bounded.fixed_point, [[0.5, 0.0], [1.0, 0.0]])
     np.testing.assert_array_equal(bounded.in_state_space, [True, True])
     np.testing.assert_array_equal(bounded.at_bound, [False, True])
-    gathered = fixed_points.gather([bounded.to_table()], fixed_points.GatherSettings())
+    gathered = fixed_points.gather([bounded.to_table()], fixed_points.GatherSettings(q_rule="absolute"))
     assert gathered["fixed_point_id"].to_pylist() == [0, -1]
     counts = fixed_points.counts(gathered)
     assert (counts["outside_state_space"], counts["at_bound"], counts["unique_fixed_points"]) == (0, 1, 1)
@@ -298,9 +318,12 @@ def slow_slope(delta=1e-4):
 def test_a_start_on_a_slow_slope_goes_on_below_the_tolerance_where_adam_stops(monkeypatch):
     system = slow_slope()
     starts = np.array([[20.0, 0.3], [-18.0, -0.2]])
-    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    lm = fixed_points.solve(system, starts, fixed_points.SearchSettings(q_rule="absolute"), progress=False)
     adam = fixed_points.solve(
-        system, starts, fixed_points.SearchSettings(method="adam", max_iterations=5000), progress=False
+        system,
+        starts,
+        fixed_points.SearchSettings(q_rule="absolute", method="adam", max_iterations=5000),
+        progress=False,
     )
     assert lm.converged.all() and adam.converged.all()
     # Both stop just past the edge of the tolerance (|h1| = 14.1), not at the fixed point 0.
@@ -310,7 +333,7 @@ def test_a_start_on_a_slow_slope_goes_on_below_the_tolerance_where_adam_stops(mo
     # With the damping floor held at APPROXIMATE_MIN_DAMPING LM moves h1 by 2e-4 a step:
     # it stalls and would call these starts slow points.
     monkeypatch.setattr(solver, "STALL_MIN_DAMPING", solver.APPROXIMATE_MIN_DAMPING)
-    held = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
+    held = fixed_points.solve(system, starts, fixed_points.SearchSettings(q_rule="absolute"), progress=False)
     assert not held.converged.any() and held.iterations.max() < 20
 
 
@@ -323,13 +346,17 @@ def test_a_start_at_a_minimum_of_q_above_the_tolerance_stops_there_as_a_slow_poi
     )  # fmt: skip
     result = solver.measure_slow_points(
         system,
-        fixed_points.solve(system, np.array([[0.4, 0.1], [-0.3, 0.0]]), fixed_points.SearchSettings(), progress=False),
+        fixed_points.solve(
+            system, np.array([[0.4, 0.1], [-0.3, 0.0]]), fixed_points.SearchSettings(q_rule="absolute"), progress=False
+        ),
     )
     assert not result.converged.any()
     np.testing.assert_allclose(result.q, (eps * a) ** 2 / 2, rtol=1e-3)
     np.testing.assert_allclose(result.fixed_point, 0, atol=0.02)
     assert result.iterations.max() < 200  # it stopped: it did not run out of iterations
-    counts = fixed_points.counts(fixed_points.gather([result.to_table()], fixed_points.GatherSettings()))
+    counts = fixed_points.counts(
+        fixed_points.gather([result.to_table()], fixed_points.GatherSettings(q_rule="absolute"))
+    )
     assert (counts["converged"], counts["slow_points"]) == (0, 2)
 
 
@@ -349,7 +376,10 @@ def test_a_start_pressed_on_the_bound_slides_along_it_to_the_least_q_there():
     column, target = residual_map[:, 1], b - residual_map[:, 0]
     best = np.array([1.0, column @ target / (column @ column)])
     result = fixed_points.solve(
-        system, np.array([[0.0, 0.0], [0.9, -0.8], [-0.5, 0.9]]), fixed_points.SearchSettings(), progress=False
+        system,
+        np.array([[0.0, 0.0], [0.9, -0.8], [-0.5, 0.9]]),
+        fixed_points.SearchSettings(q_rule="absolute"),
+        progress=False,
     )
     np.testing.assert_allclose(result.fixed_point, np.tile(best, (3, 1)), atol=1e-6)
     assert result.at_bound.all() and not result.converged.any()
@@ -363,15 +393,76 @@ def test_extent_tells_one_stable_point_from_points_along_a_slow_mode():
     starts = np.random.default_rng(2).standard_normal((40, 6)) * 3
     system, known = linear_system()
     around_one = fixed_points.gather(
-        [fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False).to_table()],
-        fixed_points.GatherSettings(),
+        [fixed_points.solve(system, starts, fixed_points.SearchSettings(q_rule="absolute"), progress=False).to_table()],
+        fixed_points.GatherSettings(q_rule="absolute"),
     )
     points = np.stack(fixed_points.unique_fixed_points(around_one)["fixed_point"].to_numpy(zero_copy_only=False))
     assert np.abs(points - known).max() < 0.05
     assert spectra.extent(points, starts) < 0.01
     slope_starts = np.column_stack([np.linspace(-40, 40, 9), np.zeros(9)])
     slope_starts = slope_starts[np.abs(slope_starts[:, 0]) > 15]
-    along = fixed_points.solve(slow_slope(), slope_starts, fixed_points.SearchSettings(), progress=False)
+    along = fixed_points.solve(
+        slow_slope(), slope_starts, fixed_points.SearchSettings(q_rule="absolute"), progress=False
+    )
     assert along.converged.all()
     assert spectra.extent(along.fixed_point, slope_starts) > 0.3
     assert np.isnan(spectra.extent(points[:1], starts))
+
+
+def visiting_gru(seed=0, size=16):
+    """A random GRU layer as a system, and 200 states it visits reading random inputs."""
+    torch.manual_seed(seed)
+    gru = torch.nn.GRU(3, size, batch_first=True).double()
+    with torch.no_grad():
+        states, _ = gru(torch.randn(20, 10, 3, dtype=torch.float64))
+    return api_systems.as_system(gru, None, state_size=size), states.reshape(-1, size).numpy()
+
+
+def test_the_relative_tolerance_is_a_fraction_of_the_starts_median_q_and_scales_with_them():
+    system, states = visiting_gru()
+    starts = fixed_points.sample_starts(states, 100, noise=0.0, seed=0)
+    settings = fixed_points.SearchSettings()
+    scale = solver.speed_scale(system, starts)
+    result = fixed_points.solve(system, starts, settings, progress=False)
+    assert settings.q_rule == "relative" and result.speed_scale == scale
+    assert result.tolerance == pytest.approx(settings.q_fraction * scale)
+    gathered = fixed_points.gather([result.to_table()], fixed_points.GatherSettings())
+    assert float(gathered.schema.metadata[b"tolerance"]) == result.tolerance
+    np.testing.assert_array_equal(gathered["converged"].to_numpy(), result.converged)
+    # Absolute: q_tol as given, whatever the speed scale.
+    assert fixed_points.SearchSettings(q_rule="absolute", q_tol=3e-7).tolerance(scale) == 3e-7
+    with pytest.raises(ValueError, match="q_rule must be one of"):
+        fixed_points.SearchSettings(q_rule="knee").tolerance(scale)
+    with pytest.raises(ValueError, match="speed scale"):
+        fixed_points.gather([shard([[0.0, 0.0]], [1e-9])], fixed_points.GatherSettings())
+
+
+def test_the_relative_tolerance_gives_the_same_set_on_starts_perturbed_in_their_last_bits():
+    """Every start moved by a few units in the last place (as another CPU's sums round): the same tolerance
+    to ~1e-12 and the same starts below it, the same unique points."""
+    system, states = visiting_gru(seed=1)
+    starts = fixed_points.sample_starts(states, 200, noise=0.0, seed=0)
+    ulps = np.random.default_rng(0).integers(-4, 5, starts.shape)
+    perturbed = starts + ulps * np.spacing(starts)
+    assert not np.array_equal(perturbed, starts)
+    found = [
+        fixed_points.solve(system, rows, fixed_points.SearchSettings(), progress=False) for rows in (starts, perturbed)
+    ]
+    assert found[0].tolerance == pytest.approx(found[1].tolerance, rel=1e-12)
+    np.testing.assert_array_equal(found[0].converged, found[1].converged)
+    assert found[0].converged.sum() > 0
+    sets = [fixed_points.approximate_set(result, fixed_points.GatherSettings()) for result in found]
+    assert sets[0].shape == sets[1].shape
+    np.testing.assert_allclose(sets[0], sets[1], atol=1e-9)
+
+
+def test_shards_of_one_search_share_its_speed_scale_and_shards_of_two_are_refused(tmp_path):
+    system, states = visiting_gru(seed=2)
+    settings = fixed_points.SearchSettings(starts=60)
+    tables = [fixed_points.solve_shard(system, states, settings, index, 3) for index in range(3)]
+    whole = fixed_points.solve(system, fixed_points.sample_starts(states, 60, 0.0, 0), settings, progress=False)
+    gathered = fixed_points.gather(tables, fixed_points.GatherSettings())
+    assert float(gathered.schema.metadata[b"tolerance"]) == pytest.approx(whole.tolerance, rel=1e-12)
+    other = fixed_points.solve_shard(system, states, fixed_points.SearchSettings(starts=60, seed=1), 1, 3)
+    with pytest.raises(ValueError, match="different speed scales"):
+        fixed_points.gather([tables[0], other], fixed_points.GatherSettings())

@@ -94,7 +94,9 @@ def test_the_stack_spectrum_is_the_union_of_its_layers_spectra():
         ModelSpec.parse("gru-L2-E4-H6-s0"), vocab_size=10, dropout=0.0, layer_dropout=0.0
     )
     stack = network.system("stack")
-    result = fixed_points.solve(stack, np.zeros((1, 12)), fixed_points.SearchSettings(q_tol=1e-24), progress=False)
+    result = fixed_points.solve(
+        stack, np.zeros((1, 12)), fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-24), progress=False
+    )
     assert result.converged.all()
     joint = linearization.linearize(stack, result.fixed_point, modes=None).eigenvalues[0]
     point = result.fixed_point[0]
@@ -108,7 +110,11 @@ def test_fixed_point_table_pairs_fixed_point_and_linearization_tables(tmp_path):
     system, known = linear_system(size=3)
     starts = np.random.default_rng(0).standard_normal((4, 3))
     gathered = fixed_points.gather(
-        [fixed_points.solve(system, starts, fixed_points.SearchSettings(q_tol=1e-12), progress=False).to_table()],
+        [
+            fixed_points.solve(
+                system, starts, fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-12), progress=False
+            ).to_table()
+        ],
         fixed_points.GatherSettings(),
     )
     model_id = "gru-L1-E4-H3-s0"

@@ -48,7 +48,10 @@ def assert_page_shows(text: str, csvs: dict[str, pd.DataFrame]) -> None:
 
 def test_every_column_of_every_table_on_the_page_has_its_meaning():
     shown = [table.name for table in catalogue.page_tables()]
-    assert shown == ["data", "accuracy", "explained_variance", "fixed_points", "comparison", "similarity"]
+    assert shown == [
+        "data", "accuracy", "explained_variance", "fixed_points", "tolerance", "comparison", "evidence", "seeds",
+        "similarity",
+    ]  # fmt: skip
     for name in shown:
         assert all(meaning.strip() for meaning in catalogue.TABLES[name].columns.values()), name
     assert catalogue.TABLES["explained_variance"].names == [
@@ -95,7 +98,50 @@ def synthetic_like_tables():
     )  # fmt: skip
     fixed = pd.DataFrame([{column: 1.5 for column in catalogue.TABLES["fixed_points"].names} | {"model": "m"}])
     comparison = pd.DataFrame([{column: 0.25 for column in catalogue.TABLES["comparison"].names} | {"model": "m"}])
-    return {"accuracy": accuracy, "explained_variance": explained, "fixed_points": fixed, "comparison": comparison}
+    return {
+        "accuracy": accuracy, "explained_variance": explained, "fixed_points": fixed,
+        "tolerance": tolerance_like_table(), "comparison": comparison, "seeds": seeds_like_table(),
+        "evidence": evidence_like_table(),
+    }  # fmt: skip
+
+
+def evidence_like_table():
+    """A readout share beyond its random subspaces, and the states' variance against one untrained network."""
+    columns = catalogue.TABLES["evidence"].names
+    return pd.DataFrame(
+        [
+            ("m", "test", "layer1", "readout_in_manifold_share", 0.9, "random_subspace", 0.02, 0.005, 0.05, 1000,
+             True, "larger"),
+            ("m", "test", "layer1", "states_explained_2", 0.95, "untrained", 0.5, 0.5, 0.5, 1, True, "larger"),
+        ],
+        columns=columns,
+    )  # fmt: skip
+
+
+def seeds_like_table():
+    """Test accuracy over three seeds of two batch sizes."""
+    rows = [
+        {
+            "model": f"gru-L1-E8-H16{batch}-s{seed}",
+            "system": "layer1",
+            "test_accuracy": 0.9 - 0.1 * bool(batch) + seed / 100,
+        }
+        for batch in ("", "-B16")
+        for seed in range(3)
+    ]
+    return tables.seeds_table(pd.DataFrame(rows, columns=catalogue.TABLES["comparison"].names))
+
+
+def tolerance_like_table():
+    """A system where no start passes the published tolerance, and a line at ten times it."""
+    nan = float("nan")
+    return pd.DataFrame(
+        [
+            ("m", "test", "layer1", 1.0, 2e-6, True, 0, 0, nan, nan, nan, nan, "no fixed point"),
+            ("m", "test", "layer1", 10.0, 2e-5, False, 420, 300, 0.9, 0.97, 1, 1.06, "line"),
+        ],
+        columns=catalogue.TABLES["tolerance"].names,
+    )
 
 
 def test_a_page_shows_its_tables_and_provenance(tmp_path):
@@ -120,6 +166,14 @@ def test_a_page_shows_its_tables_and_provenance(tmp_path):
     assert "15 s from the first job's start" in text
     assert "| train | 2 | 15 | 10 | 120 |" in text
     assert "![m: approximate fixed points" in text and "(figures/m/fixed_points.png)" in text
+    # A system where nothing passes the tolerance says so in words, and the sweep's word beside it.
+    assert "- m (test) layer1: no fixed point: no start's q fell below 2e-06 at the published tolerance" in text
+    assert "the word depends on the tolerance (10x: a line (300 unique points" in text
+    assert "- m (test) layer1, readout_in_manifold_share 0.9: beyond its null (random_subspace: median 0.02, " in text
+    assert "states_explained_2 0.95: beyond its null (untrained: median 0.5, one network, n = 1)." in text
+    # Two grid points along an axis: their n, and different only where the permutation test says so.
+    assert "- batch_size, gru-L1-E8-H16 against gru-L1-E8-H16-B16 (layer1), test_accuracy: 0.91 (n = 3" in text
+    assert "not different by a permutation test over seeds (two-sided p = 0.1" in text
 
 
 def test_publish_copies_the_page_and_the_figures_it_shows(tmp_path):
@@ -172,7 +226,22 @@ def grid_run(directory, models):
         "accuracy": [{"model": model, "test_accuracy": 0.9} for model in models],
         "explained_variance": [{"model": model, "split": "test", "layer": 1, "weights": "trained"} for model in models],
         "fixed_points": [{"model": model, "split": "test", "system": "layer1", "starts": 4} for model in models],
+        "tolerance": [
+            {
+                "model": model,
+                "split": "test",
+                "system": "layer1",
+                "multiple": 1.0,
+                "published": True,
+                "shape": "no fixed point",
+            }
+            for model in models
+        ],  # fmt: skip
         "comparison": [{"dataset": "synthetic", "model": model, "system": "layer1"} for model in models],
+        "evidence": [{"model": model, "split": "test", "system": "layer1", "measure": "pcs_90"} for model in models],
+        "seeds": [
+            {"grid_point": model.rsplit("-s", 1)[0], "system": "layer1", "measure": "pcs_90"} for model in models
+        ],
         "timeline": [{"rule": "train", "model": models[0], "s": 5.0, "max_rss": 100.0, "start_s": 0.0, "end_s": 5.0}],
     }
     for name, table_rows in rows.items():

@@ -54,7 +54,7 @@ def test_the_fixed_point_table_of_a_line_attractor(tmp_path):
         system, starts, method="lm", max_iterations=100, tolerance=1e-10, bounded=False, damping=1e-2,
         single_precision=False, progress=False,
     )  # fmt: skip
-    gathered = fixed_points.gather([found.to_table()], fixed_points.GatherSettings(q_tol=1e-10))
+    gathered = fixed_points.gather([found.to_table()], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-10))
     paths = [tmp_path / kind / MODEL / "layer1.parquet" for kind in ("fixed_points", "linearization")]
     storage.write_table(gathered, paths[0])
     storage.write_table(linearization.linearize_table(system, gathered).to_table(), paths[1])
@@ -89,3 +89,34 @@ def test_the_comparison_sets_the_papers_accuracy_beside_one_layer_models_only():
     combined = tables.combine_comparisons([other, table, table.iloc[:0]])
     assert combined["dataset"].tolist() == ["imdb", "imdb", "sst2", "sst2"]
     assert list(tables.combine_comparisons([]).columns) == catalogue.TABLES["comparison"].names
+
+
+def test_the_tolerance_table_shows_a_line_at_the_tolerance_that_becomes_a_plane_ten_times_above_it(tmp_path):
+    """``h -> diag(1, 0.99, 0.2) h``: a line of fixed points along h1 and a slow mode along h2, where q =
+    1e-4 h2^2 / 3, so a start stops once |h2| < sqrt(3 q_tol) / 0.01: within 0.17 of the line at q_tol 1e-6
+    (a line), within 0.55 at 1e-5 (a plane). The sweep runs the search again at each tolerance."""
+    a = torch.diag(torch.tensor([1.0, 0.99, 0.2], dtype=torch.float64))
+    system = DynamicalSystem(step=lambda h, x: h @ a.T, state_size=3, input_size=3, readout=lambda h: h)
+    starts = np.random.default_rng(0).uniform(-1, 1, (200, 3))
+    search = fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-6)
+    found = fixed_points.solve(system, starts, search, progress=False)
+    gathered = fixed_points.gather([found.to_table()], fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6))
+    path = tmp_path / "fixed_points" / MODEL / "layer1.parquet"
+    storage.write_table(gathered, path)
+    swept = fixed_points.tolerance_sweep(gathered, [0.1, 1, 10], system, search)
+    assert [tolerance for _, tolerance, _ in swept] == pytest.approx([1e-7, 1e-6, 1e-5])
+    assert swept[1][2] is gathered  # the published set is the pipeline's own
+    rows = [tables.set_measures(table, 2) | {"converged": table["converged"].to_numpy().sum()} for *_, table in swept]
+    assert [row["shape"] for row in rows] == ["line", "line", "plane"], rows
+    assert [row["converged"] for row in rows] == [200, 200, 200]
+    assert rows[0]["first_pc_share"] > rows[1]["first_pc_share"] > rows[2]["first_pc_share"]
+    assert list(catalogue.TABLES["tolerance"].names)[:6] == [
+        "model",
+        "split",
+        "system",
+        "multiple",
+        "tolerance",
+        "published",
+    ]
+    with pytest.raises(ValueError, match="must hold 1"):
+        tables.tolerance_table([path], {}, search, [10, 100, 1000], {})

@@ -184,10 +184,12 @@ STAGE_PARAMS = {
         "max_grad_norm", "weight_decay", "freeze_embeddings", "dropout", "layer_dropout",
     ]),
     "fixed_point_shard": ("fixed_points", [
-        "starts", "noise", "seed", "method", "max_iterations", "q_tol", "damping", "learning_rate", "exact_roots",
-        "bounded", "single_precision",
+        "starts", "noise", "seed", "method", "max_iterations", "q_tol", "q_rule", "q_fraction", "damping",
+        "learning_rate", "exact_roots", "bounded", "single_precision",
     ]),
-    "gather_fixed_points": ("fixed_points", ["q_tol", "unique_tol", "unique_metric", "outlier_distance"]),
+    "gather_fixed_points": ("fixed_points", [
+        "q_tol", "unique_tol", "unique_metric", "outlier_distance", "q_rule", "q_fraction",
+    ]),
     "analyze": ("analyses", ["reviews", "null_samples", "top_words", "regularization", "seed", "manifold_space"]),
 }  # fmt: skip
 

@@ -121,6 +121,11 @@ def all_fixed_point_tables(wildcards):
     return [path for m in MODELS for path in analysis_tables(wildcards.dataset, m.id, SPLIT_TAGS)]
 
 
+def all_gathered_fixed_points(wildcards):
+    """Every model's gathered fixed-point tables, one per system and split tag."""
+    return [path for path in all_fixed_point_tables(wildcards) if "/fixed_points/" in path]
+
+
 def all_pca_tables(wildcards):
     return [f"results/{wildcards.dataset}/pca/{m.id}{tag}.parquet" for m in MODELS for tag in SPLIT_TAGS]
 

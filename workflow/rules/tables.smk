@@ -57,6 +57,27 @@ rule fixed_point_table:
         "../../scripts/fixed_point_table.py"
 
 
+# The fixed-point set at each multiple of the search's tolerance (fixed_points.q_sweep): the search run again
+# from the same starts, on the CPU (three LM searches of each system).
+rule tolerance_table:
+    input:
+        fixed_points=all_gathered_fixed_points,
+        metrics=per_model("results/{dataset}/models/{model}/metrics.json"),
+        models=per_model("results/{dataset}/models/{model}/model.pt"),
+    output:
+        "results/{dataset}/tables/tolerance.csv",
+    log:
+        "logs/{dataset}/tables/tolerance.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        models=[m.id for m in MODELS],
+        multiples=config["fixed_points"]["q_sweep"],
+        settings=stage_params(fixed_points.SearchSettings),
+    script:
+        "../../scripts/tolerance_table.py"
+
+
 rule comparison_table:
     input:
         analyses=analysis_folders,
@@ -73,6 +94,35 @@ rule comparison_table:
         kind=lambda wildcards: dataset_spec(wildcards)["kind"],
     script:
         "../../scripts/comparison_table.py"
+
+
+# Each published measure beside its null (the analyses' readout nulls, the untrained network's states).
+rule evidence_table:
+    input:
+        analyses=analysis_folders,
+        explained_variance="results/{dataset}/tables/explained_variance.csv",
+    output:
+        "results/{dataset}/tables/evidence.csv",
+    log:
+        "logs/{dataset}/tables/evidence.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/evidence_table.py"
+
+
+# Each measure of the comparison table over the seeds of each grid point.
+rule seeds_table:
+    input:
+        "results/{dataset}/tables/comparison.csv",
+    output:
+        "results/{dataset}/tables/seeds.csv",
+    log:
+        "logs/{dataset}/tables/seeds.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/seeds_table.py"
 
 
 rule comparison_across_datasets:

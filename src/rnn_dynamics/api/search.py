@@ -330,7 +330,7 @@ def find_fixed_points(
             device=device, x=x,
         ).exact_roots  # fmt: skip
         result = dataclasses.replace(roots, start=result.start, iterations=result.iterations + roots.iterations)
-        verdicts = dataclasses.replace(verdicts, q_tol=solver.EXACT_Q_TOL)
+        verdicts = dataclasses.replace(verdicts, q_tol=solver.EXACT_Q_TOL, q_rule="absolute")
     result = solver.measure_slow_points(system, result, device=device, x=x)
     table = _gather(result.to_table().append_column("input", list_column(x)), x, verdicts)
     unique = fixed_points.unique_fixed_points(table)

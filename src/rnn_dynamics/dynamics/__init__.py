@@ -2,8 +2,9 @@
 
 ``states`` (extraction, Parquet, streaming PCA), ``normal_equations`` and ``solver`` (the root finding),
 ``spectra`` (time constants, variance shares), ``fixed_points`` (starts, shards, gathering, deduplication),
-``linearization`` (Jacobians and eigendecompositions), ``manifold`` (the N-class geometry), ``analyses``
-(one system's measures), ``similarity`` (two systems compared: DSA, CKA).
+``linearization`` (Jacobians and eigendecompositions), ``manifold`` (the N-class geometry), ``words`` (the
+words for a set or a measure), ``evidence`` (seed spread, tests over seeds, nulls), ``analyses`` (one
+system's measures), ``similarity`` (two systems compared: DSA, CKA).
 """
 
 # Bottom to top: a module imports only those before it and the layers below (tests/test_layout.py reads this order).
@@ -15,6 +16,8 @@ __all__ = [
     "fixed_points",
     "linearization",
     "manifold",
+    "words",
+    "evidence",
     "analyses",
     "similarity",
 ]

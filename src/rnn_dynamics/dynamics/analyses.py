@@ -37,7 +37,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
-from rnn_dynamics.dynamics import linearization, manifold, spectra
+from rnn_dynamics.dynamics import evidence, linearization, manifold, spectra
 from rnn_dynamics.dynamics.linearization import Linearization
 from rnn_dynamics.dynamics.spectra import time_constant, variance_fractions
 from rnn_dynamics.ground import config
@@ -491,6 +491,7 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
          "projected_accuracy_n_minus_1"],
         float("nan"),
     )  # fmt: skip
+    rows = []  # the evidence rows (``evidence.row``): each readout measure beside its null
     table["predicted_class"] = -1
     table["readout_in_slow_modes"] = np.nan
     visited = pd.DataFrame({f"pc{k + 1}": visited[:, k] for k in range(3)}).assign(predicted_class=-1)
@@ -499,12 +500,24 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
         weights = readout[0][:, coordinates_kept]
         vectors = manifold.centred_class_vectors(weights)
         summary["readout_angle_median"] = float(np.median(manifold.readout_angles(weights)))
+        if classes >= 3:  # two classes' centred vectors are opposite whatever the readout: no null to read
+            angles = evidence.random_readout_angles(classes, weights.shape[1], settings.null_samples, settings.seed)
+            rows.append(
+                evidence.row(
+                    "readout_angle_median", summary["readout_angle_median"], "random_readout", angles, "either"
+                )
+            )
         if len(points) >= 2:
             span = manifold.principal_axes(points, classes - 1)
             null = manifold.random_span_shares(vectors, span.shape[1], settings.null_samples, settings.seed)
             summary["readout_in_manifold_share"] = manifold.span_share(vectors, span)
             summary["null_readout_in_manifold_median"] = float(np.median(null))
             summary["null_readout_in_manifold_95"] = float(np.quantile(null, 0.95))
+            rows.append(
+                evidence.row(
+                    "readout_in_manifold_share", summary["readout_in_manifold_share"], "random_subspace", null, "larger"
+                )
+            )
         if len(points):
             table["predicted_class"] = predicted_classes(lin.fixed_point @ readout[0].T + readout[1])
             shares, sizes = slow_mode_readout_shares(
@@ -517,6 +530,16 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
             table["readout_in_slow_modes"] = shares
             summary["readout_in_slow_modes_median"] = float(np.median(shares))
             summary["null_readout_in_slow_modes_median"] = float(np.median(sizes / lin.fixed_point.shape[1]))
+            # The null of the median share: random subspaces of the median slow span's size.
+            slow_null = evidence.random_subspace_shares(
+                manifold.centred_class_vectors(readout[0]), int(np.median(sizes)), settings.null_samples, settings.seed
+            )
+            rows.append(
+                evidence.row(
+                    "readout_in_slow_modes_median", summary["readout_in_slow_modes_median"], "random_subspace",
+                    slow_null, "larger",
+                )
+            )  # fmt: skip
         visited["predicted_class"] = predicted_classes(finals @ weights.T + readout[1])
         moments = (
             evaluation["visited_mean"][coordinates_kept],
@@ -525,7 +548,10 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
         accuracy = projected_accuracy(finals, evaluation["labels"], (weights, readout[1]), classes, moments)
         if len(accuracy) >= classes - 1:  # a state of fewer dimensions than N - 1 has no such projection
             summary["projected_accuracy_n_minus_1"] = float(accuracy["accuracy"].iloc[classes - 2])
-    return {"summary": summary, "manifold": table, "visited": visited, "projected_accuracy": accuracy}
+    return {
+        "summary": summary, "manifold": table, "visited": visited, "projected_accuracy": accuracy,
+        "evidence": rows,
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -574,6 +600,11 @@ def analyze(
     summary["alignment_median"] = float(np.median(aligned)) if len(aligned) else float("nan")
     summary["null_alignment_median"] = float(np.median(null)) if len(null) else float("nan")
     summary["null_alignment_95"] = float(np.quantile(null, 0.95)) if len(null) else float("nan")
+    alignment_rows = (
+        [evidence.row("alignment_median", summary["alignment_median"], "random_readout", null, "larger")]
+        if len(null)
+        else []
+    )
 
     reads_embedding = system_name in ("stack", "layer1")
     if binary and reads_embedding and len(lin.fixed_point):
@@ -610,6 +641,7 @@ def analyze(
         "visited": geometry["visited"],
         "class_names": list(test.classes.names),
         "projected_accuracy": geometry["projected_accuracy"],
+        "evidence": pd.DataFrame(alignment_rows + geometry["evidence"], columns=evidence.COLUMNS),
     }
 
 
@@ -625,7 +657,10 @@ def write(result: dict, folder: str | Path, top_word_count: int) -> None:
     """The summary (summary.json) and one CSV per analysis, atomically, into ``folder``."""
     folder = Path(folder)
     write_json(result["summary"], folder / "summary.json")
-    names = ("dimensionality", "eigenvalues", "alignment", "valence", "linearized", "manifold", "projected_accuracy")
+    names = (
+        "dimensionality", "eigenvalues", "alignment", "valence", "linearized", "manifold", "projected_accuracy",
+        "evidence",
+    )  # fmt: skip
     tables = {name: result[name] for name in names}
     tables["null_alignment"] = pd.DataFrame({"abs_cos_random": result["null_alignment"]})
     tables["top_words"] = top_words(result["valence"], top_word_count)

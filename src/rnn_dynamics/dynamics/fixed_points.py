@@ -16,6 +16,7 @@ duplicates into one table per system; ``counts`` and ``line_summary`` say what w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -51,7 +52,9 @@ __all__ = [
     "shard_rows",
     "solve",
     "solve_shard",
+    "search_scale",
     "system_states",
+    "tolerance_sweep",
     "unique_fixed_points",
 ]
 
@@ -75,12 +78,18 @@ class SearchSettings(config.Section, section="fixed_points"):
     method: str
     max_iterations: int
     q_tol: float
+    q_rule: str
+    q_fraction: float
     damping: float
     learning_rate: float
     exact_roots: bool
     bounded: bool
     single_precision: bool
     device: str = config.runtime()
+
+    def tolerance(self, scale: float | None) -> float:
+        """Where each start stops for a search of speed scale ``scale`` (``solver.approximate_tolerance``)."""
+        return solver.approximate_tolerance(self.q_rule, self.q_tol, self.q_fraction, scale)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,12 @@ class GatherSettings(config.Section, section="fixed_points"):
     unique_tol: float
     unique_metric: str
     outlier_distance: float | None
+    q_rule: str
+    q_fraction: float
+
+    def tolerance(self, scale: float | None) -> float:
+        """The approximate fixed points' tolerance at the speed scale ``scale`` (``solver.approximate_tolerance``)."""
+        return solver.approximate_tolerance(self.q_rule, self.q_tol, self.q_fraction, scale)
 
 
 # ---------------------------------------------------------------------------
@@ -174,10 +189,27 @@ def read_shard(path: str | Path) -> pa.Table:
     return read_table(path, solver.RESULT_COLUMNS)
 
 
-def gather(shards: list[pa.Table], settings: GatherSettings) -> pa.Table:
+def search_scale(shards: list[pa.Table]) -> float | None:
+    """The speed scale the shards' search stopped its starts by (their ``speed_scale`` metadata), one for all
+    of them; None where none carries one (a result of ``solver.find`` alone)."""
+    found = {(table.schema.metadata or {}).get(b"speed_scale") for table in shards}
+    if len(found) > 1:
+        raise ValueError(
+            f"the shards were searched at different speed scales {sorted(map(str, found))}: they are not one "
+            "search (their starts or their network differ); make them again"
+        )
+    value = found.pop() if found else None
+    return None if value is None else float(value)
+
+
+def gather(shards: list[pa.Table], settings: GatherSettings, multiple: float = 1.0) -> pa.Table:
     """Join shard tables into one table of all starts, ordered by start_index, with the verdicts added.
 
-    Added columns: ``converged`` (q < q_tol); ``outlier`` (a converged point whose nearest
+    A start converged where its q is below the search's tolerance (``settings.tolerance`` at the shards'
+    speed scale, ``search_scale``) times ``multiple`` (1: the published set; the tolerance table's sweep
+    reads the same search at looser ones). The gathered table's metadata records that tolerance.
+
+    Added columns: ``converged`` (q below the tolerance); ``outlier`` (a converged point whose nearest
     other converged point is farther than ``outlier_distance``, Euclidean); ``fixed_point_id``
     (the unique fixed point of a converged, non-outlier start inside the state space
     (``in_state_space`` and not ``at_bound``), -1 otherwise) and ``representative`` (the row
@@ -186,7 +218,9 @@ def gather(shards: list[pa.Table], settings: GatherSettings) -> pa.Table:
     fixed point when every coordinate differs by less than ``unique_tol`` (``chebyshev``, the
     reproduction's rule) or their Euclidean distance is below it (``euclidean``, FixedPointFinder's).
     """
-    q_tol, unique_tol, unique_metric = settings.q_tol, settings.unique_tol, settings.unique_metric
+    unique_tol, unique_metric = settings.unique_tol, settings.unique_metric
+    scale = search_scale(shards) if settings.q_rule == "relative" else None
+    tolerance = settings.tolerance(scale) * multiple
     if unique_metric not in UNIQUE_METRICS:
         raise ValueError(f"unique_metric must be one of {UNIQUE_METRICS}, not {unique_metric!r}")
     table = pa.concat_tables(shards).sort_by("start_index")
@@ -195,7 +229,7 @@ def gather(shards: list[pa.Table], settings: GatherSettings) -> pa.Table:
         raise ValueError("shards overlap: a start_index occurs in more than one shard")
     points = list_matrix(table["fixed_point"])
     q = table["q"].to_numpy()
-    converged = solver.below_tolerance(q, q_tol)
+    converged = solver.below_tolerance(q, tolerance)
     reachable = converged & table["in_state_space"].to_numpy() & ~table["at_bound"].to_numpy()
     outlier = np.zeros(len(q), dtype=bool)
     if settings.outlier_distance is not None:
@@ -218,6 +252,9 @@ def gather(shards: list[pa.Table], settings: GatherSettings) -> pa.Table:
     root_representative[rooted[root_rows]] = True
     metadata = dict(table.schema.metadata or {})
     metadata[b"gather"] = json.dumps(settings.params()).encode()
+    metadata[b"tolerance"] = repr(tolerance).encode()
+    if scale is not None:
+        metadata[b"speed_scale"] = repr(scale).encode()
     return (
         table.append_column("converged", pa.array(converged))
         .append_column("outlier", pa.array(outlier))
@@ -289,8 +326,8 @@ def exact_roots(table: pa.Table) -> pa.Table:
 
 
 def counts(table: pa.Table) -> dict:
-    """Starts, converged starts (at the table's q_tol and at 1e-8), slow points, approximate fixed points
-    and exact roots.
+    """Starts, the search's speed scale and tolerance (NaN where the table does not record them), converged
+    starts (below that tolerance, and below 1e-8), slow points, approximate fixed points and exact roots.
 
     Slow points are the starts that settled at a minimum of q above q_tol (common for an
     LSTM's (h, c) state): counted apart, with their median q, not lost. ``exact_roots``
@@ -299,8 +336,11 @@ def counts(table: pa.Table) -> dict:
     q = table["q"].to_numpy()
     converged = table["converged"].to_numpy()
     sought = bool(np.isfinite(table["exact_root_q"].to_numpy()).any())
+    metadata = table.schema.metadata or {}
     return {
         "starts": len(q),
+        "speed_scale": float(metadata.get(b"speed_scale", b"nan")),
+        "tolerance": float(metadata.get(b"tolerance", b"nan")),
         "converged": int(np.sum(converged)),
         "slow_points": int(np.sum(~converged)),
         "slow_point_median_q": float(np.median(q[~converged])) if (~converged).any() else float("nan"),
@@ -337,6 +377,32 @@ def line_summary(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> di
     }
 
 
+def tolerance_sweep(
+    table: pa.Table, multiples, system, search: SearchSettings, device: str | torch.device = "cpu"
+) -> list[tuple[float, float, pa.Table]]:
+    """A gathered ``table``'s search run again from its starts with each of ``multiples`` of its tolerance
+    (each start stopped there, as the search would have, and judged by the table's own gather settings, its
+    ``gather`` metadata): (multiple, tolerance, the gathered table) per multiple; multiple 1 is ``table``
+    itself, the published set. Where a start stops decides where its point lies along a slow manifold, so a
+    sweep re-solves rather than re-reads one search's endpoints. ``system`` and ``search`` (the shards'
+    settings) are the table's."""
+    metadata = table.schema.metadata or {}
+    if b"gather" not in metadata:
+        raise ValueError("the table has no gather metadata: it is not a gathered fixed-point table")
+    settings = GatherSettings.from_params(json.loads(metadata[b"gather"]))
+    scale = search_scale([table])
+    starts = list_matrix(table["start"], system.state_size)
+    swept = []
+    for multiple in map(float, multiples):
+        if multiple == 1.0:
+            gathered = table
+        else:
+            result = solve(system, starts, search, device, progress=False, scale=scale, multiple=multiple)
+            gathered = gather([result.to_table(table["start_index"].to_numpy())], settings, multiple)
+        swept.append((multiple, settings.tolerance(scale) * multiple, gathered))
+    return swept
+
+
 def approximate_set(result: solver.FixedPointResult, settings: GatherSettings) -> np.ndarray:
     """The unique approximate fixed points (K, S) of a solver result held in memory, ordered by fixed_point_id:
     ``gather``'s verdicts (below ``q_tol``, inside the state space, not an outlier, deduplicated) on its one
@@ -350,17 +416,31 @@ def approximate_set(result: solver.FixedPointResult, settings: GatherSettings) -
 
 
 def solve(
-    system, starts, settings: SearchSettings, device: str | torch.device = "cpu", progress: bool = True, **options
+    system,
+    starts,
+    settings: SearchSettings,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    scale: float | None = None,
+    multiple: float = 1.0,
+    **options,
 ) -> solver.FixedPointResult:
-    """``solver.find`` from ``starts`` (B, S) with the search's ``settings``, on ``device``.
+    """``solver.find`` from ``starts`` (B, S) with the search's ``settings``, on ``device``, each start stopped
+    at the search's tolerance (``settings.tolerance``) for the speed scale ``scale`` (the median q of the
+    search's starts, ``solver.speed_scale``; None: of ``starts``), which the result carries to the gather;
+    ``multiple`` times it for a tolerance sweep (``tolerance_sweep``).
 
     ``options`` go to ``solver.find`` unchanged (``x``, ``batched``, ``linear_algebra``, ...).
     """
-    return solver.find(
-        system, starts, method=settings.method, max_iterations=settings.max_iterations, tolerance=settings.q_tol,
-        damping=settings.damping, learning_rate=settings.learning_rate, bounded=settings.bounded,
-        single_precision=settings.single_precision, device=device, progress=progress, **options,
+    if scale is None:
+        scale = solver.speed_scale(system, starts, options.get("x"), device)
+    result = solver.find(
+        system, starts, method=settings.method, max_iterations=settings.max_iterations,
+        tolerance=settings.tolerance(scale) * multiple, damping=settings.damping, learning_rate=settings.learning_rate,
+        bounded=settings.bounded, single_precision=settings.single_precision, device=device, progress=progress,
+        **options,
     )  # fmt: skip
+    return dataclasses.replace(result, speed_scale=scale)
 
 
 def solve_shard(
@@ -379,7 +459,7 @@ def solve_shard(
     log.info(
         "shard %d of %d: starts %d..%d of %d on %s", index + 1, count, rows.start, rows.stop - 1, len(starts), device
     )
-    result = solve(system, starts[rows], settings, device)
+    result = solve(system, starts[rows], settings, device, scale=solver.speed_scale(system, starts, device=device))
     log.info(
         "%s: %d of %d starts reached approximate fixed points (q < %.0e) in %.1f s (at most %d iterations)",
         result.method,

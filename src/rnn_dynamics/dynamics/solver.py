@@ -40,11 +40,14 @@ __all__ = [
     "STALL_MIN_DAMPING",
     "STALL_PATIENCE",
     "STALL_REDUCTION",
+    "TOLERANCE_RULES",
     "FixedPointResult",
+    "approximate_tolerance",
     "below_tolerance",
     "find",
     "measure_slow_points",
     "polish",
+    "speed_scale",
 ]
 
 METHODS = ("lm", "adam")
@@ -78,6 +81,43 @@ STALL_MIN_DAMPING = 1e-6
 SINGLE_PRECISION_MIN_DAMPING = 1e-4
 # On a CPU, LM forms its Jacobians this many bytes of them at a time (``_refresh_jacobians``).
 JACOBIAN_CHUNK_BYTES = 4 * 2**20
+
+
+# How the approximate fixed points' tolerance is set (``fixed_points.q_rule``): ``relative`` to the network's
+# own speed scale, ``absolute`` (``q_tol`` as given).
+TOLERANCE_RULES = ("relative", "absolute")
+
+
+def speed_scale(system, starts, x=None, device="cpu") -> float:
+    """The network's own speed scale: the median ``q`` of ``starts`` (B, S) (the visited states the search
+    starts from), at the input ``x`` of ``find``. A robust statistic of every start at once, so a few bits of
+    rounding move it by a few bits, and a shard computes it from all the starts, not its own slice."""
+    h = torch.from_numpy(np.array(starts, dtype=np.float64)).to(device)
+    if h.ndim != 2 or h.shape[1] != system.state_size:
+        raise ValueError(f"starts must have shape (B, {system.state_size}), got {tuple(h.shape)}")
+    with torch.no_grad():
+        q = _speed(system.step, h, _inputs(system, x, len(h), device))
+    return float(np.median(q.cpu().numpy()))
+
+
+def approximate_tolerance(rule: str, q_tol: float, q_fraction: float, scale: float | None) -> float:
+    """The q below which a start is an approximate fixed point: ``q_fraction`` of the network's speed scale
+    (``speed_scale``, the visited states' median q) for the ``relative`` rule, never below ``EXACT_Q_TOL``
+    (float64's floor for q); ``q_tol`` itself for ``absolute``.
+
+    The one owner of that number: the search stops each start by it and the gather counts by it, so the set
+    scales with the network (a network whose slowest points reach only q ~ 1e-6 is not judged by a 1e-6 knife
+    edge) and does not flip on a machine whose floating-point sums round otherwise."""
+    if rule not in TOLERANCE_RULES:
+        raise ValueError(f"fixed_points.q_rule must be one of {TOLERANCE_RULES}, not {rule!r}")
+    if rule == "absolute":
+        return float(q_tol)
+    if scale is None or not np.isfinite(scale):
+        raise ValueError(
+            "the relative tolerance (fixed_points.q_rule: relative) needs the starts' speed scale, which this "
+            "result does not carry: search through fixed_points.solve, or set fixed_points.q_rule: absolute"
+        )
+    return max(float(q_fraction) * float(scale), EXACT_Q_TOL)
 
 
 def below_tolerance(q, tolerance: float):
@@ -130,6 +170,9 @@ class FixedPointResult:
     # (B,) the largest |lambda| of dF/dh at the slow points (starts that stopped above the
     # tolerance; ``measure_slow_points``), NaN elsewhere; None when not measured.
     slow_point_modulus: np.ndarray | None = None
+    # The median q of all the search's starts (``speed_scale``), which the relative tolerance reads; None
+    # where the result did not come through ``fixed_points.solve``.
+    speed_scale: float | None = None
 
     def inside(self) -> np.ndarray:
         """(B,) bool: strictly inside the state space (``in_state_space`` and not ``at_bound``), or
@@ -152,6 +195,8 @@ class FixedPointResult:
         roots = self.exact_roots
         if roots is not None:
             metadata["exact_roots_seconds"] = repr(roots.seconds)
+        if self.speed_scale is not None:
+            metadata["speed_scale"] = repr(self.speed_scale)
         return pa.table(
             {
                 "start_index": pa.array(np.asarray(start_index, dtype=np.int32)),

@@ -126,9 +126,11 @@ _FIXED_POINTS = {
     "split": "the split whose states the search started from (states.splits)",
     "system": "layerN (one layer, the others' input at zero) or stack (all layers as one system)",
     "starts": "visited states the search started from",
-    "converged": "starts that reached q < fixed_points.q_tol: approximate fixed points",
+    "speed_scale": "the network's speed scale: the median q of the starts (the relative tolerance reads it)",
+    "tolerance": "the q below which a start is an approximate fixed point (fixed_points.q_rule)",
+    "converged": "starts that reached q below the tolerance: approximate fixed points",
     "converged_1e-8": "starts that reached q < 1e-8 (the paper's stricter rule)",
-    "slow_points": "starts that settled at a minimum of q above q_tol",
+    "slow_points": "starts that settled at a minimum of q above the tolerance",
     "slow_point_median_q": "median q of the slow points",
     "slow_point_time_constant": "time constant (tokens) of the slow points' median largest |lambda|",
     "outside_state_space": "converged points outside the states the network can reach",
@@ -140,6 +142,54 @@ _FIXED_POINTS = {
     "time_constant": "tau = |1/ln|lambda|| of that median, in tokens",
     "exact_roots": "exact roots (q < 1e-12) after polishing; -1: not sought",
     **_DIMENSIONS,
+}
+
+_TOLERANCE = {
+    "model": "model id",
+    "split": "the split whose states the search started from",
+    "system": "layerN or stack",
+    "multiple": "the multiple of the search's tolerance (fixed_points.q_sweep; 1: the published set)",
+    "tolerance": "the q below which a start counts here",
+    "published": "whether this is the published set (multiple 1)",
+    "converged": "starts below that q",
+    "unique_fixed_points": "converged points inside the states, after merging those closer than unique_tol",
+    "extent": "rms spread of those points over that of their starts (~0: one point, ~1: a line)",
+    "first_pc_share": "fraction of their variance on their first principal component",
+    "pcs_90": "principal components reaching 90% of their variance",
+    "participation_ratio": "(sum l)^2 / sum l^2 of their covariance eigenvalues",
+    "shape": "the word for the set (dynamics.words.shape: point, segment, line, plane, N - 1 manifold, ...)",
+}
+
+_SEEDS = {
+    "grid_point": "the model id less its seed: the grid point whose seeds are aggregated",
+    "system": "layerN or stack",
+    "measure": "a measure of the comparison table",
+    "n": "seeds with a value",
+    "mean": "mean over those seeds",
+    "sd": "standard deviation over them (n - 1 degrees of freedom; NaN for one seed)",
+    "min": "the smallest seed's value",
+    "max": "the largest",
+    "ci_low": "the interval's lower end (NaN for one seed)",
+    "ci_high": "its upper end",
+    "interval": "how the interval is made (dynamics.evidence.INTERVAL)",
+    "seeds": "the seeds, ';'-separated",
+    "values": "their values in that order",
+}
+
+_EVIDENCE = {
+    "model": "model id",
+    "split": "the split whose states or reviews the measure reads",
+    "system": "layerN or stack",
+    "measure": "the measure (a column of the comparison table, or states_explained_k of the explained variance)",
+    "value": "its value",
+    "null": "what it stands beside: untrained (initial weights), random_readout (centred alike), random_subspace "
+    "(of the same size), other_reviews, shuffled_words",
+    "null_median": "the null's median",
+    "null_low": "its 5th percentile (the one value where null_n is 1)",
+    "null_high": "its 95th percentile",
+    "null_n": "samples of the null",
+    "beyond_null": "whether the value lies beyond the null on the side that means structure (dynamics.words)",
+    "side": "that side: larger, smaller, or either",
 }
 
 _COMPARISON = {
@@ -298,12 +348,33 @@ TABLES = {
             heading="Fixed points",
         ),
         Table(
+            "tolerance",
+            "tolerance_table",
+            "The fixed-point set at each multiple of the search's tolerance: whether its dimension depends on it",
+            _TOLERANCE,
+            heading="The fixed points against the tolerance",
+        ),
+        Table(
             "comparison",
             "comparison_table",
             "Test accuracy (beside the paper's), top-2 PC variance and line-attractor measures per model and system",
             _COMPARISON,
             heading="The paper's measures, per system",
             across_rule="comparison_across_datasets",
+        ),
+        Table(
+            "evidence",
+            "evidence_table",
+            "Each published measure beside its null: the untrained network, random readouts, random subspaces",
+            _EVIDENCE,
+            heading="Each measure beside its null",
+        ),
+        Table(
+            "seeds",
+            "seeds_table",
+            "Each measure of the comparison table over the seeds of each grid point: n, mean, spread, interval",
+            _SEEDS,
+            heading="Spread over seeds",
         ),
         Table(
             "timeline",

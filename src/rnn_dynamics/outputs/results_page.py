@@ -23,6 +23,7 @@ from rnn_dynamics.dynamics import similarity
 from rnn_dynamics.ground import provenance
 from rnn_dynamics.ground.storage import atomic_path, remake_hint
 from rnn_dynamics.outputs import catalogue, timeline
+from rnn_dynamics.outputs import tables as summary_tables
 
 __all__ = [
     "FIGURES",
@@ -39,7 +40,12 @@ __all__ = [
 ]
 
 # What the page says above a table's rows, where it says more than its columns (by table name).
-SENTENCES = {"similarity": similarity.answers}
+SENTENCES = {
+    "similarity": similarity.answers,
+    "tolerance": summary_tables.tolerance_sentences,
+    "seeds": summary_tables.seed_sentences,
+    "evidence": summary_tables.evidence_sentences,
+}
 
 # Figures of each model, drawn on the page in this order.
 FIGURES = {

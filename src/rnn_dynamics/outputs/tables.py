@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from rnn_dynamics.dynamics import fixed_points, linearization, manifold, spectra
+from rnn_dynamics.dynamics import evidence, fixed_points, linearization, manifold, spectra, words
 from rnn_dynamics.dynamics.states import read_pca
 from rnn_dynamics.ground.grid import ModelSpec, split_of_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
+from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.outputs.catalogue import TABLES
 
 __all__ = [
@@ -32,9 +36,17 @@ __all__ = [
     "combine_comparisons",
     "comparison_table",
     "data_table",
+    "evidence_sentences",
+    "evidence_table",
     "explained_variance_table",
     "fixed_point_table",
+    "SEED_SENTENCE_MEASURES",
     "paper_test_accuracy",
+    "seed_sentences",
+    "seeds_table",
+    "set_measures",
+    "tolerance_sentences",
+    "tolerance_table",
     "trained_explained_variance",
 ]
 
@@ -126,6 +138,218 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=TABLES["fixed_points"].names)
+
+
+def set_measures(table, classes: int) -> dict:
+    """What a gathered fixed-point ``table``'s unique points are: how many, their extent against the starts,
+    first-PC share, ``pcs_90``, participation ratio, and the word for them (``words.shape``)."""
+    points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+    fractions = spectra.variance_fractions(points)
+    measures = {
+        "unique_fixed_points": len(points),
+        "extent": spectra.extent(points, list_matrix(table["start"])),
+        "first_pc_share": spectra.first_pc_share(points),
+        "pcs_90": manifold.components_to_reach(fractions, 0.9) if len(fractions) else float("nan"),
+        "participation_ratio": spectra.participation_ratio(points),
+    }
+    shape = words.shape(len(points), measures["extent"], measures["pcs_90"], measures["participation_ratio"], classes)
+    return measures | {"shape": shape}
+
+
+def tolerance_table(
+    paths: list[str | Path],
+    models: Mapping[str, str | Path],
+    search: fixed_points.SearchSettings,
+    multiples,
+    classes: Mapping[str, int],
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """One row per (model, split, system, multiple of the tolerance) from each gathered
+    ``fixed_points/{model}{split_tag}/{system}.parquet``: the tolerance, whether it is the published one
+    (multiple 1), the converged starts and ``set_measures`` of the set the search gives there, run again from
+    the same starts on the model's system (``fixed_points.tolerance_sweep``; ``models``: each model id's
+    ``model.pt``, ``search``: the shards' settings). ``classes``: each model id's classes (2 where absent)."""
+    multiples = [float(multiple) for multiple in multiples]
+    if 1.0 not in multiples:
+        raise ValueError(f"fixed_points.q_sweep {multiples} must hold 1, the published tolerance")
+    rows, loaded = [], {}
+    for path in map(Path, paths):
+        model_id, split = untag(path.parent.name)
+        if model_id not in loaded:
+            loaded[model_id] = model_lib.load(models[model_id], map_location=device)
+        system = loaded[model_id].system(path.stem)
+        table = fixed_points.read_fixed_points(path)
+        for multiple, tolerance, gathered in fixed_points.tolerance_sweep(table, multiples, system, search, device):
+            rows.append(
+                {
+                    "model": model_id,
+                    "split": split,
+                    "system": path.stem,
+                    "multiple": multiple,
+                    "tolerance": tolerance,
+                    "published": multiple == 1.0,
+                    "converged": int(gathered["converged"].to_numpy().sum()),
+                    **set_measures(gathered, classes.get(model_id, 2)),
+                }
+            )
+    return pd.DataFrame(rows, columns=TABLES["tolerance"].names)
+
+
+def _set_phrase(row) -> str:
+    """A set of the tolerance table in its word and the numbers that decide it."""
+    if row["shape"] == words.NO_FIXED_POINT:
+        return f"{words.NO_FIXED_POINT}: no start's q fell below {row['tolerance']:.2g}"
+    return (
+        f"a {row['shape']} ({int(row['unique_fixed_points'])} unique points of {int(row['converged'])} converged "
+        f"starts below q {row['tolerance']:.2g}; extent {row['extent']:.2g}, pcs_90 {row['pcs_90']:.0f}, "
+        f"participation ratio {row['participation_ratio']:.3g})"
+    )
+
+
+def tolerance_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per system of the tolerance table: the published set in its word (``words.shape``), and
+    the word at each looser tolerance of the sweep, or that it stays the same."""
+    sentences = []
+    for (model_id, split, system), rows in table.groupby(["model", "split", "system"], sort=False):
+        rows = rows.sort_values("multiple")
+        published = rows[rows["published"].astype(bool)].iloc[0]
+        looser = rows[~rows["published"].astype(bool)]
+        others = "; ".join(f"{row['multiple']:g}x: {_set_phrase(row)}" for _, row in looser.iterrows())
+        same = (looser["shape"] == published["shape"]).all()
+        verdict = "the same word at every tolerance of the sweep" if same else "the word depends on the tolerance"
+        sentences.append(
+            f"{model_id} ({split}) {system}: {_set_phrase(published)} at the published tolerance; {verdict}"
+            + (f" ({others})." if others else ".")
+        )
+    return sentences
+
+
+# The comparison table's columns that say which system a row is, or hold a constant of it: not measures.
+_NOT_MEASURES = (
+    "dataset", "model", "architecture", "layers", "system", "classes", "manifold_space", "paper_test_accuracy",
+    "simplex_angle", "mean_review_length",
+)  # fmt: skip
+# The measures the seed sentences compare along an axis (every measure is in the seeds table).
+SEED_SENTENCE_MEASURES = ("test_accuracy", "pc1_fraction", "participation_ratio", "pcs_90")
+
+
+def _grid_point(model_id: str) -> str:
+    """A model id less its seed: the grid point whose seeds are aggregated."""
+    return re.sub(r"-s[0-9]+$", "", ModelSpec.parse(model_id).id)
+
+
+def seeds_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """One row per (grid point, system, measure) of the comparison table: the measure over the grid point's
+    seeds (``evidence.spread``: n, mean, sd, min, max, the interval and its method), the seeds and their
+    values in seed order (which the seed sentences test)."""
+    measures = [
+        column
+        for column in comparison.columns
+        if column not in _NOT_MEASURES and pd.api.types.is_numeric_dtype(comparison[column])
+    ]
+    rows = []
+    frame = comparison.assign(
+        grid_point=[_grid_point(model) for model in comparison["model"]],
+        seed=[ModelSpec.parse(model).seed for model in comparison["model"]],
+    ).sort_values(["grid_point", "system", "seed"], kind="stable")
+    for (grid_point, system), group in frame.groupby(["grid_point", "system"], sort=False):
+        for measure in measures:
+            values = group[measure].astype(float).tolist()
+            kept = [(seed, value) for seed, value in zip(group["seed"], values) if math.isfinite(value)]
+            rows.append(
+                {
+                    "grid_point": grid_point,
+                    "system": system,
+                    "measure": measure,
+                    **evidence.spread([value for _, value in kept]),
+                    "interval": evidence.INTERVAL,
+                    "seeds": ";".join(str(seed) for seed, _ in kept),
+                    "values": ";".join(f"{value:.6g}" for _, value in kept),
+                }
+            )
+    return pd.DataFrame(rows, columns=TABLES["seeds"].names)
+
+
+def _axis_pairs(grid_points) -> list[tuple[str, str, str]]:
+    """Pairs of grid points that differ in one field of their ``ModelSpec``: (axis, a, b)."""
+    specs = {point: dataclasses.asdict(ModelSpec.parse(f"{point}-s0")) for point in grid_points}
+    pairs = []
+    for a, b in ((a, b) for i, a in enumerate(specs) for b in list(specs)[i + 1 :]):
+        differing = [key for key in specs[a] if specs[a][key] != specs[b][key]]
+        if len(differing) == 1:
+            pairs.append((differing[0], a, b))
+    return pairs
+
+
+def seed_sentences(table: pd.DataFrame) -> list[str]:
+    """Along each grid axis, the ``SEED_SENTENCE_MEASURES`` of two grid points that differ in that axis alone,
+    with their n and sd, called different only where ``evidence.different`` (a permutation test over seeds)
+    says so, its p beside it."""
+    sentences = []
+    values = {
+        (row.grid_point, row.system, row.measure): [
+            float(v) for v in str(row.values).split(";") if v not in ("", "nan")
+        ]
+        for row in table.itertuples(index=False)
+    }
+    for axis, a, b in _axis_pairs(dict.fromkeys(table["grid_point"])):
+        for system in dict.fromkeys(table.loc[table["grid_point"] == a, "system"]):
+            for measure in SEED_SENTENCE_MEASURES:
+                first, second = values.get((a, system, measure), []), values.get((b, system, measure), [])
+                if not first or not second:
+                    continue
+                called, p = evidence.different(first, second)
+                verdict = "different" if called else "not different"
+                sentences.append(
+                    f"{axis}, {a} against {b} ({system}), {measure}: {np.mean(first):.4g} (n = {len(first)}, "
+                    f"sd {np.std(first, ddof=1) if len(first) > 1 else float('nan'):.2g}) against "
+                    f"{np.mean(second):.4g} (n = {len(second)}, sd "
+                    f"{np.std(second, ddof=1) if len(second) > 1 else float('nan'):.2g}): {verdict} by a "
+                    f"permutation test over seeds (two-sided p = {p:.2g}, called different below "
+                    f"{evidence.SIGNIFICANCE})."
+                )
+    return sentences
+
+
+def evidence_table(folders: list[str | Path], explained_variance: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, split, system, measure, null): each measure beside its null. From each analysis
+    folder (``analyses/{model}/{system}``, the test split) its ``evidence.csv`` (the readout measures against
+    random readouts and random subspaces, ``analyses.manifold_measures``); from the explained-variance table the
+    states' variance on their top 1, 2 and 3 PCs against the same network at its initial weights (one
+    untrained network: ``null_n`` 1)."""
+    rows = []
+    for folder in map(Path, folders):
+        model_id, system = folder.parent.name, folder.name
+        path = folder / "evidence.csv"
+        found = pd.read_csv(path) if path.stat().st_size else pd.DataFrame(columns=evidence.COLUMNS)
+        if list(found.columns) != evidence.COLUMNS:
+            raise ValueError(f"{path}: columns {list(found.columns)}, not {evidence.COLUMNS}")
+        split = split_of_tag("")
+        rows += [{"model": model_id, "split": split, "system": system, **row} for row in found.to_dict("records")]
+    keys = ["model", "split", "layer"]
+    trained = explained_variance[explained_variance["weights"] == "trained"].set_index(keys)
+    untrained = explained_variance[explained_variance["weights"] == "untrained"].set_index(keys)
+    for key in trained.index.intersection(untrained.index):
+        for k in (1, 2, 3):
+            value, null = trained.loc[key, f"explained_{k}"], untrained.loc[key, f"explained_{k}"]
+            row = evidence.row(f"states_explained_{k}", value, "untrained", [null], "larger")
+            rows.append({"model": key[0], "split": key[1], "system": f"layer{key[2]}", **row})
+    table = pd.DataFrame(rows, columns=TABLES["evidence"].names)
+    return table.sort_values(["model", "split", "system", "measure"], kind="stable", ignore_index=True)
+
+
+def evidence_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per row of the evidence table: the value, its null's median and 5th-95th percentiles
+    with their n, and ``beyond its null`` or ``within its null`` (``words.null_word``)."""
+    sentences = []
+    for row in table.itertuples(index=False):
+        interval = f"{row.null_low:.3g}-{row.null_high:.3g}" if int(row.null_n) > 1 else "one network"
+        sentences.append(
+            f"{row.model} ({row.split}) {row.system}, {row.measure} {row.value:.4g}: "
+            f"{words.null_word(bool(row.beyond_null))} ({row.null}: median {row.null_median:.4g}, "
+            f"{interval}, n = {int(row.null_n)})."
+        )
+    return sentences
 
 
 # Test accuracies the paper reports (Maheswaranathan et al. 2019, one-layer networks), by

@@ -1,0 +1,135 @@
+"""What stands beside a measured value: its spread over seeds, a test of two values over seeds, and its nulls.
+
+``spread`` summarises one measure over seeds (n, mean, sd, min, max and a Student-t interval of the mean,
+``INTERVAL``); ``permutation_test`` says whether two sets of seeds differ (exact over every relabelling where
+there are at most ``PERMUTATIONS`` of them, else that many random ones), and ``different`` applies
+``SIGNIFICANCE``: with three seeds a side the smallest two-sided p is 0.1, so no two values of three seeds each
+are called different, whatever their means. The nulls (``random_readout_angles``, ``random_subspace_shares``)
+are the same measure of what did not learn: random readouts centred as the trained one is, random subspaces
+of the same size. ``words.beyond_null`` reads a value against them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from scipy import stats
+
+from rnn_dynamics.dynamics import manifold, words
+
+__all__ = [
+    "COLUMNS",
+    "CONFIDENCE",
+    "INTERVAL",
+    "NULLS",
+    "PERMUTATIONS",
+    "SIGNIFICANCE",
+    "different",
+    "null_summary",
+    "permutation_test",
+    "random_readout_angles",
+    "random_subspace_shares",
+    "row",
+    "spread",
+]
+
+# The interval of a mean over seeds: Student's t at this confidence (NaN below two seeds).
+CONFIDENCE = 0.95
+INTERVAL = "student-t 95% of the mean"
+# Two sets of seeds are called different where the permutation test's two-sided p is below this.
+SIGNIFICANCE = 0.05
+# Relabellings a permutation test enumerates at most; beyond, it draws this many at random.
+PERMUTATIONS = 10000
+# The random relabellings' generator, fixed so that a p repeats.
+_RELABELLING_STREAM = 0
+
+
+def spread(values) -> dict:
+    """n, mean, sd (ddof 1), min, max and the ``INTERVAL`` (ci_low, ci_high) of the finite ``values``."""
+    values = np.asarray([value for value in values if value is not None and math.isfinite(value)], dtype=float)
+    n = len(values)
+    if n == 0:
+        nan = float("nan")
+        return {"n": 0, "mean": nan, "sd": nan, "min": nan, "max": nan, "ci_low": nan, "ci_high": nan}
+    mean = float(values.mean())
+    sd = float(values.std(ddof=1)) if n > 1 else float("nan")
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n)) if n > 1 else float("nan")
+    return {
+        "n": n, "mean": mean, "sd": sd, "min": float(values.min()), "max": float(values.max()),
+        "ci_low": mean - half, "ci_high": mean + half,
+    }  # fmt: skip
+
+
+def permutation_test(a, b) -> float:
+    """The two-sided p of the difference of the means of ``a`` and ``b`` (each a set of seeds' values) under
+    relabelling: the share of relabellings whose |difference| reaches the observed one (the observed labelling
+    among them). NaN where a side has no value."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    pooled = np.concatenate([a, b])
+    observed = abs(a.mean() - b.mean())
+    tolerance = 1e-12 * max(1.0, observed)
+    if math.comb(len(pooled), len(a)) <= PERMUTATIONS:
+        labellings = [list(rows) for rows in itertools.combinations(range(len(pooled)), len(a))]
+    else:
+        rng = np.random.default_rng(_RELABELLING_STREAM)
+        labellings = [rng.permutation(len(pooled))[: len(a)] for _ in range(PERMUTATIONS)]
+    total = pooled.sum()
+    reached = 0
+    for rows in labellings:
+        first = pooled[rows].sum()
+        difference = abs(first / len(a) - (total - first) / len(b))
+        reached += difference >= observed - tolerance
+    return reached / len(labellings)
+
+
+def different(a, b) -> tuple[bool, float]:
+    """Whether two sets of seeds' values differ (``permutation_test`` below ``SIGNIFICANCE``), and its p."""
+    p = permutation_test(a, b)
+    return bool(math.isfinite(p) and p < SIGNIFICANCE), p
+
+
+# The nulls a measure stands beside: the same network at its initial weights, random readouts centred as the
+# trained one, random subspaces of the same size, the same network over other reviews, shuffled words.
+NULLS = ("untrained", "random_readout", "random_subspace", "other_reviews", "shuffled_words")
+# An evidence row's columns after (model, split, system): the measure, its value, its null and the verdict.
+COLUMNS = ["measure", "value", "null", "null_median", "null_low", "null_high", "null_n", "beyond_null", "side"]
+
+
+def row(measure: str, value: float, null: str, samples, side: str) -> dict:
+    """One evidence row: ``value`` of ``measure`` beside the ``samples`` of its ``null`` (``null_summary``),
+    and whether it lies beyond them on ``side`` (``words.beyond_null``)."""
+    if null not in NULLS:
+        raise ValueError(f"null must be one of {NULLS}, not {null!r}")
+    summary = null_summary(samples)
+    beyond = words.beyond_null(float(value), summary["null_low"], summary["null_high"], side)
+    return {"measure": measure, "value": float(value), "null": null, **summary, "beyond_null": beyond, "side": side}
+
+
+def null_summary(samples) -> dict:
+    """A null's median, 5th and 95th percentiles and sample count."""
+    samples = np.asarray(samples, dtype=float)
+    samples = samples[np.isfinite(samples)]
+    if len(samples) == 0:
+        return {"null_median": float("nan"), "null_low": float("nan"), "null_high": float("nan"), "null_n": 0}
+    low, median, high = np.percentile(samples, [5, 50, 95])
+    return {"null_median": float(median), "null_low": float(low), "null_high": float(high), "null_n": len(samples)}
+
+
+def random_readout_angles(classes: int, size: int, samples: int, seed: int) -> np.ndarray:
+    """The median pairwise angle (degrees) between ``classes`` Gaussian readout vectors of ``size`` centred as
+    a trained readout is (``manifold.readout_angles``), once per sample: centring alone pulls the mean cosine of
+    N vectors to -1/(N - 1), so the simplex angle is no evidence unless the trained angles leave this null."""
+    rng = np.random.default_rng(seed)
+    return np.array(
+        [float(np.median(manifold.readout_angles(rng.standard_normal((classes, size))))) for _ in range(samples)]
+    )
+
+
+def random_subspace_shares(vectors: np.ndarray, dimension: int, samples: int, seed: int) -> np.ndarray:
+    """The share of ``vectors``' squared norm in random subspaces of ``dimension``
+    (``manifold.random_span_shares``): the null of a share in a span of that size."""
+    return manifold.random_span_shares(vectors, dimension, samples, seed)

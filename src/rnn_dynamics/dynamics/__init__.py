@@ -3,7 +3,8 @@
 ``states`` (extraction, Parquet, streaming PCA), ``normal_equations`` and ``solver`` (the root finding),
 ``spectra`` (time constants, variance shares), ``fixed_points`` (starts, shards, gathering, deduplication),
 ``linearization`` (Jacobians and eigendecompositions), ``manifold`` (the N-class geometry), ``analyses``
-(one system's measures), ``similarity`` (two systems compared: DSA, CKA).
+(one system's measures), ``context`` (how modifier words change the next word's effect), ``similarity``
+(two systems compared: DSA, CKA).
 """
 
 # Bottom to top: a module imports only those before it and the layers below (tests/test_layout.py reads this order).
@@ -16,5 +17,6 @@ __all__ = [
     "linearization",
     "manifold",
     "analyses",
+    "context",
     "similarity",
 ]

@@ -51,6 +51,11 @@ include: "workflow/rules/similarity.smk"
 include: "workflow/rules/tables.smk"
 
 
+if config["context"]["enabled"]:
+
+    include: "workflow/rules/context.smk"
+
+
 rule all:
     default_target: True
     input:

@@ -48,11 +48,13 @@ __all__ = [
     "COLUMNS",
     "Settings",
     "ablation_curve",
+    "answers",
     "base_states",
     "contextual_bag_of_words",
     "context",
     "mode_alignment",
     "modifier_subspace",
+    "probed_systems",
     "relax_steps",
     "target_effects",
     "target_words",
@@ -315,9 +317,15 @@ def contextual_bag_of_words(
 # Everything for one system
 
 
+def probed_systems(spec, systems: list[str]) -> list[str]:
+    """The systems among ``systems`` of the model ``spec`` (a ``ModelSpec``) that read the embedding and are
+    read out: the stack, or layer1 of a one-layer model; none for the layers of a deeper one (per_layer)."""
+    return [name for name in systems if name == "stack" or (name == "layer1" and spec.layers == 1)]
+
+
 def _readout(model, system_name: str) -> tuple[np.ndarray, float]:
     """The system's logit as ``w . h + b``, raising where the stage has no word effects to measure."""
-    reads = system_name == "stack" or (system_name == "layer1" and model.spec.layers == 1)
+    reads = bool(probed_systems(model.spec, [system_name]))
     readout = analyses.system_readout(model, system_name) if model.classes == 2 else None
     if not reads or readout is None:
         raise ValueError(
@@ -581,3 +589,48 @@ def write(result: dict, folder: str | Path) -> None:
     for name, table in (("context", result["rows"]), ("ablation", result["ablation"]), ("bow", result["bow"])):
         with atomic_path(folder / f"{name}.csv") as tmp:
             table.to_csv(tmp, index=False)
+
+
+# ---------------------------------------------------------------------------
+# What the results page says
+
+# The words of a modifier's settled gain against the null words' (median and quartiles over rows: targets,
+# bases and models): beyond the null's interquartile range, below 0 "flips", above 1 "scales up", between
+# them "scales down"; otherwise "within its null".
+_VERDICTS = (("flips", lambda m: m < 0), ("scales down", lambda m: 0 <= m < 1), ("scales up", lambda m: m >= 1))
+
+
+def answers(table: pd.DataFrame, modifiers: list[str], null_words: list[str]) -> list[str]:
+    """One sentence per modifier of a ``context.csv`` table: its settled gain (median, quartiles, n rows of
+    targets x bases x models) against the null words', the word for it, and where the first-order prediction
+    at h_mod and at the nearest fixed point has the wrong sign; a sentence naming the modifiers with no row
+    (missing from the vocabulary, or no system probed)."""
+
+    def spread(values):
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return float("nan"), float("nan"), float("nan"), 0
+        q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+        return median, q25, q75, len(values)
+
+    null = table[table["modifier"].isin(null_words) & ~table["modifier"].isin(modifiers)]
+    n_median, n_q25, n_q75, n_count = spread(null["settled_gain"].to_numpy())
+    sentences = []
+    for modifier in [word for word in modifiers if word in set(table["modifier"])]:
+        rows = table[table["modifier"] == modifier]
+        median, q25, q75, count = spread(rows["settled_gain"].to_numpy())
+        beyond = n_count and (q75 < n_q25 or q25 > n_q75)
+        word = next((name for name, test in _VERDICTS if test(median)), "n/a") if beyond else "within its null"
+        wrong = (np.sign(rows["linearized_after"]) != np.sign(rows["effect_after"])).sum()
+        wrong_fixed = (np.sign(rows["linearized_at_fixed_point"]) != np.sign(rows["effect_after"])).sum()
+        sentences.append(
+            f'"{modifier}" {word}: settled gain {median:.3g} (quartiles {q25:.3g} to {q75:.3g}, n = {count}) '
+            f"against the null words' {n_median:.3g} ({n_q25:.3g} to {n_q75:.3g}, n = {n_count}); one step after "
+            f"it, gain {np.nanmedian(rows['gain']):.3g}. The first-order prediction has the wrong sign in "
+            f"{wrong} of {len(rows)} rows with the input Jacobian at h_mod and in {wrong_fixed} at the nearest "
+            f"fixed point."
+        )
+    missing = [word for word in modifiers if word not in set(table["modifier"])]
+    if missing:
+        sentences.append(f"Not probed (not in the vocabulary, or no system probed): {', '.join(missing)}.")
+    return sentences

@@ -48,7 +48,10 @@ def assert_page_shows(text: str, csvs: dict[str, pd.DataFrame]) -> None:
 
 def test_every_column_of_every_table_on_the_page_has_its_meaning():
     shown = [table.name for table in catalogue.page_tables()]
-    assert shown == ["data", "accuracy", "explained_variance", "fixed_points", "comparison", "similarity"]
+    assert shown == [
+        "data", "accuracy", "explained_variance", "fixed_points", "comparison", "similarity",
+        "context", "context_ablation", "context_bow",
+    ]  # fmt: skip
     for name in shown:
         assert all(meaning.strip() for meaning in catalogue.TABLES[name].columns.values()), name
     assert catalogue.TABLES["explained_variance"].names == [

@@ -149,7 +149,8 @@ def test_profile_sets_resources_for_every_rule():
     # Users set partition and account with --default-resources, which replaces the
     # profile's defaults: each rule's own entry keeps its runtime and memory.
     profile = yaml.safe_load(PROFILE.read_text())
-    result = snakemake(ROOT, "--list-rules")
+    # With every opt-in stage on, so that its rules are listed too.
+    result = snakemake(ROOT, "--list-rules", "--config", "context={enabled: true}")
     assert result.returncode == 0, result.stderr
     rules = set(result.stdout.split()) - {"all"}
     assert rules == set(profile["set-resources"]), rules ^ set(profile["set-resources"])

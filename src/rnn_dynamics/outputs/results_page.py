@@ -23,7 +23,6 @@ from rnn_dynamics.dynamics import context, similarity
 from rnn_dynamics.ground import provenance
 from rnn_dynamics.ground.storage import atomic_path, remake_hint
 from rnn_dynamics.outputs import catalogue, timeline
-from rnn_dynamics.outputs.figures.context import FIGURES as CONTEXT_FIGURES
 
 __all__ = [
     "FIGURES",
@@ -54,7 +53,9 @@ FIGURES = {
 SYSTEM_FIGURES = {
     "manifold": "the fixed points and final states on the fixed points' top 3 PCs by the readout's class, and the "
     "slow modes along them (Aitken et al. 2021)",
-    **CONTEXT_FIGURES,
+    "context_deflections": "each modifier's kick (the state without it -> with it) on the fixed points' PC1-PC2",
+    "context_gain": "the target's settled gain after each modifier, per target and base, beside the null words'",
+    "context_ablation": "the share of each modifier's effect left with its deflection's best-aligned k modes removed",
 }
 
 

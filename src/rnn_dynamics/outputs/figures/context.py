@@ -11,11 +11,8 @@ from rnn_dynamics.outputs.figures.style import FIXED_POINT_COLOUR, panels, save
 
 __all__ = ["FIGURES", "context_figures"]
 
-FIGURES = {
-    "context_deflections": "each modifier's kick (the state without it -> with it) on the fixed points' PC1-PC2",
-    "context_gain": "the target's settled gain after each modifier, per target and base, beside the null words'",
-    "context_ablation": "the share of each modifier's effect left with its deflection's best-aligned k modes removed",
-}
+# The figures, by name (their captions: results_page.SYSTEM_FIGURES).
+FIGURES = ("context_deflections", "context_gain", "context_ablation")
 
 
 def context_figures(result: dict, paths: dict[str, str | Path], title: str) -> None:

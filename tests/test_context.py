@@ -117,3 +117,22 @@ def test_a_system_without_the_readout_or_the_embedding_is_refused(setup):
         context.context(
             network, "layer2", lin, train, test, vocabulary.tokens, np.array(vocabulary.counts), context.Settings()
         )
+
+
+@pytest.mark.slow
+def test_the_stage_runs_in_the_tiny_pipeline(tmp_path):
+    """context.enabled on the tests' pipeline config: the rule and its three tables run, with the catalogue's
+    columns, for the one-layer GRU's layer1 alone."""
+    from pipeline import CONFIG, copy_workflow, snakemake
+    from rnn_dynamics.outputs import catalogue
+
+    directory = copy_workflow(tmp_path / "workflow")
+    until = ["--until", "context_table", "context_ablation_table", "context_bow_table"]
+    result = snakemake(directory, "--cores", "2", *CONFIG, "--config", "context={enabled: true, probes: 8}", *until)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    for name in ("context", "context_ablation", "context_bow"):
+        table = catalogue.read(name, directory / catalogue.TABLES[name].path("synthetic"))
+        assert set(table["model"]) == {"gru-L1-E16-H32-s0"}, name
+    figures = directory / "results/synthetic/figures/gru-L1-E16-H32-s0/layer1"
+    assert {path.stem for path in figures.glob("context_*.png")} == {"context_deflections", "context_gain",
+                                                                        "context_ablation"}  # fmt: skip

@@ -136,3 +136,11 @@ def test_the_stage_runs_in_the_tiny_pipeline(tmp_path):
     figures = directory / "results/synthetic/figures/gru-L1-E16-H32-s0/layer1"
     assert {path.stem for path in figures.glob("context_*.png")} == {"context_deflections", "context_gain",
                                                                         "context_ablation"}  # fmt: skip
+
+
+def test_the_page_says_each_modifier_against_the_null_and_lists_the_missing_ones(setup):
+    table = run(setup, modifiers=["not", "hardly"])["rows"]
+    sentences = context.answers(table, ["not", "hardly"], ["the", "a", "and"])
+    assert sentences[0].startswith('"not" flips: settled gain -')
+    assert "wrong sign in" in sentences[0]
+    assert sentences[-1] == "Not probed (not in the vocabulary, or no system probed): hardly."

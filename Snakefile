@@ -51,6 +51,11 @@ include: "workflow/rules/similarity.smk"
 include: "workflow/rules/tables.smk"
 
 
+if config["context"]["enabled"]:
+
+    include: "workflow/rules/context.smk"
+
+
 # Rules of a second that gather tables and pages, and the downloads (compute nodes often have no internet): on a
 # cluster they run on the submitting host instead of waiting in the queue (docs/slurm.md).
 localrules:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rnn_dynamics.data import datasets, synthetic
-from rnn_dynamics.dynamics import analyses, fixed_points, similarity, states
+from rnn_dynamics.dynamics import analyses, context, fixed_points, similarity, states
 from rnn_dynamics.ground import config
 from rnn_dynamics.networks import training
 
@@ -21,6 +21,7 @@ SETTINGS = [
     states.Settings,
     synthetic.Settings,
     similarity.Settings,
+    context.Settings,
 ]
 
 

@@ -50,7 +50,7 @@ def test_every_column_of_every_table_on_the_page_has_its_meaning():
     shown = [table.name for table in catalogue.page_tables()]
     assert shown == [
         "data", "accuracy", "explained_variance", "fixed_points", "tolerance", "comparison", "evidence", "seeds",
-        "similarity",
+        "similarity", "context", "context_ablation", "context_bow",
     ]  # fmt: skip
     for name in shown:
         assert all(meaning.strip() for meaning in catalogue.TABLES[name].columns.values()), name

@@ -52,9 +52,12 @@ RUN_TIMEOUT_S = 600
 
 
 def local_rules() -> set[str]:
-    """The rules the Snakefile names `localrules`: they run on the submitting host, never in a SLURM job."""
-    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (ROOT / "Snakefile").read_text(), flags=re.MULTILINE)
-    return set(re.findall(r"\w+", block.group(1)))
+    """The rules the workflow names `localrules`: they run on the submitting host, never in a SLURM job."""
+    rules = set()
+    for path in [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]:
+        for block in re.findall(r"^localrules:\n((?:    \w+,?\n)+)", path.read_text(), flags=re.MULTILINE):
+            rules |= set(re.findall(r"\w+", block))
+    return rules
 
 
 LOCAL_RULES = local_rules()
@@ -163,7 +166,8 @@ def test_profile_sets_resources_for_every_rule():
     # Users set partition and account with --default-resources, which replaces the
     # profile's defaults: each rule's own entry keeps its runtime and memory.
     profile = yaml.safe_load(PROFILE.read_text())
-    result = snakemake(ROOT, "--list-rules")
+    # With every opt-in stage on, so that its rules are listed too.
+    result = snakemake(ROOT, "--list-rules", "--config", "context={enabled: true}")
     assert result.returncode == 0, result.stderr
     rules = set(result.stdout.split())
     assert {"all", "results_page", "download"} <= LOCAL_RULES <= rules, LOCAL_RULES - rules

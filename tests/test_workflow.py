@@ -240,3 +240,20 @@ def test_a_grid_of_batch_sizes_fractions_and_splits_plans_one_model_per_combinat
     counts = planned_jobs((result.stdout + result.stderr).splitlines())
     assert counts["train"] == "12" and counts["state_figures"] == "12" and counts["analyze"] == "12", counts
     assert counts["hidden_states"] == counts["fixed_point_shard"] == counts["linearize"] == "24", counts
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_context_stage_is_planned_only_when_enabled(enabled):
+    """context.enabled plans one context job per probed system and its three tables; off (the default), none of
+    them. The quick look's grid has a one-layer and a two-layer GRU (per_layer): only the first one's layer1
+    reads the embedding and is read out."""
+    result = dry_run(
+        "--configfile", "configs/synthetic.yaml", "--config", f"context={{enabled: {str(enabled).lower()}}}"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = planned_jobs((result.stdout + result.stderr).splitlines())
+    rules = {"context", "context_table", "context_ablation_table", "context_bow_table"}
+    if enabled:
+        assert all(counts[rule] == "1" for rule in rules), counts
+    else:
+        assert not rules & set(counts), counts

@@ -2,7 +2,7 @@
 import os
 import re
 
-from rnn_dynamics.dynamics import analyses, fixed_points, similarity, states
+from rnn_dynamics.dynamics import analyses, context, fixed_points, similarity, states
 from rnn_dynamics.outputs import catalogue, results_page
 from rnn_dynamics.networks import training
 from rnn_dynamics.data.datasets.registry import ARCHIVES, downloaded
@@ -182,7 +182,10 @@ def similarity_figures(dataset):
 
 
 # Whether this run makes each optional table of the catalogue (what its `optional` names asks for it).
-ASKED_FOR = {"similarity": lambda: bool(similarity_pairs())}
+ASKED_FOR = {
+    "similarity": lambda: bool(similarity_pairs()),
+    **dict.fromkeys(["context", "context_ablation", "context_bow"], lambda: config["context"]["enabled"]),
+}
 for table in catalogue.TABLES.values():
     if table.optional and table.name not in ASKED_FOR:
         raise ValueError(f"workflow/rules/common.smk: ASKED_FOR has no entry for the optional table {table.name!r}")
@@ -197,6 +200,20 @@ def results_page_tables(wildcards):
     """The tables the results page shows (catalogue.page_tables()) that this run makes, by name."""
     shown = {table.name for table in catalogue.page_tables()}
     return {table.name: table.path(wildcards.dataset) for table in run_tables() if table.name in shown}
+
+
+def context_systems(model):
+    """The systems of a model that the context stage probes (context.probed_systems), where it is enabled."""
+    if not config["context"]["enabled"]:
+        return []
+    return context.probed_systems(model, model.systems(config["fixed_points"]["mode"]))
+
+
+def context_folders(wildcards):
+    return [f"results/{wildcards.dataset}/context/{m.id}/{system}" for m in MODELS for system in context_systems(m)]
+
+
+CONTEXT_FIGURES = ("context_deflections", "context_gain", "context_ablation")
 
 
 # The figures of every model, as the results page shows them, and the analyze rule's of every system (the
@@ -215,6 +232,11 @@ def model_figures(wildcards):
         + [
             f"results/{wildcards.dataset}/figures/{m.id}/{system}/manifold.png"
             for system in m.systems(config["fixed_points"]["mode"])
+        ]
+        + [
+            f"results/{wildcards.dataset}/figures/{m.id}/{system}/{name}.png"
+            for system in context_systems(m)
+            for name in CONTEXT_FIGURES
         ]
     ] + similarity_figures(wildcards.dataset)
 
@@ -238,6 +260,11 @@ def report_targets():
                 f"results/{dataset}/figures/{m.id}/{system}/{name}.png"
                 for system in m.systems(config["fixed_points"]["mode"])
                 for name in ANALYSIS_FIGURES
+            ]
+            targets += [
+                f"results/{dataset}/figures/{m.id}/{system}/{name}.png"
+                for system in context_systems(m)
+                for name in CONTEXT_FIGURES
             ]
     return targets
 
@@ -269,6 +296,8 @@ def benchmark_records(wildcards):
         records += [f"{root}/hidden_states/{m.id}{tag}.tsv" for tag in state_tags()]
         for system in m.systems(config["fixed_points"]["mode"]):
             records.append(f"{root}/analyze/{m.id}/{system}.tsv")
+            if system in context_systems(m):
+                records.append(f"{root}/context/{m.id}/{system}.tsv")
             for tag in state_tags():
                 records += [
                     f"{root}/fixed_point_shard/{m.id}{tag}/{system}/shard-{index}-of-{shards}.tsv"

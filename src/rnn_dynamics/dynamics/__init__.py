@@ -4,7 +4,8 @@
 ``spectra`` (time constants, variance shares), ``fixed_points`` (starts, shards, gathering, deduplication),
 ``linearization`` (Jacobians and eigendecompositions), ``manifold`` (the N-class geometry), ``words`` (the
 words for a set or a measure), ``evidence`` (seed spread, tests over seeds, nulls), ``analyses`` (one
-system's measures), ``similarity`` (two systems compared: DSA, CKA).
+system's measures), ``context`` (how modifier words change the next word's effect), ``similarity`` (two systems
+compared: DSA, CKA).
 """
 
 # Bottom to top: a module imports only those before it and the layers below (tests/test_layout.py reads this order).
@@ -19,5 +20,6 @@ __all__ = [
     "words",
     "evidence",
     "analyses",
+    "context",
     "similarity",
 ]

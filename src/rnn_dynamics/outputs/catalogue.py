@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnn_dynamics.dynamics import similarity
+from rnn_dynamics.dynamics import context, similarity
 from rnn_dynamics.ground.storage import SchemaError, UnreadableFile, reading, register_producer, remake_hint
 
 __all__ = ["TABLES", "Table", "read", "report_tables", "page_tables"]
@@ -302,6 +302,44 @@ _DATA_MEASURES = {
 }
 
 
+# The context stage's tables (``dynamics.context``): per (modifier, target, base), means over the probes.
+_CONTEXT = {
+    "model": "model id",
+    "split": "the split whose reviews gave the base contexts",
+    "system": "the system probed (the stack, or layer1 of a one-layer model)",
+    "modifier": "the modifier word (context.modifiers), or a null word (context.null_words)",
+    "target": "the target word",
+    "base": "reviews (a test review's state after a random prefix) or fixed_points (an approximate fixed point)",
+    "effect_alone": "readout change one step after the target at the base state (less the step with no input)",
+    "effect_after": "the same right after the modifier, at h_mod",
+    "settled_alone": "readout change of the target alone after context.settle_steps input-free steps more",
+    "settled_after": "the same after the modifier",
+    "gain": "effect_after / effect_alone",
+    "settled_gain": "settled_after / settled_alone (< 0: flipped, > 1: scaled up)",
+    "linearized_after": "effect_after to first order: w . J_inp x with the input Jacobian at h_mod",
+    "linearized_at_fixed_point": "the same with the input Jacobian at the fixed point nearest h_mod",
+    "speed_before": "q = |h - F(h, 0)|^2 / S at the base state",
+    "speed_after": "q at h_mod",
+    "relax_steps": "median input-free steps until the state from h_mod is back near the fixed points (NaN: over "
+    "half never within context.relax_steps)",
+}
+_CONTEXT_ABLATION = {
+    "model": "model id",
+    "system": "the system probed",
+    "modifier": "the modifier word",
+    "k": "mode groups (a complex pair is one) of the deflection removed, best aligned with the modifier subspace first",
+    "effect_remaining": "share of the modifier's effect on the settled target left (1: all, 0: none)",
+}
+_CONTEXT_BOW = {
+    "model": "model id",
+    "split": "the split evaluated on (trained on the train split)",
+    "bow_accuracy": "logistic regression on binary word features",
+    "contextual_bow_accuracy": "the same with modifier x word features (context.window words after a modifier)",
+    "rnn_accuracy": "the network",
+    "share_recovered": "(contextual - plain) / (network - plain): the share of the network's gain the pairs recover",
+}
+
+
 def _in_order(columns: list[str], meanings: Mapping[str, str], name: str) -> dict[str, str]:
     """``meanings`` in the order of ``columns``, the columns of a table another layer writes; each described."""
     if set(columns) != set(meanings):
@@ -389,6 +427,30 @@ TABLES = {
             _in_order(similarity.COLUMNS, _SIMILARITY, "similarity"),
             heading="Similarity of dynamics",
             optional="similarity.pairs or similarity.axes",
+        ),
+        Table(
+            "context",
+            "context_table",
+            "How a modifier changes the next word's effect, per model, system, modifier, target and base",
+            _in_order(context.COLUMNS, _CONTEXT, "context"),
+            heading="Contextual processing: modifier words",
+            optional="context.enabled",
+        ),
+        Table(
+            "context_ablation",
+            "context_ablation_table",
+            "The modifier's effect left once its deflection's best-aligned k modes are removed",
+            _in_order(context.ABLATION_COLUMNS, _CONTEXT_ABLATION, "context_ablation"),
+            heading="Contextual processing: ablation of the modifier's modes",
+            optional="context.enabled",
+        ),
+        Table(
+            "context_bow",
+            "context_bow_table",
+            "Plain and contextual bags of words beside the network: the share of its gain the pairs recover",
+            _in_order(context.BOW_COLUMNS, _CONTEXT_BOW, "context_bow"),
+            heading="Contextual processing: bags of words",
+            optional="context.enabled",
         ),
     ]
 }

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnn_dynamics.dynamics import similarity
+from rnn_dynamics.dynamics import context, similarity
 from rnn_dynamics.ground import provenance
 from rnn_dynamics.ground.storage import atomic_path, remake_hint
 from rnn_dynamics.outputs import catalogue, timeline
@@ -59,6 +59,9 @@ FIGURES = {
 SYSTEM_FIGURES = {
     "manifold": "the fixed points and final states on the fixed points' top 3 PCs by the readout's class, and the "
     "slow modes along them (Aitken et al. 2021)",
+    "context_deflections": "each modifier's kick (the state without it -> with it) on the fixed points' PC1-PC2",
+    "context_gain": "the target's settled gain after each modifier, per target and base, beside the null words'",
+    "context_ablation": "the share of each modifier's effect left with its deflection's best-aligned k modes removed",
 }
 
 
@@ -241,6 +244,10 @@ def page(
         if entry.name == "data":
             parts += _data_section(table, data_figure)
             continue
+        if entry.name == "context":
+            settings = context.Settings.from_config(config.get("context", {}))
+            sentences = context.answers(table, list(settings.modifiers), list(settings.null_words))
+            parts += [f"- {sentence}" for sentence in sentences] + [""]
         if entry.name in SENTENCES:
             parts += [f"- {sentence}" for sentence in SENTENCES[entry.name](table)] + [""]
         parts += [f"`tables/{entry.name}.csv`:", "", markdown_table(table), ""]

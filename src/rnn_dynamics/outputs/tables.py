@@ -35,6 +35,7 @@ __all__ = [
     "accuracy_table",
     "combine_comparisons",
     "comparison_table",
+    "context_table",
     "data_table",
     "evidence_sentences",
     "evidence_table",
@@ -446,3 +447,14 @@ def data_table(card: dict, coverages: Sequence[dict] = ()) -> pd.DataFrame:
     rows.append(("cleaning", "cleaning", "rules", ", ".join(card["cleaning"]["rules"])))
     rows.append(("cleaning", "cleaning", "key", card["cleaning"]["key"] or ""))
     return pd.DataFrame(rows, columns=TABLES["data"].names)
+
+
+def context_table(name: str, folders: Sequence[str | Path]) -> pd.DataFrame:
+    """The context stage's table ``name`` (context, context_ablation, context_bow) of every probed system: the
+    per-system CSVs (``context.write``) one after another; the bag of words once per model."""
+    file = {"context": "context.csv", "context_ablation": "ablation.csv", "context_bow": "bow.csv"}[name]
+    parts = [pd.read_csv(Path(folder) / file) for folder in folders]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TABLES[name].names)
+    if name == "context_bow":
+        table = table.drop_duplicates(subset=["model", "split"], ignore_index=True)
+    return table[TABLES[name].names]

@@ -333,7 +333,7 @@ def test_an_unknown_config_key_is_named_with_its_file_and_the_allowed_keys(tmp_p
         config_lib.check_keys(config, schema, [ROOT / "config.yaml", extra])
     lines = str(error.value).splitlines()
     assert len(lines) == 4
-    assert lines[0].startswith(f"unknown config key 'trainig' (in {extra}); allowed keys: analyses, datasets,")
+    assert lines[0].startswith(f"unknown config key 'trainig' (in {extra}); allowed keys: analyses, context, datasets,")
     assert lines[1].startswith("unknown config key 'bogus' (in --config)")
     assert lines[2].startswith(
         f"unknown config key 'training.epoch' (in {extra}); "

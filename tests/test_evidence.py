@@ -123,3 +123,6 @@ def test_the_evidence_table_joins_the_analyses_rows_and_the_untrained_states(tmp
     assert any(
         s.startswith("gru-L1-E4-H16-s0 (test) layer1, states_explained_2 0.95: beyond its null") for s in sentences
     )
+    # A row without its null is not measured, never "beyond its null" (bool of NaN is True).
+    missing = table.head(1).assign(null_n=float("nan"), beyond_null=float("nan"))
+    assert tables.evidence_sentences(missing)[0].endswith(": not measured.")

@@ -341,9 +341,13 @@ def evidence_table(folders: list[str | Path], explained_variance: pd.DataFrame) 
 
 def evidence_sentences(table: pd.DataFrame) -> list[str]:
     """One sentence per row of the evidence table: the value, its null's median and 5th-95th percentiles
-    with their n, and ``beyond its null`` or ``within its null`` (``words.null_word``)."""
+    with their n, and ``beyond its null`` or ``within its null`` (``words.null_word``); a row without its value,
+    null or verdict is ``not measured``."""
     sentences = []
     for row in table.itertuples(index=False):
+        if pd.isna(row.value) or pd.isna(row.null_n) or pd.isna(row.null_median) or pd.isna(row.beyond_null):
+            sentences.append(f"{row.model} ({row.split}) {row.system}, {row.measure}: not measured.")
+            continue
         interval = f"{row.null_low:.3g}-{row.null_high:.3g}" if int(row.null_n) > 1 else "one network"
         sentences.append(
             f"{row.model} ({row.split}) {row.system}, {row.measure} {row.value:.4g}: "

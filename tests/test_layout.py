@@ -118,3 +118,25 @@ def test_the_config_schema_is_package_data_that_the_workflow_links_to():
     assert Path(str(config.SCHEMA)).resolve() == (PACKAGE / "config.schema.yaml").resolve()
     package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "config.schema.yaml" in package_data["rnn_dynamics"]
+
+
+# What planning a run must not import: every `snakemake` call and every SLURM job parses the workflow.
+NUMERICAL = {"torch", "sklearn", "scipy", "matplotlib", "skdim", "DSA"}
+
+
+def test_the_workflow_plans_without_numerical_libraries():
+    """The package imports of the Snakefile and the rules (stage settings, grid, catalogue, registry) bring in
+    none of the numerical libraries, which the jobs' scripts import where they compute."""
+    import re
+    import subprocess
+    import sys
+
+    root = PACKAGE.parents[1]
+    sources = [root / "Snakefile", *sorted((root / "workflow" / "rules").glob("*.smk"))]
+    imports = sorted(
+        {line for path in sources for line in re.findall(r"^from rnn_dynamics\S* import .+$", path.read_text(), re.M)}
+    )
+    assert imports
+    code = "\n".join([*imports, "import sys", f"print(sorted(set(sys.modules) & set({sorted(NUMERICAL)!r})))"])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]", (imports, result.stdout)

@@ -32,6 +32,6 @@ rule analyze:
         device=config["analyses"]["device"],
     params:
         # Every key but the device.
-        settings=stage_params(analyses.Settings),
+        settings=stage_params(stages.AnalysesSettings),
     script:
         "../../scripts/analyze.py"

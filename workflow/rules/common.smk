@@ -2,9 +2,10 @@
 import os
 import re
 
-from rnn_dynamics.dynamics import analyses, context, fixed_points, similarity, states
-from rnn_dynamics.outputs import catalogue, results_page
-from rnn_dynamics.networks import training
+# Planning imports no numerical library (tests/test_layout.py checks): the stages' settings and the systems they
+# run over come from ground.stages, the tables' and figures' names from the catalogue.
+from rnn_dynamics.ground import stages
+from rnn_dynamics.outputs import catalogue
 from rnn_dynamics.data.datasets.registry import ARCHIVES, downloaded
 from rnn_dynamics.ground.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
 
@@ -40,12 +41,12 @@ def stage_params(settings_type):
 
 def train_params(wildcards):
     """The train rule's params: the training settings with the model's batch size (a grid axis)."""
-    return training.Settings.from_config(config["training"]).params_for(ModelSpec.parse(wildcards.model))
+    return stages.TrainingSettings.from_config(config["training"]).params_for(ModelSpec.parse(wildcards.model))
 
 
 def states_params(wildcards):
     """The hidden_states rule's params: the states section as given, with this job's split."""
-    return states.Settings.job_params(config["states"], split_of_tag(wildcards.split_tag))
+    return stages.StatesSettings.job_params(config["states"], split_of_tag(wildcards.split_tag))
 
 
 def split_data(wildcards):
@@ -149,8 +150,8 @@ def per_model(pattern):
 
 def similarity_pairs():
     """The pairs of systems the similarity rule compares, as (axis, a, b)."""
-    settings = similarity.Settings.from_config(config.get("similarity", {}))
-    return similarity.pairs(settings, MODELS, config["states"]["splits"], config["fixed_points"]["mode"])
+    settings = stages.SimilaritySettings.from_config(config.get("similarity", {}))
+    return stages.pairs(settings, MODELS, config["states"]["splits"], config["fixed_points"]["mode"])
 
 
 def similarity_systems():
@@ -161,7 +162,7 @@ def similarity_systems():
 def similarity_inputs(wildcards):
     """The similarity rule's inputs: each compared system's model (trained and initial) and tables, and the split
     tables they read."""
-    systems = [similarity.SystemName.parse(name) for name in similarity_systems()]
+    systems = [stages.SystemName.parse(name) for name in similarity_systems()]
     root = f"results/{wildcards.dataset}"
     tagged = [f"{s.model.id}{split_tag(s.split)}/{s.system}.parquet" for s in systems]
     return {
@@ -203,23 +204,23 @@ def results_page_tables(wildcards):
 
 
 def context_systems(model):
-    """The systems of a model that the context stage probes (context.probed_systems), where it is enabled."""
+    """The systems of a model that the context stage probes (stages.probed_systems), where it is enabled."""
     if not config["context"]["enabled"]:
         return []
-    return context.probed_systems(model, model.systems(config["fixed_points"]["mode"]))
+    return stages.probed_systems(model, model.systems(config["fixed_points"]["mode"]))
 
 
 def context_folders(wildcards):
     return [f"results/{wildcards.dataset}/context/{m.id}/{system}" for m in MODELS for system in context_systems(m)]
 
 
-CONTEXT_FIGURES = ("context_deflections", "context_gain", "context_ablation")
+CONTEXT_FIGURES = catalogue.CONTEXT_FIGURES
 
 
 # The figures of every model, as the results page shows them, and the analyze rule's of every system (the
 # page shows the last, the integration manifold's).
-MODEL_FIGURES = tuple(results_page.FIGURES)
-ANALYSIS_FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "linearized", "manifold")
+MODEL_FIGURES = tuple(catalogue.FIGURES)
+ANALYSIS_FIGURES = catalogue.ANALYSIS_FIGURES
 
 
 def model_figures(wildcards):

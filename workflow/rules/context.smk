@@ -30,7 +30,7 @@ rule context:
         gpu=0 if config["context"]["device"] == "cpu" else 1,
         device=config["context"]["device"],
     params:
-        settings=stage_params(context.Settings),
+        settings=stage_params(stages.ContextSettings),
     script:
         "../../scripts/context.py"
 

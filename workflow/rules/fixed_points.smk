@@ -22,7 +22,7 @@ rule fixed_point_shard:
         device=config["fixed_points"]["device"],
     params:
         # Only the keys that change the solution: editing a later stage's key re-solves nothing.
-        settings=stage_params(fixed_points.SearchSettings),
+        settings=stage_params(stages.SearchSettings),
     script:
         "../../scripts/fixed_point_shard.py"
 
@@ -41,7 +41,7 @@ rule gather_fixed_points:
     conda:
         "../../envs/pipeline.yaml"
     params:
-        settings=stage_params(fixed_points.GatherSettings),
+        settings=stage_params(stages.GatherSettings),
     script:
         "../../scripts/gather_fixed_points.py"
 

@@ -16,7 +16,7 @@ rule similarity:
     params:
         pairs=lambda wildcards: [[axis, a.name, b.name] for axis, a, b in similarity_pairs()],
         systems=lambda wildcards: similarity_systems(),
-        settings=stage_params(similarity.Settings),
+        settings=stage_params(stages.SimilaritySettings),
     script:
         "../../scripts/similarity.py"
 

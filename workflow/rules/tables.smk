@@ -73,7 +73,7 @@ rule tolerance_table:
     params:
         models=[m.id for m in MODELS],
         multiples=config["fixed_points"]["q_sweep"],
-        settings=stage_params(fixed_points.SearchSettings),
+        settings=stage_params(stages.SearchSettings),
     script:
         "../../scripts/tolerance_table.py"
 

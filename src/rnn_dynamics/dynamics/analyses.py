@@ -26,7 +26,6 @@ only: NaN, or empty tables, for N > 2 classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
 from rnn_dynamics.dynamics import evidence, linearization, manifold, spectra
 from rnn_dynamics.dynamics.linearization import Linearization
 from rnn_dynamics.dynamics.spectra import time_constant, variance_fractions
-from rnn_dynamics.ground import config
+from rnn_dynamics.ground.stages import AnalysesSettings as Settings
 from rnn_dynamics.ground.storage import atomic_path, write_json
 from rnn_dynamics.networks import training
 
@@ -76,27 +75,6 @@ __all__ = [
 ]
 
 CPU = torch.device("cpu")
-
-
-@dataclass(frozen=True)
-class Settings(config.Section, section="analyses"):
-    """The ``analyses`` section of the config; a key left out takes the schema's default.
-
-    Every field but ``device`` decides the measures: those are the analyze rule's ``params``.
-    """
-
-    # Test reviews (a number, or "all") the linearized dynamics and the mode orientation are evaluated on.
-    reviews: int | str
-    # Random unit vectors in the alignment's null distribution.
-    null_samples: int
-    # Most positive and most negative words listed.
-    top_words: int
-    # C of the bag-of-words logistic regression.
-    regularization: float
-    seed: int
-    # The space of the manifold's measures: "h" (what the layers output and the readout reads) or "state".
-    manifold_space: str
-    device: str = config.runtime()
 
 
 # ---------------------------------------------------------------------------

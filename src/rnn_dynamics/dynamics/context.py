@@ -25,7 +25,6 @@ returned by name (``missing_modifiers``, ``missing_targets``), never dropped sil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,9 @@ from sklearn.linear_model import LogisticRegression
 from rnn_dynamics.data.batches import Reviews, padded_batch
 from rnn_dynamics.dynamics import analyses, linearization, manifold
 from rnn_dynamics.dynamics.linearization import Linearization
-from rnn_dynamics.ground import config
+from rnn_dynamics.ground.stages import ABLATION_COLUMNS, BOW_COLUMNS, probed_systems
+from rnn_dynamics.ground.stages import CONTEXT_COLUMNS as COLUMNS
+from rnn_dynamics.ground.stages import ContextSettings as Settings
 from rnn_dynamics.ground.storage import atomic_path, write_json
 from rnn_dynamics.networks import training
 
@@ -62,36 +63,8 @@ __all__ = [
 ]
 
 BASES = ("reviews", "fixed_points")
-COLUMNS = [
-    "model", "split", "system", "modifier", "target", "base", "effect_alone", "effect_after", "settled_alone",
-    "settled_after", "gain", "settled_gain", "linearized_after", "linearized_at_fixed_point", "speed_before",
-    "speed_after", "relax_steps",
-]  # fmt: skip
-ABLATION_COLUMNS = ["model", "system", "modifier", "k", "effect_remaining"]
-BOW_COLUMNS = ["model", "split", "bow_accuracy", "contextual_bow_accuracy", "rnn_accuracy", "share_recovered"]
 # The split whose reviews give the base contexts and the bags of words' evaluation.
 SPLIT = "test"
-
-
-@dataclass(frozen=True)
-class Settings(config.Section, section="context"):
-    """The ``context`` section of the config; a key left out takes the schema's default."""
-
-    enabled: bool
-    modifiers: list
-    null_words: list
-    targets: list
-    target_count: int
-    probes: int
-    settle_steps: int
-    relax_steps: int
-    relax_fraction: float
-    subspace_variance: float
-    ablation_modes: int
-    window: int
-    regularization: float
-    seed: int
-    device: str = config.runtime()
 
 
 # ---------------------------------------------------------------------------
@@ -315,12 +288,6 @@ def contextual_bag_of_words(
 
 # ---------------------------------------------------------------------------
 # Everything for one system
-
-
-def probed_systems(spec, systems: list[str]) -> list[str]:
-    """The systems among ``systems`` of the model ``spec`` (a ``ModelSpec``) that read the embedding and are
-    read out: the stack, or layer1 of a one-layer model; none for the layers of a deeper one (per_layer)."""
-    return [name for name in systems if name == "stack" or (name == "layer1" and spec.layers == 1)]
 
 
 def _readout(model, system_name: str) -> tuple[np.ndarray, float]:

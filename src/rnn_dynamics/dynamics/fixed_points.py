@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ import torch
 from rnn_dynamics.dynamics import solver
 from rnn_dynamics.dynamics.spectra import first_pc_share, time_constant
 from rnn_dynamics.dynamics.states import read_layer
-from rnn_dynamics.ground import config
+from rnn_dynamics.ground.stages import GatherSettings, SearchSettings
 from rnn_dynamics.ground.storage import list_matrix, read_table
 
 __all__ = [
@@ -63,50 +62,6 @@ log = logging.getLogger(__name__)
 UNIQUE_METRICS = ("chebyshev", "euclidean")
 # The original paper counts a start as converged below this q; the reproduction used 1e-6.
 STRICT_Q_TOL = 1e-8
-
-
-@dataclass(frozen=True)
-class SearchSettings(config.Section, section="fixed_points"):
-    """The ``fixed_points`` keys of one shard's search; a key left out takes the schema's default.
-
-    Every field but ``device`` decides the solution: those are the fixed_point_shard rule's ``params``.
-    """
-
-    starts: int
-    noise: float
-    seed: int
-    method: str
-    max_iterations: int
-    q_tol: float
-    q_rule: str
-    q_fraction: float
-    damping: float
-    learning_rate: float
-    exact_roots: bool
-    bounded: bool
-    single_precision: bool
-    device: str = config.runtime()
-
-    def tolerance(self, scale: float | None) -> float:
-        """Where each start stops for a search of speed scale ``scale`` (``solver.approximate_tolerance``)."""
-        return solver.approximate_tolerance(self.q_rule, self.q_tol, self.q_fraction, scale)
-
-
-@dataclass(frozen=True)
-class GatherSettings(config.Section, section="fixed_points"):
-    """The ``fixed_points`` keys of the verdicts on the gathered starts (converged, outlier, unique); a key
-    left out takes the schema's default. All of them are the gather_fixed_points rule's ``params``."""
-
-    q_tol: float
-    unique_tol: float
-    unique_metric: str
-    outlier_distance: float | None
-    q_rule: str
-    q_fraction: float
-
-    def tolerance(self, scale: float | None) -> float:
-        """The approximate fixed points' tolerance at the speed scale ``scale`` (``solver.approximate_tolerance``)."""
-        return solver.approximate_tolerance(self.q_rule, self.q_tol, self.q_fraction, scale)
 
 
 # ---------------------------------------------------------------------------

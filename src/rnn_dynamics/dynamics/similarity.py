@@ -24,10 +24,8 @@ of systems that differ in one axis alone).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,8 +33,20 @@ import torch
 
 from rnn_dynamics.data.batches import Reviews, padded_batch, training_rows
 from rnn_dynamics.dynamics import analyses, fixed_points, linearization, spectra
-from rnn_dynamics.ground import config
-from rnn_dynamics.ground.grid import ModelSpec, split_tag, untag
+from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.ground.stages import (
+    AXIS_KEYS,
+    GEOMETRY,
+    PAIR,
+    PER_SYSTEM,
+    SCALE,
+    SystemName,
+    axis_pairs,
+    axis_value,
+    pairs,
+)
+from rnn_dynamics.ground.stages import SIMILARITY_COLUMNS as COLUMNS
+from rnn_dynamics.ground.stages import SimilaritySettings as Settings
 from rnn_dynamics.ground.storage import list_matrix
 
 __all__ = [
@@ -75,153 +85,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The fixed-point geometry of one system, in the table's order (each twice: _a and _b).
-GEOMETRY = [
-    "unique_fixed_points",
-    "manifold_dimension",
-    "top_modulus_median",
-    "top_modulus_iqr",
-    "time_constant_median",
-    "time_constant_iqr",
-    "alignment_median",
-]
 # The eigenvalue variant's operators: the states themselves (no delays), rank 10.
 EIGENVALUE_W2 = {"n_delays": 1, "rank": 10}
-# The measures of the pair (``compare``), in the table's order.
-PAIR = ["reviews", "dsa", "dsa_eigenvalue_w2", "input_dsa_state", "input_dsa_control", "input_dsa_joint", "cka"]
-# Each system's own scale over the pair's reviews (``scale``): from its untrained network, against itself.
-SCALE = ["dsa_untrained", "cka_untrained", "dsa_floor"]
-# Each system's columns of the table (each twice: _a and _b): its scale, its geometry.
-PER_SYSTEM = [*SCALE, *GEOMETRY]
-# The similarity table's columns: the pair, its measures, then each system's (the table catalogue describes them).
-COLUMNS = ["axis", "a", "b", "value_a", "value_b", *PAIR] + [
-    f"{key}_{side}" for key in PER_SYSTEM for side in ("a", "b")
-]
-
-
-@dataclass(frozen=True)
-class Settings(config.Section, section="similarity"):
-    """The ``similarity`` section of the config; a key left out takes the schema's default."""
-
-    pairs: list
-    axes: list
-    reviews: int
-    steps: int
-    seed: int
-    n_delays: int
-    delay_interval: int
-    rank_variance: float
-    rank: int | None
-    iters: int
-
-
-@dataclass(frozen=True)
-class SystemName:
-    """One system of one model on one split: ``{model}{split_tag}/{system}``."""
-
-    model: ModelSpec
-    split: str
-    system: str
-
-    @classmethod
-    def parse(cls, name: str) -> "SystemName":
-        tagged, slash, system = name.partition("/")
-        model_id, split = untag(tagged)
-        if not slash or not system:
-            raise ValueError(f"similarity system {name!r} is not of the form '{{model}}{{split_tag}}/{{system}}'")
-        return cls(ModelSpec.parse(model_id), split, system)
-
-    @property
-    def name(self) -> str:
-        return f"{self.model.id}{split_tag(self.split)}/{self.system}"
-
-
-# The value of an axis for a system, and the system with another value there.
-_AXES = {
-    "seed": lambda s: s.model.seed,
-    "batch_size": lambda s: s.model.batch_size,
-    "train_fraction": lambda s: s.model.train_fraction,
-    "embedding": lambda s: s.model.embedding,
-    "architecture": lambda s: s.model.architecture,
-    "split": lambda s: s.split,
-    "layer": lambda s: s.system,
-}
-
-
-# The config keys an axis's values come from: an axis of one value gives no pair to compare.
-AXIS_KEYS = {
-    "seed": "models.seeds",
-    "batch_size": "models.batch_size",
-    "train_fraction": "models.train_fraction",
-    "embedding": "models.embedding",
-    "architecture": "models.architectures",
-    "split": "states.splits",
-    "layer": "models.layers with fixed_points.mode per_layer",
-}
-
-
-def axis_value(system: SystemName, axis: str):
-    return _AXES[axis](system)
-
-
-def axis_pairs(systems: list[SystemName], axis: str) -> list[tuple[SystemName, SystemName]]:
-    """Every pair of ``systems`` that differ in ``axis`` alone, in the order of ``systems``."""
-    if axis not in _AXES:
-        raise ValueError(f"similarity.axes: unknown axis {axis!r}; known: {sorted(_AXES)}")
-    others = [name for name in _AXES if name != axis]
-
-    def rest(system):
-        key = {name: axis_value(system, name) for name in others}
-        key["layers"] = system.model.layers  # two depths are two models, never one axis's pair
-        return key
-
-    return [(a, b) for a, b in itertools.combinations(systems, 2) if rest(a) == rest(b)]
-
-
-def pairs(
-    settings: Settings, models: list[ModelSpec], splits: list[str], mode: str
-) -> list[tuple[str, SystemName, SystemName]]:
-    """The pairs to compare, as (axis, a, b): the configured ones (axis ``pair``), then each axis's.
-
-    Raises ValueError, before any job is planned (the Snakefile calls this while it reads the config), naming a
-    configured system that is not in the grid, a configured pair of a system with itself (DSA 0 and CKA 1 by
-    construction: no measurement), or an axis of ``similarity.axes`` along which no two systems differ (one value
-    in the grid: nothing to compare, no table, no figure).
-    """
-    systems = [
-        SystemName(model, split, system) for model in models for split in splits for system in model.systems(mode)
-    ]
-    known = {system.name for system in systems}
-    found = []
-    for a, b in settings.pairs:
-        for name in (a, b):
-            if name not in known:
-                raise ValueError(
-                    f"similarity.pairs: {name!r} is not a system of the grid (models, states.splits, fixed_points.mode)"
-                    f"; e.g. {sorted(known)[:3]}"
-                )
-        if a == b:
-            raise ValueError(
-                f"similarity.pairs: the pair [{a!r}, {b!r}] compares a system with itself (DSA 0 and CKA 1 by "
-                "construction); name two different systems"
-            )
-        found.append(("pair", SystemName.parse(a), SystemName.parse(b)))
-    for axis in settings.axes:
-        along = axis_pairs(systems, axis)
-        if not along:
-            values = list(dict.fromkeys(axis_value(system, axis) for system in systems))
-            remedy = (
-                "list a model of 2 or more layers in models.layers, with fixed_points.mode per_layer"
-                if axis == "layer"
-                else f"give {AXIS_KEYS[axis]} a second value"
-            )
-            raise ValueError(
-                f"similarity.axes: the axis {axis!r} has one value in the grid ({', '.join(map(repr, values))}, "
-                f"from {AXIS_KEYS[axis]}), so no two systems differ in it alone and nothing would be compared; "
-                f"{remedy}, or leave {axis!r} out of similarity.axes"
-            )
-        found += [(axis, a, b) for a, b in along]
-    return found
 
 
 def eligible_rows(split: Reviews, specs: list[ModelSpec], split_name: str, settings: Settings) -> np.ndarray:
@@ -461,7 +326,7 @@ def compare(
 
 def row(axis: str, a: SystemName, b: SystemName, measures: dict, geometries: dict) -> dict:
     """One row of the similarity table: the pair's ``measures`` (``compare``) and both systems' geometry."""
-    values = (axis_value(a, axis), axis_value(b, axis)) if axis in _AXES else ("", "")
+    values = (axis_value(a, axis), axis_value(b, axis)) if axis in AXIS_KEYS else ("", "")
     found = {"axis": axis, "a": a.name, "b": b.name, "value_a": values[0], "value_b": values[1], **measures}
     for key in GEOMETRY:
         found[f"{key}_a"], found[f"{key}_b"] = geometries[a.name][key], geometries[b.name][key]

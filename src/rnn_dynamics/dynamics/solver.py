@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from rnn_dynamics.dynamics.normal_equations import NormalEquations
+from rnn_dynamics.ground.stages import EXACT_Q_TOL, TOLERANCE_RULES, approximate_tolerance
 from rnn_dynamics.ground.storage import list_column
 
 __all__ = [
@@ -57,8 +58,6 @@ METHODS = ("lm", "adam")
 # |lambda| > 0.97, time constants above ~30 tokens) LM leaves the starts spread along the line
 # as Adam does; ``test_lm_matches_adam`` holds the two to the same set of points.
 APPROXIMATE_MIN_DAMPING = 1e-3
-# Exact roots of h = F(h, x): FixedPointFinder's tol_q, reached by nearly undamped LM.
-EXACT_Q_TOL = 1e-12
 EXACT_DAMPING = 1e-9
 EXACT_MIN_DAMPING = 1e-12
 # Damping beyond this means no step, however short, lowers q: the start is at the
@@ -83,11 +82,6 @@ SINGLE_PRECISION_MIN_DAMPING = 1e-4
 JACOBIAN_CHUNK_BYTES = 4 * 2**20
 
 
-# How the approximate fixed points' tolerance is set (``fixed_points.q_rule``): ``relative`` to the network's
-# own speed scale, ``absolute`` (``q_tol`` as given).
-TOLERANCE_RULES = ("relative", "absolute")
-
-
 def speed_scale(system, starts, x=None, device="cpu") -> float:
     """The network's own speed scale: the median ``q`` of ``starts`` (B, S) (the visited states the search
     starts from), at the input ``x`` of ``find``. A robust statistic of every start at once, so a few bits of
@@ -98,26 +92,6 @@ def speed_scale(system, starts, x=None, device="cpu") -> float:
     with torch.no_grad():
         q = _speed(system.step, h, _inputs(system, x, len(h), device))
     return float(np.median(q.cpu().numpy()))
-
-
-def approximate_tolerance(rule: str, q_tol: float, q_fraction: float, scale: float | None) -> float:
-    """The q below which a start is an approximate fixed point: ``q_fraction`` of the network's speed scale
-    (``speed_scale``, the visited states' median q) for the ``relative`` rule, never below ``EXACT_Q_TOL``
-    (float64's floor for q); ``q_tol`` itself for ``absolute``.
-
-    The one owner of that number: the search stops each start by it and the gather counts by it, so the set
-    scales with the network (a network whose slowest points reach only q ~ 1e-6 is not judged by a 1e-6 knife
-    edge) and does not flip on a machine whose floating-point sums round otherwise."""
-    if rule not in TOLERANCE_RULES:
-        raise ValueError(f"fixed_points.q_rule must be one of {TOLERANCE_RULES}, not {rule!r}")
-    if rule == "absolute":
-        return float(q_tol)
-    if scale is None or not np.isfinite(scale):
-        raise ValueError(
-            "the relative tolerance (fixed_points.q_rule: relative) needs the starts' speed scale, which this "
-            "result does not carry: search through fixed_points.solve, or set fixed_points.q_rule: absolute"
-        )
-    return max(float(q_fraction) * float(scale), EXACT_Q_TOL)
 
 
 def below_tolerance(q, tolerance: float):

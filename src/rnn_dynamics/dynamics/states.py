@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from rnn_dynamics.data import text
 from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
-from rnn_dynamics.ground import config, storage
+from rnn_dynamics.ground import storage
+from rnn_dynamics.ground.stages import StatesSettings as Settings
 
 __all__ = [
     "DOMINANT_REVIEW_SHARE",
@@ -49,37 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 WEIGHTS = ("trained", "untrained")
-
-
-@dataclass(frozen=True)
-class Settings(config.Section, section="states"):
-    """The ``states`` section of the config; a key left out takes the schema's default."""
-
-    # The splits whose states are extracted, each by its own hidden_states job.
-    splits: list
-    # Reviews whose states are dumped (a number, or "all").
-    sample_reviews: int | str
-    batch_size: int
-    seed: int
-    # Example reviews by name, whose trajectories are recorded.
-    examples: dict
-
-    @staticmethod
-    def job_params(section: dict, split: str) -> dict:
-        """The hidden_states rule's params for the job of ``split``: the section as given, its ``splits``
-        replaced by ``split`` in the same place (Snakemake compares params by their text: the states made
-        while the section named one split keep their params)."""
-        return {
-            ("split" if key == "splits" else key): split if key == "splits" else value for key, value in section.items()
-        }
-
-    @classmethod
-    def from_job(cls, params: dict) -> "Settings":
-        """The settings of one hidden_states job from its rule's params (``job_params``): the job's split
-        as the one split, every key left out the schema's default."""
-        section = dict(params)
-        split = section.pop("split")
-        return cls.from_config({**section, "splits": [split]})
 
 
 PCA_SCHEMA = pa.schema(

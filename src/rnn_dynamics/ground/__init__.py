@@ -6,4 +6,4 @@
 """
 
 # Bottom to top: a module imports only those before it (tests/test_layout.py reads this order).
-__all__ = ["config", "grid", "storage", "logs", "provenance"]
+__all__ = ["config", "grid", "stages", "storage", "logs", "provenance"]

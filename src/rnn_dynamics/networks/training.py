@@ -33,8 +33,9 @@ import torch
 from tqdm import tqdm
 
 from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch, trained_on
-from rnn_dynamics.ground import config, provenance
+from rnn_dynamics.ground import provenance
 from rnn_dynamics.ground.grid import ModelSpec
+from rnn_dynamics.ground.stages import TrainingSettings as Settings
 from rnn_dynamics.ground.storage import (
     NoSpaceLeft,
     UnreadableFile,
@@ -93,66 +94,6 @@ DIVERGED_LOSS = 100 * math.log(2)
 # Standard errors above the majority-label rate that a validation accuracy must reach
 # not to be flagged as chance level (one-sided, ~2% false alarms for a chance model).
 CHANCE_MARGIN = 2.0
-
-
-@dataclass(frozen=True)
-class Settings(config.Section, section="training"):
-    """The ``training`` section of the config; a key left out takes the schema's default.
-
-    Every field but ``device`` and ``threads`` decides the trained weights: those are the train
-    rule's ``params``.
-    """
-
-    epochs: int
-    learning_rate: float
-    # Per-architecture learning rates replacing ``learning_rate`` (see ``learning_rate_for``).
-    architecture_learning_rates: dict
-    # Each epoch's learning rate is the previous one's times this: epoch e runs at rate * decay ** (e - 1).
-    learning_rate_decay: float
-    # Largest global L2 norm of the gradient per step (None: no clipping).
-    max_grad_norm: float | None
-    # An L2 penalty on every weight, as Adam's ``weight_decay`` (its gradient, weight_decay * w, added to the loss's).
-    weight_decay: float
-    # Keep the embedding at its initial vectors (GloVe's): only the recurrent layers and the readout learn.
-    freeze_embeddings: bool
-    dropout: float
-    layer_dropout: float
-    device: str = config.runtime()
-    threads: int = config.runtime()
-
-    def learning_rate_for(self, architecture: str) -> float:
-        """The learning rate of ``architecture``: its entry in ``architecture_learning_rates``, else
-        ``learning_rate``."""
-        return self.architecture_learning_rates.get(architecture, self.learning_rate)
-
-    def learning_rate_at(self, architecture: str, epoch: int) -> float:
-        """The learning rate of ``architecture`` in ``epoch`` (from 1): ``learning_rate_for`` decayed
-        ``epoch - 1`` times by ``learning_rate_decay``. A function of the epoch alone, so a resumed run
-        continues the schedule where it stopped."""
-        return self.learning_rate_for(architecture) * self.learning_rate_decay ** (epoch - 1)
-
-    def params_for(self, spec: ModelSpec) -> dict:
-        """The train rule's params for ``spec``: ``params`` with the model's batch size after ``epochs``. Snakemake
-        compares params by their text, key order included: this order is the one existing results hold, so
-        that they do not rerun."""
-        params = self.params()
-        return {"epochs": params.pop("epochs"), "batch_size": spec.batch_size, **params}
-
-    @classmethod
-    def from_job(cls, params: dict, spec: ModelSpec, device: str, threads: int) -> "Settings":
-        """The settings of the train job of ``spec``: its rule's ``params`` (``params_for(spec)``, whose batch
-        size must be the model's) and where it runs (the rule's ``device`` resource and ``threads``)."""
-        params = dict(params)
-        batch_size = params.pop("batch_size", None)
-        if batch_size != spec.batch_size:
-            raise ValueError(
-                f"train params of {spec.id}: batch_size {batch_size!r} is not the model's ({spec.batch_size})"
-            )
-        return cls.from_params(params, device=device, threads=threads)
-
-    def resumable_with(self) -> dict:
-        """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
-        return {key: value for key, value in self.params().items() if key != "epochs"}
 
 
 @dataclass(frozen=True)

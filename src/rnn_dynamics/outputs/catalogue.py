@@ -1,4 +1,5 @@
-"""The catalogue of a run's summary tables: one entry per table, read by everything that writes or shows one.
+"""The catalogue of a run's summary tables and figures: one entry per table, read by everything that writes or
+shows one, and the figures' names and captions.
 
 An entry (:class:`Table`) holds the table's name (``results/{dataset}/tables/{name}.csv``), the rule that
 writes it, its title in the report, its heading on the results page, and its columns in order with what
@@ -17,10 +18,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnn_dynamics.dynamics import context, similarity
+from rnn_dynamics.ground import stages
 from rnn_dynamics.ground.storage import SchemaError, UnreadableFile, reading, register_producer, remake_hint
 
-__all__ = ["TABLES", "Table", "read", "report_tables", "page_tables"]
+__all__ = [
+    "ANALYSIS_FIGURES",
+    "CONTEXT_FIGURES",
+    "FIGURES",
+    "SYSTEM_FIGURES",
+    "TABLES",
+    "Table",
+    "page_tables",
+    "read",
+    "report_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -243,7 +254,7 @@ _TIMELINE = {
     "benchmark": "the benchmark record's path",
 }
 
-# Each system's columns of the similarity table (``similarity.PER_SYSTEM``), each for system a and b.
+# Each system's columns of the similarity table (``stages.PER_SYSTEM``), each for system a and b.
 _PER_SYSTEM = {
     "dsa_untrained": "DSA from the same system of its untrained (initial) network over the pair's reviews",
     "cka_untrained": "linear CKA with the same system of its untrained network over the pair's reviews",
@@ -424,7 +435,7 @@ TABLES = {
             "similarity",
             "similarity",
             "Similarity of two systems' dynamics (DSA, linear CKA) beside their fixed-point geometry, per pair",
-            _in_order(similarity.COLUMNS, _SIMILARITY, "similarity"),
+            _in_order(stages.SIMILARITY_COLUMNS, _SIMILARITY, "similarity"),
             heading="Similarity of dynamics",
             optional="similarity.pairs or similarity.axes",
         ),
@@ -432,7 +443,7 @@ TABLES = {
             "context",
             "context_table",
             "How a modifier changes the next word's effect, per model, system, modifier, target and base",
-            _in_order(context.COLUMNS, _CONTEXT, "context"),
+            _in_order(stages.CONTEXT_COLUMNS, _CONTEXT, "context"),
             heading="Contextual processing: modifier words",
             optional="context.enabled",
         ),
@@ -440,7 +451,7 @@ TABLES = {
             "context_ablation",
             "context_ablation_table",
             "The modifier's effect left once its deflection's best-aligned k modes are removed",
-            _in_order(context.ABLATION_COLUMNS, _CONTEXT_ABLATION, "context_ablation"),
+            _in_order(stages.ABLATION_COLUMNS, _CONTEXT_ABLATION, "context_ablation"),
             heading="Contextual processing: ablation of the modifier's modes",
             optional="context.enabled",
         ),
@@ -448,7 +459,7 @@ TABLES = {
             "context_bow",
             "context_bow_table",
             "Plain and contextual bags of words beside the network: the share of its gain the pairs recover",
-            _in_order(context.BOW_COLUMNS, _CONTEXT_BOW, "context_bow"),
+            _in_order(stages.BOW_COLUMNS, _CONTEXT_BOW, "context_bow"),
             heading="Contextual processing: bags of words",
             optional="context.enabled",
         ),
@@ -491,3 +502,28 @@ def read(name: str, path: str | Path, **kwargs) -> pd.DataFrame:
         message = f"{path}: the columns of the {name} table are not the catalogue's ({detail})"
         raise SchemaError(message + remake_hint(path))
     return found
+
+
+# ---------------------------------------------------------------------------
+# Figures
+
+# Figures of each model, drawn on the results page in this order, with their captions.
+FIGURES = {
+    "explained_variance": "explained variance of each layer's states, trained and untrained",
+    "pca_trajectories": "states on PC1-PC2 by label, with the example reviews' paths",
+    "fixed_points": "approximate fixed points on the states' PC1-PC2 (the paper's Fig. 2)",
+    "eigenvalues": "eigenvalues of the recurrent Jacobian at points along the line (the paper's Fig. 3)",
+    "line": "the largest |lambda| and its time constant along the line",
+}
+# A system's figure the page shows too, after its model's.
+SYSTEM_FIGURES = {
+    "manifold": "the fixed points and final states on the fixed points' top 3 PCs by the readout's class, and the "
+    "slow modes along them (Aitken et al. 2021)",
+    "context_deflections": "each modifier's kick (the state without it -> with it) on the fixed points' PC1-PC2",
+    "context_gain": "the target's settled gain after each modifier, per target and base, beside the null words'",
+    "context_ablation": "the share of each modifier's effect left with its deflection's best-aligned k modes removed",
+}
+# Each system's figures: the analyze rule's, and the context stage's where it runs.
+# The figure modules draw them (``figures.analyses``, ``figures.context``).
+ANALYSIS_FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "linearized", "manifold")
+CONTEXT_FIGURES = ("context_deflections", "context_gain", "context_ablation")

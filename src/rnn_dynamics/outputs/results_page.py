@@ -24,6 +24,7 @@ from rnn_dynamics.ground import provenance
 from rnn_dynamics.ground.storage import atomic_path, remake_hint
 from rnn_dynamics.outputs import catalogue, timeline
 from rnn_dynamics.outputs import tables as summary_tables
+from rnn_dynamics.outputs.catalogue import FIGURES, SYSTEM_FIGURES
 
 __all__ = [
     "FIGURES",
@@ -45,23 +46,6 @@ SENTENCES = {
     "tolerance": summary_tables.tolerance_sentences,
     "seeds": summary_tables.seed_sentences,
     "evidence": summary_tables.evidence_sentences,
-}
-
-# Figures of each model, drawn on the page in this order.
-FIGURES = {
-    "explained_variance": "explained variance of each layer's states, trained and untrained",
-    "pca_trajectories": "states on PC1-PC2 by label, with the example reviews' paths",
-    "fixed_points": "approximate fixed points on the states' PC1-PC2 (the paper's Fig. 2)",
-    "eigenvalues": "eigenvalues of the recurrent Jacobian at points along the line (the paper's Fig. 3)",
-    "line": "the largest |lambda| and its time constant along the line",
-}
-# A system's figure the page shows too, after its model's.
-SYSTEM_FIGURES = {
-    "manifold": "the fixed points and final states on the fixed points' top 3 PCs by the readout's class, and the "
-    "slow modes along them (Aitken et al. 2021)",
-    "context_deflections": "each modifier's kick (the state without it -> with it) on the fixed points' PC1-PC2",
-    "context_gain": "the target's settled gain after each modifier, per target and base, beside the null words'",
-    "context_ablation": "the share of each modifier's effect left with its deflection's best-aligned k modes removed",
 }
 
 

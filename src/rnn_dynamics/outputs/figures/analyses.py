@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnn_dynamics.outputs.catalogue import ANALYSIS_FIGURES as FIGURES
 from rnn_dynamics.outputs.figures import style
 
 __all__ = [
@@ -19,7 +20,6 @@ __all__ = [
     "manifold_figure",
 ]
 
-FIGURES = ("dimensionality", "time_constants", "alignment", "valence", "linearized", "manifold")
 LABELLED_WORDS = 8  # most positive and most negative words named in the valence scatter
 
 

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rnn_dynamics.outputs.catalogue import CONTEXT_FIGURES as FIGURES
 from rnn_dynamics.outputs.figures.style import FIXED_POINT_COLOUR, panels, save
 
 __all__ = ["FIGURES", "context_figures"]
-
-# The figures, by name (their captions: results_page.SYSTEM_FIGURES).
-FIGURES = ("context_deflections", "context_gain", "context_ablation")
 
 
 def context_figures(result: dict, paths: dict[str, str | Path], title: str) -> None:

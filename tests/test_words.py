@@ -41,3 +41,11 @@ def test_beyond_its_null_is_on_the_side_that_means_structure():
     assert not words.beyond_null(math.nan, 0.1, 0.5)
     assert words.null_word(True) == "beyond its null" and words.null_word(False) == "within its null"
     assert words.chance_word(True) == "at chance" and words.chance_word(False) == "above chance"
+
+
+def test_a_modifier_gain_is_named_only_beyond_its_null():
+    assert words.gain_word(-0.6, True) == "flips"
+    assert words.gain_word(0.4, True) == "scales down"
+    assert words.gain_word(words.GAIN_SCALES_UP, True) == "scales up"
+    assert words.gain_word(-0.6, False) == words.gain_word(3.0, False) == "within its null"
+    assert words.gain_word(float("nan"), True) == "n/a"

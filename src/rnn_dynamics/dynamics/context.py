@@ -34,7 +34,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from rnn_dynamics.data.batches import Reviews, padded_batch
-from rnn_dynamics.dynamics import analyses, linearization, manifold
+from rnn_dynamics.dynamics import analyses, linearization, manifold, words
 from rnn_dynamics.dynamics.linearization import Linearization
 from rnn_dynamics.ground.stages import ABLATION_COLUMNS, BOW_COLUMNS, probed_systems
 from rnn_dynamics.ground.stages import CONTEXT_COLUMNS as COLUMNS
@@ -561,12 +561,10 @@ def write(result: dict, folder: str | Path) -> None:
 # ---------------------------------------------------------------------------
 # What the results page says
 
+
 # The words of a modifier's settled gain against the null words' (median and quartiles over rows: targets,
 # bases and models): beyond the null's interquartile range, below 0 "flips", above 1 "scales up", between
 # them "scales down"; otherwise "within its null".
-_VERDICTS = (("flips", lambda m: m < 0), ("scales down", lambda m: 0 <= m < 1), ("scales up", lambda m: m >= 1))
-
-
 def answers(table: pd.DataFrame, modifiers: list[str], null_words: list[str]) -> list[str]:
     """One sentence per modifier of a ``context.csv`` table: its settled gain (median, quartiles, n rows of
     targets x bases x models) against the null words', the word for it, and where the first-order prediction
@@ -587,7 +585,7 @@ def answers(table: pd.DataFrame, modifiers: list[str], null_words: list[str]) ->
         rows = table[table["modifier"] == modifier]
         median, q25, q75, count = spread(rows["settled_gain"].to_numpy())
         beyond = n_count and (q75 < n_q25 or q25 > n_q75)
-        word = next((name for name, test in _VERDICTS if test(median)), "n/a") if beyond else "within its null"
+        word = words.gain_word(median, bool(beyond))
         wrong = (np.sign(rows["linearized_after"]) != np.sign(rows["effect_after"])).sum()
         wrong_fixed = (np.sign(rows["linearized_at_fixed_point"]) != np.sign(rows["effect_after"])).sum()
         sentences.append(

@@ -4,7 +4,8 @@ A fixed-point set is called a **point**, a **segment**, a **line**, a **plane**,
 ``d``-dimensional manifold, or **between** two dimensions where its two dimension measures disagree; a set
 where no start passed the tolerance is **no fixed point**. A model is **at chance** or **above chance**
 (``networks.training.at_chance`` decides; the word only names its flag). A measure is **beyond its null** or
-**within its null** (``beyond_null``). docs/method.md lists the thresholds; a page or table that describes
+**within its null** (``beyond_null``). A modifier word **flips**, **scales down** or **scales up** its target
+(``gain_word``). docs/method.md lists the thresholds; a page or table that describes
 a set in words calls ``shape`` and nothing else, so a set the rule calls a point is never called a line.
 """
 
@@ -14,12 +15,14 @@ import math
 
 __all__ = [
     "DIMENSION_MARGIN",
+    "GAIN_SCALES_UP",
     "LINE_EXTENT",
     "NO_FIXED_POINT",
     "POINT_EXTENT",
     "SIDES",
     "beyond_null",
     "chance_word",
+    "gain_word",
     "dimension",
     "null_word",
     "shape",
@@ -100,3 +103,19 @@ def chance_word(at_chance: bool) -> str:
 def null_word(beyond: bool) -> str:
     """``beyond its null`` or ``within its null``, as ``beyond_null`` decides."""
     return "beyond its null" if beyond else "within its null"
+
+
+# A modifier's settled gain (the target's effect after the modifier over its effect alone): below 0 the modifier
+# flips the target's sign, from 0 to this it scales the target down, from this on it scales it up.
+GAIN_SCALES_UP = 1.0
+
+
+def gain_word(gain: float, beyond: bool) -> str:
+    """``flips``, ``scales down`` or ``scales up`` for a modifier's median settled ``gain`` that lies beyond its
+    null words' (``beyond``, decided by the caller from the spreads); ``within its null`` where it does not;
+    ``n/a`` where the gain is missing."""
+    if not beyond:
+        return null_word(False)
+    if not math.isfinite(gain):
+        return "n/a"
+    return "flips" if gain < 0 else "scales down" if gain < GAIN_SCALES_UP else "scales up"

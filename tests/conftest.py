@@ -2,6 +2,7 @@
 on it once per session; the ``train`` mark of the tests that use them."""
 
 import functools
+import os
 
 import pytest
 
@@ -23,10 +24,47 @@ TRAINING_FIXTURES = {
 }
 
 
+# With pytest-xdist (`-n 2 --dist loadgroup`, the README's test command) the files that share one of these costly
+# session fixtures run on one worker, each other file is a unit of its own, and the longest units start first.
+SHARED_FIXTURES = {
+    "synthetic_pipeline": "pipeline",
+    "synthetic_model": "models",
+    "trained_synthetic_model": "models",
+    "prepared_synthetic_large": "models",
+}
+# Units that start first, longest first: the SLURM runs wait on the scheduler most of their time.
+FIRST = ("test_slurm", "pipeline", "models")
+
+
+def xdist_groups(items) -> dict[str, str]:
+    """File -> the worker group of its tests: the group of a shared fixture any of them uses, else the file."""
+    groups = {}
+    for item in items:
+        used = [SHARED_FIXTURES[name] for name in getattr(item, "fixturenames", ()) if name in SHARED_FIXTURES]
+        groups.setdefault(item.path.stem, item.path.stem)
+        if used:
+            groups[item.path.stem] = used[0]
+    return groups
+
+
+# First, so that xdist's own hook (which appends each test's group to its id) sees the groups.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
+    groups = xdist_groups(items)
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.train)
+        item.add_marker(pytest.mark.xdist_group(groups[item.path.stem]))
+    rank = {group: i for i, group in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(groups[item.path.stem], len(FIRST)))
+
+
+def pytest_configure(config):
+    """On an xdist worker, torch shares the cores with the other workers: one thread each."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @pytest.fixture(scope="session")

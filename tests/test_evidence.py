@@ -174,7 +174,8 @@ def test_a_trained_line_attractor_spreads_beyond_its_untrained_network_and_shuff
     """The synthetic GRU's approximate fixed points lie along a line through its states (extent of the order of
     their spread) where its initial weights' collapse to a point: the extent row is beyond its untrained null.
     Its analysis carries that null and the shuffled-words rows (the accuracy and the states' dimension, each
-    beside ``SHUFFLES`` shufflings), finite."""
+    beside ``SHUFFLES`` shufflings), finite; its accuracy is beyond the shuffled words' (the rule's negators
+    and intensifiers act on the next word)."""
     torch.set_num_threads(1)
     network = model_lib.load(trained_synthetic_model)
     initial = model_lib.load(trained_synthetic_model.parent / "initial.pt")
@@ -198,6 +199,9 @@ def test_a_trained_line_attractor_spreads_beyond_its_untrained_network_and_shuff
     assert set(shuffled.index) == {"network_accuracy", "states_participation_ratio"}
     assert (shuffled["null_n"] == evidence.SHUFFLES).all()
     assert np.isfinite(shuffled[["value", "null_median", "null_low", "null_high"]].to_numpy(float)).all(), shuffled
+    # The synthetic rule's negators and intensifiers act on the next word: order matters, and the network uses it.
+    accuracy = shuffled.loc["network_accuracy"]
+    assert accuracy["beyond_null"] and accuracy["value"] > accuracy["null_high"] + 0.1, accuracy
     # The first shuffling is the summary's shuffled accuracy.
     assert shuffled.loc["network_accuracy", "null_low"] <= result["summary"]["shuffled_accuracy"]
 

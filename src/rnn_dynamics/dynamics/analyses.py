@@ -637,7 +637,10 @@ def untrained_set(
     for indices in bucketed_batches(reviews.lengths, 64):
         tokens, lengths, _ = padded_batch(reviews, indices, device)
         _, states = system_sequences(untrained.eval(), system_name, tokens, lengths)
-        visited.append(states[torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]].cpu().numpy())
+        # Kept in float32, as the trained states' dump is: the starts are drawn in float64.
+        visited.append(
+            states[torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]].float().cpu().numpy()
+        )
     visited = np.concatenate(visited)
     starts = fixed_points.sample_starts(visited, min(search.starts, len(visited)), search.noise, search.seed)
     system = untrained.system(system_name)

@@ -1,15 +1,16 @@
 """What the nulls of ``tables/evidence.csv`` cost per system, against the rest of the analysis.
 
 A one-layer GRU (E16, H32, 12 epochs) is trained on the synthetic rule (2000 reviews per split), its
-approximate fixed points found from ``fixed_points.starts`` (the schema's 500) visited states. In one process,
-each timed once after one untimed warm-up of all: ``analyses.analyze`` with the untrained null (the whole
-analyze job's library work), and apart the two nulls it runs the network for, the untrained network's
-fixed-point search and its rows (``analyses.untrained_rows``) and the shuffled words
-(``analyses.shuffled_words_rows``); the rest of the analysis is analyze less those two, plus the trained
-system's fixed-point search (one process, not sharded) and its linearisation. The similarity
-stage's nulls of one system (``similarity.scale``: its DSA and CKA from its untrained network, its noise floor)
-are timed against one pair's DSA (``similarity.dsa_scores``), at the schema's similarity settings but for
-the first 8 tokens of each review (the synthetic reviews are shorter than the schema's 20 steps).
+approximate fixed points found from ``fixed_points.starts`` (the schema's 500) visited states. In one
+process, each part is timed ``REPEATS`` times (interleaved, the median reported) after one untimed warm-up
+of all: ``analyses.analyze`` with the untrained null (the whole analyze job's library work), and apart the
+two nulls it runs the network for, the untrained network's fixed-point search and its rows
+(``analyses.untrained_rows``) and the shuffled words (``analyses.shuffled_words_rows``); the rest of the
+analysis is analyze less those two, plus the trained system's fixed-point search (one process, not sharded)
+and its linearisation. The similarity stage's nulls of one system (``similarity.scale``: its DSA and CKA
+from its untrained network, its noise floor) are timed against one pair's DSA (``similarity.dsa_scores``),
+at the schema's similarity settings but for the first 8 tokens of each review (the synthetic reviews are
+shorter than the schema's 20 steps).
 
     python benchmarks/nulls_cost.py [--quick]
 
@@ -36,6 +37,8 @@ from rnn_dynamics.networks import model as model_lib  # noqa: E402
 from trained import prepare_synthetic, train_synthetic  # noqa: E402
 
 SPEC = "gru-L1-E16-H32-s0"
+# Timed runs of each part, after one warm-up: the median is reported.
+REPEATS = 3
 
 
 def main() -> None:
@@ -89,17 +92,20 @@ def main() -> None:
     }
     for job in jobs.values():
         job()  # warm-up
-    seconds = {}
-    for name_, job in jobs.items():
-        start = time.perf_counter()
-        job()
-        seconds[name_] = time.perf_counter() - start
+    times = {name_: [] for name_ in jobs}
+    for _ in range(REPEATS):  # interleaved, so that a busy moment of the shared machine falls on every part
+        for name_, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            times[name_].append(time.perf_counter() - start)
+    seconds = {name_: float(np.median(values)) for name_, values in times.items()}
     nulls = seconds["untrained_fixed_points"] + seconds["shuffled_words"]
     rest = seconds["analyze"] - nulls + seconds["trained_search"] + seconds["linearize"]
     print(
         json.dumps(
             {
                 "model": SPEC,
+                "repeats": REPEATS,
                 "starts": search.starts,
                 "fixed_points": int(len(lin.fixed_point)),
                 "reviews": int(len(sample)),

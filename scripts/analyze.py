@@ -3,7 +3,7 @@
 import numpy as np
 
 from rnn_dynamics.data import batches, text
-from rnn_dynamics.dynamics import analyses, linearization
+from rnn_dynamics.dynamics import analyses, fixed_points, linearization
 from rnn_dynamics.ground import logs
 from rnn_dynamics.networks import model
 from rnn_dynamics.outputs.figures.analyses import FIGURES, analysis_figures
@@ -13,6 +13,12 @@ with logs.to_file(snakemake.log[0]):
     device = model.resolve_device(settings.device, "analyses.device")
     network = model.load(snakemake.input.model, map_location=device)
     vocabulary = text.read_vocabulary(snakemake.input.vocab)
+    untrained = analyses.Untrained(
+        model.load(snakemake.input.initial, map_location=device),
+        fixed_points.read_fixed_points(snakemake.input.fixed_points),
+        fixed_points.SearchSettings.from_params(snakemake.params.search, device=snakemake.resources.device),
+        fixed_points.GatherSettings.from_params(snakemake.params.gather),
+    )
     result = analyses.analyze(
         network,
         snakemake.wildcards.system,
@@ -22,6 +28,7 @@ with logs.to_file(snakemake.log[0]):
         vocabulary.tokens,
         np.asarray(vocabulary.counts),
         settings,
+        untrained=untrained,
     )
     analyses.write(result, snakemake.output.tables, settings.top_words)
     title = f"{snakemake.wildcards.model} {snakemake.wildcards.system}"

@@ -6,6 +6,7 @@ from rnn_dynamics.outputs import catalogue, tables
 
 with logs.to_file(snakemake.log[0]):
     explained = catalogue.read("explained_variance", snakemake.input.explained_variance)
-    table = tables.evidence_table(list(snakemake.input.analyses), explained)
+    compared = [catalogue.read("similarity", path) for path in snakemake.input.similarity]
+    table = tables.evidence_table(list(snakemake.input.analyses), explained, compared[0] if compared else None)
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_csv(tmp, index=False)

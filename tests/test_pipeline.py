@@ -41,6 +41,11 @@ def test_outputs_follow_the_data_contracts(synthetic_pipeline):
             assert png.stat().st_size > 10_000 and png.with_suffix(".pdf").exists()
     for table in ("accuracy", "explained_variance", "fixed_points"):
         assert len(pd.read_csv(results / "tables" / f"{table}.csv")) > 0
+    # Each analysed system's measures beside the nulls the analysis runs the network for.
+    evidence = pd.read_csv(results / "tables" / "evidence.csv")
+    for (model, system), rows in evidence.groupby(["model", "system"]):
+        assert {"untrained", "shuffled_words"} <= set(rows["null"]), (model, system)
+        assert "fixed_points_extent" in set(rows["measure"]) and "network_accuracy" in set(rows["measure"])
 
 
 def test_every_job_wrote_its_log(synthetic_pipeline):

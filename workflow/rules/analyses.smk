@@ -4,6 +4,9 @@
 rule analyze:
     input:
         model="results/{dataset}/models/{model}/model.pt",
+        # The untrained null of the fixed points: the initial weights, searched as the trained set was.
+        initial="results/{dataset}/models/{model}/initial.pt",
+        fixed_points="results/{dataset}/fixed_points/{model}/{system}.parquet",
         linearization="results/{dataset}/linearization/{model}/{system}.parquet",
         train="results/{dataset}/data/train.parquet",
         test="results/{dataset}/data/test.parquet",
@@ -33,5 +36,8 @@ rule analyze:
     params:
         # Every key but the device.
         settings=stage_params(stages.AnalysesSettings),
+        # The untrained network's search: the trained shards' and gather's keys.
+        search=stage_params(stages.SearchSettings),
+        gather=stage_params(stages.GatherSettings),
     script:
         "../../scripts/analyze.py"

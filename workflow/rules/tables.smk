@@ -96,11 +96,15 @@ rule comparison_table:
         "../../scripts/comparison_table.py"
 
 
-# Each published measure beside its null (the analyses' readout nulls, the untrained network's states).
+# Each published measure beside its null (the analyses' nulls, the untrained network's states, the
+# similarity table's noise floors and untrained distances where the run compares systems).
 rule evidence_table:
     input:
         analyses=analysis_folders,
         explained_variance="results/{dataset}/tables/explained_variance.csv",
+        similarity=lambda wildcards: (
+            [f"results/{wildcards.dataset}/tables/similarity.csv"] if ASKED_FOR["similarity"]() else []
+        ),
     output:
         "results/{dataset}/tables/evidence.csv",
     log:

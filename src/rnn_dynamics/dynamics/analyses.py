@@ -22,31 +22,40 @@ states' top k PCs and with each review's words shuffled. The manifold is measure
 layer outputs and the readout reads (an LSTM's h, not its state [h, c]; ``Settings.manifold_space``).
 The measures that read one readout direction (alignment, valence, the mode orientation) are binary
 only: NaN, or empty tables, for N > 2 classes.
+
+Beside the measures, their nulls (``evidence``): the readout's against random readouts and subspaces, the
+accuracy and the visited states' dimension against the same network on shuffled words
+(``shuffled_words_rows``) and, where the network's initial weights are given (``Untrained``), the fixed-point
+set's dimension and extent against the same search on the untrained network (``untrained_rows``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
-from rnn_dynamics.dynamics import evidence, linearization, manifold, spectra
+from rnn_dynamics.dynamics import evidence, fixed_points, linearization, manifold, spectra
 from rnn_dynamics.dynamics.linearization import Linearization
 from rnn_dynamics.dynamics.spectra import time_constant, variance_fractions
 from rnn_dynamics.ground.stages import AnalysesSettings as Settings
-from rnn_dynamics.ground.storage import atomic_path, write_json
+from rnn_dynamics.ground.storage import atomic_path, list_matrix, write_json
 from rnn_dynamics.networks import training
 
 __all__ = [
     "CPU",
     "LinearModel",
     "Settings",
+    "Untrained",
+    "VisitedMoments",
     "alignment",
     "analyze",
     "bag_of_words",
@@ -54,6 +63,7 @@ __all__ = [
     "eigenvalue_table",
     "evaluate_system",
     "linearized_logits",
+    "manifold_coordinates",
     "manifold_measures",
     "mode_orientation",
     "model_device",
@@ -61,6 +71,7 @@ __all__ = [
     "predicted_classes",
     "projected_accuracy",
     "shuffled",
+    "shuffled_words_rows",
     "slow_mode_readout_shares",
     "subset",
     "system_readout",
@@ -68,8 +79,11 @@ __all__ = [
     "system_sequences",
     "top_words",
     "unit",
+    "untrained_rows",
+    "untrained_set",
     "valence_correlation",
     "valence_table",
+    "visited_moments",
     "word_valence",
     "write",
 ]
@@ -300,6 +314,34 @@ def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+class VisitedMoments:
+    """The mean and covariance of states seen in batches (float64 sums): every state a set of reviews visits."""
+
+    def __init__(self):
+        self.count, self.sum, self.outer = 0, 0.0, 0.0
+
+    def add(self, states: torch.Tensor) -> None:
+        """Add a batch of states (N, S)."""
+        self.count += len(states)
+        self.sum = self.sum + states.sum(dim=0).cpu().numpy()
+        self.outer = self.outer + (states.T @ states).cpu().numpy()
+
+    def mean_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.sum / self.count
+        return mean, (self.outer - self.count * np.outer(mean, mean)) / max(self.count - 1, 1)
+
+
+def visited_moments(model, system_name: str, reviews: Reviews, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The mean (S,) and covariance (S, S) of every state the system visits over ``reviews``."""
+    device = model_device(model)
+    moments = VisitedMoments()
+    for indices in bucketed_batches(reviews.lengths, batch_size):
+        tokens, lengths, _ = padded_batch(reviews, indices, device)
+        _, states = system_sequences(model.eval(), system_name, tokens, lengths)
+        moments.add(states[torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]])
+    return moments.mean_covariance()
+
+
 def evaluate_system(
     model, system_name: str, lin: Linearization, reviews: Reviews, batch_size: int = 64, progress: bool = True
 ) -> dict:
@@ -311,7 +353,7 @@ def evaluate_system(
     device = model_device(model)
     linear = LinearModel(lin, model.system(system_name), device) if len(lin.fixed_point) else None
     finals, labels, errors, network_correct, linear_correct = [], [], [], 0, 0
-    visited_count, visited_sum, visited_outer = 0, 0.0, 0.0
+    moments = VisitedMoments()
     model.eval()
     for indices in tqdm(
         bucketed_batches(reviews.lengths, batch_size), desc=f"{model.spec.id} {system_name}", disable=not progress
@@ -321,10 +363,7 @@ def evaluate_system(
         finals.append(states[torch.arange(len(tokens), device=device), lengths - 1].cpu().numpy())
         labels.append(batch_labels.cpu().numpy())
         valid = torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]
-        seen = states[valid]
-        visited_count += len(seen)
-        visited_sum = visited_sum + seen.sum(dim=0).cpu().numpy()
-        visited_outer = visited_outer + (seen.T @ seen).cpu().numpy()
+        moments.add(states[valid])
         with torch.no_grad():
             network_correct += int((model.predict(model(tokens, lengths)) == batch_labels.long()).sum())
             if linear is None:
@@ -335,12 +374,12 @@ def evaluate_system(
             errors.append(((predicted - actual).norm(dim=1) / (actual - points).norm(dim=1)).cpu().numpy())
             linear_logits = linearized_logits(model, system_name, linear, tokens, lengths)
             linear_correct += int((model.predict(linear_logits) == batch_labels.long()).sum())
-    mean = visited_sum / visited_count
+    mean, covariance = moments.mean_covariance()
     return {
         "final_states": np.concatenate(finals),
         "labels": np.concatenate(labels),
         "visited_mean": mean,
-        "visited_covariance": (visited_outer - visited_count * np.outer(mean, mean)) / max(visited_count - 1, 1),
+        "visited_covariance": covariance,
         "one_step_error": np.concatenate(errors) if errors else np.zeros(0),
         "network_accuracy": network_correct / len(reviews),
         "linearized_accuracy": linear_correct / len(reviews) if linear is not None else float("nan"),
@@ -406,6 +445,14 @@ def output_coordinates(model, system_name: str) -> np.ndarray:
     return np.concatenate([picked + layer * size for layer in range(layers)])
 
 
+def manifold_coordinates(model, system_name: str, space: str) -> np.ndarray:
+    """The coordinates of the system's state the manifold's measures read: its layers' output (``h``,
+    ``output_coordinates``) or the whole state (``state``; ``Settings.manifold_space``)."""
+    if space == "h":
+        return output_coordinates(model, system_name)
+    return np.arange(model.system(system_name).state_size)
+
+
 def slow_mode_readout_shares(
     system, lin: Linearization, vectors: np.ndarray, threshold: float, device=CPU, chunk: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -435,8 +482,7 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
     (``output_coordinates``, what the readout reads) or the whole state; the slow modes are the
     system's, in its whole state."""
     classes = model.classes
-    everything = np.arange(lin.fixed_point.shape[1])
-    coordinates_kept = output_coordinates(model, system_name) if settings.manifold_space == "h" else everything
+    coordinates_kept = manifold_coordinates(model, system_name, settings.manifold_space)
     points = lin.fixed_point[:, coordinates_kept]
     fractions = spectra.variance_fractions(points)
     summary = {
@@ -533,6 +579,88 @@ def manifold_measures(model, system_name: str, lin: Linearization, evaluation: d
 
 
 # ---------------------------------------------------------------------------
+# Nulls that need the network run again
+
+
+def shuffled_words_rows(
+    model, system_name: str, sample: Reviews, evaluation: dict, coordinates: np.ndarray, seed: int
+) -> list[dict]:
+    """The network's accuracy on ``sample`` and the participation ratio of the states its system visits there
+    (in ``coordinates``, the manifold's space), beside the same network on ``sample`` with each review's words
+    in another order (``evidence.SHUFFLES`` shufflings, seeds ``seed``, ``seed + 1``, ...).
+
+    What this null tests: whether the measure depends on the order of the words. A network that sums its
+    words' evidence (a bag of words: the synthetic tasks' labels, much of sentiment) reaches the same accuracy
+    and visits states of the same dimension in any order, so its rows lie within this null; a row beyond it
+    says that the order changes what the network concludes (accuracy, larger) or where its states go (their
+    dimension, either side): a modifier acting on the next word, a memory of position."""
+    device = model_device(model)
+    kept = np.ix_(coordinates, coordinates)
+
+    def dimension(covariance: np.ndarray) -> float:
+        return spectra.variance_participation_ratio(np.linalg.eigvalsh(covariance[kept]))
+
+    ratio, accuracy, ratios = dimension(evaluation["visited_covariance"]), [], []
+    for shuffle in range(evidence.SHUFFLES):
+        reviews = shuffled(sample, seed + shuffle)
+        accuracy.append(training.evaluate(model, reviews, 64, device)[1])
+        ratios.append(dimension(visited_moments(model, system_name, reviews)[1]))
+    return [
+        evidence.row("network_accuracy", evaluation["network_accuracy"], "shuffled_words", accuracy, "larger"),
+        evidence.row("states_participation_ratio", ratio, "shuffled_words", ratios, "either"),
+    ]
+
+
+@dataclass(frozen=True)
+class Untrained:
+    """What the fixed points' untrained null needs: the network at its initial weights (``initial.pt``), the
+    trained system's gathered fixed-point table, and the search's and the gather's settings (the fixed_points
+    section, as the trained system's shards and gather read it)."""
+
+    network: object
+    fixed_points: pa.Table
+    search: fixed_points.SearchSettings
+    gather: fixed_points.GatherSettings
+
+
+def untrained_set(
+    untrained, system_name: str, reviews: Reviews, search: fixed_points.SearchSettings,
+    gather: fixed_points.GatherSettings,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The unique approximate fixed points (K, S) of ``untrained``'s system and their starts (B, S), found as
+    the trained system's are: ``search.starts`` of the states it visits over ``reviews`` (all of them where
+    fewer; the trained search draws from its states' dump of the same split), the same solver, tolerance rule
+    and gather verdicts. One call of the library search, not the sharded rules: the null is one search per
+    system inside the analysis, and the workflow keeps one fixed-point DAG, the trained networks'."""
+    device = model_device(untrained)
+    visited = []
+    for indices in bucketed_batches(reviews.lengths, 64):
+        tokens, lengths, _ = padded_batch(reviews, indices, device)
+        _, states = system_sequences(untrained.eval(), system_name, tokens, lengths)
+        # Kept in float32, as the trained states' dump is: the starts are drawn in float64.
+        visited.append(
+            states[torch.arange(tokens.shape[1], device=device)[None, :] < lengths[:, None]].float().cpu().numpy()
+        )
+    visited = np.concatenate(visited)
+    starts = fixed_points.sample_starts(visited, min(search.starts, len(visited)), search.noise, search.seed)
+    system = untrained.system(system_name)
+    result = fixed_points.solve(system, starts, search, device, progress=False)
+    unique = fixed_points.unique_fixed_points(fixed_points.gather([result.to_table()], gather))
+    return list_matrix(unique["fixed_point"], system.state_size), starts
+
+
+def untrained_rows(system_name: str, reviews: Reviews, untrained: Untrained, seed: int) -> list[dict]:
+    """The trained system's fixed-point set measures (``manifold.set_measures`` of its gathered table) beside the
+    untrained network's (``untrained_set`` over ``reviews``, ``evidence.untrained_set_rows``)."""
+    table = untrained.fixed_points
+    trained = manifold.set_measures(
+        list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"]), list_matrix(table["start"])
+    )
+    points, starts = untrained_set(untrained.network, system_name, reviews, untrained.search, untrained.gather)
+    return evidence.untrained_set_rows(trained, points, starts, seed)
+
+
+# ---------------------------------------------------------------------------
 # Everything for one system
 
 
@@ -546,8 +674,10 @@ def analyze(
     counts: np.ndarray,
     settings: Settings,
     progress: bool = True,
+    untrained: Untrained | None = None,
 ) -> dict:
-    """All measures of one system: a summary (plain numbers) and one table per analysis.
+    """All measures of one system: a summary (plain numbers) and one table per analysis, and the evidence rows
+    (each measure beside its null; the fixed points' untrained null where ``untrained`` is given).
 
     The network runs on the device its weights are on (``model.load(..., map_location=device)``);
     every result is on the CPU. For more than two classes the measures reading one readout direction
@@ -605,6 +735,11 @@ def analyze(
     summary["shuffled_accuracy"] = training.evaluate(model, shuffled(sample, settings.seed), 64, device)[1]
     geometry = manifold_measures(model, system_name, lin, evaluation, settings)
     summary |= geometry["summary"]
+    coordinates = manifold_coordinates(model, system_name, settings.manifold_space)
+    rows = alignment_rows + geometry["evidence"]
+    rows += shuffled_words_rows(model, system_name, sample, evaluation, coordinates, settings.seed)
+    if untrained is not None:
+        rows += untrained_rows(system_name, sample, untrained, settings.seed)
     linearized = pd.DataFrame({"one_step_relative_error": errors})
     dimensionality = pd.DataFrame({"component": np.arange(1, len(fractions) + 1), "variance_fraction": fractions})
     return {
@@ -619,7 +754,7 @@ def analyze(
         "visited": geometry["visited"],
         "class_names": list(test.classes.names),
         "projected_accuracy": geometry["projected_accuracy"],
-        "evidence": pd.DataFrame(alignment_rows + geometry["evidence"], columns=evidence.COLUMNS),
+        "evidence": pd.DataFrame(rows, columns=evidence.COLUMNS),
     }
 
 

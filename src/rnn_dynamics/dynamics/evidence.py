@@ -6,7 +6,10 @@ there are at most ``PERMUTATIONS`` of them, else that many random ones), and ``d
 ``SIGNIFICANCE``: with three seeds a side the smallest two-sided p is 0.1, so no two values of three seeds each
 are called different, whatever their means. The nulls (``random_readout_angles``, ``random_subspace_shares``)
 are the same measure of what did not learn: random readouts centred as the trained one is, random subspaces
-of the same size. ``words.beyond_null`` reads a value against them.
+of the same size, the same network at its initial weights through the same fixed-point search
+(``untrained_set_rows``), the same network on its reviews with their words shuffled (``SHUFFLES``, read by
+``analyses.shuffled_words_rows``), and, for DSA, the same network over other reviews (its noise floor, read by
+``outputs.tables.evidence_table``). ``words.beyond_null`` reads a value against them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ __all__ = [
     "CONFIDENCE",
     "INTERVAL",
     "NULLS",
+    "BOOTSTRAP",
     "PERMUTATIONS",
+    "SET_SIDES",
+    "SHUFFLES",
     "SIGNIFICANCE",
     "different",
     "null_summary",
@@ -33,6 +39,7 @@ __all__ = [
     "random_subspace_shares",
     "row",
     "spread",
+    "untrained_set_rows",
 ]
 
 # The interval of a mean over seeds: Student's t at this confidence (NaN below two seeds).
@@ -133,3 +140,41 @@ def random_subspace_shares(vectors: np.ndarray, dimension: int, samples: int, se
     """The share of ``vectors``' squared norm in random subspaces of ``dimension``
     (``manifold.random_span_shares``): the null of a share in a span of that size."""
     return manifold.random_span_shares(vectors, dimension, samples, seed)
+
+
+# The fixed-point set's measures (``manifold.set_measures``) read against the untrained network's, each with the
+# side that means structure: a trained integrator's set spreads along its visited states (extent, first-PC
+# share larger) on few dimensions (participation ratio, PCs to 90% smaller).
+SET_SIDES = {"extent": "larger", "first_pc_share": "larger", "participation_ratio": "smaller", "pcs_90": "smaller"}
+# Bootstrap resamples of the untrained network's fixed-point set: its null's samples.
+BOOTSTRAP = 200
+# Shufflings of the reviews' words (each review's own tokens, another order each time): the shuffled_words
+# null's samples. With 20, a value exchangeable with them lies outside their 5th-95th percentiles about as
+# often as those percentiles say; with 5, near half the time on the ``either`` side.
+SHUFFLES = 20
+
+
+def untrained_set_rows(trained: dict, points: np.ndarray, starts: np.ndarray, seed: int) -> list[dict]:
+    """Each ``SET_SIDES`` measure of a trained system's fixed-point set (``trained``, ``manifold.set_measures``)
+    beside the same measure of the same network at its initial weights, whose unique fixed points ``points``
+    (K, S) the same search found from ``starts`` (B, S). One untrained network: the null's samples are its set's
+    measure over ``BOOTSTRAP`` resamples of its points (and of its starts, for the extent), drawn with ``seed``,
+    so the interval is how far that one set's measure moves with the points the search happened to find
+    (``null_n`` the resamples). A set of one point has extent 0 and no dimension: one sample for the extent,
+    none (not measured) for the rest."""
+    points, starts = np.asarray(points, dtype=np.float64), np.asarray(starts, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    samples = {measure: [] for measure in SET_SIDES}
+    if len(points) >= 2:
+        for _ in range(BOOTSTRAP):
+            found = manifold.set_measures(
+                points[rng.integers(len(points), size=len(points))], starts[rng.integers(len(starts), size=len(starts))]
+            )
+            for measure in SET_SIDES:
+                samples[measure].append(found[measure])
+    elif len(points) == 1:
+        samples["extent"] = [0.0]
+    return [
+        row(f"fixed_points_{measure}", trained[measure], "untrained", samples[measure], side)
+        for measure, side in SET_SIDES.items()
+    ]

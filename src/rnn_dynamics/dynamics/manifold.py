@@ -38,6 +38,7 @@ __all__ = [
     "principal_axes",
     "random_span_shares",
     "readout_angles",
+    "set_measures",
     "simplex_angle",
     "slow_mode_counts",
     "slow_subspace",
@@ -130,6 +131,20 @@ def dimensions(points: np.ndarray, modulus: np.ndarray) -> dict:
     for name, counts in mode_counts(modulus).items():
         measures[f"{name}_median"] = float(np.median(counts)) if len(counts) else float("nan")
     return measures
+
+
+def set_measures(points: np.ndarray, starts: np.ndarray) -> dict:
+    """What a set of unique fixed points (K, S) is: how many, their extent against their ``starts`` (B, S)
+    (``spectra.extent``), first-PC share, the PCs reaching 90% of their variance (``pcs_90``; NaN below two
+    points) and their participation ratio. The tolerance table, the evidence rows and their nulls read these."""
+    fractions = spectra.variance_fractions(points)
+    return {
+        "unique_fixed_points": len(points),
+        "extent": spectra.extent(points, starts),
+        "first_pc_share": spectra.first_pc_share(points),
+        "pcs_90": components_to_reach(fractions, 0.9) if len(fractions) else float("nan"),
+        "participation_ratio": spectra.participation_ratio(points),
+    }
 
 
 def mode_counts(modulus: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["extent", "first_pc_share", "participation_ratio", "time_constant", "variance_fractions"]
+__all__ = [
+    "extent",
+    "first_pc_share",
+    "participation_ratio",
+    "time_constant",
+    "variance_fractions",
+    "variance_participation_ratio",
+]
 
 
 def time_constant(modulus):
@@ -58,5 +65,12 @@ def participation_ratio(points: np.ndarray) -> float:
     """The dimension of the points (K, S): ``(sum l)^2 / sum l^2`` of their PCA variances ``l``, 1 for a line and
     d for d equal directions (NaN below two distinct points). The manifold measures and the similarity
     stage's geometry both read this one."""
-    fractions = variance_fractions(points)
-    return float(1.0 / np.sum(fractions**2)) if len(fractions) else float("nan")
+    return variance_participation_ratio(variance_fractions(points))
+
+
+def variance_participation_ratio(variances: np.ndarray) -> float:
+    """``(sum l)^2 / sum l^2`` of the variances ``l`` along orthogonal directions (a covariance's eigenvalues,
+    or their fractions): the participation ratio of points whose PCA variances they are (NaN where all are 0)."""
+    variances = np.clip(np.asarray(variances, dtype=np.float64), 0.0, None)
+    total = float((variances**2).sum())
+    return float(variances.sum() ** 2 / total) if total > 0 else float("nan")

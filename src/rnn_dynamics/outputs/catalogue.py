@@ -188,10 +188,12 @@ _SEEDS = {
 }
 
 _EVIDENCE = {
-    "model": "model id",
-    "split": "the split whose states or reviews the measure reads",
-    "system": "layerN or stack",
-    "measure": "the measure (a column of the comparison table, or states_explained_k of the explained variance)",
+    "model": "model id; for a pair of the similarity table, both (a ~ b) where they differ",
+    "split": "the split whose states or reviews the measure reads (a ~ b for a pair across splits)",
+    "system": "layerN or stack (a ~ b for a pair of two systems)",
+    "measure": "the measure: a column of the analyses' summary, states_explained_k of the explained variance, "
+    "fixed_points_* of the fixed-point set (its extent, first-PC share, participation ratio, pcs_90), "
+    "states_participation_ratio, dsa or cka of a pair, dsa_from_untrained of a system",
     "value": "its value",
     "null": "what it stands beside: untrained (initial weights), random_readout (centred alike), random_subspace "
     "(of the same size), other_reviews, shuffled_words",
@@ -414,7 +416,8 @@ TABLES = {
         Table(
             "evidence",
             "evidence_table",
-            "Each published measure beside its null: the untrained network, random readouts, random subspaces",
+            "Each published measure beside its null: the untrained network, random readouts, random subspaces, "
+            "other reviews, shuffled words",
             _EVIDENCE,
             heading="Each measure beside its null",
         ),

@@ -25,6 +25,7 @@ import pandas as pd
 
 from rnn_dynamics.dynamics import evidence, fixed_points, linearization, manifold, spectra, words
 from rnn_dynamics.dynamics.states import read_pca
+from rnn_dynamics.ground import stages
 from rnn_dynamics.ground.grid import ModelSpec, split_of_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
 from rnn_dynamics.networks import model as model_lib
@@ -46,6 +47,7 @@ __all__ = [
     "seed_sentences",
     "seeds_table",
     "set_measures",
+    "similarity_rows",
     "tolerance_sentences",
     "tolerance_table",
     "trained_explained_variance",
@@ -142,17 +144,10 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
 
 
 def set_measures(table, classes: int) -> dict:
-    """What a gathered fixed-point ``table``'s unique points are: how many, their extent against the starts,
-    first-PC share, ``pcs_90``, participation ratio, and the word for them (``words.shape``)."""
+    """What a gathered fixed-point ``table``'s unique points are (``manifold.set_measures``: how many, their extent
+    against the starts, first-PC share, ``pcs_90``, participation ratio) and the word for them (``words.shape``)."""
     points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
-    fractions = spectra.variance_fractions(points)
-    measures = {
-        "unique_fixed_points": len(points),
-        "extent": spectra.extent(points, list_matrix(table["start"])),
-        "first_pc_share": spectra.first_pc_share(points),
-        "pcs_90": manifold.components_to_reach(fractions, 0.9) if len(fractions) else float("nan"),
-        "participation_ratio": spectra.participation_ratio(points),
-    }
+    measures = manifold.set_measures(points, list_matrix(table["start"]))
     shape = words.shape(len(points), measures["extent"], measures["pcs_90"], measures["participation_ratio"], classes)
     return measures | {"shape": shape}
 
@@ -312,12 +307,16 @@ def seed_sentences(table: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def evidence_table(folders: list[str | Path], explained_variance: pd.DataFrame) -> pd.DataFrame:
+def evidence_table(
+    folders: list[str | Path], explained_variance: pd.DataFrame, similarity_table: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per (model, split, system, measure, null): each measure beside its null. From each analysis
-    folder (``analyses/{model}/{system}``, the test split) its ``evidence.csv`` (the readout measures against
-    random readouts and random subspaces, ``analyses.manifold_measures``); from the explained-variance table the
-    states' variance on their top 1, 2 and 3 PCs against the same network at its initial weights (one
-    untrained network: ``null_n`` 1)."""
+    folder (``analyses/{model}/{system}``, the test split) its ``evidence.csv`` (``analyses.analyze``: the readout
+    measures against random readouts and random subspaces, the accuracy and the visited states' dimension
+    against shuffled words, the fixed-point set against the untrained network's); from the explained-variance
+    table the states' variance on their top 1, 2 and 3 PCs against the same network at its initial weights (one
+    untrained network: ``null_n`` 1); from the similarity table (where the run compares systems)
+    ``similarity_rows``."""
     rows = []
     for folder in map(Path, folders):
         model_id, system = folder.parent.name, folder.name
@@ -335,8 +334,46 @@ def evidence_table(folders: list[str | Path], explained_variance: pd.DataFrame) 
             value, null = trained.loc[key, f"explained_{k}"], untrained.loc[key, f"explained_{k}"]
             row = evidence.row(f"states_explained_{k}", value, "untrained", [null], "larger")
             rows.append({"model": key[0], "split": key[1], "system": f"layer{key[2]}", **row})
+    if similarity_table is not None:
+        rows += similarity_rows(similarity_table)
     table = pd.DataFrame(rows, columns=TABLES["evidence"].names)
     return table.sort_values(["model", "split", "system", "measure"], kind="stable", ignore_index=True)
+
+
+def _pair_names(a: stages.SystemName, b: stages.SystemName) -> dict:
+    """A pair's model, split and system columns: each one's where they agree, ``a ~ b`` where they differ."""
+    sides = {"model": (a.model.id, b.model.id), "split": (a.split, b.split), "system": (a.system, b.system)}
+    return {key: first if first == second else f"{first} ~ {second}" for key, (first, second) in sides.items()}
+
+
+def similarity_rows(table: pd.DataFrame) -> list[dict]:
+    """The evidence rows of the similarity table. Per pair: its DSA against both systems' noise floors (each
+    against itself over other reviews of its split, ``other_reviews``: larger means two systems whose dynamics
+    differ beyond what another draw of reviews moves one), its DSA against both systems' distances from their
+    untrained networks (``untrained``: smaller means closer to each other than training moved either) and its
+    CKA against both systems' CKA with their untrained networks (larger). Per system, once: its DSA from its
+    untrained network against its noise floor (``dsa_from_untrained``, larger: training moved its dynamics
+    beyond the floor). CKA has no other-reviews null: it compares states at the same inputs."""
+    rows, seen = [], set()
+    for pair in table.to_dict("records"):
+        a, b = stages.SystemName.parse(pair["a"]), stages.SystemName.parse(pair["b"])
+        names = _pair_names(a, b)
+        for measure, null, columns, side in (
+            ("dsa", "other_reviews", "dsa_floor", "larger"),
+            ("dsa", "untrained", "dsa_untrained", "smaller"),
+            ("cka", "untrained", "cka_untrained", "larger"),
+        ):
+            samples = [pair[f"{columns}_a"], pair[f"{columns}_b"]]
+            rows.append(names | evidence.row(measure, pair[measure], null, samples, side))
+        for side, system in (("a", a), ("b", b)):
+            if system.name not in seen:
+                seen.add(system.name)
+                found = evidence.row(
+                    "dsa_from_untrained", pair[f"dsa_untrained_{side}"], "other_reviews", [pair[f"dsa_floor_{side}"]],
+                    "larger",
+                )  # fmt: skip
+                rows.append({"model": system.model.id, "split": system.split, "system": system.system} | found)
+    return rows
 
 
 def evidence_sentences(table: pd.DataFrame) -> list[str]:
@@ -348,7 +385,8 @@ def evidence_sentences(table: pd.DataFrame) -> list[str]:
         if pd.isna(row.value) or pd.isna(row.null_n) or pd.isna(row.null_median) or pd.isna(row.beyond_null):
             sentences.append(f"{row.model} ({row.split}) {row.system}, {row.measure}: not measured.")
             continue
-        interval = f"{row.null_low:.3g}-{row.null_high:.3g}" if int(row.null_n) > 1 else "one network"
+        single = "one network" if row.null == "untrained" else "one value"
+        interval = f"{row.null_low:.3g}-{row.null_high:.3g}" if int(row.null_n) > 1 else single
         sentences.append(
             f"{row.model} ({row.split}) {row.system}, {row.measure} {row.value:.4g}: "
             f"{words.null_word(bool(row.beyond_null))} ({row.null}: median {row.null_median:.4g}, "

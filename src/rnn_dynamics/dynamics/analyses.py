@@ -598,7 +598,11 @@ def shuffled_words_rows(
     kept = np.ix_(coordinates, coordinates)
 
     def dimension(covariance: np.ndarray) -> float:
-        return spectra.variance_participation_ratio(np.linalg.eigvalsh(covariance[kept]))
+        """NaN for the states of a network whose weights are not finite (nothing to measure, as elsewhere)."""
+        covariance = covariance[kept]
+        if not np.isfinite(covariance).all():
+            return float("nan")
+        return spectra.variance_participation_ratio(np.linalg.eigvalsh(covariance))
 
     ratio, accuracy, ratios = dimension(evaluation["visited_covariance"]), [], []
     for shuffle in range(evidence.SHUFFLES):

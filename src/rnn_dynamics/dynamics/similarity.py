@@ -173,6 +173,7 @@ def axis_pairs(systems: list[SystemName], axis: str) -> list[tuple[SystemName, S
     def rest(system):
         key = {name: axis_value(system, name) for name in others}
         key["layers"] = system.model.layers  # two depths are two models, never one axis's pair
+        key["imported"] = system.model.imported  # an imported network and a trained one differ in more than an axis
         return key
 
     return [(a, b) for a, b in itertools.combinations(systems, 2) if rest(a) == rest(b)]

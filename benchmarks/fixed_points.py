@@ -133,7 +133,8 @@ def against_fixed_point_finder(model, system, starts: np.ndarray, iterations: in
     }
     print(
         f"API default (find_fixed_points, LM): {api_seconds:.2f} s, {found.converged.sum()} of {len(starts)} "
-        f"converged, {len(api)} unique, {found.at_bound.sum()} stopped at the bound"
+        f"below its tolerance, {found.at_bound.sum()} of them stopped at the state bound (not fixed points), "
+        f"{len(api)} unique"
     )
     for rate in FPF_LEARNING_RATES:
         settings = fixed_points.SearchSettings(

@@ -208,3 +208,27 @@ def test_an_imported_gru_runs_through_the_pipeline(tmp_path, trained_synthetic_m
     assert (root / f"linearization/{model_id}/layer1.parquet").exists()
     assert (root / f"figures/{model_id}/line.png").exists()
     assert model_id in (root / "RESULTS.md").read_text()
+
+
+def test_an_imported_network_is_planned_on_a_users_table(tmp_path):
+    """kind: table is a dataset like any other for an imported network: its import_model job and the stages after
+    it are planned, with no training and no embeddings."""
+    from pipeline import CONFIG, copy_workflow, snakemake
+
+    directory = copy_workflow(tmp_path / "workflow")
+    settings = saved(tmp_path, UserNet(embedding=16, hidden=8, layers=1))
+    rows = [f"the film was {'good' if i % 2 else 'bad'}\t{i % 2}" for i in range(40)]
+    (tmp_path / "reviews.tsv").write_text("text\tlabel\n" + "\n".join(rows) + "\n")
+    entry = {key: getattr(settings, key) for key in ("architecture", "layers", "embedding", "hidden", "weights")}
+    entry["vocabulary"] = settings.vocabulary
+    table = {"kind": "table", "path": str(tmp_path / "reviews.tsv"), "text_column": "text", "label_column": "label"}
+    config = {"run_datasets": ["mine"], "datasets": {"mine": table}}
+    config["models"] = {"architectures": [], "import": {"user": entry}}
+    (directory / "imported.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(directory, "-n", "--quiet", "rules", *CONFIG, "imported.yaml", timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if len(line.split()) == 2
+            and line.split()[1].isdigit()}  # fmt: skip
+    assert jobs["import_model"] == 1 and jobs["hidden_states"] == 1 and jobs["linearize"] == 1
+    assert "train" not in jobs and "embeddings" not in jobs

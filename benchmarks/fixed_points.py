@@ -27,6 +27,18 @@ On a GPU (``--device cuda``) every solver runs there; an untimed LM search (both
 precisions) warms CUDA up (context, cuBLAS and cuSOLVER handles, kernel loading)
 first, and per-start Adam is timed on the GPU alone (the thread count is the CPU's).
 
+With ``--against-fixed-point-finder`` it compares instead the API's default (``rnn_dynamics.find_fixed_points``
+on the model's ``nn.GRU``, as a user calls it) with FixedPointFinder's way on the same starts: Adam on q for
+all starts at once from learning rates 1.0 (FixedPointFinder's default) and 0.01, 5,000 iterations, stopping
+at its default ``tol_q`` 1e-12 and free to leave the states the network can reach. For each: its time, its
+unique endpoints as FixedPointFinder dedupes them (``tol_unique`` 1e-3, Euclidean, converged or not), how many
+end outside the state bound, what the API's verdicts keep of them (below its tolerance, inside the bound,
+deduplicated), and how many of those and of the API's unique points lie within 1e-3, 1e-2 and 1e-1
+(Chebyshev) of a point of the other set. The project's Adam is plain Adam: FixedPointFinder's adaptive
+learning rate and gradient-norm clipping are not reproduced.
+
+    python benchmarks/fixed_points.py --against-fixed-point-finder [--epochs 3] [--adam-iterations 5000]
+
 The last line printed is one JSON object with the figures.
 """
 
@@ -35,12 +47,14 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+import rnn_dynamics as rd
 from rnn_dynamics.data import batches, datasets, embeddings, synthetic
 from rnn_dynamics.dynamics import fixed_points, linearization, solver
 from rnn_dynamics.dynamics import states as states_lib
@@ -87,6 +101,82 @@ def agreement(lm: dict, adam: dict, lm_result, adam_result) -> dict:
     }
 
 
+# FixedPointFinder's defaults (its default_hps): the stopping q, the deduplication distance, the learning
+# rate of its Adam; 0.01 beside it, the reproduction's.
+FPF_TOL_Q = 1e-12
+FPF_TOL_UNIQUE = 1e-3
+FPF_LEARNING_RATES = (1.0, 0.01)
+MATCH_DISTANCES = (1e-3, 1e-2, 1e-1)
+
+
+def matched(points: np.ndarray, others: np.ndarray, distance: float) -> int:
+    """How many of ``points`` lie within ``distance`` (Chebyshev) of one of ``others``."""
+    if not len(points) or not len(others):
+        return 0
+    gaps = np.abs(points[:, None, :] - others[None, :, :]).max(axis=2).min(axis=1)
+    return int((gaps < distance).sum())
+
+
+def against_fixed_point_finder(model, system, starts: np.ndarray, iterations: int) -> dict:
+    """The API's default on the model's ``nn.GRU`` against FixedPointFinder's batched Adam from the same
+    ``starts``, at each of ``FPF_LEARNING_RATES``; prints a line for each and returns the figures."""
+    began = time.perf_counter()
+    found = rd.find_fixed_points(model.recurrent, starts)
+    api_seconds = time.perf_counter() - began
+    api = found.unique_points
+    bound = np.asarray(system.state_bound)
+    figures = {
+        "api_seconds": round(api_seconds, 3),
+        "api_converged": int(found.converged.sum()),
+        "api_unique": len(api),
+        "api_at_bound": int(found.at_bound.sum()),
+    }
+    print(
+        f"API default (find_fixed_points, LM): {api_seconds:.2f} s, {found.converged.sum()} of {len(starts)} "
+        f"below its tolerance, {found.at_bound.sum()} of them stopped at the state bound (not fixed points), "
+        f"{len(api)} unique"
+    )
+    for rate in FPF_LEARNING_RATES:
+        settings = fixed_points.SearchSettings(
+            method="adam", learning_rate=rate, max_iterations=iterations, q_rule="absolute", q_tol=FPF_TOL_Q,
+            bounded=False,
+        )  # fmt: skip
+        adam = fixed_points.solve(system, starts, settings, progress=False, device=model.readout.weight.device)
+        ends = adam.fixed_point
+        outside = (np.abs(ends) > bound + 1e-12).any(axis=1)
+        _, representatives = fixed_points.merge_duplicates(ends, adam.q, FPF_TOL_UNIQUE, "euclidean")
+        kept = fixed_points.approximate_set(adam, fixed_points.GatherSettings())
+        tag = f"adam_lr{rate:g}"
+        row = {
+            f"{tag}_seconds": round(adam.seconds, 3),
+            f"{tag}_below_tol_q": int((adam.q < FPF_TOL_Q).sum()),
+            f"{tag}_median_q": float(np.median(adam.q)),
+            f"{tag}_outside_bound": int(outside.sum()),
+            f"{tag}_max_abs_state": round(float(np.abs(ends).max()), 3),
+            f"{tag}_fpf_unique": len(representatives),
+            f"{tag}_fpf_unique_inside_bound": int((~outside[representatives]).sum()),
+            f"{tag}_kept_by_api_verdicts": len(kept),
+            **{f"{tag}_within_{d:g}_of_api": matched(kept, api, d) for d in MATCH_DISTANCES},
+            **{f"api_within_{d:g}_of_{tag}": matched(api, kept, d) for d in MATCH_DISTANCES},
+        }
+        figures |= row
+        print(
+            f"adam, batched, learning rate {rate:g}, {iterations} iterations, unbounded, stopping at q < "
+            f"{FPF_TOL_Q:g}: {adam.seconds:.2f} s, {row[f'{tag}_below_tol_q']} below it (median q "
+            f"{row[f'{tag}_median_q']:.1e}), {outside.sum()} ending outside the state bound (|h| up to "
+            f"{row[f'{tag}_max_abs_state']}); FixedPointFinder's unique set {len(representatives)} "
+            f"({row[f'{tag}_fpf_unique_inside_bound']} inside the bound); the API's verdicts keep {len(kept)}; "
+            + ", ".join(
+                f"within {d:g}: {row[f'{tag}_within_{d:g}_of_api']} of them near an API point, "
+                f"{row[f'api_within_{d:g}_of_{tag}']} API points near one of them"
+                for d in MATCH_DISTANCES
+            )
+        )
+    figures["speedup_vs_adam_lr1"] = round(figures["adam_lr1_seconds"] / api_seconds, 1)
+    figures["speedup_vs_adam_lr0.01"] = round(figures["adam_lr0.01_seconds"] / api_seconds, 1)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -95,16 +185,23 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a trained model.pt (its layer 1 is solved)")
     parser.add_argument("--reviews", type=Path, help="the split table whose reviews give the visited states")
     parser.add_argument("--starts", type=int)
-    parser.add_argument("--adam-iterations", type=int, default=20000)
+    parser.add_argument("--adam-iterations", type=int, help="default 20,000; 5,000 against FixedPointFinder")
     parser.add_argument("--per-start-sample", type=int)
     parser.add_argument("--state-reviews", type=int, default=600, help="reviews whose states are the visited states")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU when there is one)")
     parser.add_argument(
         "--unbounded", action="store_true", help="let every solver leave the state bound (the reproduction's Adam)"
     )
+    parser.add_argument(
+        "--against-fixed-point-finder",
+        action="store_true",
+        help="the API's default against FixedPointFinder's batched Adam at learning rates 1.0 and 0.01",
+    )
+    parser.add_argument("--epochs", type=int, help="epochs of the GRU trained here (default 6, 2 with --quick)")
     args = parser.parse_args()
     if (args.model is None) != (args.reviews is None):
         parser.error("--model and --reviews go together")
+    args.adam_iterations = args.adam_iterations or (5000 if args.against_fixed_point_finder else 20000)
     starts_n = args.starts or (100 if args.quick else 500)
     sample = args.per_start_sample or (3 if args.quick else 10)
     torch.manual_seed(0)
@@ -115,7 +212,8 @@ def main() -> None:
     else:
         workdir = tempfile.TemporaryDirectory(prefix="benchmark_fixed_points_")
         print("no --model given: training a GRU (E16, H256) on generated data")
-        model_path, reviews_path = train_on_synthetic(Path(workdir.name), epochs=2 if args.quick else 6)
+        epochs = args.epochs or (2 if args.quick else 6)
+        model_path, reviews_path = train_on_synthetic(Path(workdir.name), epochs=epochs)
     device = model_lib.resolve_device(args.device, "--device")
     model = model_lib.load(model_path, map_location=device)
     system = model.system("layer1")
@@ -127,6 +225,17 @@ def main() -> None:
     on_gpu = device.type == "cuda"
     where = torch.cuda.get_device_name(device) if on_gpu else f"{torch.get_num_threads()} threads"
     print(f"model {model_path} ({model.spec.id}), {len(states)} visited states, {starts_n} starts, {where}")
+    if args.against_fixed_point_finder:
+        figures = {"model": model.spec.id, "model_path": str(model_path), "starts": starts_n, "device": str(device)}
+        figures |= {"threads": torch.get_num_threads(), "adam_iterations": args.adam_iterations}
+        metrics = Path(model_path).parent / "metrics.json"
+        if metrics.exists():
+            figures["test_accuracy"] = round(json.loads(metrics.read_text())["test_accuracy"], 4)
+        figures |= against_fixed_point_finder(model, system, starts, args.adam_iterations)
+        if workdir is not None:
+            workdir.cleanup()
+        print(json.dumps(figures))
+        return
     bounded = not args.unbounded
     if on_gpu:  # the first full search pays for CUDA's handles and kernel loading
         for precision in (True, False):

@@ -9,7 +9,7 @@ import pytest
 from rnn_dynamics.data import datasets, synthetic
 from rnn_dynamics.dynamics import analyses, context, fixed_points, similarity, states
 from rnn_dynamics.ground import config
-from rnn_dynamics.networks import training
+from rnn_dynamics.networks import imported, training
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnn_dynamics"
 SETTINGS = [
@@ -22,7 +22,19 @@ SETTINGS = [
     synthetic.Settings,
     similarity.Settings,
     context.Settings,
+    imported.Settings,
 ]
+# The keys a settings type requires (no default in the schema), with example values.
+REQUIRED = {
+    imported.Settings: {
+        "architecture": "gru",
+        "layers": 1,
+        "embedding": 16,
+        "hidden": 8,
+        "weights": "weights.pt",
+        "vocabulary": "vocab.txt",
+    }
+}
 
 
 def schema_defaults() -> dict[str, list]:
@@ -146,6 +158,8 @@ NOT_COPIES = {
     ("dynamics/solver.py", "method", "lm"): "polish always runs Levenberg-Marquardt: exact roots need its Newton steps",
     ("data/text.py", "min_count", 1): "Vocabulary's neutral default, keeping every word; prepare passes its own",
     ("data/text.py", "max_length", None): "encode's neutral default, no truncation; the states pass prepare's",
+    ("networks/imported.py", "layer_dropout", 0.0): "an imported network is built to be evaluated, never trained: "
+    "no dropout, whatever training.layer_dropout says",
     ("networks/model.py", "classes", 2): "a model is binary unless built for the prepared data's N classes (not the "
     "synthetic section's key of the same name)",
     ("data/download.py", "md5", None): "fetch checks an md5 only where given; GloVe and the sha256 kinds have none",
@@ -189,11 +203,12 @@ def test_every_settings_type_is_tested_here():
 def test_a_settings_type_holds_keys_of_its_section_and_defaults_to_the_schema(settings_type):
     fields = [field.name for field in dataclasses.fields(settings_type)]
     assert set(fields) <= set(config.keys(settings_type.SECTION))
-    defaults = config.defaults(settings_type.SECTION)
-    assert dataclasses.asdict(settings_type()) == {name: defaults[name] for name in fields}
-    assert settings_type.from_config({}) == settings_type()
+    required = REQUIRED.get(settings_type, {})
+    defaults = config.defaults(settings_type.SECTION) | required
+    assert dataclasses.asdict(settings_type(**required)) == {name: defaults[name] for name in fields}
+    assert settings_type.from_config(required) == settings_type(**required)
     # Built from a whole section, it takes its own keys and leaves the others (another stage's) alone.
-    assert settings_type.from_config(defaults) == settings_type()
+    assert settings_type.from_config(defaults) == settings_type(**required)
 
 
 def test_from_config_names_an_unknown_key_and_params_leave_out_where_a_stage_runs():
@@ -209,12 +224,13 @@ def test_from_config_names_an_unknown_key_and_params_leave_out_where_a_stage_run
 def test_a_job_rebuilds_its_settings_from_the_rules_params_and_where_it_runs(settings_type):
     """``from_params`` is the inverse of ``params()`` given the runtime fields: what a script builds from its
     rule's params is the settings the rule was planned with."""
+    settings = settings_type(**REQUIRED.get(settings_type, {}))
     runtime = {
-        field.name: getattr(settings_type(), field.name)
+        field.name: getattr(settings, field.name)
         for field in dataclasses.fields(settings_type)
-        if field.name not in settings_type().params()
+        if field.name not in settings.params()
     }
-    assert settings_type.from_params(settings_type().params(), **runtime) == settings_type()
+    assert settings_type.from_params(settings.params(), **runtime) == settings
 
 
 def test_from_params_names_a_missing_or_foreign_key_and_a_missing_runtime_field():

@@ -7,7 +7,16 @@ import re
 from rnn_dynamics.ground import stages
 from rnn_dynamics.outputs import catalogue
 from rnn_dynamics.data.datasets.registry import ARCHIVES, downloaded
-from rnn_dynamics.ground.grid import MODEL_ID_PATTERN, SPLIT_TAG_PATTERN, ModelSpec, model_grid, split_of_tag, split_tag
+from rnn_dynamics.ground.grid import (
+    IMPORTED_ID_PATTERN,
+    MODEL_ID_PATTERN,
+    SPLIT_TAG_PATTERN,
+    TRAINED_ID_PATTERN,
+    ModelSpec,
+    model_grid,
+    split_of_tag,
+    split_tag,
+)
 
 
 wildcard_constraints:
@@ -22,6 +31,16 @@ wildcard_constraints:
 
 
 MODELS = model_grid(config["models"])
+# The imported networks' settings by name, each checkpoint checked against its declared sizes now, before any job.
+IMPORTED = {
+    name: stages.ImportSettings.from_config(entry) for name, entry in config["models"].get("import", {}).items()
+}
+if IMPORTED:
+    # Reading a checkpoint needs torch: only a run that imports networks loads it while it plans.
+    from rnn_dynamics.networks import imported
+
+    for name, settings in IMPORTED.items():
+        imported.load(settings, name)
 for name in config["run_datasets"]:
     if name not in config["datasets"]:
         raise ValueError(
@@ -42,6 +61,11 @@ def stage_params(settings_type):
 def train_params(wildcards):
     """The train rule's params: the training settings with the model's batch size (a grid axis)."""
     return stages.TrainingSettings.from_config(config["training"]).params_for(ModelSpec.parse(wildcards.model))
+
+
+def imported_settings(wildcards):
+    """The models.import entry of an imported model's id."""
+    return IMPORTED[ModelSpec.parse(wildcards.model).imported]
 
 
 def states_params(wildcards):
@@ -94,7 +118,7 @@ def embeddings_for(wildcards):
 def embedding_coverages(wildcards):
     """The coverage of the vocabulary by each embedding the models read (the data table shows it)."""
     source = config["embeddings"]["source"]
-    dims = sorted({m.embedding for m in MODELS})
+    dims = sorted({m.embedding for m in MODELS if m.imported is None})
     return [f"results/{wildcards.dataset}/embeddings/{source}-{dim}.json" for dim in dims]
 
 
@@ -288,12 +312,14 @@ def benchmark_records(wildcards):
     elif kind == "synthetic":
         records.append(f"{root}/synthesize.tsv")
     source = config["embeddings"]["source"]
-    if source == "glove" and not config["embeddings"].get("glove", {}).get("local_file"):
+    trained = [m for m in MODELS if m.imported is None]
+    if trained and source == "glove" and not config["embeddings"].get("glove", {}).get("local_file"):
         records.append("logs/benchmarks/download_glove.tsv")
-    records += [f"{root}/embeddings/{source}-{dim}.tsv" for dim in sorted({m.embedding for m in MODELS})]
+    records += [f"{root}/embeddings/{source}-{dim}.tsv" for dim in sorted({m.embedding for m in trained})]
     shards = config["fixed_points"]["shards"]
     for m in MODELS:
-        records += [f"{root}/{rule}/{m.id}.tsv" for rule in ("train", "state_figures", "fixed_point_figures")]
+        rules = ("train" if m.imported is None else "import_model", "state_figures", "fixed_point_figures")
+        records += [f"{root}/{rule}/{m.id}.tsv" for rule in rules]
         records += [f"{root}/hidden_states/{m.id}{tag}.tsv" for tag in state_tags()]
         for system in m.systems(config["fixed_points"]["mode"]):
             records.append(f"{root}/analyze/{m.id}/{system}.tsv")

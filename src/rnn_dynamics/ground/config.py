@@ -67,10 +67,13 @@ def schema() -> dict:
 
 
 def _node(section: str) -> dict:
-    """The schema of a config section (``"training"``) or of a dataset kind (``"datasets.table"``)."""
+    """The schema of a config section (``"training"``), of a dataset kind (``"datasets.table"``) or of an entry
+    of a section's mapping of named entries (``"models.import"``: one imported network)."""
     if section.startswith("datasets."):
         return schema()["$defs"][section.removeprefix("datasets.")]
-    return schema()["properties"][section]
+    name, _, entry = section.partition(".")
+    node = schema()["properties"][name]
+    return node["properties"][entry]["additionalProperties"] if entry else node
 
 
 def keys(section: str) -> list[str]:

@@ -7,6 +7,9 @@ for example ``gru-L3-E100-H256-s0``. The batch size and the training fraction en
 schema, so that changing a default of the config renames no model already trained (a
 model trained at another default batch size gets its ``-B``). Likewise the split whose
 paths carry no tag is ``UNTAGGED_SPLIT`` (test), whatever ``states.splits`` defaults to.
+A network the pipeline imports (``models.import``) has the id of its sizes, its name and the
+seed of its untrained counterpart: ``gru-L1-E100-H256-Imine-s0``; its name takes the place of
+the training axes, which it has none of.
 Kept free of torch so that the Snakefile (and ``snakemake -n``) stays fast.
 """
 
@@ -21,8 +24,10 @@ from rnn_dynamics.ground import config
 __all__ = [
     "ID_BATCH_SIZE",
     "ID_TRAIN_FRACTION",
+    "IMPORTED_ID_PATTERN",
     "MODEL_ID_PATTERN",
     "SPLIT_TAG_PATTERN",
+    "TRAINED_ID_PATTERN",
     "UNTAGGED_SPLIT",
     "ModelSpec",
     "model_grid",
@@ -31,8 +36,14 @@ __all__ = [
     "untag",
 ]
 
-MODEL_ID_PATTERN = r"[a-z]+-L[0-9]+-E[0-9]+-H[0-9]+(?:-B[0-9]+)?(?:-F0\.[0-9]+)?-s[0-9]+"
-_MODEL_ID = re.compile(r"^([a-z]+)-L([0-9]+)-E([0-9]+)-H([0-9]+)(?:-B([0-9]+))?(?:-F(0\.[0-9]+))?-s([0-9]+)$")
+TRAINED_ID_PATTERN = r"[a-z]+-L[0-9]+-E[0-9]+-H[0-9]+(?:-B[0-9]+)?(?:-F0\.[0-9]+)?-s[0-9]+"
+IMPORTED_ID_PATTERN = r"[a-z]+-L[0-9]+-E[0-9]+-H[0-9]+-I[a-z0-9]+-s[0-9]+"
+MODEL_ID_PATTERN = f"(?:{TRAINED_ID_PATTERN}|{IMPORTED_ID_PATTERN})"
+_MODEL_ID = re.compile(
+    r"^([a-z]+)-L([0-9]+)-E([0-9]+)-H([0-9]+)(?:-B([0-9]+))?(?:-F(0\.[0-9]+))?(?:-I([a-z0-9]+))?-s([0-9]+)$"
+)
+# What an imported model's name may be: it is part of the id (models.import's keys).
+IMPORTED_NAME = re.compile(r"^[a-z0-9]+$")
 # Constants of the id rule, never the schema's defaults: a model at this batch size and training fraction leaves
 # them out of its id, so every id ever written keeps its meaning whatever the config's defaults become.
 ID_BATCH_SIZE = 64
@@ -53,9 +64,23 @@ class ModelSpec:
     batch_size: int = ID_BATCH_SIZE
     # The share of the training split trained on (``batches.trained_on``).
     train_fraction: float = ID_TRAIN_FRACTION
+    # The name of an imported network (``models.import``), None for one the pipeline trains.
+    imported: str | None = None
+
+    def __post_init__(self):
+        if self.imported is not None:
+            if not IMPORTED_NAME.match(self.imported):
+                raise ValueError(
+                    f"models.import: the name {self.imported!r} is part of a model id: lower-case letters and "
+                    "digits only"
+                )
+            if (self.batch_size, self.train_fraction) != (ID_BATCH_SIZE, ID_TRAIN_FRACTION):
+                raise ValueError(f"imported model {self.imported!r}: it has no batch size or training fraction")
 
     @property
     def id(self) -> str:
+        if self.imported is not None:
+            return f"{self.architecture}-L{self.layers}-E{self.embedding}-H{self.hidden}-I{self.imported}-s{self.seed}"
         axes = ""
         if self.batch_size != ID_BATCH_SIZE:
             axes += f"-B{self.batch_size}"
@@ -69,9 +94,13 @@ class ModelSpec:
         if match is None:
             raise ValueError(
                 f"model id {model_id!r} is not of the form '{{arch}}-L{{layers}}-E{{embedding}}-H{{hidden}}"
-                "[-B{batch_size}][-F{train_fraction}]-s{seed}', e.g. 'gru-L3-E100-H256-s0' or 'gru-L1-E50-H256-B16-s0'"
+                "[-B{batch_size}][-F{train_fraction}]-s{seed}', e.g. 'gru-L3-E100-H256-s0' or "
+                "'gru-L1-E50-H256-B16-s0', or an imported model's "
+                "'{arch}-L{layers}-E{embedding}-H{hidden}-I{name}-s{seed}'"
             )
-        arch, layers, embedding, hidden, batch, fraction, seed = match.groups()
+        arch, layers, embedding, hidden, batch, fraction, name, seed = match.groups()
+        if name is not None and (batch, fraction) != (None, None):
+            raise ValueError(f"model id {model_id!r}: an imported model (-I{name}) has no -B or -F")
         spec = cls(
             arch,
             int(layers),
@@ -80,6 +109,7 @@ class ModelSpec:
             int(seed),
             ID_BATCH_SIZE if batch is None else int(batch),
             ID_TRAIN_FRACTION if fraction is None else float(fraction),
+            name,
         )
         if spec.id != model_id:
             raise ValueError(
@@ -107,8 +137,26 @@ def _fraction_text(fraction: float) -> str:
 
 def model_grid(models: dict) -> list[ModelSpec]:
     """Every combination of the ``models`` section of the config, in a stable order (one per combination, so a
-    value listed twice is planned once). An axis left out takes the schema's default; the ids do not depend on
-    it (``ModelSpec.id``)."""
+    value listed twice is planned once), then the imported networks (``imported_models``). An axis left out takes
+    the schema's default; the ids do not depend on it (``ModelSpec.id``). ``architectures: []`` trains none."""
+    specs = _trained_grid(models) + imported_models(models)
+    if not specs:
+        raise ValueError("models: no model to run: models.architectures is empty and models.import names none")
+    return specs
+
+
+def imported_models(models: dict) -> list[ModelSpec]:
+    """The networks of ``models.import``, by name, in the config's order."""
+    defaults = config.defaults("models.import")
+    specs = []
+    for name, entry in (models.get("import") or {}).items():
+        entry = {**defaults, **entry}
+        sizes = [entry[key] for key in ("architecture", "layers", "embedding", "hidden", "seed")]
+        specs.append(ModelSpec(*sizes, imported=name))
+    return specs
+
+
+def _trained_grid(models: dict) -> list[ModelSpec]:
     defaults = config.defaults("models")
     axes = {key: models.get(key, defaults.get(key)) for key in ("batch_size", "train_fraction")}
     for key, values in axes.items():

@@ -30,6 +30,7 @@ __all__ = [
     "AnalysesSettings",
     "ContextSettings",
     "GatherSettings",
+    "ImportSettings",
     "SearchSettings",
     "SimilaritySettings",
     "StatesSettings",
@@ -135,6 +136,27 @@ class TrainingSettings(config.Section, section="training"):
     def resumable_with(self) -> dict:
         """The settings a checkpoint must share to be continued (more epochs or another device are fine)."""
         return {key: value for key, value in self.params().items() if key != "epochs"}
+
+
+@dataclass(frozen=True)
+class ImportSettings(config.Section, section="models.import"):
+    """One entry of ``models.import``: the declared sizes, the files and the state dict's key prefixes."""
+
+    architecture: str
+    layers: int
+    embedding: int
+    hidden: int
+    weights: str
+    vocabulary: str
+    unk: str | None
+    embedding_key: str
+    recurrent_key: str
+    readout_key: str
+    seed: int
+
+    def spec(self, name: str) -> ModelSpec:
+        """The model this entry becomes, named ``name`` (its key in ``models.import``)."""
+        return ModelSpec(self.architecture, self.layers, self.embedding, self.hidden, self.seed, imported=name)
 
 
 @dataclass(frozen=True)
@@ -367,6 +389,7 @@ def axis_pairs(systems: list[SystemName], axis: str) -> list[tuple[SystemName, S
     def rest(system):
         key = {name: axis_value(system, name) for name in others}
         key["layers"] = system.model.layers  # two depths are two models, never one axis's pair
+        key["imported"] = system.model.imported  # an imported network and a trained one differ in more than an axis
         return key
 
     return [(a, b) for a, b in itertools.combinations(systems, 2) if rest(a) == rest(b)]

@@ -62,6 +62,7 @@ __all__ = [
     "model_lock",
     "resumable_checkpoint",
     "reviews_to_judge",
+    "split_metrics",
     "train",
 ]
 
@@ -482,11 +483,32 @@ def _finish(
         "best_epoch": best["epoch"],
         "device": str(device),
         "code": provenance.code_version(),
+        **split_metrics(model, splits, spec.batch_size, device),
     }
+    write_table(pa.Table.from_pylist(history, schema=HISTORY_SCHEMA), outputs.history)
+    write_json(metrics, outputs.metrics)
+    # Finished: a later run (new code, same settings) must start afresh, not resume.
+    outputs.checkpoint.unlink()
+    log.info(
+        "%s: kept epoch %d; test loss %.4f accuracy %.4f",
+        spec.id,
+        best["epoch"],
+        metrics["test_loss"],
+        metrics["test_accuracy"],
+    )
+    return metrics
+
+
+def split_metrics(
+    model: model_lib.SentimentClassifier, splits: dict[str, Reviews], batch_size: int, device: torch.device
+) -> dict:
+    """The metrics.json entries of a model's weights: the loss and accuracy on each of ``splits`` (train, valid,
+    test), an N-class model's classes and per-class test accuracy, and whether it is at chance on the validation
+    split (``at_chance``, with a warning where it is or where the split is too small to judge)."""
+    metrics = {}
+    spec = model.spec
     for split, reviews in splits.items():
-        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"], by_class = _evaluate(
-            model, reviews, spec.batch_size, device
-        )
+        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"], by_class = _evaluate(model, reviews, batch_size, device)
         if split == "test" and model.classes > 2:  # a binary model's metrics stay as they were
             names = reviews.classes.names
             metrics["classes"] = list(names)
@@ -510,15 +532,4 @@ def _finish(
             "%s is at chance level: validation accuracy %.4f, always answering the majority label %.4f",
             spec.id, metrics["valid_accuracy"], metrics["valid_chance_accuracy"],
         )  # fmt: skip
-    write_table(pa.Table.from_pylist(history, schema=HISTORY_SCHEMA), outputs.history)
-    write_json(metrics, outputs.metrics)
-    # Finished: a later run (new code, same settings) must start afresh, not resume.
-    outputs.checkpoint.unlink()
-    log.info(
-        "%s: kept epoch %d; test loss %.4f accuracy %.4f",
-        spec.id,
-        best["epoch"],
-        metrics["test_loss"],
-        metrics["test_accuracy"],
-    )
     return metrics

@@ -95,12 +95,12 @@ _DIMENSIONS = {
 }
 
 _ACCURACY = {
-    "model": "model id: architecture, layers (L), embedding (E), hidden units (H), seed (s)",
+    "model": "model id: architecture, layers (L), embedding (E), hidden units (H), imported name (I), seed (s)",
     "architecture": "recurrent cell: gru, lstm, ugrnn or vanilla",
     "layers": "stacked recurrent layers",
     "embedding": "embedding size",
     "hidden": "hidden units per layer",
-    "seed": "the seed of the initial weights, the batch order and the training subsample",
+    "seed": "the seed of the initial weights, the batch order and the training subsample; imported: initial.pt's",
     "batch_size": "reviews per training batch (models.batch_size; in the id as -B where not the default)",
     "train_fraction": "share of the training split trained on (models.train_fraction; in the id as -F where not 1)",
     **{

@@ -272,7 +272,8 @@ def _axis_pairs(grid_points) -> list[tuple[str, str, str]]:
     pairs = []
     for a, b in ((a, b) for i, a in enumerate(specs) for b in list(specs)[i + 1 :]):
         differing = [key for key in specs[a] if specs[a][key] != specs[b][key]]
-        if len(differing) == 1:
+        # An imported network beside a trained one of the same sizes differs in more than a grid axis.
+        if len(differing) == 1 and differing[0] != "imported":
             pairs.append((differing[0], a, b))
     return pairs
 

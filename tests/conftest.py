@@ -1,8 +1,11 @@
 """Shared fixtures: a small generated dataset, as an archive and prepared into token tables; small models trained
 on it once per session; the ``train`` mark of the tests that use them."""
 
+import contextlib
+import fcntl
 import functools
 import os
+from pathlib import Path
 
 import pytest
 
@@ -24,16 +27,13 @@ TRAINING_FIXTURES = {
 }
 
 
-# With pytest-xdist (`-n 2 --dist loadgroup`, the README's test command) the files that share one of these costly
-# session fixtures run on one worker, each other file is a unit of its own, and the longest units start first.
-SHARED_FIXTURES = {
-    "synthetic_pipeline": "pipeline",
-    "synthetic_model": "models",
-    "trained_synthetic_model": "models",
-    "prepared_synthetic_large": "models",
-}
-# Units that start first, longest first: the SLURM runs wait on the scheduler most of their time.
-FIRST = ("test_slurm", "pipeline", "models")
+# With pytest-xdist (`-n 2 --dist loadgroup`, the README's test command) the files that share the tiny pipeline's
+# run (which its tests read and edit) run on one worker, each other file is a unit of its own, and the longest units
+# start first. The trained synthetic models are shared between workers on disk (``synthetic_model``).
+SHARED_FIXTURES = {"synthetic_pipeline": "pipeline"}
+# Units that start first, longest first (by `--durations`): the SLURM runs wait on the scheduler most of their time.
+FIRST = ("test_slurm", "pipeline", "test_manifold", "test_checkpoints", "test_similarity", "test_multiclass",
+         "test_gpu_run", "test_context")  # fmt: skip
 
 
 def xdist_groups(items) -> dict[str, str]:
@@ -97,6 +97,26 @@ def synthetic_pipeline(tmp_path_factory):
     return directory
 
 
+def run_folder(tmp_path_factory, name: str) -> Path:
+    """``name`` in the folder every xdist worker of this run shares (their base temps' parent), else in the
+    session's base temp."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def one_at_a_time(path: Path):
+    """Wait for the lock ``path`` and hold it for the block: a second worker waits for the first's model."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 # A larger generated dataset for training: with 200 reviews per split a small GRU
 # overfits before it learns the rule; with 2000 it passes 95% test accuracy.
 TRAINING_REVIEWS_PER_SPLIT = 2000
@@ -112,12 +132,17 @@ def prepared_synthetic_large(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synthetic_model(prepared_synthetic_large, tmp_path_factory):
     """A function (spec id, epochs) -> the path of model.pt of that model trained on ``prepared_synthetic_large``
-    (``trained.train_synthetic``), each trained once per session however many tests ask for it."""
-    folder = tmp_path_factory.mktemp("synthetic_models")
+    (``trained.train_synthetic``), each trained once per run however many tests, and xdist workers, ask for it
+    (the data are generated from a seed, so every worker's copy holds the same token ids)."""
+    folder = run_folder(tmp_path_factory, "synthetic_models")
 
     @functools.cache
     def trained(spec_id: str, epochs: int):
-        return train_synthetic(prepared_synthetic_large, folder / f"{spec_id}-{epochs}", spec_id, epochs=epochs)
+        target = folder / f"{spec_id}-{epochs}"
+        with one_at_a_time(folder / f"{spec_id}-{epochs}.lock"):
+            if not (target / "model.pt").exists():
+                train_synthetic(prepared_synthetic_large, target, spec_id, epochs=epochs)
+        return target / "model.pt"
 
     return trained
 

@@ -151,7 +151,8 @@ def test_a_page_shows_its_tables_and_provenance(tmp_path):
     config = {"run_datasets": ["toy"], "training": {"epochs": 3}}
     metrics = [{"model": "m", "device": "cpu", "code": {"commit": "abc123", "dirty": False}}]
     figures = {"m": ["figures/m/fixed_points.png"]}
-    text = results_page.page("toy", {"data": data_like_table(), **csvs}, runs, metrics, figures, config, ["m"],
+    models = {"grid": ["m"], "context": []}
+    text = results_page.page("toy", {"data": data_like_table(), **csvs}, runs, metrics, figures, config, models,
                              "figures/data/lengths.png")  # fmt: skip
     assert_page_shows(text, csvs)
     # The data card in a section of its own, before the accuracy, with its figure and its measures' meanings.
@@ -271,7 +272,7 @@ def test_a_table_that_lacks_a_model_of_the_grid_is_refused_naming_the_model(tmp_
              catalogue.page_tables() if not table.optional}  # fmt: skip
     assert len(shown["accuracy"]) == 0
     with pytest.raises(ValueError) as error:
-        results_page.page("synthetic", shown, pd.DataFrame(), [], {}, {}, ["gru-L1-E16-H32-s0"])
+        results_page.page("synthetic", shown, pd.DataFrame(), [], {}, {}, {"grid": ["gru-L1-E16-H32-s0"]})
     message = str(error.value)
     assert message.startswith("results/synthetic/tables/accuracy.csv: no row of 1 model(s) of the grid")
     assert "['gru-L1-E16-H32-s0']" in message and "--forcerun results/synthetic/tables/accuracy.csv`" in message
@@ -305,3 +306,12 @@ def test_a_results_page_that_fails_keeps_the_last_good_one(tmp_path):
         assert failed.returncode != 0 and expected in output, output[-3000:]
         assert "--forcerun results/synthetic/tables/accuracy.csv`" in output, output[-3000:]
         assert (results / "RESULTS.md").read_text() == good
+
+
+def test_a_context_table_covers_only_the_models_the_stage_probes():
+    """A two-layer model analysed per layer gets no context job: the context tables need no row of it."""
+    context = pd.DataFrame({"model": ["gru-L1-E16-H32-s0"]})
+    grid = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
+    results_page.missing_models("synthetic", {"context": context}, {"grid": grid, "context": grid[:1]})
+    with pytest.raises(ValueError, match=r"context\.csv: no row of 1 model\(s\).*gru-L2-E16-H32-s0"):
+        results_page.missing_models("synthetic", {"context": context}, {"grid": grid, "context": grid})

@@ -220,7 +220,8 @@ rule results_page:
     conda:
         "../../envs/pipeline.yaml"
     params:
-        models=[m.id for m in MODELS],
+        # The models each table holds a row of (catalogue.COVERAGES): the grid's, the context stage's.
+        models={"grid": [m.id for m in MODELS], "context": [m.id for m in MODELS if context_systems(m)]},
         # The page shows the resolved configuration and its hash: a changed key makes the page again.
         config=config,
     script:

@@ -23,6 +23,7 @@ from rnn_dynamics.ground.storage import SchemaError, UnreadableFile, reading, re
 
 __all__ = [
     "ANALYSIS_FIGURES",
+    "COVERAGES",
     "CONTEXT_FIGURES",
     "FIGURES",
     "SYSTEM_FIGURES",
@@ -32,6 +33,10 @@ __all__ = [
     "read",
     "report_tables",
 ]
+
+
+# Which models a table holds a row of (``Table.covers``).
+COVERAGES = ("grid", "context")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class Table:
         across_rule: the rule that joins every dataset's table into ``results/{name}.csv`` ("": none does).
         measures: for a table of one row per number, measure -> what it means (the values of its ``measure``
             column, which the results page lists under the table's section); empty for the others.
+        covers: the models it holds a row of (one of ``COVERAGES``): ``grid`` every model of the grid,
+            ``context`` those the context stage probes (``stages.probed_systems``: a one-layer model or the stack).
     """
 
     name: str
@@ -62,8 +69,11 @@ class Table:
     optional_columns: tuple[str, ...] = ()
     across_rule: str = ""
     measures: Mapping[str, str] = field(default_factory=dict)
+    covers: str = "grid"
 
     def __post_init__(self):
+        if self.covers not in COVERAGES:
+            raise ValueError(f"table {self.name!r}: covers must be one of {COVERAGES}, not {self.covers!r}")
         unknown = [column for column in self.optional_columns if column not in self.columns]
         if unknown:
             raise ValueError(f"table {self.name!r}: optional columns {unknown} are not among its columns")
@@ -449,6 +459,7 @@ TABLES = {
             _in_order(stages.CONTEXT_COLUMNS, _CONTEXT, "context"),
             heading="Contextual processing: modifier words",
             optional="context.enabled",
+            covers="context",
         ),
         Table(
             "context_ablation",
@@ -457,6 +468,7 @@ TABLES = {
             _in_order(stages.ABLATION_COLUMNS, _CONTEXT_ABLATION, "context_ablation"),
             heading="Contextual processing: ablation of the modifier's modes",
             optional="context.enabled",
+            covers="context",
         ),
         Table(
             "context_bow",
@@ -465,6 +477,7 @@ TABLES = {
             _in_order(stages.BOW_COLUMNS, _CONTEXT_BOW, "context_bow"),
             heading="Contextual processing: bags of words",
             optional="context.enabled",
+            covers="context",
         ),
     ]
 }

@@ -81,14 +81,15 @@ def _meanings(name: str, columns: Sequence[str]) -> str:
     return "\n".join(f"- `{column}`: {known.get(column, '(not described)')}" for column in columns)
 
 
-def missing_models(dataset: str, tables: Mapping[str, pd.DataFrame], models: Sequence[str]) -> None:
-    """Raise ValueError where a table the page shows has a ``model`` column but no row of a model of the grid:
-    it names the table's file, the models and how to make the table again (its ``--forcerun`` target)."""
+def missing_models(dataset: str, tables: Mapping[str, pd.DataFrame], models: Mapping[str, Sequence[str]]) -> None:
+    """Raise ValueError where a table the page shows has a ``model`` column but no row of a model it covers
+    (``models[entry.covers]``, ``catalogue.COVERAGES``): it names the table's file, the models and how to make
+    the table again (its ``--forcerun`` target)."""
     for entry in catalogue.page_tables():
         table = tables.get(entry.name)
         if table is None or "model" not in table.columns:
             continue
-        missing = [model for model in models if model not in set(table["model"])]
+        missing = [model for model in models[entry.covers] if model not in set(table["model"])]
         if missing:
             path = entry.path(dataset)
             raise ValueError(
@@ -189,7 +190,7 @@ def page(
     metrics: Sequence[dict],
     figures: Mapping[str, Sequence[str]],
     config: Mapping,
-    models: Sequence[str],
+    models: Mapping[str, Sequence[str]],
     data_figure: str | None = None,
 ) -> str:
     """The Markdown of a run's results page.
@@ -202,7 +203,8 @@ def page(
         metrics: every model's ``metrics.json`` (for the commit and device that trained it).
         figures: per model id, figure paths relative to the page.
         config: the configuration as resolved.
-        models: the grid's model ids: a table with no row of one is refused (``missing_models``).
+        models: the model ids each coverage names (``catalogue.COVERAGES``: the grid's, the context stage's):
+            a table with no row of one it covers is refused (``missing_models``).
         data_figure: the length histogram's path relative to the page, shown in the Data section.
     """
     missing = [entry.name for entry in catalogue.page_tables() if entry.name not in tables and not entry.optional]

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from rnn_dynamics.data import batches, text  # noqa: E402
 from rnn_dynamics.dynamics import analyses, context, fixed_points, linearization  # noqa: E402
+from rnn_dynamics.dynamics.states import visited_states  # noqa: E402
 from rnn_dynamics.networks import model as model_lib  # noqa: E402
-from trained import prepare_synthetic, train_synthetic  # noqa: E402
+from trained import trained_synthetic  # noqa: E402
 
 
 def main() -> None:
@@ -35,16 +35,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
-        data = prepare_synthetic(Path(folder), 500 if args.quick else 2000)
-        network = model_lib.load(train_synthetic(data, Path(folder) / "model", "gru-L1-E16-H32-s0", epochs=12))
-        vocabulary = text.read_vocabulary(data / "vocab.parquet")
-        train = batches.read_split(data / "train.parquet")
-        test = batches.read_split(data / "test.parquet")
+        path, vocabulary, train, test = trained_synthetic(
+            Path(folder), 500 if args.quick else 2000, "gru-L1-E16-H32-s0", epochs=12
+        )
+        network = model_lib.load(path)
     system = network.system("layer1")
-    tokens, lengths, _ = batches.padded_batch(test, np.arange(64), torch.device("cpu"))
-    with torch.no_grad():
-        states = network.layer_states(tokens, lengths)[0]
-    visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
+    visited = visited_states(network, test, np.arange(64))[0]
     found = fixed_points.solve(
         system,
         fixed_points.sample_starts(visited, 100, noise=0.0, seed=0),

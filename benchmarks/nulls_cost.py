@@ -31,10 +31,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from rnn_dynamics.data import batches, text  # noqa: E402
 from rnn_dynamics.dynamics import analyses, fixed_points, linearization, similarity  # noqa: E402
 from rnn_dynamics.networks import model as model_lib  # noqa: E402
-from trained import prepare_synthetic, train_synthetic  # noqa: E402
+from trained import trained_synthetic  # noqa: E402
 
 SPEC = "gru-L1-E16-H32-s0"
 # Timed runs of each part, after one warm-up: the median is reported.
@@ -47,12 +46,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
-        data = prepare_synthetic(Path(folder), 500 if args.quick else 2000)
-        path = train_synthetic(data, Path(folder) / "model", SPEC, epochs=12)
+        path, vocabulary, train, test = trained_synthetic(Path(folder), 500 if args.quick else 2000, SPEC, epochs=12)
         network, initial = model_lib.load(path), model_lib.load(path.parent / "initial.pt")
-        vocabulary = text.read_vocabulary(data / "vocab.parquet")
-        train = batches.read_split(data / "train.parquet")
-        test = batches.read_split(data / "test.parquet")
     search = fixed_points.SearchSettings()
     if args.quick:
         search = dataclasses.replace(search, starts=100)

@@ -11,6 +11,7 @@ import torch
 from rnn_dynamics.data import batches, synthetic
 from rnn_dynamics.data.text import Vocabulary
 from rnn_dynamics.dynamics import analyses, fixed_points, linearization, spectra
+from rnn_dynamics.dynamics.states import visited_states
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.networks import training
@@ -51,10 +52,7 @@ def trained(tmp_path_factory):
     assert metrics["test_accuracy"] > 0.9, metrics
     model = model_lib.load(outputs.final)
     system = model.system("layer1")
-    tokens, lengths, _ = batches.padded_batch(splits["test"], np.arange(64), torch.device("cpu"))
-    with torch.no_grad():
-        states = model.layer_states(tokens, lengths)[0]
-    visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
+    visited = visited_states(model, splits["test"], np.arange(64))[0]
     found = fixed_points.solve(
         system,
         fixed_points.sample_starts(visited, 100, noise=0.0, seed=0),

@@ -7,6 +7,7 @@ import torch
 
 from rnn_dynamics.data import batches, text
 from rnn_dynamics.dynamics import context, fixed_points, linearization
+from rnn_dynamics.dynamics.states import visited_states
 from rnn_dynamics.networks import model as model_lib
 
 pytestmark = pytest.mark.train
@@ -21,10 +22,7 @@ def setup(trained_synthetic_model, prepared_synthetic_large):
     train = batches.read_split(prepared_synthetic_large / "train.parquet")
     test = batches.read_split(prepared_synthetic_large / "test.parquet")
     system = network.system("layer1")
-    tokens, lengths, _ = batches.padded_batch(test, np.arange(64), torch.device("cpu"))
-    with torch.no_grad():
-        states = network.layer_states(tokens, lengths)[0]
-    visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
+    visited = visited_states(network, test, np.arange(64))[0]
     starts = fixed_points.sample_starts(visited, 100, noise=0.0, seed=0)
     found = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
     lin = linearization.linearize(system, fixed_points.approximate_set(found, fixed_points.GatherSettings()))

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rnn_dynamics.data import batches, datasets, synthetic
 from rnn_dynamics.data.text import Vocabulary
 from rnn_dynamics.dynamics import analyses, evidence, fixed_points, linearization, manifold, spectra, words
+from rnn_dynamics.dynamics.states import visited_states
 from rnn_dynamics.ground import config
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
@@ -224,10 +224,7 @@ def control(task: str, classes: int, seed: int = 0):
         )
         network, initial = model_lib.load(outputs.final), model_lib.load(outputs.initial)
     system = network.system("layer1")
-    tokens, lengths, _ = batches.padded_batch(splits["test"], np.arange(128), torch.device("cpu"))
-    with torch.no_grad():
-        states = network.layer_states(tokens, lengths)[0]
-    visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
+    visited = visited_states(network, splits["test"], np.arange(128))[0]
     starts = fixed_points.sample_starts(visited, 500, noise=0.0, seed=0)
     search, gather = fixed_points.SearchSettings(), fixed_points.GatherSettings()
     found = fixed_points.solve(system, starts, search, progress=False)

@@ -21,6 +21,7 @@ from helpers import write_tar
 from pipeline import copy_workflow, snakemake
 from rnn_dynamics.data import batches, datasets, synthetic
 from rnn_dynamics.dynamics import analyses, fixed_points, linearization
+from rnn_dynamics.dynamics.states import visited_states
 from rnn_dynamics.ground import storage
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model as model_lib
@@ -413,10 +414,7 @@ def test_an_n_class_model_is_analysed_with_the_one_direction_measures_left_empty
     with pytest.raises(ValueError, match=r"4 classes: its readout is a 4 x 32 matrix.*not yet supported"):
         net.readout_weights()
     system = net.system("layer1")
-    tokens, lengths, _ = batches.padded_batch(splits["test"], np.arange(32), torch.device("cpu"))
-    with torch.no_grad():
-        states = net.layer_states(tokens, lengths)[0]
-    visited = states[torch.arange(tokens.shape[1])[None, :] < lengths[:, None]].double().numpy()
+    visited = visited_states(net, splits["test"], np.arange(32))[0]
     starts = fixed_points.sample_starts(visited, 60, noise=0.0, seed=0)
     found = fixed_points.solve(system, starts, fixed_points.SearchSettings(), progress=False)
     lin = linearization.linearize(system, fixed_points.approximate_set(found, fixed_points.GatherSettings()))

@@ -42,3 +42,14 @@ def train_synthetic(data: Path, folder: Path, spec_id: str, epochs: int) -> Path
     folder.mkdir(parents=True, exist_ok=True)
     training.train(spec, splits, matrix, settings, training.Outputs(*(folder / name for name in MODEL_FILES)))
     return folder / "model.pt"
+
+
+def trained_synthetic(folder: Path, reviews_per_split: int, spec_id: str, epochs: int):
+    """A model trained on a generated set of ``reviews_per_split`` reviews per split, in ``folder``: the path of
+    its model.pt (initial.pt beside it), the vocabulary and the train and test splits (the benchmarks' set-up)."""
+    from rnn_dynamics.data import text
+
+    data = prepare_synthetic(folder, reviews_per_split)
+    path = train_synthetic(data, folder / "model", spec_id, epochs=epochs)
+    splits = [batches.read_split(data / f"{split}.parquet") for split in ("train", "test")]
+    return path, text.read_vocabulary(data / "vocab.parquet"), *splits

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import slurm_scenario
 from rnn_dynamics.data import datasets, synthetic
 from trained import DATA_FILES, prepare_synthetic, train_synthetic
 
@@ -31,9 +32,13 @@ TRAINING_FIXTURES = {
 # run (which its tests read and edit) run on one worker, each other file is a unit of its own, and the longest units
 # start first. The trained synthetic models are shared between workers on disk (``synthetic_model``).
 SHARED_FIXTURES = {"synthetic_pipeline": "pipeline"}
-# Units that start first, longest first (by `--durations`): the SLURM runs wait on the scheduler most of their time.
-FIRST = ("test_slurm", "pipeline", "test_manifold", "test_checkpoints", "test_similarity", "test_multiclass",
-         "test_gpu_run", "test_context")  # fmt: skip
+# Units that start first, longest first (by `--durations`). test_context is not among them: it runs in a copy of
+# the tiny pipeline's run (``pristine_pipeline``), which the "pipeline" unit makes first.
+FIRST = ("pipeline", "test_manifold", "test_checkpoints", "test_similarity", "test_multiclass",
+         "test_gpu_run")  # fmt: skip
+# Units that run last: the SLURM tests read a scenario the session started in the background
+# (``slurm_in_background``), which mostly waits on the scheduler while the other tests run.
+LAST = ("test_slurm",)
 
 
 def xdist_groups(items) -> dict[str, str]:
@@ -55,7 +60,7 @@ def pytest_collection_modifyitems(items):
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.train)
         item.add_marker(pytest.mark.xdist_group(groups[item.path.stem]))
-    rank = {group: i for i, group in enumerate(FIRST)}
+    rank = {group: i for i, group in enumerate(FIRST)} | {group: len(FIRST) + 1 + i for i, group in enumerate(LAST)}
     items.sort(key=lambda item: rank.get(groups[item.path.stem], len(FIRST)))
 
 
@@ -87,14 +92,28 @@ def prepared_synthetic(synthetic_archive, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def synthetic_pipeline(tmp_path_factory):
-    """A workflow copy in which the whole pipeline has run on the tests' tiny config (``pipeline.CONFIG``)."""
+def pristine_pipeline(tmp_path_factory):
+    """A workflow copy in which the whole pipeline has run on the tests' tiny config (``pipeline.CONFIG``), once per
+    run however many xdist workers ask for it. Read it, never edit it: a test that runs more in it copies it
+    (``copy_run``)."""
     from pipeline import CONFIG, copy_workflow, snakemake
 
-    directory = copy_workflow(tmp_path_factory.mktemp("synthetic_pipeline"))
-    result = snakemake(directory, "--cores", "2", *CONFIG)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    return directory
+    folder = run_folder(tmp_path_factory, "pristine_pipeline")
+    with one_at_a_time(folder / "lock"):
+        if not (folder / "done").exists():
+            directory = copy_workflow(folder / "run")
+            result = snakemake(directory, "--cores", "2", *CONFIG)
+            assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+            (folder / "done").touch()
+    return folder / "run"
+
+
+@pytest.fixture(scope="session")
+def synthetic_pipeline(pristine_pipeline, tmp_path_factory):
+    """This worker's copy of ``pristine_pipeline``, which the tests of the ``pipeline`` group read and edit."""
+    from pipeline import copy_run
+
+    return copy_run(pristine_pipeline, tmp_path_factory.mktemp("synthetic_pipeline") / "run")
 
 
 def run_folder(tmp_path_factory, name: str) -> Path:
@@ -115,6 +134,23 @@ def one_at_a_time(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def slurm_scenario_folder(tmp_path_factory) -> Path:
+    """Where this run's SLURM scenario (tests/slurm_scenario.py) records what it did, shared by the workers."""
+    return run_folder(tmp_path_factory, "slurm_scenario")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def slurm_in_background(request, slurm_scenario_folder):
+    """Start the SLURM scenario as the session begins when a `slurm` test is selected and a cluster answers, so
+    that its minutes of waiting on the scheduler overlap the other tests; wait for it before the session ends."""
+    selected = any(item.get_closest_marker("slurm") for item in request.session.items)
+    process = slurm_scenario.start(slurm_scenario_folder) if selected and slurm_scenario.wanted() else None
+    yield
+    if process is not None:
+        process.wait(timeout=slurm_scenario.SCENARIO_TIMEOUT_S)
 
 
 # A larger generated dataset for training: with 200 reviews per split a small GRU

@@ -30,6 +30,13 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
+def copy_run(source: Path, destination: Path) -> Path:
+    """A copy of the workflow folder ``source`` with its run (results, logs, Snakemake's records), every file's
+    mtime kept so that Snakemake sees the same finished jobs."""
+    shutil.copytree(source, destination, symlinks=True)
+    return destination
+
+
 def snakemake(directory: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
     """Run snakemake in ``directory`` with this interpreter; output captured as text."""
     return subprocess.run(

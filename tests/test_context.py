@@ -118,13 +118,13 @@ def test_a_system_without_the_readout_or_the_embedding_is_refused(setup):
 
 
 @pytest.mark.slow
-def test_the_stage_runs_in_the_tiny_pipeline(tmp_path):
-    """context.enabled on the tests' pipeline config: the rule and its three tables run, with the catalogue's
-    columns, for the one-layer GRU's layer1 alone."""
-    from pipeline import CONFIG, copy_workflow, snakemake
+def test_the_stage_runs_in_the_tiny_pipeline(pristine_pipeline, tmp_path):
+    """context.enabled on the tests' pipeline config, in a copy of its finished run: the rule and its three tables
+    run, with the catalogue's columns, for the one-layer GRU's layer1 alone."""
+    from pipeline import CONFIG, copy_run, snakemake
     from rnn_dynamics.outputs import catalogue
 
-    directory = copy_workflow(tmp_path / "workflow")
+    directory = copy_run(pristine_pipeline, tmp_path / "workflow")
     until = ["--until", "context_table", "context_ablation_table", "context_bow_table"]
     result = snakemake(directory, "--cores", "2", *CONFIG, "--config", "context={enabled: true, probes: 8}", *until)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]

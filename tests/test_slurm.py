@@ -1,10 +1,10 @@
 """The SLURM workflow profile (profiles/slurm).
 
-A dry run needs no cluster. The `slurm` tests run the synthetic pipeline on a
-real one-node cluster (tests/slurm/cluster.sh start): one job is cancelled in
-the scheduler, the rerun finishes the rest, and the outputs must equal a local
-run's. Developers without a cluster skip them (or set RNN_DYNAMICS_SKIP_SLURM=1);
-with CI=true a missing cluster is a failure.
+A dry run needs no cluster. The `slurm` tests check a run of the synthetic pipeline on a real one-node cluster
+(tests/slurm/cluster.sh start; the run is tests/slurm_scenario.py, started in the background when the session
+begins): one job is cancelled in the scheduler, the rerun finishes the rest, and the outputs must equal a local
+run's. Developers without a cluster skip them (or set RNN_DYNAMICS_SKIP_SLURM=1); with CI=true a missing
+cluster is a failure.
 """
 
 from __future__ import annotations
@@ -14,11 +14,7 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import threading
-import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,30 +23,20 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+import slurm_scenario
 from pipeline import ROOT, copy_workflow, snakemake
 from rnn_dynamics.ground import storage
+from slurm_scenario import (
+    CANCELLED_RULE,
+    PROFILE,
+    SNAKEMAKE,
+    file_mtimes,
+    job_stats,
+    write_tiny_config,
+)
 
-PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-# The smallest pipeline that still has every stage: one 1-layer GRU, two fixed-point shards.
-TINY = {
-    "datasets": {"synthetic": {"reviews_per_split": 60, "min_length": 6, "max_length": 12}},
-    "models": {"layers": [1], "embedding": [8], "hidden": 8},
-    "training": {"epochs": 1, "device": "cpu", "threads": 1},
-    "states": {"sample_reviews": 20},
-    "fixed_points": {"starts": 20, "shards": 2, "device": "cpu"},
-    # The test cluster has no GPU: every stage that runs a model asks for none.
-    "analyses": {"device": "cpu"},
-}
-# What the SLURM run and the local run are compared on; the fault cancels this rule's job.
-TARGETS = ["all"]
-CANCELLED_RULE = "train"
-# The last rules whose outputs the local run makes for the comparison (their inputs are every computed file).
-COMPARED_RULES = ["analyze"]
 # Tables may record how long something took; those columns and keys differ between runs.
 TIMING = re.compile(r"second|time|duration", re.IGNORECASE)
-RUN_TIMEOUT_S = 600
 
 
 def local_rules() -> set[str]:
@@ -68,40 +54,6 @@ LOCAL_RULES = local_rules()
 def in_scheduler(jobs: Counter) -> Counter:
     """``jobs`` less those of the local rules."""
     return Counter({rule: n for rule, n in jobs.items() if rule not in LOCAL_RULES})
-
-
-def write_tiny_config(directory: Path) -> Path:
-    config = yaml.safe_load((ROOT / "configs" / "synthetic.yaml").read_text())
-    for section, values in TINY.items():
-        for key, value in values.items():
-            if isinstance(value, dict):
-                config.setdefault(section, {})[key].update(value)
-            else:
-                config.setdefault(section, {})[key] = value
-    path = directory / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def job_stats(output: str) -> Counter:
-    """The 'Job stats' table snakemake prints (rule -> planned jobs)."""
-    counts = Counter()
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats:"))
-    for line in lines[start + 3 :]:
-        fields = line.split()
-        if len(fields) != 2 or fields[0] == "total":
-            break
-        counts[fields[0]] = int(fields[1])
-    return counts
-
-
-def planned_jobs(directory: Path, *args: str) -> Counter:
-    result = snakemake(directory, "-n", "--quiet", "rules", *args)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    if "Nothing to be done" in result.stdout + result.stderr:
-        return Counter()
-    return job_stats(result.stdout + result.stderr)
 
 
 # ---------------------------------------------------------------- without SLURM
@@ -183,86 +135,16 @@ def test_profile_sets_resources_for_every_rule():
 # ---------------------------------------------------------------- on a cluster
 
 
-def cluster_nodes() -> list[tuple[int, int]] | None:
-    """(CPUs, memory MB) of each idle or mixed node, or None when no cluster answers."""
-    try:
-        result = subprocess.run(
-            ["sinfo", "--noheader", "--Node", "--format=%c %m %t"], capture_output=True, text=True, timeout=20
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        return None
-    nodes = [line.split() for line in result.stdout.splitlines()]
-    return [(int(c), int(m)) for c, m, state in nodes if state in ("idle", "mix")] or None
-
-
 @pytest.fixture(scope="module")
 def slurm_node():
     in_ci = os.environ.get("CI") == "true"
     if not in_ci and os.environ.get("RNN_DYNAMICS_SKIP_SLURM") == "1":
         pytest.skip("RNN_DYNAMICS_SKIP_SLURM=1")
-    nodes = cluster_nodes()
-    if nodes is None:
+    if slurm_scenario.cluster_nodes() is None:
         message = "no SLURM cluster answers `sinfo` (start one: sudo tests/slurm/cluster.sh start)"
         if in_ci:
             pytest.fail(message)
         pytest.skip(message)
-    return nodes[0]
-
-
-def capped_profile(directory: Path, memory_cap_mb: int) -> Path:
-    """The workflow profile with every memory request capped to fit the test node."""
-    profile = yaml.safe_load(PROFILE.read_text())
-    for resources in [profile["default-resources"], *profile["set-resources"].values()]:
-        resources["mem_mb"] = min(resources["mem_mb"], memory_cap_mb)
-    path = directory / "test-profile" / "config.yaml"
-    path.parent.mkdir()
-    path.write_text(yaml.safe_dump(profile))
-    return path.parent
-
-
-def our_jobs(directory: Path) -> list[dict]:
-    """Every job the scheduler still knows of (finished ones for MinJobAge) submitted from ``directory``."""
-    result = subprocess.run(
-        ["squeue", "--noheader", "--states=all", "--format=%i|%T|%k|%Z"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    jobs = [dict(zip(("id", "state", "comment", "workdir"), line.split("|"))) for line in result.stdout.splitlines()]
-    return [job for job in jobs if Path(job["workdir"]) == directory]
-
-
-def cancel_first_job_of(rule: str, directory: Path, run: subprocess.Popen, cancelled: list[str]) -> None:
-    """scancel the first SLURM job of ``rule`` from ``directory`` as soon as the scheduler has it."""
-    while run.poll() is None:
-        for job in our_jobs(directory):
-            if job["comment"].startswith(f"rule_{rule}_") or job["comment"] == f"rule_{rule}":
-                subprocess.run(["scancel", job["id"]], check=True, timeout=30)
-                cancelled.append(job["id"])
-                return
-        time.sleep(0.2)
-
-
-def run_on_slurm(directory: Path, args: list[str], watch=None) -> subprocess.CompletedProcess:
-    run = subprocess.Popen(
-        [*SNAKEMAKE, *args], cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    watcher = threading.Thread(target=watch, args=(run,), daemon=True) if watch else None
-    if watcher:
-        watcher.start()
-    try:
-        output, _ = run.communicate(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        run.kill()
-        for job in our_jobs(directory):
-            subprocess.run(["scancel", job["id"]], timeout=30)
-        raise
-    if watcher:
-        watcher.join(timeout=30)
-    return subprocess.CompletedProcess(run.args, run.returncode, output, "")
 
 
 def submitted_ids(output: str) -> list[str]:
@@ -281,74 +163,11 @@ def executed_in_slurm(log_dir: Path) -> Counter:
     return counts
 
 
-def file_mtimes(directory: Path) -> dict[Path, int]:
-    return {
-        path.relative_to(directory): path.stat().st_mtime_ns
-        for folder in ("resources", "results")
-        for path in (directory / folder).rglob("*")
-        if path.is_file() and path.name != storage.RUN_LOCK  # every run writes its record there
-    }
-
-
-@dataclass
-class SlurmRuns:
-    directory: Path
-    planned: Counter
-    cancelled: list[str]
-    failed: subprocess.CompletedProcess
-    after_failure: dict[Path, int]
-    remaining: Counter
-    rerun: subprocess.CompletedProcess
-    jobs_after_rerun: list[dict]
-    local: Path
-
-
 @pytest.fixture(scope="module")
-def slurm_runs(slurm_node, tmp_path_factory):
-    """The tiny pipeline on SLURM with one job cancelled, then rerun; and the same run locally."""
-    cpus, _ = slurm_node
-    directory = copy_workflow(tmp_path_factory.mktemp("slurm"))
-    config = write_tiny_config(directory)
-    profile = capped_profile(directory, memory_cap_mb=1000)
-    common = [f"--configfile={config}", *TARGETS]
-    slurm = [
-        "--workflow-profile",
-        str(profile),
-        # Group jobs ask for at most the node's CPUs (the shards then run in turn).
-        "--cores",
-        str(cpus),
-        # No accounting database here: squeue reports job states, and jobs need no account.
-        "--slurm-status-command",
-        "squeue",
-        "--slurm-no-account",
-        "--slurm-init-seconds-before-status-checks",
-        "2",
-        "--slurm-keep-successful-logs",
-        *common,
-    ]
-    planned = planned_jobs(directory, *common)
-    # The local run to compare with goes alongside (the SLURM runs mostly wait on the scheduler), up to the
-    # stages whose files are compared (the Parquet, NumPy and metrics files; tables and figures are not).
-    local = copy_workflow(tmp_path_factory.mktemp("local"))
-    local_run = subprocess.Popen(
-        [*SNAKEMAKE, "--cores", "1", *common, "--until", *COMPARED_RULES],
-        cwd=local, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-    cancelled: list[str] = []
-    failed = run_on_slurm(
-        directory,
-        [*slurm, "--slurm-logdir", "slurm-logs/failed"],
-        watch=lambda run: cancel_first_job_of(CANCELLED_RULE, directory, run, cancelled),
-    )
-    after_failure = file_mtimes(directory)
-    remaining = planned_jobs(directory, *common)
-    rerun = run_on_slurm(directory, [*slurm, "--slurm-logdir", "slurm-logs/rerun"])
-    jobs_after_rerun = our_jobs(directory)
-
-    output, _ = local_run.communicate(timeout=RUN_TIMEOUT_S)
-    assert local_run.returncode == 0, output[-5000:]
-    return SlurmRuns(directory, planned, cancelled, failed, after_failure, remaining, rerun, jobs_after_rerun, local)
+def slurm_runs(slurm_node, slurm_scenario_folder):
+    """The tiny pipeline on SLURM with one job cancelled, then rerun; and the same run locally (the session
+    started it in the background: conftest.slurm_in_background)."""
+    return slurm_scenario.wait(slurm_scenario_folder)
 
 
 @pytest.mark.slow

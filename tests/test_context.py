@@ -2,6 +2,7 @@
 sentiment word, "very" doubles it): the known answer, the bookkeeping of missing words, the ablation's ends."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -142,3 +143,17 @@ def test_the_page_says_each_modifier_against_the_null_and_lists_the_missing_ones
     assert sentences[0].startswith('"not" flips: settled gain -')
     assert "wrong sign in" in sentences[0]
     assert sentences[-1] == "Not probed (not in the vocabulary, or no system probed): hardly."
+
+
+def test_the_page_never_pools_two_systems(setup):
+    """The same rows under two model names, one with its gains' sign turned: each system gets its own sentence,
+    "not" flips in one and not in the other, each against its own null words."""
+    rows = run(setup, modifiers=["not"])["rows"]
+    other = rows.assign(model="other-model")
+    turned = other["modifier"] == "not"
+    other.loc[turned, "settled_gain"] = -other.loc[turned, "settled_gain"]
+    sentences = context.answers(pd.concat([rows, other]), ["not"], ["the", "a", "and"])
+    model = rows["model"].iloc[0]
+    assert len(sentences) == 2, sentences
+    assert sentences[0].startswith(f'{model} (test) layer1, "not" flips: settled gain -'), sentences[0]
+    assert sentences[1].startswith('other-model (test) layer1, "not" ') and "flips" not in sentences[1], sentences[1]

@@ -566,10 +566,11 @@ def write(result: dict, folder: str | Path) -> None:
 # bases and models): beyond the null's interquartile range, below 0 "flips", above 1 "scales up", between
 # them "scales down"; otherwise "within its null".
 def answers(table: pd.DataFrame, modifiers: list[str], null_words: list[str]) -> list[str]:
-    """One sentence per modifier of a ``context.csv`` table: its settled gain (median, quartiles, n rows of
-    targets x bases x models) against the null words', the word for it, and where the first-order prediction
-    at h_mod and at the nearest fixed point has the wrong sign; a sentence naming the modifiers with no row
-    (missing from the vocabulary, or no system probed)."""
+    """One sentence per modifier and probed system of a ``context.csv`` table: its settled gain (median,
+    quartiles, n rows of targets x bases) against the same system's null words', the word for it, and where the
+    first-order prediction at h_mod and at the nearest fixed point has the wrong sign; a sentence naming the
+    modifiers with no row (missing from the vocabulary, or no system probed). Systems are never pooled: two
+    architectures may treat a word in opposite ways. Where the table holds several, each sentence names its own."""
 
     def spread(values):
         values = values[np.isfinite(values)]
@@ -578,23 +579,27 @@ def answers(table: pd.DataFrame, modifiers: list[str], null_words: list[str]) ->
         q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75])
         return median, q25, q75, len(values)
 
-    null = table[table["modifier"].isin(null_words) & ~table["modifier"].isin(modifiers)]
-    n_median, n_q25, n_q75, n_count = spread(null["settled_gain"].to_numpy())
+    keys = ["model", "split", "system"]
+    groups = list(table.groupby(keys, sort=False)) if len(table) else []
     sentences = []
-    for modifier in [word for word in modifiers if word in set(table["modifier"])]:
-        rows = table[table["modifier"] == modifier]
-        median, q25, q75, count = spread(rows["settled_gain"].to_numpy())
-        beyond = n_count and (q75 < n_q25 or q25 > n_q75)
-        word = words.gain_word(median, bool(beyond))
-        wrong = (np.sign(rows["linearized_after"]) != np.sign(rows["effect_after"])).sum()
-        wrong_fixed = (np.sign(rows["linearized_at_fixed_point"]) != np.sign(rows["effect_after"])).sum()
-        sentences.append(
-            f'"{modifier}" {word}: settled gain {median:.3g} (quartiles {q25:.3g} to {q75:.3g}, n = {count}) '
-            f"against the null words' {n_median:.3g} ({n_q25:.3g} to {n_q75:.3g}, n = {n_count}); one step after "
-            f"it, gain {np.nanmedian(rows['gain']):.3g}. The first-order prediction has the wrong sign in "
-            f"{wrong} of {len(rows)} rows with the input Jacobian at h_mod and in {wrong_fixed} at the nearest "
-            f"fixed point."
-        )
+    for key, rows_of_system in groups:
+        prefix = f"{key[0]} ({key[1]}) {key[2]}, " if len(groups) > 1 else ""
+        null = rows_of_system[rows_of_system["modifier"].isin(null_words) & ~rows_of_system["modifier"].isin(modifiers)]
+        n_median, n_q25, n_q75, n_count = spread(null["settled_gain"].to_numpy())
+        for modifier in [word for word in modifiers if word in set(rows_of_system["modifier"])]:
+            rows = rows_of_system[rows_of_system["modifier"] == modifier]
+            median, q25, q75, count = spread(rows["settled_gain"].to_numpy())
+            beyond = n_count and (q75 < n_q25 or q25 > n_q75)
+            word = words.gain_word(median, bool(beyond))
+            wrong = (np.sign(rows["linearized_after"]) != np.sign(rows["effect_after"])).sum()
+            wrong_fixed = (np.sign(rows["linearized_at_fixed_point"]) != np.sign(rows["effect_after"])).sum()
+            sentences.append(
+                f'{prefix}"{modifier}" {word}: settled gain {median:.3g} (quartiles {q25:.3g} to {q75:.3g}, '
+                f"n = {count}) against the null words' {n_median:.3g} ({n_q25:.3g} to {n_q75:.3g}, n = {n_count}); "
+                f"one step after it, gain {np.nanmedian(rows['gain']):.3g}. The first-order prediction has the "
+                f"wrong sign in {wrong} of {len(rows)} rows with the input Jacobian at h_mod and in {wrong_fixed} "
+                f"at the nearest fixed point."
+            )
     missing = [word for word in modifiers if word not in set(table["modifier"])]
     if missing:
         sentences.append(f"Not probed (not in the vocabulary, or no system probed): {', '.join(missing)}.")

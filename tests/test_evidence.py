@@ -37,6 +37,15 @@ def test_three_seeds_a_side_are_never_called_different_and_twelve_clearly_apart_
     assert evidence.different(values, values[::-1]) == (False, 1.0)  # the same values: every relabelling reaches 0
 
 
+@pytest.mark.parametrize(("n_a", "n_b"), [(1, 1), (2, 3), (3, 3), (4, 4), (5, 5), (3, 6)])
+def test_the_smallest_p_is_what_the_test_gives_on_sides_that_do_not_overlap(n_a, n_b):
+    """``smallest_p`` is the p of two sides far apart, so it tells in advance whether any difference could be
+    called: 3 and 3 seeds cannot (0.1), 5 and 5 can (2 / 252)."""
+    a, b = np.arange(n_a) * 0.01, 10 + np.arange(n_b) * 0.01
+    assert evidence.smallest_p(n_a, n_b) == pytest.approx(evidence.permutation_test(a, b))
+    assert (evidence.smallest_p(3, 3), evidence.smallest_p(5, 5)) == (pytest.approx(0.1), pytest.approx(2 / 252))
+
+
 @pytest.mark.parametrize("classes", [3, 4, 5])
 def test_random_readouts_centred_alike_lie_at_the_simplex_angle(classes):
     """Centring forces a mean cosine of -1/(N - 1): random readouts' median angle is near the simplex's, so a
@@ -71,7 +80,8 @@ def test_the_seeds_table_aggregates_each_measure_over_the_seeds_of_a_grid_point(
     sentences = tables.seed_sentences(table)
     (batch,) = [sentence for sentence in sentences if "test_accuracy" in sentence]
     assert batch.startswith("batch_size, gru-L1-E8-H16 against gru-L1-E8-H16-B16 (layer1), test_accuracy: 0.92 (n = 3")
-    assert "not different by a permutation test over seeds (two-sided p = 0.1" in batch
+    assert "too few seeds to test (a permutation test over seeds cannot give a two-sided p below 0.1" in batch
+    assert "not different" not in batch
 
 
 def untrained_measures(classes: int, seed: int):

@@ -174,7 +174,7 @@ def test_a_page_shows_its_tables_and_provenance(tmp_path):
     assert "states_explained_2 0.95: beyond its null (untrained: median 0.5, one network, n = 1)." in text
     # Two grid points along an axis: their n, and different only where the permutation test says so.
     assert "- batch_size, gru-L1-E8-H16 against gru-L1-E8-H16-B16 (layer1), test_accuracy: 0.91 (n = 3" in text
-    assert "not different by a permutation test over seeds (two-sided p = 0.1" in text
+    assert "too few seeds to test (a permutation test over seeds cannot give a two-sided p below 0.1" in text
 
 
 def test_publish_copies_the_page_and_the_figures_it_shows(tmp_path):

@@ -3,8 +3,8 @@
 ``spread`` summarises one measure over seeds (n, mean, sd, min, max and a Student-t interval of the mean,
 ``INTERVAL``); ``permutation_test`` says whether two sets of seeds differ (exact over every relabelling where
 there are at most ``PERMUTATIONS`` of them, else that many random ones), and ``different`` applies
-``SIGNIFICANCE``: with three seeds a side the smallest two-sided p is 0.1, so no two values of three seeds each
-are called different, whatever their means. The nulls (``random_readout_angles``, ``random_subspace_shares``)
+``SIGNIFICANCE``: with three seeds a side the smallest two-sided p is 0.1 (``smallest_p``), so no two values of
+three seeds each are called different, whatever their means, and the pages say so rather than "not different". The nulls (``random_readout_angles``, ``random_subspace_shares``)
 are the same measure of what did not learn: random readouts centred as the trained one is, random subspaces
 of the same size, the same network at its initial weights through the same fixed-point search
 (``untrained_set_rows``), the same network on its reviews with their words shuffled (``SHUFFLES``, read by
@@ -33,6 +33,7 @@ __all__ = [
     "SHUFFLES",
     "SIGNIFICANCE",
     "different",
+    "smallest_p",
     "null_summary",
     "permutation_test",
     "random_readout_angles",
@@ -91,6 +92,16 @@ def permutation_test(a, b) -> float:
         difference = abs(first / len(a) - (total - first) / len(b))
         reached += difference >= observed - tolerance
     return reached / len(labellings)
+
+
+def smallest_p(n_a: int, n_b: int) -> float:
+    """The smallest two-sided p ``permutation_test`` can give with ``n_a`` and ``n_b`` seeds (distinct values):
+    the observed labelling alone reaches its difference, with its mirror where both sides are the same size.
+    Where it is not below ``SIGNIFICANCE`` no difference can be called, whatever the values."""
+    if n_a == 0 or n_b == 0:
+        return float("nan")
+    labellings = min(math.comb(n_a + n_b, n_a), PERMUTATIONS)
+    return min(1.0, (2 if n_a == n_b else 1) / labellings)
 
 
 def different(a, b) -> tuple[bool, float]:

@@ -281,7 +281,8 @@ def _axis_pairs(grid_points) -> list[tuple[str, str, str]]:
 def seed_sentences(table: pd.DataFrame) -> list[str]:
     """Along each grid axis, the ``SEED_SENTENCE_MEASURES`` of two grid points that differ in that axis alone,
     with their n and sd, called different only where ``evidence.different`` (a permutation test over seeds)
-    says so, its p beside it."""
+    says so, its p beside it; where the seeds are too few for any p below ``evidence.SIGNIFICANCE``
+    (``evidence.smallest_p``: three a side, or one), the sentence says so instead of "not different"."""
     sentences = []
     values = {
         (row.grid_point, row.system, row.measure): [
@@ -296,14 +297,22 @@ def seed_sentences(table: pd.DataFrame) -> list[str]:
                 if not first or not second:
                     continue
                 called, p = evidence.different(first, second)
-                verdict = "different" if called else "not different"
+                floor = evidence.smallest_p(len(first), len(second))
+                if floor >= evidence.SIGNIFICANCE:
+                    verdict = (
+                        f"too few seeds to test (a permutation test over seeds cannot give a two-sided p below "
+                        f"{floor:.2g} at these n, and a difference is called below {evidence.SIGNIFICANCE})"
+                    )
+                else:
+                    verdict = (
+                        f"{'different' if called else 'not different'} by a permutation test over seeds "
+                        f"(two-sided p = {p:.2g}, called different below {evidence.SIGNIFICANCE})"
+                    )
                 sentences.append(
                     f"{axis}, {a} against {b} ({system}), {measure}: {np.mean(first):.4g} (n = {len(first)}, "
                     f"sd {np.std(first, ddof=1) if len(first) > 1 else float('nan'):.2g}) against "
                     f"{np.mean(second):.4g} (n = {len(second)}, sd "
-                    f"{np.std(second, ddof=1) if len(second) > 1 else float('nan'):.2g}): {verdict} by a "
-                    f"permutation test over seeds (two-sided p = {p:.2g}, called different below "
-                    f"{evidence.SIGNIFICANCE})."
+                    f"{np.std(second, ddof=1) if len(second) > 1 else float('nan'):.2g}): {verdict}."
                 )
     return sentences
 

@@ -145,15 +145,21 @@ def test_the_page_says_each_modifier_against_the_null_and_lists_the_missing_ones
     assert sentences[-1] == "Not probed (not in the vocabulary, or no system probed): hardly."
 
 
-def test_the_page_never_pools_two_systems(setup):
-    """The same rows under two model names, one with its gains' sign turned: each system gets its own sentence,
-    "not" flips in one and not in the other, each against its own null words."""
+def test_the_page_pools_the_seeds_of_a_grid_point_and_never_two_grid_points(setup):
+    """The same rows under another seed and under another architecture whose gains have the other sign: the two
+    seeds make one sentence (twice the rows), the other architecture its own, "not" flips in one and not in
+    the other, each against its own null words."""
     rows = run(setup, modifiers=["not"])["rows"]
-    other = rows.assign(model="other-model")
+    model = rows["model"].iloc[0]
+    seed = rows.assign(model=model.replace("-s0", "-s1"))
+    other = rows.assign(model=model.replace("gru", "lstm"))
     turned = other["modifier"] == "not"
     other.loc[turned, "settled_gain"] = -other.loc[turned, "settled_gain"]
-    sentences = context.answers(pd.concat([rows, other]), ["not"], ["the", "a", "and"])
-    model = rows["model"].iloc[0]
+    sentences = context.answers(pd.concat([rows, seed, other]), ["not"], ["the", "a", "and"])
+    count = int((rows["modifier"] == "not").sum())
     assert len(sentences) == 2, sentences
-    assert sentences[0].startswith(f'{model} (test) layer1, "not" flips: settled gain -'), sentences[0]
-    assert sentences[1].startswith('other-model (test) layer1, "not" ') and "flips" not in sentences[1], sentences[1]
+    point = model.removesuffix("-s0")
+    assert sentences[0].startswith(f'{point} (test) layer1, "not" flips: settled gain -'), sentences[0]
+    assert f"n = {2 * count} of 2 seeds)" in sentences[0], sentences[0]
+    lstm = point.replace("gru", "lstm")
+    assert sentences[1].startswith(f'{lstm} (test) layer1, "not" ') and "flips" not in sentences[1], sentences[1]

@@ -3,8 +3,9 @@
 ``spread`` summarises one measure over seeds (n, mean, sd, min, max and a Student-t interval of the mean,
 ``INTERVAL``); ``permutation_test`` says whether two sets of seeds differ (exact over every relabelling where
 there are at most ``PERMUTATIONS`` of them, else that many random ones), and ``different`` applies
-``SIGNIFICANCE``: with three seeds a side the smallest two-sided p is 0.1 (``smallest_p``), so no two values of
-three seeds each are called different, whatever their means, and the pages say so rather than "not different". The nulls (``random_readout_angles``, ``random_subspace_shares``)
+``SIGNIFICANCE``: with three seeds a side the smallest two-sided p is 0.1 (``smallest_p``), so no two values
+of three seeds each are called different, whatever their means, and the pages say so rather than "not
+different". The nulls (``random_readout_angles``, ``random_subspace_shares``)
 are the same measure of what did not learn: random readouts centred as the trained one is, random subspaces
 of the same size, the same network at its initial weights through the same fixed-point search
 (``untrained_set_rows``), the same network on its reviews with their words shuffled (``SHUFFLES``, read by

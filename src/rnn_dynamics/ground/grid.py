@@ -30,6 +30,7 @@ __all__ = [
     "TRAINED_ID_PATTERN",
     "UNTAGGED_SPLIT",
     "ModelSpec",
+    "grid_point",
     "model_grid",
     "split_of_tag",
     "split_tag",
@@ -177,6 +178,11 @@ def _trained_grid(models: dict) -> list[ModelSpec]:
         )
     ]
     return list(dict.fromkeys(specs))
+
+
+def grid_point(model_id: str) -> str:
+    """A model id less its seed: the grid point whose seeds are pooled (the seeds table, the context sentences)."""
+    return re.sub(r"-s[0-9]+$", "", ModelSpec.parse(model_id).id)
 
 
 def split_tag(split: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pandas as pd
 
 from rnn_dynamics.dynamics import evidence, fixed_points, linearization, manifold, spectra, words
 from rnn_dynamics.dynamics.states import read_pca
-from rnn_dynamics.ground import stages
+from rnn_dynamics.ground import grid, stages
 from rnn_dynamics.ground.grid import ModelSpec, split_of_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
 from rnn_dynamics.networks import model as model_lib
@@ -229,11 +228,6 @@ _NOT_MEASURES = (
 SEED_SENTENCE_MEASURES = ("test_accuracy", "pc1_fraction", "participation_ratio", "pcs_90")
 
 
-def _grid_point(model_id: str) -> str:
-    """A model id less its seed: the grid point whose seeds are aggregated."""
-    return re.sub(r"-s[0-9]+$", "", ModelSpec.parse(model_id).id)
-
-
 def seeds_table(comparison: pd.DataFrame) -> pd.DataFrame:
     """One row per (grid point, system, measure) of the comparison table: the measure over the grid point's
     seeds (``evidence.spread``: n, mean, sd, min, max, the interval and its method), the seeds and their
@@ -245,7 +239,7 @@ def seeds_table(comparison: pd.DataFrame) -> pd.DataFrame:
     ]
     rows = []
     frame = comparison.assign(
-        grid_point=[_grid_point(model) for model in comparison["model"]],
+        grid_point=[grid.grid_point(model) for model in comparison["model"]],
         seed=[ModelSpec.parse(model).seed for model in comparison["model"]],
     ).sort_values(["grid_point", "system", "seed"], kind="stable")
     for (grid_point, system), group in frame.groupby(["grid_point", "system"], sort=False):

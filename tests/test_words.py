@@ -49,3 +49,12 @@ def test_a_modifier_gain_is_named_only_beyond_its_null():
     assert words.gain_word(words.GAIN_SCALES_UP, True) == "scales up"
     assert words.gain_word(-0.6, False) == words.gain_word(3.0, False) == "within its null"
     assert words.gain_word(float("nan"), True) == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("word", "phrase"),
+    [("line", "a line"), ("N - 1 manifold", "an N - 1 manifold"), ("between 2 and 3 dimensions",
+     "a set between 2 and 3 dimensions"), ("3-dimensional manifold", "a 3-dimensional manifold"), ("plane", "a plane")],
+)  # fmt: skip
+def test_a_shape_word_reads_with_its_article(word, phrase):
+    assert words.with_article(word) == phrase

@@ -26,6 +26,7 @@ __all__ = [
     "dimension",
     "null_word",
     "shape",
+    "with_article",
 ]
 
 # A set whose rms spread is below this fraction of its starts' (``spectra.extent``) is one point, however many
@@ -75,6 +76,15 @@ def shape(count: int, extent: float, pcs_90: float, participation_ratio: float, 
     if classes >= 3 and low == classes - 1:
         return "N - 1 manifold"
     return "plane" if low == 2 else f"{low}-dimensional manifold"
+
+
+def with_article(shape_word: str) -> str:
+    """A ``shape`` word as a sentence reads it: "a line", "an N - 1 manifold", "a set between 2 and 3
+    dimensions"."""
+    if shape_word.startswith("between "):
+        return f"a set {shape_word}"
+    vowel_sound = shape_word[:1] in "AEFHILMNORSXaeio8" or shape_word.startswith(("11-", "18-"))
+    return f"an {shape_word}" if vowel_sound else f"a {shape_word}"
 
 
 SIDES = ("larger", "smaller", "either")

@@ -195,9 +195,9 @@ def _set_phrase(row) -> str:
     if row["shape"] == words.NO_FIXED_POINT:
         return f"{words.NO_FIXED_POINT}: no start's q fell below {row['tolerance']:.2g}"
     return (
-        f"a {row['shape']} ({int(row['unique_fixed_points'])} unique points of {int(row['converged'])} converged "
-        f"starts below q {row['tolerance']:.2g}; extent {row['extent']:.2g}, pcs_90 {row['pcs_90']:.0f}, "
-        f"participation ratio {row['participation_ratio']:.3g})"
+        f"{words.with_article(row['shape'])} ({int(row['unique_fixed_points'])} unique points of "
+        f"{int(row['converged'])} converged starts below q {row['tolerance']:.2g}; extent {row['extent']:.2g}, "
+        f"pcs_90 {row['pcs_90']:.0f}, participation ratio {row['participation_ratio']:.3g})"
     )
 
 

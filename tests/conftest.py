@@ -145,11 +145,16 @@ def slurm_scenario_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def slurm_in_background(request, slurm_scenario_folder):
     """Start the SLURM scenario as the session begins when a `slurm` test is selected and a cluster answers, so
-    that its minutes of waiting on the scheduler overlap the other tests; wait for it before the session ends."""
+    that its minutes of waiting on the scheduler overlap the other tests; wait for it before the session ends,
+    unless the session stops early (``-x``, ``--maxfail``): then stop it and cancel its jobs."""
     selected = any(item.get_closest_marker("slurm") for item in request.session.items)
     process = slurm_scenario.start(slurm_scenario_folder) if selected and slurm_scenario.wanted() else None
     yield
-    if process is not None:
+    if process is None:
+        return
+    if request.session.shouldstop or request.session.shouldfail:
+        slurm_scenario.stop(slurm_scenario_folder, process)
+    else:
         process.wait(timeout=slurm_scenario.SCENARIO_TIMEOUT_S)
 
 

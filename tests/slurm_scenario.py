@@ -244,6 +244,18 @@ def start(folder: Path) -> subprocess.Popen | None:
     return process
 
 
+def stop(folder: Path, process: subprocess.Popen) -> None:
+    """Stop the scenario ``start`` began into ``folder`` and cancel the SLURM jobs it submitted."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    for job in our_jobs(folder / "slurm"):
+        if job["state"] in ("PENDING", "RUNNING"):
+            subprocess.run(["scancel", job["id"]], timeout=30)
+
+
 def wait(folder: Path, timeout: float = SCENARIO_TIMEOUT_S) -> SlurmRuns:
     """What the scenario started into ``folder`` recorded, once it has finished (it is started if it was not)."""
     process = start(folder)

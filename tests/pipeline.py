@@ -30,10 +30,11 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
-def copy_run(source: Path, destination: Path) -> Path:
+def copy_run(source: Path, destination: Path, *leave_out: str) -> Path:
     """A copy of the workflow folder ``source`` with its run (results, logs, Snakemake's records), every file's
-    mtime kept so that Snakemake sees the same finished jobs."""
-    shutil.copytree(source, destination, symlinks=True)
+    mtime kept so that Snakemake sees the same finished jobs; names matching the patterns ``leave_out`` are not
+    copied."""
+    shutil.copytree(source, destination, symlinks=True, ignore=shutil.ignore_patterns(*leave_out))
     return destination
 
 

@@ -13,7 +13,6 @@ import io
 import logging
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -573,7 +572,9 @@ def damaged_run(synthetic_pipeline, tmp_path_factory):
     what a hint forces.
     """
     run = tmp_path_factory.mktemp("damaged_run") / "run"
-    shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
+    from pipeline import copy_run
+
+    copy_run(synthetic_pipeline, run, "report.*")
     for relative, _, _ in DAMAGED:
         path = run / relative
         times = (path.stat().st_atime, path.stat().st_mtime) if path.exists() else None
@@ -604,10 +605,10 @@ def test_the_forcerun_hint_of_a_damaged_file_plans_its_job(damaged_run, relative
 @pytest.mark.slow
 def test_the_forcerun_hint_for_a_damaged_state_dump_makes_it_again(synthetic_pipeline, tmp_path):
     """A file inside the states folder, a directory() output, damaged and made again by its hint."""
-    from pipeline import CONFIG, snakemake
+    from pipeline import CONFIG, copy_run, snakemake
 
     run = tmp_path / "run"
-    shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
+    copy_run(synthetic_pipeline, run, "report.*")
     path = garbage(run / f"results/synthetic/states/{SYNTHETIC}/layer1.parquet")
     with pytest.raises(storage.UnreadableFile) as error:
         states.read_layer(path)

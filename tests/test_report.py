@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import CONFIG, snakemake
+from pipeline import CONFIG, copy_run, snakemake
 from rnn_dynamics.outputs import catalogue, report
 
 MODELS = ["gru-L1-E16-H32-s0", "gru-L2-E16-H32-s0"]
@@ -245,7 +245,7 @@ def test_report_of_the_synthetic_run_renders_every_figure_and_table(synthetic_pi
 def test_report_of_a_partial_run_renders_and_lists_what_is_missing(synthetic_pipeline, tmp_path):
     # A partial run: the 2-layer model's figures and every summary table are missing.
     run = tmp_path / "partial"
-    shutil.copytree(synthetic_pipeline, run, symlinks=True, ignore=shutil.ignore_patterns("report.*"))
+    copy_run(synthetic_pipeline, run, "report.*")
     shutil.rmtree(run / "results/synthetic/figures" / MODELS[1])
     shutil.rmtree(run / "results/synthetic/tables")
     for path in run.glob("results/comparison.*"):  # the summary table across datasets

@@ -157,8 +157,8 @@ def random_subspace_shares(vectors: np.ndarray, dimension: int, samples: int, se
 # The fixed-point set's measures (``manifold.set_measures``) read against the untrained network's, each with the
 # side that means structure. A trained integrator's set spreads along its visited states (extent larger). Its
 # shape differs from the untrained set's on either side: a two-class line has fewer dimensions than an untrained
-# cloud, but an N-class manifold can have more than an untrained set collapsed near one point (TREC's GRU:
-# participation ratio 2.68 against 1-1.91), so neither direction is assumed.
+# cloud, but an N-class manifold can have more than an untrained set collapsed near one point, so neither
+# direction is assumed.
 SET_SIDES = {"extent": "larger", "first_pc_share": "either", "participation_ratio": "either", "pcs_90": "either"}
 # Bootstrap resamples of the untrained network's fixed-point set: its null's samples.
 BOOTSTRAP = 200

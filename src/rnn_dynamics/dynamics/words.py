@@ -83,8 +83,8 @@ def with_article(shape_word: str) -> str:
     dimensions"."""
     if shape_word.startswith("between "):
         return f"a set {shape_word}"
-    vowel_sound = shape_word[:1] in "AEFHILMNORSXaeio8" or shape_word.startswith(("11-", "18-"))
-    return f"an {shape_word}" if vowel_sound else f"a {shape_word}"
+    # Of the words ``shape`` gives, only "N - 1 manifold" and an 8-, 11- or 18-dimensional one read with "an".
+    return f"an {shape_word}" if shape_word.startswith(("N ", "8-", "11-", "18-")) else f"a {shape_word}"
 
 
 SIDES = ("larger", "smaller", "either")

@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -164,6 +165,34 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
         assert np.isnan(summary["alignment_median"]) == (system_name == "layer1")
         assert np.isnan(summary["valence_correlation"]) == (system_name == "layer2")
         assert summary["manifold_space"] == "h"
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_system_with_no_fixed_point_is_analysed_from_its_file(tmp_path, classes):
+    """A system whose every start ends at the state space's bound has no fixed point: its linearization file
+    is empty, yet keeps the state's shape, and the analysis reports the measures that need points as NaN."""
+    torch.manual_seed(0)
+    model = model_lib.SentimentClassifier(
+        ModelSpec("gru", 2, 4, 5, 0), 12, dropout=0.0, layer_dropout=0.0, classes=classes
+    ).eval()
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 8, 20)
+    reviews = batches.Reviews(
+        rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % classes * 1.0
+    )
+    system = model.system("layer2")
+    lin = linearization.linearize(system, np.zeros((0, system.state_size)))
+    pq.write_table(lin.to_table(), tmp_path / "layer2.parquet")
+    back = linearization.read(tmp_path / "layer2.parquet")
+    assert back.fixed_point.shape == (0, system.state_size)
+    tokens = ["<pad>", "<unk>"] + [f"w{i}" for i in range(10)]
+    result = analyses.analyze(
+        model, "layer2", back, reviews, reviews, tokens, np.array([0] + [5] * 11),
+        dataclasses.replace(SETTINGS, null_samples=10), progress=False,
+    )  # fmt: skip
+    summary = result["summary"]
+    assert summary["fixed_points"] == 0 and np.isnan(summary["pc1_fraction"])
+    assert np.isnan(summary["participation_ratio"])
 
 
 def test_an_lstm_manifold_is_measured_in_h_and_in_h_c_on_request():

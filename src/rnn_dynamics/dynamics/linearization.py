@@ -92,8 +92,10 @@ class Linearization:
         def matrix(name: str, *shape: int) -> np.ndarray:
             return list_matrix(table[name], *shape)
 
-        if len(table) == 0:
-            size = inputs = modes = 0
+        if len(table) == 0:  # no fixed point: the columns' list sizes still carry the shapes
+            size = table.schema.field("fixed_point").type.list_size
+            modes = table.schema.field("right_real").type.list_size // max(size, 1)
+            inputs = table.schema.field("left_input_real").type.list_size // max(modes, 1)
         else:
             size, inputs, modes = (int(table[name][0].as_py()) for name in ("state_size", "input_size", "modes"))
         return cls(

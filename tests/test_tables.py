@@ -3,6 +3,7 @@
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -120,3 +121,30 @@ def test_the_tolerance_table_shows_a_line_at_the_tolerance_that_becomes_a_plane_
     ]
     with pytest.raises(ValueError, match="must hold 1"):
         tables.tolerance_table([path], {}, search, [10, 100, 1000], {})
+
+
+def test_a_set_whose_converged_starts_all_stop_on_the_bound_is_no_fixed_point_and_says_why():
+    """``h -> 1.0001 clip(2 h, -1, 1)``, a saturated unit: its fixed point 1.0001 lies past the bound |h| <= 1,
+    where the bounded search holds every start from h > 1/2 at q 5e-9, so all converge and none lies inside the
+    state space; the sentence says so instead of that nothing converged."""
+    system = DynamicalSystem(
+        step=lambda h, x: 1.0001 * torch.clamp(2 * h, -1, 1), state_size=2, input_size=2, readout=lambda h: h,
+        state_bound=np.ones(2),
+    )  # fmt: skip
+    starts = np.random.default_rng(0).uniform(0.6, 0.9, (20, 2))
+    search = fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-6)
+    gathered = fixed_points.gather(
+        [fixed_points.solve(system, starts, search, progress=False).to_table()],
+        fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6),
+    )
+    assert gathered["converged"].to_numpy().all() and gathered["at_bound"].to_numpy().all()
+    rows = [
+        {"model": MODEL, "split": "test", "system": "layer1", "multiple": multiple, "tolerance": tolerance,
+         "published": multiple == 1, "converged": int(table["converged"].to_numpy().sum()),
+         **tables.set_measures(table, 2)}
+        for multiple, tolerance, table in fixed_points.tolerance_sweep(gathered, [0.1, 1], system, search)
+    ]  # fmt: skip
+    assert [row["shape"] for row in rows] == ["no fixed point"] * 2
+    (sentence,) = tables.tolerance_sentences(pd.DataFrame(rows))
+    assert "no fixed point: 20 starts converged below q 1e-06, none of them inside the state space" in sentence
+    assert "the same word at every tolerance of the sweep" in sentence

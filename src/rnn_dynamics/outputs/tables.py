@@ -192,8 +192,13 @@ def tolerance_table(
 
 def _set_phrase(row) -> str:
     """A set of the tolerance table in its word and the numbers that decide it."""
-    if row["shape"] == words.NO_FIXED_POINT:
+    if row["shape"] == words.NO_FIXED_POINT and not row["converged"] > 0:
         return f"{words.NO_FIXED_POINT}: no start's q fell below {row['tolerance']:.2g}"
+    if row["shape"] == words.NO_FIXED_POINT:  # converged starts, none a fixed point the network can visit
+        return (
+            f"{words.NO_FIXED_POINT}: {int(row['converged'])} starts converged below q {row['tolerance']:.2g}, "
+            "none of them inside the state space (each on its bound, outside it or an outlier)"
+        )
     return (
         f"{words.with_article(row['shape'])} ({int(row['unique_fixed_points'])} unique points of "
         f"{int(row['converged'])} converged starts below q {row['tolerance']:.2g}; extent {row['extent']:.2g}, "

@@ -134,11 +134,19 @@ def system_readout(model, system_name: str) -> tuple[np.ndarray, float] | None:
     """
     if system_name not in ("stack", f"layer{model.spec.layers}"):
         return None
-    system = model.system(system_name)
     w, b = model.readout_weights()
-    # The readout map picks part of the state (an LSTM's h of [h, c]): pull w back through it.
-    _, pullback = torch.func.vjp(system.readout, torch.zeros(system.state_size, dtype=torch.float64, device=w.device))
-    return pullback(w.to(torch.float64))[0].cpu().numpy(), b
+    return pulled_back(model.system(system_name), w[None])[0], b
+
+
+def pulled_back(system, rows: torch.Tensor) -> np.ndarray:
+    """``rows`` (C, R) of a readout of ``system.readout(h)`` as rows (C, S) of the state: the readout map picks
+    part of the state (an LSTM's h of [h, c]), so each row is pulled back through it (autograd's vector-Jacobian
+    product at h = 0; the map is linear)."""
+    origin = torch.zeros(system.state_size, dtype=torch.float64, device=rows.device, requires_grad=True)
+    with torch.enable_grad():
+        picked = system.readout(origin)
+        pulled = [torch.autograd.grad(picked, origin, row.to(torch.float64), retain_graph=True)[0] for row in rows]
+    return torch.stack(pulled).cpu().numpy()
 
 
 def system_readout_matrix(model, system_name: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -146,11 +154,7 @@ def system_readout_matrix(model, system_name: str) -> tuple[np.ndarray, np.ndarr
     binary model), or None when the system's state is not read out."""
     if system_name not in ("stack", f"layer{model.spec.layers}"):
         return None
-    system = model.system(system_name)
-    weight = model.readout.weight.detach().to(torch.float64)
-    origin = torch.zeros(system.state_size, dtype=torch.float64, device=weight.device)
-    _, pullback = torch.func.vjp(system.readout, origin)
-    rows = np.stack([pullback(row)[0].cpu().numpy() for row in weight])
+    rows = pulled_back(model.system(system_name), model.readout.weight.detach())
     return rows, model.readout.bias.detach().to(torch.float64).cpu().numpy()
 
 
@@ -245,7 +249,10 @@ class LinearModel:
 
     The Jacobians are never formed: ``J_rec (h - h*) + J_inp x`` is one
     Jacobian-vector product of the system's update at ``(h*, 0)``, batched over
-    states, whatever the number of fixed points.
+    states, whatever the number of fixed points. It is autograd's (two backward passes),
+    not ``torch.func.jvp``: the same numbers at about the same speed, without loading
+    ``torch._dynamo``, which ``torch.func`` does on its first call in every job
+    (``benchmarks/linear_step.py``).
     """
 
     def __init__(self, lin: Linearization, system, device: str | torch.device = CPU):
@@ -261,7 +268,7 @@ class LinearModel:
     def step(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The next states (B, S), and the fixed point each one was linearized around."""
         points = self.points[self.nearest(h)]
-        _, change = torch.func.jvp(self.system.step, (points, torch.zeros_like(x)), (h - points, x))
+        _, change = torch.autograd.functional.jvp(self.system.step, (points, torch.zeros_like(x)), (h - points, x))
         return points + change, points
 
 

@@ -19,7 +19,7 @@ import itertools
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from rnn_dynamics.dynamics import manifold, words
 
@@ -64,7 +64,7 @@ def spread(values) -> dict:
         return {"n": 0, "mean": nan, "sd": nan, "min": nan, "max": nan, "ci_low": nan, "ci_high": nan}
     mean = float(values.mean())
     sd = float(values.std(ddof=1)) if n > 1 else float("nan")
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n)) if n > 1 else float("nan")
+    half = float(special.stdtrit(n - 1, 0.5 + CONFIDENCE / 2) * sd / math.sqrt(n)) if n > 1 else float("nan")
     return {
         "n": n, "mean": mean, "sd": sd, "min": float(values.min()), "max": float(values.max()),
         "ci_low": mean - half, "ci_high": mean + half,

@@ -167,6 +167,33 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
         assert summary["manifold_space"] == "h"
 
 
+@pytest.mark.parametrize("architecture", ["gru", "lstm", "ugrnn", "vanilla"])
+def test_the_linear_models_step_is_the_jacobians_product_and_torch_funcs(architecture):
+    """``J_rec (h - h*) + J_inp x`` by autograd's JVP equals the closed-form Jacobians' product and the reference
+    ``torch.func.jvp`` on the same inputs; the readout pulled back to the state is the readout's own weights where
+    the state is h, and zero on an LSTM's c."""
+    torch.manual_seed(0)
+    model = model_lib.SentimentClassifier(ModelSpec(architecture, 2, 4, 5, 0), 12, dropout=0.0, layer_dropout=0.0)
+    rng = np.random.default_rng(0)
+    for system_name in ("layer1", "stack"):
+        system = model.system(system_name)
+        lin = linearization.linearize(system, 0.3 * rng.normal(size=(3, system.state_size)))
+        linear = analyses.LinearModel(lin, system)
+        h = torch.tensor(lin.fixed_point[[0, 1, 2, 0]] + 0.01 * rng.normal(size=(4, system.state_size)))
+        x = torch.tensor(rng.normal(size=(4, system.input_size)))
+        with torch.no_grad():
+            stepped, points = linear.step(h, x)
+        j_rec, j_inp = system.jacobians(points, torch.zeros_like(x))
+        expected = points + (j_rec @ (h - points)[..., None])[..., 0] + (j_inp @ x[..., None])[..., 0]
+        torch.testing.assert_close(stepped, expected, rtol=0, atol=1e-12)
+        _, reference = torch.func.jvp(system.step, (points, torch.zeros_like(x)), (h - points, x))
+        torch.testing.assert_close(stepped, points + reference, rtol=0, atol=1e-12)
+    weights, _ = analyses.system_readout_matrix(model, "layer2")
+    state = model.system("layer2").state_size
+    np.testing.assert_array_equal(weights[:, :5], model.readout.weight.detach().double().numpy())
+    assert weights.shape == (1, state) and not weights[:, 5:].any()
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 def test_a_system_with_no_fixed_point_is_analysed_from_its_file(tmp_path, classes):
     """A system whose every start ends at the state space's bound has no fixed point: its linearization file

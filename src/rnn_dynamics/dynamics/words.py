@@ -2,7 +2,8 @@
 
 A fixed-point set is called a **point**, a **segment**, a **line**, a **plane**, an **N - 1 manifold**, a
 ``d``-dimensional manifold, or **between** two dimensions where its two dimension measures disagree; a set
-where no start passed the tolerance is **no fixed point**. A model is **at chance** or **above chance**
+with no unique point inside the state space (no start passed the tolerance, or every one that did stopped on
+the state's bound or outside it) is **no fixed point**. A model is **at chance** or **above chance**
 (``networks.training.at_chance`` decides; the word only names its flag). A measure is **beyond its null** or
 **within its null** (``beyond_null``). A modifier word **flips**, **scales down** or **scales up** its target
 (``gain_word``). docs/method.md lists the thresholds; a page or table that describes

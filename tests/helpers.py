@@ -7,9 +7,11 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from rnn_dynamics.data import batches
 from rnn_dynamics.networks import cells, scan
 
 
@@ -22,6 +24,13 @@ def token_batch(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     for i, n in enumerate(lengths):
         tokens[i, :n] = torch.randint(2, vocab_size, (int(n),), generator=generator)
     return tokens, lengths
+
+
+def random_reviews(rng: np.random.Generator, classes: int = 2, count: int = 20) -> batches.Reviews:
+    """``count`` reviews of 3-7 random tokens of a 12-token vocabulary (ids 2-11), labelled 0, 1, ... in turn."""
+    lengths = rng.integers(3, 8, count)
+    tokens = rng.integers(2, 12, lengths.sum())
+    return batches.Reviews(tokens, np.concatenate([[0], np.cumsum(lengths)]), np.arange(count) % classes * 1.0)
 
 
 def float64_layer(architecture: str, input_size: int, hidden: int, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from helpers import random_reviews
 from rnn_dynamics.data import batches, synthetic
 from rnn_dynamics.data.text import Vocabulary
 from rnn_dynamics.dynamics import analyses, fixed_points, linearization, spectra
@@ -139,10 +140,7 @@ def test_analyze_runs_on_every_architecture_and_layer(architecture):
         ModelSpec(architecture, 2, 4, 5, 0), 12, dropout=0.0, layer_dropout=0.0
     ).eval()
     rng = np.random.default_rng(0)
-    lengths = rng.integers(3, 8, 20)
-    reviews = batches.Reviews(
-        rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0
-    )
+    reviews = random_reviews(rng)
     tokens = ["<pad>", "<unk>"] + [f"w{i}" for i in range(10)]
     counts = np.array([0] + [5] * 11)
     for system_name in ("layer1", "layer2", "stack"):
@@ -203,10 +201,7 @@ def test_a_system_with_no_fixed_point_is_analysed_from_its_file(tmp_path, classe
         ModelSpec("gru", 2, 4, 5, 0), 12, dropout=0.0, layer_dropout=0.0, classes=classes
     ).eval()
     rng = np.random.default_rng(0)
-    lengths = rng.integers(3, 8, 20)
-    reviews = batches.Reviews(
-        rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % classes * 1.0
-    )
+    reviews = random_reviews(rng, classes)
     system = model.system("layer2")
     lin = linearization.linearize(system, np.zeros((0, system.state_size)))
     pq.write_table(lin.to_table(), tmp_path / "layer2.parquet")
@@ -230,10 +225,7 @@ def test_an_lstm_manifold_is_measured_in_h_and_in_h_c_on_request():
     assert analyses.output_coordinates(model, "layer2").tolist() == [0, 1, 2, 3, 4]
     assert analyses.output_coordinates(model, "stack").tolist() == [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]
     rng = np.random.default_rng(0)
-    lengths = rng.integers(3, 8, 20)
-    reviews = batches.Reviews(
-        rng.integers(2, 12, lengths.sum()), np.concatenate([[0], np.cumsum(lengths)]), np.arange(20) % 2 * 1.0
-    )
+    reviews = random_reviews(rng)
     system = model.system("layer2")
     lin = linearization.linearize(system, rng.normal(size=(40, system.state_size)))
     evaluation = analyses.evaluate_system(model, "layer2", lin, reviews, progress=False)

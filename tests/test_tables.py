@@ -138,12 +138,8 @@ def test_a_set_whose_converged_starts_all_stop_on_the_bound_is_no_fixed_point_an
         fixed_points.GatherSettings(q_rule="absolute", q_tol=1e-6),
     )
     assert gathered["converged"].to_numpy().all() and gathered["at_bound"].to_numpy().all()
-    rows = [
-        {"model": MODEL, "split": "test", "system": "layer1", "multiple": multiple, "tolerance": tolerance,
-         "published": multiple == 1, "converged": int(table["converged"].to_numpy().sum()),
-         **tables.set_measures(table, 2)}
-        for multiple, tolerance, table in fixed_points.tolerance_sweep(gathered, [0.1, 1], system, search)
-    ]  # fmt: skip
+    identity = {"model": MODEL, "split": "test", "system": "layer1"}
+    rows = [identity | row for row in tables.sweep_rows(gathered, system, search, [0.1, 1], 2)]
     assert [row["shape"] for row in rows] == ["no fixed point"] * 2
     (sentence,) = tables.tolerance_sentences(pd.DataFrame(rows))
     assert "no fixed point: 20 starts converged below q 1e-06, none of them inside the state space" in sentence

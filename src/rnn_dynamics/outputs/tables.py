@@ -151,6 +151,22 @@ def set_measures(table, classes: int) -> dict:
     return measures | {"shape": shape}
 
 
+def sweep_rows(table, system, search: fixed_points.SearchSettings, multiples, classes: int, device: str = "cpu"):
+    """The tolerance table's measures of one gathered system at each multiple of its tolerance: the tolerance,
+    whether it is the published one, the converged starts and ``set_measures`` (``fixed_points.tolerance_sweep``
+    runs the search again from the same starts on ``system``)."""
+    return [
+        {
+            "multiple": multiple,
+            "tolerance": tolerance,
+            "published": multiple == 1.0,
+            "converged": int(gathered["converged"].to_numpy().sum()),
+            **set_measures(gathered, classes),
+        }
+        for multiple, tolerance, gathered in fixed_points.tolerance_sweep(table, multiples, system, search, device)
+    ]
+
+
 def tolerance_table(
     paths: list[str | Path],
     models: Mapping[str, str | Path],
@@ -174,27 +190,17 @@ def tolerance_table(
             loaded[model_id] = model_lib.load(models[model_id], map_location=device)
         system = loaded[model_id].system(path.stem)
         table = fixed_points.read_fixed_points(path)
-        for multiple, tolerance, gathered in fixed_points.tolerance_sweep(table, multiples, system, search, device):
-            rows.append(
-                {
-                    "model": model_id,
-                    "split": split,
-                    "system": path.stem,
-                    "multiple": multiple,
-                    "tolerance": tolerance,
-                    "published": multiple == 1.0,
-                    "converged": int(gathered["converged"].to_numpy().sum()),
-                    **set_measures(gathered, classes.get(model_id, 2)),
-                }
-            )
+        identity = {"model": model_id, "split": split, "system": path.stem}
+        swept = sweep_rows(table, system, search, multiples, classes.get(model_id, 2), device)
+        rows += [identity | row for row in swept]
     return pd.DataFrame(rows, columns=TABLES["tolerance"].names)
 
 
 def _set_phrase(row) -> str:
     """A set of the tolerance table in its word and the numbers that decide it."""
-    if row["shape"] == words.NO_FIXED_POINT and not row["converged"] > 0:
-        return f"{words.NO_FIXED_POINT}: no start's q fell below {row['tolerance']:.2g}"
-    if row["shape"] == words.NO_FIXED_POINT:  # converged starts, none a fixed point the network can visit
+    if row["shape"] == words.NO_FIXED_POINT:
+        if not row["converged"] > 0:  # NaN where the count is not known
+            return f"{words.NO_FIXED_POINT}: no start's q fell below {row['tolerance']:.2g}"
         return (
             f"{words.NO_FIXED_POINT}: {int(row['converged'])} starts converged below q {row['tolerance']:.2g}, "
             "none of them inside the state space (each on its bound, outside it or an outlier)"

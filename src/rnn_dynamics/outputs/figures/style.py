@@ -85,9 +85,11 @@ def note_left_out(ax, count: int, what: str = "values") -> None:
 
 
 def save(fig, path: str | Path) -> None:
-    """Save ``fig`` as PNG at ``path`` and as a PDF beside it, both atomically, then close it."""
+    """Save ``fig`` as PNG at ``path`` and as a PDF beside it, both atomically, then close it. The layout is
+    computed once, as the PNG is drawn, and kept for the PDF: the same positions, and a third less drawing."""
     path = Path(path)
     for target in (path, path.with_suffix(".pdf")):
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=target.suffix.lstrip("."))
+        fig.set_layout_engine("none")
     plt.close(fig)

@@ -1,9 +1,9 @@
 """Rule gather_fixed_points: join a system's shards, mark converged starts and unique fixed points."""
 
-from rnn_dynamics.dynamics import fixed_points
-from rnn_dynamics.ground import logs, storage
+from rnn_dynamics.dynamics import fixed_point_sets
+from rnn_dynamics.ground import logs, stages, storage
 
 with logs.to_file(snakemake.log[0]):
-    settings = fixed_points.GatherSettings.from_params(snakemake.params.settings)
-    table = fixed_points.gather_shards(list(snakemake.input), settings)
+    settings = stages.GatherSettings.from_params(snakemake.params.settings)
+    table = fixed_point_sets.gather_shards(list(snakemake.input), settings)
     storage.write_table(table, snakemake.output[0])

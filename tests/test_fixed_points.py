@@ -8,7 +8,7 @@ import torch
 
 from rnn_dynamics.api import systems as api_systems
 from rnn_dynamics.dynamics import fixed_points, solver, spectra, states
-from rnn_dynamics.ground import storage
+from rnn_dynamics.ground import stages, storage
 from rnn_dynamics.networks import cells
 
 
@@ -166,7 +166,7 @@ def test_the_solver_and_the_gather_give_one_verdict_below_q_tol():
     settings = fixed_points.SearchSettings(q_rule="absolute", q_tol=1e-9, max_iterations=4)
     result = fixed_points.solve(system, starts, settings, progress=False)
     assert 0 < result.converged.sum() < len(starts)  # a few iterations leave some starts above q_tol
-    np.testing.assert_array_equal(result.converged, solver.below_tolerance(result.q, settings.q_tol))
+    np.testing.assert_array_equal(result.converged, stages.below_tolerance(result.q, settings.q_tol))
     gather_settings = fixed_points.GatherSettings(q_rule="absolute", q_tol=settings.q_tol)
     gathered = fixed_points.gather([result.to_table()], gather_settings)
     np.testing.assert_array_equal(gathered["converged"].to_numpy(), result.converged)

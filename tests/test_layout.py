@@ -144,3 +144,31 @@ def test_the_workflow_plans_without_numerical_libraries():
     code = "\n".join([*imports, "import sys", f"print(sorted(set(sys.modules) & set({sorted(NUMERICAL)!r})))"])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]", (imports, result.stdout)
+
+
+# The jobs that only read stored results (the gather, the tables but the tolerance sweep, the HTML tables, the
+# timeline): each starts without torch, a second less per job.
+READING_SCRIPTS = ("gather_fixed_points", "accuracy_table", "comparison_table", "comparison_across_datasets",
+                   "context_table", "data_table", "evidence_table", "explained_variance_table", "fixed_point_table",
+                   "seeds_table", "table_html", "timeline")  # fmt: skip
+
+
+def test_the_jobs_that_read_stored_results_import_no_torch():
+    import re
+    import subprocess
+    import sys
+
+    scripts = PACKAGE.parents[1] / "scripts"
+    imports = sorted(
+        {
+            line
+            for name in READING_SCRIPTS
+            for line in re.findall(
+                r"^(?:from rnn_dynamics\S* import .+|import \S+)$", (scripts / f"{name}.py").read_text(), re.M
+            )
+        }
+    )
+    assert any("tables" in line for line in imports), imports
+    code = "\n".join([*imports, "import sys", "print('torch' in sys.modules)"])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "False", imports

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_dynamics.dynamics import solver
+from rnn_dynamics.dynamics import fixed_point_sets, solver
 from rnn_dynamics.networks.cells import DynamicalSystem
 
 LM = dict(method="lm", damping=1e-2, single_precision=False, progress=False)
@@ -94,7 +94,7 @@ def test_polish_takes_approximate_points_on_to_exact_roots_and_keeps_them():
     assert roots.converged.all() and (roots.q < solver.EXACT_Q_TOL).all()
     np.testing.assert_allclose(roots.fixed_point, np.broadcast_to(fixed, (10, 6)), atol=1e-6)
     table = polished.to_table(start_index=np.arange(10, 20))
-    assert table.column_names == list(solver.RESULT_COLUMNS)
+    assert table.column_names == list(fixed_point_sets.RESULT_COLUMNS)
     assert table["start_index"].to_pylist() == list(range(10, 20)) and table["exact_root_in_state_space"].to_pylist()
 
 

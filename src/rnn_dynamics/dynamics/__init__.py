@@ -1,7 +1,9 @@
 """The dynamics layer: what a trained network does, read off its states, fixed points and Jacobians.
 
-``states`` (extraction, Parquet, streaming PCA), ``normal_equations`` and ``solver`` (the root finding),
-``spectra`` (time constants, variance shares), ``fixed_points`` (starts, shards, gathering, deduplication),
+``pca`` (the states' principal components, as stored), ``states`` (extraction, Parquet, streaming PCA),
+``normal_equations`` (the solver's linear algebra), ``spectra`` (time constants, variance shares),
+``fixed_point_sets`` (a search's tables: gathering, deduplication, counts), ``solver`` (the root finding),
+``fixed_points`` (the search: starts, shards, a tolerance sweep),
 ``linearization`` (Jacobians and eigendecompositions), ``manifold`` (the N-class geometry), ``words`` (the
 words for a set or a measure), ``evidence`` (seed spread, tests over seeds, nulls), ``analyses`` (one
 system's measures), ``context`` (how modifier words change the next word's effect), ``similarity`` (two systems
@@ -10,10 +12,12 @@ compared: DSA, CKA).
 
 # Bottom to top: a module imports only those before it and the layers below (tests/test_layout.py reads this order).
 __all__ = [
+    "pca",
     "states",
     "normal_equations",
-    "solver",
     "spectra",
+    "fixed_point_sets",
+    "solver",
     "fixed_points",
     "linearization",
     "manifold",

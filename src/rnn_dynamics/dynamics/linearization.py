@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import torch
 
-from rnn_dynamics.dynamics import fixed_points
+from rnn_dynamics.dynamics import fixed_point_sets
 from rnn_dynamics.dynamics.spectra import time_constant
 from rnn_dynamics.ground.storage import list_column, list_matrix, read_table
 
@@ -39,6 +39,9 @@ __all__ = [
     "read",
     "read_modulus",
 ]
+
+if TYPE_CHECKING:
+    import torch
 
 # Eigenvectors kept per fixed point: the slowest modes carry the computation (the
 # analyses read the top one), and all S of them would take S*S values per point.
@@ -130,8 +133,11 @@ def jacobians(system, points, x=None, device: str | torch.device = "cpu") -> tup
     """``dF/dh`` (K, S, S) and ``dF/dx`` (K, S, I) at each row of ``points`` with input ``x`` (I,) or one per
     point (K, I) (zeros if None), float64.
 
-    Computed on ``device`` (where ``system``'s weights must be); returned as numpy arrays on the CPU.
+    Computed on ``device`` (where ``system``'s weights must be); returned as numpy arrays on the CPU. Torch is
+    imported here, where a network runs: reading a stored linearization (the table jobs) needs none.
     """
+    import torch
+
     h = torch.from_numpy(np.array(points, dtype=np.float64)).reshape(-1, system.state_size).to(device)
     x = (
         torch.zeros(system.input_size, dtype=torch.float64, device=device)
@@ -203,7 +209,7 @@ def linearize_table(
     system, fixed_point_table: pa.Table, modes: int | None = DEFAULT_MODES, device: str | torch.device = "cpu"
 ) -> Linearization:
     """The linearization at every unique approximate fixed point of a gathered table (input zero)."""
-    unique = fixed_points.unique_fixed_points(fixed_point_table)
+    unique = fixed_point_sets.unique_fixed_points(fixed_point_table)
     points = list_matrix(unique["fixed_point"])
     return linearize(system, points, unique["fixed_point_id"].to_numpy(), modes=modes, device=device)
 

@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from rnn_dynamics.dynamics.normal_equations import NormalEquations
-from rnn_dynamics.ground.stages import EXACT_Q_TOL, TOLERANCE_RULES, approximate_tolerance
+from rnn_dynamics.ground.stages import EXACT_Q_TOL, TOLERANCE_RULES, approximate_tolerance, below_tolerance
 from rnn_dynamics.ground.storage import list_column
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "JACOBIAN_CHUNK_BYTES",
     "MAX_DAMPING",
     "METHODS",
-    "RESULT_COLUMNS",
     "SLOW_REDUCTION",
     "SINGLE_PRECISION_MIN_DAMPING",
     "STALL_MIN_DAMPING",
@@ -44,7 +43,6 @@ __all__ = [
     "TOLERANCE_RULES",
     "FixedPointResult",
     "approximate_tolerance",
-    "below_tolerance",
     "find",
     "measure_slow_points",
     "polish",
@@ -92,34 +90,6 @@ def speed_scale(system, starts, x=None, device="cpu") -> float:
     with torch.no_grad():
         q = _speed(system.step, h, _inputs(system, x, len(h), device))
     return float(np.median(q.cpu().numpy()))
-
-
-def below_tolerance(q, tolerance: float):
-    """Which starts reached their goal: ``q`` strictly below ``tolerance`` (``q_tol`` for the approximate fixed
-    points, ``EXACT_Q_TOL`` for the exact roots). A numpy array or a torch tensor of bools, as ``q`` is.
-
-    The one owner of that verdict: the solver stops a start by it, and ``FixedPointResult.converged``,
-    ``fixed_points.gather`` and ``fixed_points.counts`` read it, so a start that stopped is one that counts.
-    """
-    return q < tolerance
-
-
-# The columns of ``FixedPointResult.to_table`` (a shard file of the search), with their types
-# (None: a list column, checked by name only).
-RESULT_COLUMNS = {
-    "start_index": pa.int32(),
-    "start": None,
-    "fixed_point": None,
-    "q": pa.float64(),
-    "iterations": pa.int32(),
-    "solver_converged": pa.bool_(),
-    "in_state_space": pa.bool_(),
-    "at_bound": pa.bool_(),
-    "exact_root": None,
-    "exact_root_q": pa.float64(),
-    "exact_root_in_state_space": pa.bool_(),
-    "slow_point_modulus": pa.float64(),
-}
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from rnn_dynamics.data import text
 from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
+from rnn_dynamics.dynamics.pca import PCA, PCA_SCHEMA, WEIGHTS, pca_table, read_pca
 from rnn_dynamics.ground import storage
 from rnn_dynamics.ground.stages import StatesSettings as Settings
 
@@ -49,20 +49,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = ("trained", "untrained")
 
-
-PCA_SCHEMA = pa.schema(
-    [
-        ("weights", pa.string()),
-        ("layer", pa.int32()),
-        ("n_states", pa.int64()),
-        ("mean", pa.list_(pa.float64())),
-        ("components", pa.list_(pa.list_(pa.float64()))),
-        ("explained_variance", pa.list_(pa.float64())),
-        ("explained_variance_ratio", pa.list_(pa.float64())),
-    ]
-)
 EXAMPLES_SCHEMA = pa.schema(
     [
         ("name", pa.string()),
@@ -89,25 +76,6 @@ def layer_schema(state_size: int) -> pa.Schema:
 
 # ---------------------------------------------------------------------------
 # Streaming PCA
-
-
-@dataclass(frozen=True)
-class PCA:
-    """Principal components of a set of states; ``components[k]`` is the k-th direction."""
-
-    mean: np.ndarray
-    components: np.ndarray
-    explained_variance: np.ndarray
-    explained_variance_ratio: np.ndarray
-    n_states: int
-
-    def project(self, states: np.ndarray, k: int = 2) -> np.ndarray:
-        """Coordinates of ``states`` (N, S) on the first ``k`` components."""
-        return (np.asarray(states, dtype=np.float64) - self.mean) @ self.components[:k].T
-
-    def cumulative(self, k: int) -> float:
-        """Fraction of the variance explained by the first ``k`` components (all, if fewer)."""
-        return float(self.explained_variance_ratio[:k].sum())
 
 
 class StreamingPCA:
@@ -164,38 +132,6 @@ class StreamingPCA:
             explained_variance_ratio=values / total if total > 0 else np.zeros_like(values),
             n_states=n,
         )
-
-
-def pca_table(pcas: dict[tuple[str, int], PCA]) -> pa.Table:
-    """One row per (weights, layer), in the schema ``read_pca`` checks."""
-    keys = sorted(pcas, key=lambda key: (WEIGHTS.index(key[0]), key[1]))
-    return pa.table(
-        {
-            "weights": [w for w, _ in keys],
-            "layer": [layer for _, layer in keys],
-            "n_states": [pcas[k].n_states for k in keys],
-            "mean": [pcas[k].mean.tolist() for k in keys],
-            "components": [pcas[k].components.tolist() for k in keys],
-            "explained_variance": [pcas[k].explained_variance.tolist() for k in keys],
-            "explained_variance_ratio": [pcas[k].explained_variance_ratio.tolist() for k in keys],
-        },
-        schema=PCA_SCHEMA,
-    )
-
-
-def read_pca(path: str | Path) -> dict[tuple[str, int], PCA]:
-    """The PCA of every (weights, layer) in ``path``, as numpy arrays."""
-    rows = storage.read_table(path, PCA_SCHEMA).to_pylist()
-    return {
-        (row["weights"], row["layer"]): PCA(
-            mean=np.array(row["mean"]),
-            components=np.array(row["components"]),
-            explained_variance=np.array(row["explained_variance"]),
-            explained_variance_ratio=np.array(row["explained_variance_ratio"]),
-            n_states=row["n_states"],
-        )
-        for row in rows
-    }
 
 
 # ---------------------------------------------------------------------------

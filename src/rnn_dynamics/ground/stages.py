@@ -38,6 +38,7 @@ __all__ = [
     "AXIS_KEYS",
     "SystemName",
     "approximate_tolerance",
+    "below_tolerance",
     "axis_pairs",
     "axis_value",
     "pairs",
@@ -72,6 +73,16 @@ def approximate_tolerance(rule: str, q_tol: float, q_fraction: float, scale: flo
             "result does not carry: search through fixed_points.solve, or set fixed_points.q_rule: absolute"
         )
     return max(float(q_fraction) * float(scale), EXACT_Q_TOL)
+
+
+def below_tolerance(q, tolerance: float):
+    """Which starts reached their goal: ``q`` strictly below ``tolerance`` (``q_tol`` for the approximate fixed
+    points, ``EXACT_Q_TOL`` for the exact roots). A numpy array or a torch tensor of bools, as ``q`` is.
+
+    The one owner of that verdict: the solver stops a start by it, and ``FixedPointResult.converged``,
+    ``fixed_point_sets.gather`` and ``fixed_point_sets.counts`` read it, so a start that stopped is one that counts.
+    """
+    return q < tolerance
 
 
 # ---------------------------------------------------------------------------

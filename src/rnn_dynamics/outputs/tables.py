@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnn_dynamics.dynamics import evidence, fixed_points, linearization, manifold, spectra, words
-from rnn_dynamics.dynamics.states import read_pca
+from rnn_dynamics.dynamics import evidence, fixed_point_sets, linearization, manifold, spectra, words
+from rnn_dynamics.dynamics.pca import read_pca
 from rnn_dynamics.ground import grid, stages
 from rnn_dynamics.ground.grid import ModelSpec, split_of_tag, untag
 from rnn_dynamics.ground.storage import list_matrix
-from rnn_dynamics.networks import model as model_lib
 from rnn_dynamics.outputs.catalogue import TABLES
 
 __all__ = [
@@ -123,15 +122,15 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
         missing = {"fixed_points", "linearization"} - set(kinds)
         if missing:
             raise ValueError(f"{model_id} {system}: no {sorted(missing)} table among the inputs")
-        table = fixed_points.read_fixed_points(kinds["fixed_points"])
-        points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+        table = fixed_point_sets.read_fixed_points(kinds["fixed_points"])
+        points = list_matrix(fixed_point_sets.unique_fixed_points(table)["fixed_point"])
         modulus = linearization.read_modulus(kinds["linearization"])
         median, tau = linearization.largest_modulus(modulus)
         rows.append(
             {
                 **dict(zip(("model", "split"), untag(model_id))),
                 "system": system,
-                **fixed_points.counts(table),
+                **fixed_point_sets.counts(table),
                 "extent": spectra.extent(points, list_matrix(table["start"])),
                 "first_pc_share": spectra.first_pc_share(points),
                 "median_largest_modulus": median,
@@ -145,16 +144,19 @@ def fixed_point_table(paths: list[str | Path]) -> pd.DataFrame:
 def set_measures(table, classes: int) -> dict:
     """What a gathered fixed-point ``table``'s unique points are (``manifold.set_measures``: how many, their extent
     against the starts, first-PC share, ``pcs_90``, participation ratio) and the word for them (``words.shape``)."""
-    points = list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
+    points = list_matrix(fixed_point_sets.unique_fixed_points(table)["fixed_point"])
     measures = manifold.set_measures(points, list_matrix(table["start"]))
     shape = words.shape(len(points), measures["extent"], measures["pcs_90"], measures["participation_ratio"], classes)
     return measures | {"shape": shape}
 
 
-def sweep_rows(table, system, search: fixed_points.SearchSettings, multiples, classes: int, device: str = "cpu"):
+def sweep_rows(table, system, search: stages.SearchSettings, multiples, classes: int, device: str = "cpu"):
     """The tolerance table's measures of one gathered system at each multiple of its tolerance: the tolerance,
     whether it is the published one, the converged starts and ``set_measures`` (``fixed_points.tolerance_sweep``
-    runs the search again from the same starts on ``system``)."""
+    runs the search again from the same starts on ``system``). The search, and torch with it, is imported here:
+    every other table only reads stored results and its job starts without torch."""
+    from rnn_dynamics.dynamics import fixed_points
+
     return [
         {
             "multiple": multiple,
@@ -170,7 +172,7 @@ def sweep_rows(table, system, search: fixed_points.SearchSettings, multiples, cl
 def tolerance_table(
     paths: list[str | Path],
     models: Mapping[str, str | Path],
-    search: fixed_points.SearchSettings,
+    search: stages.SearchSettings,
     multiples,
     classes: Mapping[str, int],
     device: str = "cpu",
@@ -180,6 +182,8 @@ def tolerance_table(
     (multiple 1), the converged starts and ``set_measures`` of the set the search gives there, run again from
     the same starts on the model's system (``fixed_points.tolerance_sweep``; ``models``: each model id's
     ``model.pt``, ``search``: the shards' settings). ``classes``: each model id's classes (2 where absent)."""
+    from rnn_dynamics.networks import model as model_lib
+
     multiples = [float(multiple) for multiple in multiples]
     if 1.0 not in multiples:
         raise ValueError(f"fixed_points.q_sweep {multiples} must hold 1, the published tolerance")
@@ -189,7 +193,7 @@ def tolerance_table(
         if model_id not in loaded:
             loaded[model_id] = model_lib.load(models[model_id], map_location=device)
         system = loaded[model_id].system(path.stem)
-        table = fixed_points.read_fixed_points(path)
+        table = fixed_point_sets.read_fixed_points(path)
         identity = {"model": model_id, "split": split, "system": path.stem}
         swept = sweep_rows(table, system, search, multiples, classes.get(model_id, 2), device)
         rows += [identity | row for row in swept]

@@ -1,6 +1,7 @@
 import tarfile
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from rnn_dynamics.data import datasets, synthetic
@@ -29,6 +30,18 @@ def test_word_lists_are_disjoint():
              synthetic.INTENSIFIERS]  # fmt: skip
     words = [word for words in lists for word in words]
     assert len(words) == len(set(words))
+
+
+def test_a_word_is_drawn_as_numpys_choice_draws_it_so_a_seed_keeps_its_reviews():
+    """``_draw`` (the word lists as arrays, built once) takes the same numbers from the generator as
+    ``rng.choice`` on the lists: the same words, and the generator left in the same state."""
+    ours, numpys = np.random.default_rng(7), np.random.default_rng(7)
+    for size in (None, 0, 1, 5, None, 12):
+        for words in (synthetic.NEUTRAL_WORDS, synthetic.POSITIVE_WORDS, synthetic.CATEGORY_WORDS[3]):
+            drawn = synthetic._draw(ours, np.array(words), size)
+            expected = numpys.choice(words, size)
+            assert drawn == (str(expected) if size is None else expected.tolist())
+    assert ours.random() == numpys.random()
 
 
 def test_reviews_are_balanced_unambiguous_and_within_length():

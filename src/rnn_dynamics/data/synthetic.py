@@ -19,6 +19,7 @@ layout ``synthetic/{train,test}/{label}/{i}.txt`` with the classes in ``CLASSES_
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -120,18 +121,38 @@ def class_names(task: str, classes: int) -> list[str]:
     return [f"{sums[0]}..{sums[-1]}" if len(sums) > 1 else str(sums[0]) for sums in bins]
 
 
+# The word lists as arrays, and even splits of the filler words: drawn from on every try of the rejection
+# sampling below, so built once. ``_draw`` takes the same numbers from the generator as ``rng.choice`` (the
+# same reviews from the same seed), without its per-call conversion of the list.
+_NEUTRAL = np.array(NEUTRAL_WORDS)
+_SENTIMENT = (np.array(NEGATIVE_WORDS), np.array(POSITIVE_WORDS))
+_CATEGORIES = tuple(np.array(words) for words in CATEGORY_WORDS)
+
+
+@functools.cache
+def _even(parts: int) -> np.ndarray:
+    return np.ones(parts) / parts
+
+
+def _draw(rng: np.random.Generator, words: np.ndarray, size: int | None = None):
+    """``rng.choice(words, size)``: one word (a str) where ``size`` is None, else a list of ``size``."""
+    if size is None:
+        return str(words[rng.integers(len(words))])
+    return words[rng.integers(0, len(words), size)].tolist()
+
+
 def _review(rng: np.random.Generator, length: int) -> list[str]:
     """``length`` random tokens: 1 to MAX_PHRASES sentiment phrases (at most one per four words) among neutral words."""
     phrases = []
     for _ in range(rng.integers(1, min(MAX_PHRASES, max(1, length // 4)) + 1)):
         phrase = [NEGATORS[0]] if rng.random() < NEGATION_RATE else []
         phrase += [INTENSIFIERS[0]] if rng.random() < INTENSIFIER_RATE else []
-        phrases.append(phrase + [str(rng.choice(POSITIVE_WORDS if rng.random() < 0.5 else NEGATIVE_WORDS))])
+        phrases.append(phrase + [_draw(rng, _SENTIMENT[rng.random() < 0.5])])
     fillers = max(0, length - sum(map(len, phrases)))
-    gaps = rng.multinomial(fillers, np.ones(len(phrases) + 1) / (len(phrases) + 1))
-    tokens = rng.choice(NEUTRAL_WORDS, gaps[0]).tolist()
+    gaps = rng.multinomial(fillers, _even(len(phrases) + 1))
+    tokens = _draw(rng, _NEUTRAL, gaps[0])
     for phrase, gap in zip(phrases, gaps[1:]):
-        tokens += phrase + rng.choice(NEUTRAL_WORDS, gap).tolist()
+        tokens += phrase + _draw(rng, _NEUTRAL, gap)
     return tokens
 
 
@@ -139,11 +160,11 @@ def _categorical_review(rng: np.random.Generator, length: int, classes: int, evi
     """``length`` random tokens: 1 to ``evidence_words`` evidence words of the first ``classes`` categories
     among neutral words."""
     count = rng.integers(1, evidence_words + 1)
-    words = [str(rng.choice(CATEGORY_WORDS[rng.integers(classes)])) for _ in range(count)]
-    gaps = rng.multinomial(max(0, length - len(words)), np.ones(len(words) + 1) / (len(words) + 1))
-    tokens = rng.choice(NEUTRAL_WORDS, gaps[0]).tolist()
+    words = [_draw(rng, _CATEGORIES[rng.integers(classes)]) for _ in range(count)]
+    gaps = rng.multinomial(max(0, length - len(words)), _even(len(words) + 1))
+    tokens = _draw(rng, _NEUTRAL, gaps[0])
     for word, gap in zip(words, gaps[1:]):
-        tokens += [word] + rng.choice(NEUTRAL_WORDS, gap).tolist()
+        tokens += [word] + _draw(rng, _NEUTRAL, gap)
     return tokens
 
 

@@ -1,5 +1,6 @@
 """The geometry-of-integration measures (``manifold``) on point sets and readouts whose answer is known."""
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -197,9 +198,10 @@ def test_shuffled_reviews_keep_their_words_and_labels_in_another_order():
 # more modes than N - 1 stay above |lambda| = 0.9 (docs/training-notes.md, "N classes").
 
 
-def control(task: str, classes: int, seed: int = 0):
-    """A GRU trained on ``task``: its metrics, the analysis of its fixed points (500 starts from test states,
-    with the untrained network's null) and the search's result with the system it searched."""
+@functools.cache
+def control_data(task: str, classes: int):
+    """The controls' reviews of ``task`` (train, valid, test from data seeds 0, 1, 2, whatever the network's
+    seed) and their vocabulary, generated once per session for the seeds of one task."""
     names = tuple(synthetic.class_names(task, classes))
     pairs = {
         split: synthetic.reviews(count, 20, 40, seed=data_seed, task=task, classes=classes, evidence_words=8)
@@ -213,7 +215,13 @@ def control(task: str, classes: int, seed: int = 0):
         labels = np.array([label for _, label in split_pairs], dtype=np.float32)
         return batches.Reviews(np.concatenate(ids), offsets, labels, datasets.Classes(names, task == "ordered"))
 
-    splits = {split: encode(split_pairs) for split, split_pairs in pairs.items()}
+    return {split: encode(split_pairs) for split, split_pairs in pairs.items()}, vocabulary
+
+
+def control(task: str, classes: int, seed: int = 0):
+    """A GRU trained on ``task``: its metrics, the analysis of its fixed points (500 starts from test states,
+    with the untrained network's null) and the search's result with the system it searched."""
+    splits, vocabulary = control_data(task, classes)
     settings = training.Settings(epochs=10, learning_rate=0.01, dropout=0.0, weight_decay=1e-3, device="cpu", threads=1)
     embeddings = np.random.default_rng(0).normal(size=(len(vocabulary), 16)).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:

@@ -17,7 +17,7 @@ from unittest import mock
 from rnn_dynamics.data import synthetic
 
 
-def reference_draw(rng, words, size=None):
+def reference_draw(rng, words, size):
     """``rng.choice`` on the word list, as the generator drew before ``_draw``."""
     drawn = rng.choice(words.tolist(), size)
     return str(drawn) if size is None else drawn.tolist()

@@ -134,7 +134,7 @@ def _even(parts: int) -> np.ndarray:
     return np.ones(parts) / parts
 
 
-def _draw(rng: np.random.Generator, words: np.ndarray, size: int | None = None):
+def _draw(rng: np.random.Generator, words: np.ndarray, size: int | None):
     """``rng.choice(words, size)``: one word (a str) where ``size`` is None, else a list of ``size``."""
     if size is None:
         return str(words[rng.integers(len(words))])
@@ -147,7 +147,7 @@ def _review(rng: np.random.Generator, length: int) -> list[str]:
     for _ in range(rng.integers(1, min(MAX_PHRASES, max(1, length // 4)) + 1)):
         phrase = [NEGATORS[0]] if rng.random() < NEGATION_RATE else []
         phrase += [INTENSIFIERS[0]] if rng.random() < INTENSIFIER_RATE else []
-        phrases.append(phrase + [_draw(rng, _SENTIMENT[rng.random() < 0.5])])
+        phrases.append(phrase + [_draw(rng, _SENTIMENT[rng.random() < 0.5], None)])
     fillers = max(0, length - sum(map(len, phrases)))
     gaps = rng.multinomial(fillers, _even(len(phrases) + 1))
     tokens = _draw(rng, _NEUTRAL, gaps[0])
@@ -160,7 +160,7 @@ def _categorical_review(rng: np.random.Generator, length: int, classes: int, evi
     """``length`` random tokens: 1 to ``evidence_words`` evidence words of the first ``classes`` categories
     among neutral words."""
     count = rng.integers(1, evidence_words + 1)
-    words = [_draw(rng, _CATEGORIES[rng.integers(classes)]) for _ in range(count)]
+    words = [_draw(rng, _CATEGORIES[rng.integers(classes)], None) for _ in range(count)]
     gaps = rng.multinomial(max(0, length - len(words)), _even(len(words) + 1))
     tokens = _draw(rng, _NEUTRAL, gaps[0])
     for word, gap in zip(words, gaps[1:]):

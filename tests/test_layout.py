@@ -3,6 +3,9 @@
 import ast
 import importlib
 import importlib.util
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,26 +127,26 @@ def test_the_config_schema_is_package_data_that_the_workflow_links_to():
 NUMERICAL = {"torch", "sklearn", "scipy", "matplotlib", "skdim", "DSA"}
 
 
+def imports_in(paths, pattern: str) -> list[str]:
+    """The distinct import lines matching ``pattern`` in the files ``paths``."""
+    return sorted({line for path in paths for line in re.findall(pattern, path.read_text(), re.M)})
+
+
+def loaded_by(imports: list[str], names) -> list[str]:
+    """Which of the modules ``names`` a fresh Python process has loaded after running the lines ``imports``."""
+    code = "\n".join([*imports, "import sys", f"print(sorted(set(sys.modules) & set({sorted(names)!r})))"])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    return ast.literal_eval(result.stdout.strip())
+
+
 def test_the_workflow_plans_without_numerical_libraries():
     """The package imports of the Snakefile and the rules (stage settings, grid, catalogue, registry) bring in
     none of the numerical libraries, which the jobs' scripts import where they compute."""
-    import re
-    import subprocess
-    import sys
-
     root = PACKAGE.parents[1]
     sources = [root / "Snakefile", *sorted((root / "workflow" / "rules").glob("*.smk"))]
-    imports = sorted(
-        {
-            line
-            for path in sources
-            for line in re.findall(r"^from rnn_dynamics\S* import (?:\([^)]*\)|.+)$", path.read_text(), re.M)
-        }
-    )
+    imports = imports_in(sources, r"^from rnn_dynamics\S* import (?:\([^)]*\)|.+)$")
     assert imports
-    code = "\n".join([*imports, "import sys", f"print(sorted(set(sys.modules) & set({sorted(NUMERICAL)!r})))"])
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert result.stdout.strip() == "[]", (imports, result.stdout)
+    assert loaded_by(imports, NUMERICAL) == [], imports
 
 
 # The jobs that only read stored results (the gather, the tables but the tolerance sweep, the HTML tables, the
@@ -154,21 +157,7 @@ READING_SCRIPTS = ("gather_fixed_points", "accuracy_table", "comparison_table", 
 
 
 def test_the_jobs_that_read_stored_results_import_no_torch():
-    import re
-    import subprocess
-    import sys
-
-    scripts = PACKAGE.parents[1] / "scripts"
-    imports = sorted(
-        {
-            line
-            for name in READING_SCRIPTS
-            for line in re.findall(
-                r"^(?:from rnn_dynamics\S* import .+|import \S+)$", (scripts / f"{name}.py").read_text(), re.M
-            )
-        }
-    )
+    scripts = [PACKAGE.parents[1] / "scripts" / f"{name}.py" for name in READING_SCRIPTS]
+    imports = imports_in(scripts, r"^(?:from rnn_dynamics\S* import .+|import \S+)$")
     assert any("tables" in line for line in imports), imports
-    code = "\n".join([*imports, "import sys", "print('torch' in sys.modules)"])
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert result.stdout.strip() == "False", imports
+    assert loaded_by(imports, {"torch"}) == [], imports

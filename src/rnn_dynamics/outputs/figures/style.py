@@ -86,7 +86,7 @@ def note_left_out(ax, count: int, what: str = "values") -> None:
 
 def save(fig, path: str | Path) -> None:
     """Save ``fig`` as PNG at ``path`` and as a PDF beside it, both atomically, then close it. The layout is
-    computed once, as the PNG is drawn, and kept for the PDF: the same positions, and a third less drawing."""
+    computed once, as the PNG is drawn, and kept for the PDF: the same positions, without a second layout pass."""
     path = Path(path)
     for target in (path, path.with_suffix(".pdf")):
         with atomic_path(target) as tmp:

@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 # Steps per compiled call: unrolled in one graph, so that the Python and guard overhead of
 # a compiled call is paid once per chunk, not once per step, and compile time stays bounded.
 SCAN_CHUNK = 16
-_COMPILED_CHUNKS: dict[tuple[str, int], Callable] = {}
-_UNCOMPILABLE: set[tuple[str, int]] = set()
+# torch.compile's backend: inductor fuses each step's gates into one kernel. "aot_eager" captures the same chunk
+# (the graph and its backward) without generating code, for checking the chunked scan where no GPU is.
+BACKEND = "inductor"
+_COMPILED_CHUNKS: dict[tuple[str, int, str], Callable] = {}
+_UNCOMPILABLE: set[tuple[str, int, str]] = set()
 
 
 def _run_steps(step: Callable, params: dict[str, Tensor], h: Tensor, projected: Tensor) -> Tensor:
@@ -53,19 +56,19 @@ def _run_steps(step: Callable, params: dict[str, Tensor], h: Tensor, projected: 
 
 
 def compiled_chunk(
-    cell: type[cells.Cell], length: int = SCAN_CHUNK
+    cell: type[cells.Cell], length: int = SCAN_CHUNK, backend: str = BACKEND
 ) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
     """``length`` steps of ``cell`` (``_run_steps`` on a chunk of that length) through ``torch.compile``, built on
     first use.
 
     Inductor fuses each step's elementwise gates into one kernel beside the hidden product.
     """
-    key = (cell.name, length)
+    key = (cell.name, length, backend)
     if key not in _COMPILED_CHUNKS:
         step = cell.projected_step
         # dynamic=False: one graph per batch shape; length-bucketed batches have one or two.
         _COMPILED_CHUNKS[key] = torch.compile(
-            lambda params, h, projected: _run_steps(step, params, h, projected), dynamic=False
+            lambda params, h, projected: _run_steps(step, params, h, projected), dynamic=False, backend=backend
         )
     return _COMPILED_CHUNKS[key]
 
@@ -77,13 +80,14 @@ def scan(
     h0: Tensor | None = None,
     compiled: bool | None = None,
     chunk: int = SCAN_CHUNK,
+    backend: str = BACKEND,
 ) -> Tensor:
     """The states (B, T, S) of one layer of ``cell`` reading ``inputs`` (B, T, I) from ``h0`` (B, S; zeros if None).
 
     The same states as stepping ``cell.step`` from ``h0``, differentiable. ``compiled``:
     run whole chunks of ``chunk`` steps through ``compiled_chunk`` and the remainder
     eagerly (default: on CUDA only, where it saves kernel launches; on a CPU eager steps
-    are as fast, and compiling costs seconds).
+    are as fast, and compiling costs seconds), through torch.compile's ``backend``.
     """
     if compiled is None:
         compiled = inputs.is_cuda
@@ -99,11 +103,11 @@ def scan(
     pieces = []
     for piece in projected.split(chunk):
         states = None
-        if len(piece) == chunk and (cell.name, chunk) not in _UNCOMPILABLE:
+        if len(piece) == chunk and (cell.name, chunk, backend) not in _UNCOMPILABLE:
             try:
-                states = compiled_chunk(cell, chunk)(params, h, piece)
+                states = compiled_chunk(cell, chunk, backend)(params, h, piece)
             except Exception as error:  # e.g. a GPU machine without a working Triton toolchain
-                _UNCOMPILABLE.add((cell.name, chunk))
+                _UNCOMPILABLE.add((cell.name, chunk, backend))
                 log.warning("%s: compiling the scan failed (%s); running it eagerly from now on", cell.name, error)
         if states is None:
             states = _run_steps(cell.projected_step, params, h, piece)

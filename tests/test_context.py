@@ -10,6 +10,7 @@ from rnn_dynamics.data import batches, text
 from rnn_dynamics.dynamics import context, fixed_points, linearization
 from rnn_dynamics.dynamics.states import visited_states
 from rnn_dynamics.networks import model as model_lib
+from rnn_dynamics.outputs import tables
 
 pytestmark = pytest.mark.train
 
@@ -139,7 +140,7 @@ def test_the_stage_runs_in_the_tiny_pipeline(pristine_pipeline, tmp_path):
 
 def test_the_page_says_each_modifier_against_the_null_and_lists_the_missing_ones(setup):
     table = run(setup, modifiers=["not", "hardly"])["rows"]
-    sentences = context.answers(table, ["not", "hardly"], ["the", "a", "and"])
+    sentences = tables.context_sentences(table, ["not", "hardly"], ["the", "a", "and"])
     assert sentences[0].startswith('"not" flips: settled gain -')
     assert "wrong sign in" in sentences[0]
     assert sentences[-1] == "Not probed (not in the vocabulary, or no system probed): hardly."
@@ -155,7 +156,7 @@ def test_the_page_pools_the_seeds_of_a_grid_point_and_never_two_grid_points(setu
     other = rows.assign(model=model.replace("gru", "lstm"))
     turned = other["modifier"] == "not"
     other.loc[turned, "settled_gain"] = -other.loc[turned, "settled_gain"]
-    sentences = context.answers(pd.concat([rows, seed, other]), ["not"], ["the", "a", "and"])
+    sentences = tables.context_sentences(pd.concat([rows, seed, other]), ["not"], ["the", "a", "and"])
     count = int((rows["modifier"] == "not").sum())
     assert len(sentences) == 2, sentences
     point = model.removesuffix("-s0")

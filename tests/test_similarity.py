@@ -11,7 +11,7 @@ from rnn_dynamics.data import batches
 from rnn_dynamics.dynamics import similarity
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import model
-from rnn_dynamics.outputs import catalogue
+from rnn_dynamics.outputs import catalogue, tables
 from trained import SHARED_LSTM
 
 # The angular score's 1500 optimisation steps (the package's default, the pipeline's) cost seconds a call: the
@@ -174,7 +174,7 @@ def test_the_similarity_stage_compares_seeds_and_splits_on_a_small_grid(tmp_path
     assert (directory / "results/synthetic/figures/similarity/seed.png").stat().st_size > 10_000
     assert "<table" in (directory / "results/synthetic/tables/similarity.html").read_text()
     # The results page's answers: one sentence per axis, the split's beside the seed-to-seed distance.
-    sentences = similarity.answers(table)
+    sentences = tables.similarity_sentences(table)
     assert [sentence.split(":")[0] for sentence in sentences] == ["Along seed", "Along split"]
     assert sentences[1].startswith("Along split: test against train: DSA ") and "; seed to seed: DSA " in sentences[1]
     assert all("; each system from its untrained network: DSA " in sentence for sentence in sentences)

@@ -34,9 +34,8 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from rnn_dynamics.data.batches import Reviews, padded_batch
-from rnn_dynamics.dynamics import analyses, linearization, manifold, words
+from rnn_dynamics.dynamics import analyses, linearization, manifold
 from rnn_dynamics.dynamics.linearization import Linearization
-from rnn_dynamics.ground.grid import grid_point
 from rnn_dynamics.ground.stages import ABLATION_COLUMNS, BOW_COLUMNS, probed_systems
 from rnn_dynamics.ground.stages import CONTEXT_COLUMNS as COLUMNS
 from rnn_dynamics.ground.stages import ContextSettings as Settings
@@ -50,7 +49,6 @@ __all__ = [
     "COLUMNS",
     "Settings",
     "ablation_curve",
-    "answers",
     "base_states",
     "contextual_bag_of_words",
     "context",
@@ -557,55 +555,3 @@ def write(result: dict, folder: str | Path) -> None:
     for name, table in (("context", result["rows"]), ("ablation", result["ablation"]), ("bow", result["bow"])):
         with atomic_path(folder / f"{name}.csv") as tmp:
             table.to_csv(tmp, index=False)
-
-
-# ---------------------------------------------------------------------------
-# What the results page says
-
-
-# The words of a modifier's settled gain against the null words' (median and quartiles over rows: targets,
-# bases and models): beyond the null's interquartile range, below 0 "flips", above 1 "scales up", between
-# them "scales down"; otherwise "within its null".
-def answers(table: pd.DataFrame, modifiers: list[str], null_words: list[str]) -> list[str]:
-    """One sentence per modifier and probed system of a ``context.csv`` table: its settled gain (median,
-    quartiles, n rows of targets x bases x the grid point's seeds) against the same system's null words', the
-    word for it, and where the first-order prediction at h_mod and at the nearest fixed point has the wrong
-    sign; a sentence naming the modifiers with no row (missing from the vocabulary, or no system probed). The
-    seeds of one grid point are pooled (``grid.grid_point``), other grid points never: two architectures may
-    treat a word in opposite ways. Where the table holds several grid points, each sentence names its own."""
-
-    def spread(values):
-        values = values[np.isfinite(values)]
-        if not len(values):
-            return float("nan"), float("nan"), float("nan"), 0
-        q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75])
-        return median, q25, q75, len(values)
-
-    keys = ["grid_point", "split", "system"]
-    table = table.assign(grid_point=[grid_point(model) for model in table["model"]])
-    groups = list(table.groupby(keys, sort=False)) if len(table) else []
-    sentences = []
-    for key, rows_of_system in groups:
-        prefix = f"{key[0]} ({key[1]}) {key[2]}, " if len(groups) > 1 else ""
-        seeds = rows_of_system["model"].nunique()
-        null = rows_of_system[rows_of_system["modifier"].isin(null_words) & ~rows_of_system["modifier"].isin(modifiers)]
-        n_median, n_q25, n_q75, n_count = spread(null["settled_gain"].to_numpy())
-        for modifier in [word for word in modifiers if word in set(rows_of_system["modifier"])]:
-            rows = rows_of_system[rows_of_system["modifier"] == modifier]
-            median, q25, q75, count = spread(rows["settled_gain"].to_numpy())
-            beyond = n_count and (q75 < n_q25 or q25 > n_q75)
-            word = words.gain_word(median, bool(beyond))
-            wrong = (np.sign(rows["linearized_after"]) != np.sign(rows["effect_after"])).sum()
-            wrong_fixed = (np.sign(rows["linearized_at_fixed_point"]) != np.sign(rows["effect_after"])).sum()
-            sentences.append(
-                f'{prefix}"{modifier}" {word}: settled gain {median:.3g} (quartiles {q25:.3g} to {q75:.3g}, '
-                f"n = {count} of {seeds} seed{'s' if seeds > 1 else ''}) against the null words' {n_median:.3g} "
-                f"({n_q25:.3g} to {n_q75:.3g}, n = {n_count}); "
-                f"one step after it, gain {np.nanmedian(rows['gain']):.3g}. The first-order prediction has the "
-                f"wrong sign in {wrong} of {len(rows)} rows with the input Jacobian at h_mod and in {wrong_fixed} "
-                f"at the nearest fixed point."
-            )
-    missing = [word for word in modifiers if word not in set(table["modifier"])]
-    if missing:
-        sentences.append(f"Not probed (not in the vocabulary, or no system probed): {', '.join(missing)}.")
-    return sentences

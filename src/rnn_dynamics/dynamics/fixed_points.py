@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -44,7 +43,7 @@ from rnn_dynamics.dynamics.fixed_point_sets import (
     search_scale,
     unique_fixed_points,
 )
-from rnn_dynamics.dynamics.states import read_layer
+from rnn_dynamics.dynamics.state_dumps import system_states
 from rnn_dynamics.ground.stages import GatherSettings, SearchSettings
 from rnn_dynamics.ground.storage import list_matrix
 
@@ -97,33 +96,6 @@ def sample_starts(states: np.ndarray, n: int, noise: float, seed: int) -> np.nda
     if noise > 0:
         starts += noise * rng.standard_normal(starts.shape)
     return starts
-
-
-def system_states(states_dir: str | Path, system: str) -> np.ndarray:
-    """The visited states of ``system`` read from a model's layer dumps, as a (N, S) float32 array.
-
-    ``layer{k}`` is that layer's file; ``stack`` joins every layer's states on
-    (review, t) and concatenates them in layer order, the joint state of the stack.
-    """
-    states_dir = Path(states_dir)
-    if system.startswith("layer"):
-        return read_layer(states_dir / f"{system}.parquet")["h"]
-    if system != "stack":
-        raise ValueError(f"system must be 'layer<k>' or 'stack', not {system!r}")
-    paths = sorted(states_dir.glob("layer*.parquet"), key=lambda p: int(p.stem.removeprefix("layer")))
-    if not paths:
-        raise FileNotFoundError(f"{states_dir}: no layer*.parquet state dumps")
-    keys, blocks = None, []
-    for path in paths:
-        layer = read_layer(path)
-        index = {key: row for row, key in enumerate(zip(layer["review"].tolist(), layer["t"].tolist()))}
-        if keys is None:
-            keys = list(index)
-        missing = [key for key in keys if key not in index]
-        if missing:
-            raise ValueError(f"{path}: lacks (review, t) = {missing[0]} present in {paths[0]}")
-        blocks.append(layer["h"][[index[key] for key in keys]])
-    return np.concatenate(blocks, axis=1)
 
 
 def shard_rows(n_starts: int, index: int, count: int) -> slice:

@@ -59,7 +59,6 @@ __all__ = [
     "SCALE",
     "Settings",
     "SystemName",
-    "answers",
     "axis_pairs",
     "axis_value",
     "common_rows",
@@ -76,7 +75,6 @@ __all__ = [
     "other_rows",
     "pair_rank",
     "pairs",
-    "per_system",
     "row",
     "scale",
     "similarity_table",
@@ -354,56 +352,3 @@ def similarity_table(
         log.info("similarity: %s against %s (%s)", a.name, b.name, axis)
         rows.append(row(axis, a, b, compare(a, b, networks, splits, settings, untrained, scales), geometries))
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def per_system(rows: pd.DataFrame, *measures: str) -> pd.DataFrame:
-    """Each system of the similarity table's ``rows`` once: ``system``, its ``axis_value`` and each of ``measures``."""
-    sides = [
-        pd.DataFrame(
-            {
-                "system": rows[side].to_numpy(),
-                "axis_value": rows[f"value_{side}"].to_numpy(),
-                **{measure: rows[f"{measure}_{side}"].to_numpy() for measure in measures},
-            }
-        )
-        for side in ("a", "b")
-    ]
-    return pd.concat(sides, ignore_index=True).drop_duplicates("system").reset_index(drop=True)
-
-
-def _spread(values: pd.Series) -> str:
-    """``mean (sd s, n N)`` of the finite ``values``."""
-    values = values[np.isfinite(values)]
-    if values.empty:
-        return "n/a"
-    sd = f"sd {values.std():.2g}, " if len(values) > 1 else ""
-    return f"{values.mean():.3g} ({sd}n {len(values)})"
-
-
-def answers(table: pd.DataFrame) -> list[str]:
-    """One sentence per axis of the similarity ``table``: DSA and CKA per pair of values, against the seed-to-seed
-    distance where the table has it, the systems' distance from their untrained networks and their noise floor
-    (each against itself over other reviews), and the unique fixed points and tau of the systems at each value."""
-    seeds = table[table["axis"] == "seed"]
-    baseline = f"; seed to seed: DSA {_spread(seeds['dsa'])}, CKA {_spread(seeds['cka'])}" if len(seeds) else ""
-    sentences = []
-    for axis in dict.fromkeys(table["axis"]):
-        rows = table[table["axis"] == axis]
-        scales = per_system(rows, "dsa_untrained", "dsa_floor")
-        labels = rows["value_a"].astype(str) + " against " + rows["value_b"].astype(str)
-        distances = "; ".join(
-            f"{label}: DSA {_spread(group['dsa'])}, CKA {_spread(group['cka'])}"
-            for label, group in rows.groupby(labels, sort=False)
-        )
-        systems = per_system(rows, "unique_fixed_points", "time_constant_median")
-        geometry_text = "; ".join(
-            f"{value}: {_spread(group['unique_fixed_points'])} unique fixed points, "
-            f"tau {_spread(group['time_constant_median'])}"
-            for value, group in systems.groupby(systems["axis_value"].astype(str), sort=True)
-        )
-        sentences.append(
-            f"Along {axis}: {distances}{baseline if axis != 'seed' else ''}; each system from its untrained network: "
-            f"DSA {_spread(scales['dsa_untrained'])}; each against itself over other reviews (the floor): "
-            f"DSA {_spread(scales['dsa_floor'])}. By value: {geometry_text}."
-        )
-    return sentences

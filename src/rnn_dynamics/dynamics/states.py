@@ -1,4 +1,5 @@
-"""Hidden states of a classifier: extraction, Parquet dumps, streaming PCA, example trajectories.
+"""Hidden states of a classifier: extraction, Parquet dumps (read back through ``state_dumps``), streaming PCA,
+example trajectories.
 
 One pass over a split runs every review through the trained and the untrained
 (initial) network. Every visited state updates a streaming PCA per layer (float64
@@ -14,7 +15,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from rnn_dynamics.data import text
 from rnn_dynamics.data.batches import Reviews, bucketed_batches, padded_batch
-from rnn_dynamics.dynamics.pca import PCA, PCA_SCHEMA, WEIGHTS, pca_table, read_pca
+from rnn_dynamics.dynamics.pca import PCA, PCA_SCHEMA, WEIGHTS, from_moments, pca_table, read_pca
+from rnn_dynamics.dynamics.state_dumps import EXAMPLES_SCHEMA, layer_schema, read_examples, read_layer
 from rnn_dynamics.ground import storage
 from rnn_dynamics.ground.stages import StatesSettings as Settings
 
@@ -48,30 +49,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-EXAMPLES_SCHEMA = pa.schema(
-    [
-        ("name", pa.string()),
-        ("layer", pa.int32()),
-        ("t", pa.int32()),
-        ("token", pa.string()),
-        ("h", pa.list_(pa.float32())),
-        ("probability", pa.float64()),
-    ]
-)
-
-
-def layer_schema(state_size: int) -> pa.Schema:
-    """The schema of ``states/{model}/layer{n}.parquet`` for a layer with ``state_size`` units."""
-    return pa.schema(
-        [
-            ("review", pa.int32()),
-            ("t", pa.int32()),
-            ("label", pa.int8()),
-            ("h", pa.list_(pa.float32(), state_size)),
-        ]
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -113,25 +90,7 @@ class StreamingPCA:
         """Mean, components by descending variance, and their (ratio of) variance, as scikit-learn's PCA."""
         if self.count < 2:
             raise ValueError(f"StreamingPCA needs at least 2 states, has {self.count}")
-        n = self.count
-        shifted_mean = (self._sum / n).cpu().numpy()
-        outer = self._outer.cpu().numpy()
-        covariance = (outer - n * np.outer(shifted_mean, shifted_mean)) / (n - 1)
-        values, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
-        order = np.argsort(values)[::-1]
-        values = np.clip(values[order], 0.0, None)
-        components = vectors[:, order].T
-        # scikit-learn's sign convention: each component's largest entry (in absolute value) is positive.
-        largest = components[np.arange(self.dim), np.abs(components).argmax(axis=1)]
-        components *= np.where(largest < 0, -1.0, 1.0)[:, None]
-        total = values.sum()
-        return PCA(
-            mean=self._shift.cpu().numpy() + shifted_mean,
-            components=components,
-            explained_variance=values,
-            explained_variance_ratio=values / total if total > 0 else np.zeros_like(values),
-            n_states=n,
-        )
+        return from_moments(self._shift.cpu().numpy(), self._sum.cpu().numpy(), self._outer.cpu().numpy(), self.count)
 
 
 # ---------------------------------------------------------------------------
@@ -290,44 +249,6 @@ def visited_states(model, reviews: Reviews, rows: np.ndarray) -> list[np.ndarray
         return [h[mask].double().cpu().numpy() for h in model.eval().layer_states(tokens, lengths)]
 
 
-def read_layer(path: str | Path, max_rows: int | None = None, seed: int | None = None) -> dict[str, np.ndarray]:
-    """A layer dump as arrays (review, t, label, h (N, S)); a sample of ``max_rows`` rows chosen with
-    ``seed`` if given.
-
-    Reads one row group at a time, so a sample of a large dump needs memory only for the sample.
-    """
-    if max_rows is not None and seed is None:
-        raise ValueError("a sample of max_rows rows needs a seed")
-    with storage.reading(path):
-        parquet = pq.ParquetFile(path)
-    expected = {"review": pa.int32(), "t": pa.int32(), "label": pa.int8(), "h": None}
-    storage.check_schema(parquet.schema_arrow, expected, path)
-    h_type = parquet.schema_arrow.field("h").type
-    if not pa.types.is_fixed_size_list(h_type) or h_type.value_type != pa.float32():
-        raise storage.SchemaError(
-            f"{path}: column 'h' has type {h_type}, expected fixed_size_list<float32>{storage.remake_hint(path)}"
-        )
-    n_rows = parquet.metadata.num_rows
-    chosen = np.arange(n_rows)
-    if max_rows is not None and max_rows < n_rows:
-        chosen = np.sort(np.random.default_rng(seed).choice(n_rows, size=max_rows, replace=False))
-    parts, start = [], 0
-    for group in range(parquet.num_row_groups):
-        size = parquet.metadata.row_group(group).num_rows
-        rows = chosen[(chosen >= start) & (chosen < start + size)] - start
-        if len(rows):
-            with storage.reading(path):
-                parts.append(parquet.read_row_group(group).take(pa.array(rows)))
-        start += size
-    table = pa.concat_tables(parts) if parts else parquet.schema_arrow.empty_table()
-    return {
-        "review": table.column("review").to_numpy(),
-        "t": table.column("t").to_numpy(),
-        "label": table.column("label").to_numpy(),
-        "h": storage.list_matrix(table.column("h")),
-    }
-
-
 # ---------------------------------------------------------------------------
 # Example reviews
 
@@ -359,7 +280,3 @@ def example_states(model, examples: dict[str, str], vocabulary: dict[str, int], 
                 columns["h"].append(state)
                 columns["probability"].append(probability)
     return pa.table(columns, schema=EXAMPLES_SCHEMA)
-
-
-def read_examples(path: str | Path) -> pd.DataFrame:
-    return storage.read_table(path, EXAMPLES_SCHEMA).to_pandas()

@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnn_dynamics.dynamics import context, similarity
 from rnn_dynamics.ground import provenance
+from rnn_dynamics.ground.stages import ContextSettings
 from rnn_dynamics.ground.storage import atomic_path, remake_hint
 from rnn_dynamics.outputs import catalogue, timeline
 from rnn_dynamics.outputs import tables as summary_tables
@@ -42,7 +42,7 @@ __all__ = [
 
 # What the page says above a table's rows, where it says more than its columns (by table name).
 SENTENCES = {
-    "similarity": similarity.answers,
+    "similarity": summary_tables.similarity_sentences,
     "tolerance": summary_tables.tolerance_sentences,
     "seeds": summary_tables.seed_sentences,
     "evidence": summary_tables.evidence_sentences,
@@ -231,8 +231,8 @@ def page(
             parts += _data_section(table, data_figure)
             continue
         if entry.name == "context":
-            settings = context.Settings.from_config(config.get("context", {}))
-            sentences = context.answers(table, list(settings.modifiers), list(settings.null_words))
+            settings = ContextSettings.from_config(config.get("context", {}))
+            sentences = summary_tables.context_sentences(table, list(settings.modifiers), list(settings.null_words))
             parts += [f"- {sentence}" for sentence in sentences] + [""]
         if entry.name in SENTENCES:
             parts += [f"- {sentence}" for sentence in SENTENCES[entry.name](table)] + [""]

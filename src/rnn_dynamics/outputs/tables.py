@@ -34,6 +34,7 @@ __all__ = [
     "accuracy_table",
     "combine_comparisons",
     "comparison_table",
+    "context_sentences",
     "context_table",
     "data_table",
     "evidence_sentences",
@@ -45,7 +46,9 @@ __all__ = [
     "seed_sentences",
     "seeds_table",
     "set_measures",
+    "per_system",
     "similarity_rows",
+    "similarity_sentences",
     "tolerance_sentences",
     "tolerance_table",
     "trained_explained_variance",
@@ -519,3 +522,106 @@ def context_table(name: str, folders: Sequence[str | Path]) -> pd.DataFrame:
     if name == "context_bow":
         table = table.drop_duplicates(subset=["model", "split"], ignore_index=True)
     return table[TABLES[name].names]
+
+
+# The words of a modifier's settled gain against the null words' (median and quartiles over rows: targets,
+# bases and models): beyond the null's interquartile range, below 0 "flips", above 1 "scales up", between
+# them "scales down"; otherwise "within its null".
+def context_sentences(table: pd.DataFrame, modifiers: list[str], null_words: list[str]) -> list[str]:
+    """One sentence per modifier and probed system of a ``context.csv`` table: its settled gain (median,
+    quartiles, n rows of targets x bases x the grid point's seeds) against the same system's null words', the
+    word for it, and where the first-order prediction at h_mod and at the nearest fixed point has the wrong
+    sign; a sentence naming the modifiers with no row (missing from the vocabulary, or no system probed). The
+    seeds of one grid point are pooled (``grid.grid_point``), other grid points never: two architectures may
+    treat a word in opposite ways. Where the table holds several grid points, each sentence names its own."""
+
+    def spread(values):
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return float("nan"), float("nan"), float("nan"), 0
+        q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+        return median, q25, q75, len(values)
+
+    keys = ["grid_point", "split", "system"]
+    table = table.assign(grid_point=[grid.grid_point(model) for model in table["model"]])
+    groups = list(table.groupby(keys, sort=False)) if len(table) else []
+    sentences = []
+    for key, rows_of_system in groups:
+        prefix = f"{key[0]} ({key[1]}) {key[2]}, " if len(groups) > 1 else ""
+        seeds = rows_of_system["model"].nunique()
+        null = rows_of_system[rows_of_system["modifier"].isin(null_words) & ~rows_of_system["modifier"].isin(modifiers)]
+        n_median, n_q25, n_q75, n_count = spread(null["settled_gain"].to_numpy())
+        for modifier in [word for word in modifiers if word in set(rows_of_system["modifier"])]:
+            rows = rows_of_system[rows_of_system["modifier"] == modifier]
+            median, q25, q75, count = spread(rows["settled_gain"].to_numpy())
+            beyond = n_count and (q75 < n_q25 or q25 > n_q75)
+            word = words.gain_word(median, bool(beyond))
+            wrong = (np.sign(rows["linearized_after"]) != np.sign(rows["effect_after"])).sum()
+            wrong_fixed = (np.sign(rows["linearized_at_fixed_point"]) != np.sign(rows["effect_after"])).sum()
+            sentences.append(
+                f'{prefix}"{modifier}" {word}: settled gain {median:.3g} (quartiles {q25:.3g} to {q75:.3g}, '
+                f"n = {count} of {seeds} seed{'s' if seeds > 1 else ''}) against the null words' {n_median:.3g} "
+                f"({n_q25:.3g} to {n_q75:.3g}, n = {n_count}); "
+                f"one step after it, gain {np.nanmedian(rows['gain']):.3g}. The first-order prediction has the "
+                f"wrong sign in {wrong} of {len(rows)} rows with the input Jacobian at h_mod and in {wrong_fixed} "
+                f"at the nearest fixed point."
+            )
+    missing = [word for word in modifiers if word not in set(table["modifier"])]
+    if missing:
+        sentences.append(f"Not probed (not in the vocabulary, or no system probed): {', '.join(missing)}.")
+    return sentences
+
+
+def per_system(rows: pd.DataFrame, *measures: str) -> pd.DataFrame:
+    """Each system of the similarity table's ``rows`` once: ``system``, its ``axis_value`` and each of ``measures``."""
+    sides = [
+        pd.DataFrame(
+            {
+                "system": rows[side].to_numpy(),
+                "axis_value": rows[f"value_{side}"].to_numpy(),
+                **{measure: rows[f"{measure}_{side}"].to_numpy() for measure in measures},
+            }
+        )
+        for side in ("a", "b")
+    ]
+    return pd.concat(sides, ignore_index=True).drop_duplicates("system").reset_index(drop=True)
+
+
+def _mean_spread(values: pd.Series) -> str:
+    """``mean (sd s, n N)`` of the finite ``values``."""
+    values = values[np.isfinite(values)]
+    if values.empty:
+        return "n/a"
+    sd = f"sd {values.std():.2g}, " if len(values) > 1 else ""
+    return f"{values.mean():.3g} ({sd}n {len(values)})"
+
+
+def similarity_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per axis of the similarity ``table``: DSA and CKA per pair of values, against the seed-to-seed
+    distance where the table has it, the systems' distance from their untrained networks and their noise floor
+    (each against itself over other reviews), and the unique fixed points and tau of the systems at each value."""
+    seeds = table[table["axis"] == "seed"]
+    baseline = (
+        f"; seed to seed: DSA {_mean_spread(seeds['dsa'])}, CKA {_mean_spread(seeds['cka'])}" if len(seeds) else ""
+    )
+    sentences = []
+    for axis in dict.fromkeys(table["axis"]):
+        rows = table[table["axis"] == axis]
+        scales = per_system(rows, "dsa_untrained", "dsa_floor")
+        labels = rows["value_a"].astype(str) + " against " + rows["value_b"].astype(str)
+        distances = "; ".join(
+            f"{label}: DSA {_mean_spread(group['dsa'])}, CKA {_mean_spread(group['cka'])}"
+            for label, group in rows.groupby(labels, sort=False)
+        )
+        systems = per_system(rows, "unique_fixed_points", "time_constant_median")
+        geometry_text = "; ".join(
+            f"{value}: {_mean_spread(group['unique_fixed_points'])} unique fixed points, "
+            f"tau {_mean_spread(group['time_constant_median'])}"
+            for value, group in systems.groupby(systems["axis_value"].astype(str), sort=True)
+        )
+        sentences.append(
+            f"Along {axis}: {distances}{baseline if axis != 'seed' else ''}; each system from its untrained network: "
+            f"DSA {_mean_spread(scales['dsa_untrained'])}; each against itself over other reviews (the floor): "
+            f"DSA {_mean_spread(scales['dsa_floor'])}. By value: {geometry_text}."
+        )
+    return sentences

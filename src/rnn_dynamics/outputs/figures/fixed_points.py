@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_dynamics.dynamics import fixed_points, linearization
+from rnn_dynamics.dynamics import fixed_point_sets, linearization
+from rnn_dynamics.dynamics.pca import PCA, read_pca
+from rnn_dynamics.dynamics.pca import fit as fit_pca
 from rnn_dynamics.dynamics.spectra import time_constant, variance_fractions
-from rnn_dynamics.dynamics.states import PCA, StreamingPCA, read_pca
+from rnn_dynamics.dynamics.state_dumps import system_states
 from rnn_dynamics.ground import storage
 from rnn_dynamics.outputs.figures import style
 
@@ -31,10 +33,7 @@ __all__ = [
 def system_pca(system: str, pca_path: str | Path, states_dir: str | Path) -> PCA:
     """The trained network's PCA of a layer from the pca table; for ``stack``, a PCA of the joint states."""
     if system == "stack":
-        joint = fixed_points.system_states(states_dir, "stack")
-        stream = StreamingPCA(joint.shape[1])
-        stream.update(joint)
-        return stream.fit()
+        return fit_pca(system_states(states_dir, "stack"))
     layer = int(system.removeprefix("layer"))
     pcas = read_pca(pca_path)
     if ("trained", layer) not in pcas:
@@ -80,8 +79,8 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
             linewidths=0,
             label=f"visited states ({len(cloud)})",
         )
-        points = storage.list_matrix(fixed_points.unique_fixed_points(table)["fixed_point"])
-        counts = fixed_points.counts(table)
+        points = storage.list_matrix(fixed_point_sets.unique_fixed_points(table)["fixed_point"])
+        counts = fixed_point_sets.counts(table)
         marks = []  # what the inset must not hide: fixed points, slow points, roots (data coordinates)
         if len(points):
             theta = linearization.line_coordinate(points)
@@ -99,7 +98,7 @@ def plot_fixed_points(model_id: str, tables: dict, pcas: dict, clouds: dict, pat
             label = f"slow points, q ≥ q_tol ({int(slow.sum())}; median q {counts['slow_point_median_q']:.1e})"
             ax.scatter(*projected.T, s=14, facecolors="none", edgecolors=SLOW_POINT_COLOUR, label=label)
             marks.append(projected)
-        roots = fixed_points.exact_roots(table)
+        roots = fixed_point_sets.exact_roots(table)
         if len(roots):
             projected = pca.project(storage.list_matrix(roots["exact_root"]))
             ax.scatter(
@@ -220,7 +219,7 @@ def plot_line(model_id: str, spectra: dict, path: str | Path) -> None:
 
 def state_cloud(states_dir: str | Path, system: str, max_points: int = CLOUD_POINTS) -> np.ndarray:
     """A seeded sample of the system's visited states, for the faint background of the fixed-point figure."""
-    states = fixed_points.system_states(states_dir, system)
+    states = system_states(states_dir, system)
     if len(states) > max_points:
         states = states[np.sort(np.random.default_rng(0).choice(len(states), size=max_points, replace=False))]
     return states
@@ -235,7 +234,7 @@ def fixed_point_figures(
     if missing:
         raise ValueError(f"{model_id}: no table for {missing} among {sorted(map(str, table_paths))}")
     pcas = {system: system_pca(system, pca_path, states_dir) for system in systems}
-    tables = {system: fixed_points.read_fixed_points(by_kind[("fixed_points", system)]) for system in systems}
+    tables = {system: fixed_point_sets.read_fixed_points(by_kind[("fixed_points", system)]) for system in systems}
     spectra = {system: linearization.read(by_kind[("linearization", system)]) for system in systems}
     clouds = {system: state_cloud(states_dir, system) for system in systems}
     plot_fixed_points(model_id, tables, pcas, clouds, outputs["fixed_points"])

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnn_dynamics.dynamics.similarity import per_system
 from rnn_dynamics.outputs.figures.style import panels, save
+from rnn_dynamics.outputs.tables import per_system
 
 __all__ = ["DISTANCES", "GEOMETRY_SHOWN", "axis_figure"]
 

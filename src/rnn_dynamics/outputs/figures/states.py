@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnn_dynamics.dynamics import states
+from rnn_dynamics.dynamics.pca import PCA
+from rnn_dynamics.dynamics.state_dumps import read_layer
 from rnn_dynamics.outputs.figures import style
 
 __all__ = [
@@ -43,9 +44,7 @@ def example_colours(names: list[str]) -> dict[str, str]:
     return {name: LABEL_EXAMPLE_COLOURS.get(name) or next(others) for name in names}
 
 
-def explained_variance(
-    pcas: dict[tuple[str, int], states.PCA], model_id: str, path: str | Path, components: int = 50
-) -> None:
+def explained_variance(pcas: dict[tuple[str, int], PCA], model_id: str, path: str | Path, components: int = 50) -> None:
     """Cumulative explained variance of the first ``components`` PCs, trained against untrained, per layer."""
     layers = sorted({layer for _, layer in pcas})
     shown = min(components, max(len(pca.explained_variance_ratio) for pca in pcas.values()))
@@ -66,14 +65,14 @@ def explained_variance(
     style.save(fig, path)
 
 
-def _trajectory(pca: states.PCA, rows: pd.DataFrame) -> np.ndarray:
+def _trajectory(pca: PCA, rows: pd.DataFrame) -> np.ndarray:
     """PC1-PC2 coordinates of the initial (zero) state, then of the state after each token."""
     sequence = np.stack(rows["h"].to_numpy())
     return pca.project(np.vstack([np.zeros_like(sequence[:1]), sequence]))
 
 
 def pca_trajectories(
-    pcas: dict[tuple[str, int], states.PCA],
+    pcas: dict[tuple[str, int], PCA],
     states_dir: str | Path,
     examples: pd.DataFrame,
     model_id: str,
@@ -92,7 +91,7 @@ def pca_trajectories(
     colours = example_colours(list(examples["name"].unique()))
     for ax, layer in zip(axes, layers):
         pca = pcas["trained", layer]
-        dump = states.read_layer(Path(states_dir) / f"layer{layer}.parquet", max_rows=max_points, seed=seed)
+        dump = read_layer(Path(states_dir) / f"layer{layer}.parquet", max_rows=max_points, seed=seed)
         xy = pca.project(dump["h"])
         for label, name, colour in _label_styles(dump["label"]):
             chosen = dump["label"] == label

@@ -32,10 +32,9 @@ TRAINING_FIXTURES = {
 # run (which its tests read and edit) run on one worker, each other file is a unit of its own, and the longest units
 # start first. The trained synthetic models are shared between workers on disk (``synthetic_model``).
 SHARED_FIXTURES = {"synthetic_pipeline": "pipeline"}
-# Units that start first, longest first (by `--durations`). test_context is not among them: it runs in a copy of
-# the tiny pipeline's run (``pristine_pipeline``), which the "pipeline" unit makes first.
-FIRST = ("pipeline", "test_manifold", "test_checkpoints", "test_similarity", "test_multiclass",
-         "test_gpu_run")  # fmt: skip
+# Units that start first, longest first (by `--durations`). test_context and test_gpu_run are not among them: they
+# run in copies of the tiny pipeline's run (``pristine_pipeline``), which the "pipeline" unit makes first.
+FIRST = ("pipeline", "test_manifold", "test_checkpoints", "test_similarity", "test_multiclass")
 # Units that run last: the SLURM tests read a scenario the session started in the background
 # (``slurm_in_background``), which mostly waits on the scheduler while the other tests run.
 LAST = ("test_slurm",)

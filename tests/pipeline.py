@@ -15,9 +15,6 @@ WORKFLOW_FILES = ("Snakefile", "config.yaml", "configs", "workflow", "scripts", 
 # The end-to-end tests' configuration: every stage on two tiny models (tests/configs/pipeline.yaml). The tests
 # of the quick-look configuration itself pass ``--configfile configs/synthetic.yaml``.
 CONFIG = ("--configfile", "tests/configs/pipeline.yaml")
-# The smallest run of every stage (one tiny GRU, one epoch), for the tests of how a run is driven, not of what it
-# finds (tests/configs/smallest.yaml).
-SMALLEST = ("--configfile", "tests/configs/smallest.yaml")
 
 
 def copy_workflow(destination: Path) -> Path:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pipeline import SMALLEST, copy_workflow
+from pipeline import CONFIG, copy_run, copy_workflow
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +57,22 @@ def test_dry_run_plans_the_default_grid_from_an_empty_results(workflow, tmp_path
 
 
 @pytest.mark.slow
-def test_the_script_runs_end_to_end_on_a_tiny_synthetic_run(tmp_path):
-    """The whole script but the install, on a CPU, on the smallest config: the run, the report, the summary
-    and the timeline."""
-    directory = copy_workflow(tmp_path / "workflow")
+def test_the_script_runs_end_to_end_in_a_copy_of_the_tiny_pipelines_run(pristine_pipeline, tmp_path):
+    """The whole script but the install, on a CPU, in a copy of the tiny pipeline's finished run with its timeline
+    removed (``--keep-results``): the jobs that remakes under the GPU profile, the report, the summary and the
+    timeline. What a clean run from an empty results/ would run is the dry runs' plan above."""
+    directory = copy_run(pristine_pipeline, tmp_path / "workflow")
+    (directory / "results/synthetic/tables/timeline.csv").unlink()
     archive = tmp_path / "aclImdb_v1_labelled.tar.gz"
     archive.write_bytes(b"")  # not read: the tiny config runs only the synthetic dataset
-    result = subprocess.run(
-        ["bash", "scripts/gpu_run.sh", "--vectors", "random", "--imdb", str(archive), "--no-install", "--allow-cpu",
-         *SMALLEST, "--slots", "2"],
-        cwd=directory, capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHON": sys.executable},
-    )  # fmt: skip
+    options = ["--vectors", "random", "--imdb", str(archive), "--no-install", "--allow-cpu", "--configfile",
+               CONFIG[1]]  # fmt: skip
+    # The timing is of a clean run: a results/ that is not empty is refused unless asked for.
+    refused = gpu_run(directory, *options)
+    assert refused.returncode == 2 and "results/ is not empty" in refused.stderr
+    result = gpu_run(directory, *options, "--keep-results", "--slots", "2")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    assert "localrule timeline:" in result.stdout and "localrule results_page:" in result.stdout
     assert (directory / "report.html").stat().st_size > 100_000
     summary = (directory / "logs/gpu_run/summary.txt").read_text()
     assert "gpu: none (CPU)" in summary and "snakemake exit status: 0" in summary
@@ -78,9 +82,3 @@ def test_the_script_runs_end_to_end_on_a_tiny_synthetic_run(tmp_path):
     )
     assert (directory / "logs/gpu_run/timeline-synthetic.csv").exists()
     assert (directory / "results/synthetic/tables/timeline.csv").exists()
-    # A second run refuses a results/ that is not empty: the timing is of a clean run.
-    again = subprocess.run(
-        ["bash", "scripts/gpu_run.sh", "--vectors", "random", "--imdb", str(archive), "--no-install", "--allow-cpu"],
-        cwd=directory, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHON": sys.executable},
-    )  # fmt: skip
-    assert again.returncode == 2 and "results/ is not empty" in again.stderr

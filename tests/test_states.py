@@ -11,7 +11,8 @@ from sklearn.decomposition import PCA as SklearnPCA
 
 from rnn_dynamics.data import datasets, synthetic, text
 from rnn_dynamics.data.batches import padded_batch, read_split
-from rnn_dynamics.dynamics import pca, states
+from rnn_dynamics.dynamics import states
+from rnn_dynamics.dynamics.pca import fit as fit_pca
 from rnn_dynamics.ground import storage
 from rnn_dynamics.ground.grid import ModelSpec
 from rnn_dynamics.networks import training
@@ -65,11 +66,11 @@ def test_the_pca_of_states_in_memory_equals_the_streaming_one_and_sklearn():
     """``pca.fit`` (the figures' PCA of a stack's joint states, without torch) holds the streaming PCA's
     convention, near the origin and far from it."""
     for x, rtol in ((correlated(600, 6, seed=0), 1e-9), (correlated(600, 6, seed=1, offset=1e6), 1e-6)):
-        in_memory = pca.fit(x)
+        in_memory = fit_pca(x)
         assert_matches_sklearn(in_memory, x, rtol=rtol)
         np.testing.assert_allclose(in_memory.components, streamed(x).components, atol=rtol)
     with pytest.raises(ValueError, match="at least 2"):
-        pca.fit(np.zeros((1, 3)))
+        fit_pca(np.zeros((1, 3)))
 
 
 def test_streaming_pca_rejects_wrong_shapes():

@@ -50,6 +50,8 @@ def snakemake(directory: Path, *args: str, timeout: float = 1200) -> subprocess.
     command = [sys.executable, "-m", "snakemake", *args]
     with tempfile.TemporaryDirectory() as folder:
         outputs = Path(folder) / "stdout", Path(folder) / "stderr"
+        for path in outputs:
+            path.touch()  # read even where the process failed before it wrote a line
         process = _SERVER.Process(target=_snakemake_main, args=(list(args), str(directory), dict(os.environ), *outputs))
         process.start()
         process.join(timeout)
@@ -73,7 +75,7 @@ def _snakemake_main(args: list[str], directory: str, environment: dict, stdout: 
 
     from snakemake import cli
 
-    sys.argv = [cli.__file__, *args]
+    sys.argv = [str(Path(cli.__file__).with_name("__main__.py")), *args]  # as `python -m snakemake` sets it
     try:
         cli.main(args)
     finally:

@@ -1,8 +1,6 @@
 import json
 import re
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from helpers import write_tar
+from pipeline import snakemake
 from rnn_dynamics.data import datasets, synthetic
 from rnn_dynamics.data.datasets import LabelError, LayoutError
 from rnn_dynamics.data.text import UNK_INDEX, tokenize
@@ -231,10 +230,7 @@ def test_data_stage_runs_in_snakemake(kind, tmp_path, tmp_path_factory):
     targets = [f"results/tiny/data/{name}.parquet" for name in ("train", "valid", "test", "vocab")]
     targets.append("results/tiny/embeddings/random-8.npy")
     card = ["results/tiny/data/card.json", "results/tiny/tables/data.csv", "results/tiny/figures/data/lengths.png"]
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *targets, *card, "--cores", "2", "--configfile", "tiny.yaml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = snakemake(tmp_path, *targets, *card, "--cores", "2", "--configfile", "tiny.yaml", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     tables = {Path(t).stem: pq.read_table(tmp_path / t) for t in targets[:4]}
     assert {name: t.num_rows for name, t in tables.items()} == {"train": 40, "valid": 10, "test": 50, "vocab": 32}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import shutil
@@ -39,11 +40,10 @@ def copy_run(source: Path, destination: Path, *leave_out: str) -> Path:
 
 
 # A run of snakemake is a process forked from a server that imported it once (multiprocessing's forkserver): the
-# same command line, folder and environment as `python -m snakemake`, without its two to three seconds of imports
-# per run (the suite runs about a hundred, most of them dry runs). Its jobs start as they do from the command line.
-# The server also imports what a run loads after the command line (the DAG, the report's and storage's modules,
-# the workflow's planning modules): a dry run of the tests' pipeline then takes 0.7 s in the forked process
-# against 1.6 s with the command line's modules alone. A module that does not import is left to the run.
+# same command line, folder and environment as `python -m snakemake`, without paying Snakemake's imports on each of
+# the suite's runs (most of them dry runs). Its jobs start as they do from the command line. The server also
+# imports what a run loads after the command line (the DAG, the report's and storage's modules, the workflow's
+# planning modules), which is most of a dry run's own time. A module that does not import is left to the run.
 SERVER_PRELOAD = [
     "snakemake.cli", "snakemake.api", "snakemake.dag", "snakemake.workflow", "snakemake.persistence",
     "snakemake.profiles", "snakemake.report", "snakemake.report.html_reporter", "snakemake.storage", "requests",
@@ -81,8 +81,6 @@ def _snakemake_main(args: list[str], directory: str, environment: dict, stdout: 
     for descriptor, path in ((1, stdout), (2, stderr)):
         with open(path, "wb") as handle:
             os.dup2(handle.fileno(), descriptor)
-    import atexit
-
     from snakemake import cli
 
     sys.argv = [str(Path(cli.__file__).with_name("__main__.py")), *args]  # as `python -m snakemake` sets it

@@ -59,7 +59,7 @@ def test_dry_run_plans_the_default_grid_from_an_empty_results(workflow, tmp_path
 @pytest.mark.slow
 def test_the_script_runs_end_to_end_in_a_copy_of_the_tiny_pipelines_run(pristine_pipeline, tmp_path):
     """The whole script but the install, on a CPU, in a copy of the tiny pipeline's finished run with its timeline
-    removed (``--keep-results``): the jobs that remakes under the GPU profile, the report, the summary and the
+    removed (``--keep-results``): the jobs it remakes under the GPU profile, the report, the summary and the
     timeline. What a clean run from an empty results/ would run is the dry runs' plan above."""
     directory = copy_run(pristine_pipeline, tmp_path / "workflow")
     (directory / "results/synthetic/tables/timeline.csv").unlink()

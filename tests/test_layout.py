@@ -150,8 +150,7 @@ def test_the_workflow_plans_without_numerical_libraries():
 
 
 # The jobs that only read stored results (the gather, the tables but the tolerance sweep, the HTML tables, the
-# timeline, the state and fixed-point figures, the results page): each starts without torch, two to three seconds
-# of CPU less per job.
+# timeline, the state and fixed-point figures, the results page): each starts without torch's imports.
 READING_SCRIPTS = ("gather_fixed_points", "accuracy_table", "comparison_table", "comparison_across_datasets",
                    "context_table", "data_table", "evidence_table", "explained_variance_table", "fixed_point_table",
                    "seeds_table", "table_html", "timeline", "state_figures", "fixed_point_figures",

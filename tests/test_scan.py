@@ -43,8 +43,8 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device 
 def test_compiled_scan_equals_the_explicit_equations(architecture, device):
     """The GPU path (chunks of steps through torch.compile) in float64: two chunks and a remainder, states and
     gradients as the explicit equations stepped eagerly. On a GPU through inductor, the kernels training runs;
-    on a CPU through "aot_eager", the same captured chunk and its backward without inductor's C++ build (a
-    minute here, and not the GPU's code)."""
+    on a CPU through "aot_eager", the same captured chunk and its backward without inductor's C++ build (the
+    CPU's code generation, not the GPU's, and the slowest step of the compile)."""
     cell = cells.get(architecture)
     backend = "inductor" if device == "cuda" else "aot_eager"
     params = {name: value.to(device) for name, value in float64_layer(architecture).items()}
